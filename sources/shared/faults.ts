@@ -1,0 +1,70 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson } from './stats.ts';
+
+/**
+ * Fault injection for the demo backends: `POST /_faults {"operation":"getPayment","count":1}`
+ * makes the next `count` calls of that operation fail the way that backend's protocol fails
+ * (a REST 500 error body, a SOAP Fault, a GraphQL error). `DELETE /_faults` clears them.
+ * Tests use it to prove what the gateway does when a backend errors, over real HTTP.
+ */
+export interface Faults {
+  /** Arms a fault; `count` defaults to 1, and -1 means until cleared. */
+  arm(operation: string, count?: number): void;
+  /** True when this call of `operation` must fail (and uses up one armed failure). */
+  take(operation: string): boolean;
+  clear(): void;
+}
+
+export function createFaults(): Faults {
+  let armed = new Map<string, number>();
+  return {
+    arm(operation, count = 1) {
+      armed.set(operation, count);
+    },
+    take(operation) {
+      const left = armed.get(operation);
+      if (left === undefined || left === 0) return false;
+      if (left > 0) armed.set(operation, left - 1);
+      return true;
+    },
+    clear() {
+      armed = new Map();
+    },
+  };
+}
+
+const MAX_FAULT_BODY = 4096;
+
+/** Answers `POST /_faults` and `DELETE /_faults`; returns false for any other request. */
+export function handleFaultsRoute(req: IncomingMessage, res: ServerResponse, faults: Faults): boolean {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path !== '/_faults') return false;
+  if (req.method === 'DELETE') {
+    faults.clear();
+    req.resume();
+    sendJson(res, 200, { cleared: true });
+    return true;
+  }
+  if (req.method !== 'POST') {
+    sendJson(res, 405, { error: 'use POST or DELETE' });
+    return true;
+  }
+  let body = '';
+  req.setEncoding('utf8');
+  req.on('data', (chunk: string) => {
+    body += chunk;
+    if (body.length > MAX_FAULT_BODY) req.destroy();
+  });
+  req.on('end', () => {
+    try {
+      const parsed = JSON.parse(body) as { operation?: unknown; count?: unknown };
+      if (typeof parsed.operation !== 'string' || parsed.operation === '') throw new Error('operation must be a non-empty string');
+      if (parsed.count !== undefined && !Number.isInteger(parsed.count)) throw new Error('count must be an integer');
+      faults.arm(parsed.operation, parsed.count as number | undefined);
+      sendJson(res, 200, { armed: parsed.operation, count: parsed.count ?? 1 });
+    } catch (err) {
+      sendJson(res, 400, { error: (err as Error).message });
+    }
+  });
+  return true;
+}

@@ -1,0 +1,43 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Stats } from './stats.ts';
+import type { Seed } from './seed.ts';
+
+/** A running demo backend. */
+export interface DemoBackend {
+  name: string;
+  /** Base URL, e.g. http://127.0.0.1:4101 (REST and GraphQL paths are appended by clients). */
+  url: string;
+  stats: Stats;
+  close(): Promise<void>;
+}
+
+export interface DemoBackendOptions {
+  /** TCP port; 0 picks a free one. Default 0. */
+  port?: number;
+  /** Default 127.0.0.1: the demo backends are never exposed beyond loopback unless asked. */
+  host?: string;
+  /** Data to serve; default `createSeed()`. Pass one seed to all three so their data agree. */
+  seed?: Seed;
+}
+
+export async function listen(server: Server, port = 0, host = '127.0.0.1'): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${shownHost}:${address.port}`;
+}
+
+/** Closes the server and any kept-alive connections, so tests never hang on close. */
+export async function closeServer(server: Server): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.close((err) => (err ? reject(err) : resolve()));
+    server.closeAllConnections();
+  });
+}

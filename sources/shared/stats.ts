@@ -1,0 +1,75 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/**
+ * Request counting for the demo backends. Tests and benchmarks read `GET /_stats` to prove how
+ * many upstream calls one gateway request cost, and reset with `POST /_stats/reset`.
+ */
+export interface StatsSnapshot {
+  /** Requests that reached an operation. Probes and `/_stats` itself are not counted. */
+  total: number;
+  /** Requests per operation name (an OpenAPI operationId, a SOAP operation, a GraphQL root field). */
+  operations: Record<string, number>;
+  /** Size of each batch request, per operation, in arrival order (ids asked for in one call). */
+  batchSizes: Record<string, number[]>;
+}
+
+export interface Stats {
+  record(operation: string, batchSize?: number): void;
+  snapshot(): StatsSnapshot;
+  reset(): void;
+}
+
+export function createStats(): Stats {
+  let total = 0;
+  let operations = new Map<string, number>();
+  let batchSizes = new Map<string, number[]>();
+  return {
+    record(operation, batchSize) {
+      total++;
+      operations.set(operation, (operations.get(operation) ?? 0) + 1);
+      if (batchSize !== undefined) {
+        const sizes = batchSizes.get(operation) ?? [];
+        sizes.push(batchSize);
+        batchSizes.set(operation, sizes);
+      }
+    },
+    snapshot() {
+      return {
+        total,
+        operations: Object.fromEntries(operations),
+        batchSizes: Object.fromEntries([...batchSizes].map(([k, v]) => [k, [...v]])),
+      };
+    },
+    reset() {
+      total = 0;
+      operations = new Map();
+      batchSizes = new Map();
+    },
+  };
+}
+
+/** Answers `GET /_stats` and `POST /_stats/reset`; returns false for any other request. */
+export function handleStatsRoute(req: IncomingMessage, res: ServerResponse, stats: Stats): boolean {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path === '/_stats' && req.method === 'GET') {
+    sendJson(res, 200, stats.snapshot());
+    return true;
+  }
+  if (path === '/_stats/reset' && req.method === 'POST') {
+    stats.reset();
+    req.resume();
+    sendJson(res, 200, stats.snapshot());
+    return true;
+  }
+  return false;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}

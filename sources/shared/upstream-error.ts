@@ -1,0 +1,47 @@
+/**
+ * What a source client throws when its backend fails. The gateway turns it into a catalogued
+ * GraphQL error (`gateway/errors.ts`); the backend's own status is kept here for logs and for
+ * choosing the code, and is never mirrored as the gateway's HTTP status.
+ */
+export type UpstreamFailure =
+  /** Connection refused, reset, DNS failure. */
+  | 'unreachable'
+  /** No complete answer within the source's timeout (headers and body). */
+  | 'timeout'
+  /** The backend answered with an HTTP 4xx/5xx (a REST error body, a 5xx from anything). */
+  | 'http'
+  /** A SOAP Fault. */
+  | 'soap_fault'
+  /** A GraphQL backend answered with `errors`. */
+  | 'graphql'
+  /** An answer that could not be read: wrong content type, unparsable, over the size cap. */
+  | 'bad_response';
+
+export interface UpstreamErrorDetails {
+  source: string;
+  operation: string;
+  failure: UpstreamFailure;
+  /** The backend's HTTP status, when it sent one. */
+  status?: number;
+  /** The backend's own error code: a REST error `code`, a SOAP `faultcode`, a GraphQL error code. */
+  upstreamCode?: string;
+  cause?: unknown;
+}
+
+export class UpstreamError extends Error {
+  override readonly name = 'UpstreamError';
+  readonly source: string;
+  readonly operation: string;
+  readonly failure: UpstreamFailure;
+  readonly status: number | undefined;
+  readonly upstreamCode: string | undefined;
+
+  constructor(message: string, details: UpstreamErrorDetails) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.source = details.source;
+    this.operation = details.operation;
+    this.failure = details.failure;
+    this.status = details.status;
+    this.upstreamCode = details.upstreamCode;
+  }
+}

@@ -1,0 +1,109 @@
+import { UpstreamError } from './upstream-error.ts';
+
+/** Options every source client takes. */
+export interface SourceClientOptions {
+  /** Base URL of the backend, e.g. http://127.0.0.1:4101. */
+  url: string;
+  /** Time allowed for one upstream call, headers and whole body, in milliseconds. Default 5000. */
+  timeoutMs?: number;
+  /** Largest upstream response body read, in bytes; a larger one is a `bad_response`. Default 5 MiB. */
+  maxResponseBytes?: number;
+  /** Injected fetch (tests, instrumentation). Default: the global fetch, which keeps connections alive. */
+  fetch?: typeof globalThis.fetch;
+}
+
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 5_000;
+export const DEFAULT_MAX_RESPONSE_BYTES = 5 * 1024 * 1024;
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+export interface UpstreamCall {
+  source: string;
+  operation: string;
+  url: string;
+  init: RequestInit;
+}
+
+/**
+ * One HTTP call to a backend, read to the end under one deadline and one size cap.
+ * Network failures, timeouts and oversized bodies become `UpstreamError`s; HTTP error statuses
+ * are returned, because only the source's client knows how its backend reports errors.
+ */
+export async function callUpstream(call: UpstreamCall, options: SourceClientOptions): Promise<UpstreamResponse> {
+  const {
+    timeoutMs = DEFAULT_UPSTREAM_TIMEOUT_MS,
+    maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES,
+    fetch: doFetch = globalThis.fetch,
+  } = options;
+  const { source, operation } = call;
+  // One signal for headers and body, so a backend that drips its body cannot hold the call.
+  const signal = AbortSignal.timeout(timeoutMs);
+  let response: Response;
+  try {
+    response = await doFetch(call.url, { ...call.init, signal });
+  } catch (cause) {
+    throw networkError(cause, signal, { source, operation, timeoutMs });
+  }
+  let text: string;
+  try {
+    text = await readCapped(response, maxResponseBytes);
+  } catch (cause) {
+    if (cause instanceof UpstreamError) throw cause;
+    if (cause instanceof ResponseTooLarge) {
+      throw new UpstreamError(`${source} answered ${operation} with more than ${maxResponseBytes} bytes`, {
+        source, operation, failure: 'bad_response', status: response.status,
+      });
+    }
+    throw networkError(cause, signal, { source, operation, timeoutMs });
+  }
+  return { status: response.status, headers: response.headers, text };
+}
+
+class ResponseTooLarge extends Error {}
+
+async function readCapped(response: Response, maxBytes: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel();
+    throw new ResponseTooLarge();
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw new ResponseTooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function networkError(
+  cause: unknown,
+  signal: AbortSignal,
+  { source, operation, timeoutMs }: { source: string; operation: string; timeoutMs: number },
+): UpstreamError {
+  if (signal.aborted) {
+    return new UpstreamError(`${source} did not answer ${operation} within ${timeoutMs} ms`, {
+      source, operation, failure: 'timeout', cause,
+    });
+  }
+  return new UpstreamError(`${source} could not be reached for ${operation}`, {
+    source, operation, failure: 'unreachable', cause,
+  });
+}
+
+/** Joins a base URL and a path without doubling or dropping slashes. */
+export function joinUrl(base: string, path: string): string {
+  return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: {
+    // One graphql module for everything: without this, ESM and CJS copies meet and fail with
+    // "Cannot use GraphQLScalarType from another module or realm" (see docs/stack notes).
+    alias: { graphql: 'graphql/index.js' },
+  },
+  test: {
+    include: ['test/**/*.test.ts', 'sources/**/*.test.ts', 'gateway/**/*.test.ts', 'schema/**/*.test.ts'],
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+  },
+});
