@@ -1,0 +1,77 @@
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import type { GraphQLSchema } from 'graphql';
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import { buildGatewaySchema } from './composition/index.ts';
+import { EXAMPLE_QUERY } from './example-query.ts';
+import { createSourceClients, SOURCE_NAMES, type SourceClients, type SourceName } from '../sources/index.ts';
+import type { JunctionContext } from '../schema/context.ts';
+import { useRequestId } from './plugins/request-id/use-request-id.ts';
+import { useHealth, type HealthCheck } from './plugins/health/use-health.ts';
+import { useCsrfPrevention } from './plugins/security/use-csrf-prevention.ts';
+import { useProductionSurface } from './plugins/security/use-production-surface.ts';
+import { useLoaders } from './plugins/loaders/use-loaders.ts';
+import { createMaskError, useErrorCatalogue } from './plugins/errors/use-error-catalogue.ts';
+
+export interface GatewayOptions {
+  config: Pick<Config, 'mode' | 'upstream'>;
+  /** Base URL of each backend. */
+  sourceUrls: Record<SourceName, string>;
+  logger: Logger;
+  /** Fetch used for upstream calls. Default: the global fetch (keep-alive pooled). */
+  fetch?: typeof globalThis.fetch;
+  /** More readiness checks, e.g. Redis (non-critical). */
+  healthChecks?: readonly HealthCheck[];
+  /** Where `mesh build` wrote its artefacts. Default `.mesh`. */
+  meshDir?: string;
+}
+
+export interface Gateway {
+  yoga: YogaServerInstance<Record<string, unknown>, JunctionContext>;
+  schema: GraphQLSchema;
+  sources: SourceClients;
+}
+
+/** Assembles Junction from its plugins. Opens no port and reads no environment: main.ts does. */
+export function createGateway(options: GatewayOptions): Gateway {
+  const { config, sourceUrls, logger, fetch, healthChecks = [], meshDir } = options;
+  const dev = config.mode === 'development';
+  const sources = createSourceClients(sourceUrls, {
+    timeoutMs: config.upstream.timeoutMs,
+    maxResponseBytes: config.upstream.maxResponseBytes,
+    ...(fetch ? { fetch } : {}),
+  });
+  const schema = buildGatewaySchema(meshDir);
+  const requestIds = new WeakMap<Request, string>();
+
+  const yoga = createYoga<Record<string, unknown>, JunctionContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    graphiql: dev ? { title: 'Junction', defaultQuery: EXAMPLE_QUERY } : false,
+    maskedErrors: { maskError: createMaskError(config.mode), isDev: dev },
+    logging: {
+      debug: (...args) => logger.debug(args.map(String).join(' ')),
+      info: (...args) => logger.info(args.map(String).join(' ')),
+      warn: (...args) => logger.warn(args.map(String).join(' ')),
+      error: (...args) => logger.error(args.map(String).join(' ')),
+    },
+    plugins: [
+      // First: every later plugin and every log line can name the request.
+      useRequestId(requestIds),
+      // Before GraphQL handling: probes are plain GETs that must answer even when the schema can't.
+      useHealth({
+        checks: [...SOURCE_NAMES.map((name) => ({ name, probe: () => sources[name].probe() })), ...healthChecks],
+      }),
+      // Refuse forged cross-site requests before any parsing or upstream work.
+      useCsrfPrevention(),
+      // Production hides the schema's shape; development shows it to GraphiQL.
+      !dev && useProductionSurface(),
+      // Per-request loaders on the context, for the resolvers.
+      useLoaders(sources),
+      // Last: it must see the errors every other plugin and resolver raised.
+      useErrorCatalogue({ mode: config.mode, logger, requestIds }),
+    ],
+  });
+  return { yoga, schema, sources };
+}

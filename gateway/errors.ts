@@ -1,0 +1,109 @@
+import { GraphQLError } from 'graphql';
+import { UpstreamError } from '../sources/shared/upstream-error.ts';
+
+/**
+ * The catalogue of every error a client can receive from Junction. Each entry has a stable
+ * `extensions.code` to switch on, an HTTP status when the error decides the response status
+ * (absent: the response is a 200 carrying partial data), and a message. The README's error
+ * table is checked against this catalogue by a test, so a code cannot ship undocumented.
+ */
+export const ERROR_CATALOGUE = {
+  BAD_USER_INPUT: {
+    status: undefined,
+    description: 'An argument is out of range or malformed (a bad cursor, `first` over its limit, an invalid phone number).',
+  },
+  CSRF_REFUSED: {
+    status: 400,
+    description:
+      'A POST with a form or text/plain body and no `x-graphql-csrf` (or `graphql-require-preflight`, `apollo-require-preflight`) header. Send JSON, or add the header.',
+  },
+  UPSTREAM_REJECTED: {
+    status: undefined,
+    description:
+      'A backend refused the request as invalid (HTTP 4xx, a SOAP Client fault, a validation error). `extensions.source` names the backend, `extensions.upstreamCode` gives its own code, and the message is the backend\'s.',
+  },
+  UPSTREAM_ERROR: {
+    status: undefined,
+    description:
+      'A backend failed (HTTP 5xx, a SOAP Server fault, a GraphQL error). The fields it serves are null; the rest of the query still answers.',
+  },
+  UPSTREAM_UNAVAILABLE: {
+    status: undefined,
+    description: 'A backend could not be reached (connection refused or reset).',
+  },
+  UPSTREAM_TIMEOUT: {
+    status: undefined,
+    description: 'A backend did not answer completely within its timeout (`UPSTREAM_TIMEOUT_MS`).',
+  },
+  UPSTREAM_BAD_RESPONSE: {
+    status: undefined,
+    description: 'A backend answered with something unreadable: wrong format, an XML DOCTYPE, or a body over `UPSTREAM_MAX_RESPONSE_BYTES`.',
+  },
+  INTERNAL_SERVER_ERROR: {
+    status: undefined,
+    description:
+      'Anything unexpected. Outside development the message is "Unexpected error." and `extensions.requestId` links it to the server log.',
+  },
+} as const satisfies Record<string, { status: number | undefined; description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export interface JunctionErrorOptions {
+  /** The backend involved, for upstream errors. */
+  source?: string;
+  /** The backend's own error code (REST `error.code`, SOAP `faultcode`, GraphQL `extensions.code`). */
+  upstreamCode?: string;
+  /** The argument at fault, for BAD_USER_INPUT. */
+  argument?: string;
+  originalError?: Error;
+}
+
+/** The one factory for client-facing errors: every error a resolver or plugin raises comes from here. */
+export function junctionError(code: ErrorCode, message: string, options: JunctionErrorOptions = {}): GraphQLError {
+  const { status } = ERROR_CATALOGUE[code] as { status: number | undefined };
+  const extensions: Record<string, unknown> = { code };
+  if (options.source !== undefined) extensions.source = options.source;
+  if (options.upstreamCode !== undefined) extensions.upstreamCode = options.upstreamCode;
+  if (options.argument !== undefined) extensions.argument = options.argument;
+  if (status !== undefined) extensions.http = { status };
+  return new GraphQLError(message, { extensions, originalError: options.originalError });
+}
+
+/**
+ * Turns a source client's failure into the catalogued error a client sees. The backend's HTTP
+ * status is never mirrored: a failed backend gives a field error on a 200 with partial data.
+ */
+export function fromUpstreamError(error: UpstreamError): GraphQLError {
+  const { source, operation, upstreamCode } = error;
+  const options = { source, upstreamCode, originalError: error };
+  switch (error.failure) {
+    case 'unreachable':
+      return junctionError('UPSTREAM_UNAVAILABLE', `The ${source} service could not be reached.`, options);
+    case 'timeout':
+      return junctionError('UPSTREAM_TIMEOUT', `The ${source} service did not answer in time.`, options);
+    case 'bad_response':
+      return junctionError('UPSTREAM_BAD_RESPONSE', `The ${source} service sent an unreadable answer.`, options);
+    default:
+      if (isRejection(error)) {
+        // The backend's message is about the client's own input, so it is worth passing on.
+        return junctionError('UPSTREAM_REJECTED', error.message, options);
+      }
+      return junctionError('UPSTREAM_ERROR', `The ${source} service failed to answer ${operation}.`, options);
+  }
+}
+
+/** Backend codes that mean "your input was wrong" rather than "I failed", per protocol. */
+function isRejection(error: UpstreamError): boolean {
+  switch (error.failure) {
+    case 'http':
+      return error.status !== undefined && error.status >= 400 && error.status < 500 && error.status !== 429;
+    case 'soap_fault':
+      return error.upstreamCode === 'Client';
+    case 'graphql':
+      return error.upstreamCode !== undefined && /^(BAD_USER_INPUT|GRAPHQL_VALIDATION_FAILED|INVALID_.+|TOO_MANY_.+)$/.test(error.upstreamCode);
+    default:
+      return false;
+  }
+}
+
+export { UpstreamError };

@@ -1,0 +1,83 @@
+/**
+ * Junction's entry point, and the only module that reads the environment or opens a port.
+ * Sources without a *_URL get a demo backend started in-process, so `npm start` on a fresh
+ * clone gives a working gateway with nothing else installed.
+ */
+import { createServer } from 'node:http';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { createLogger } from './logger.ts';
+import { createGateway } from './create-gateway.ts';
+import { createRedis, redactUrl } from './redis.ts';
+import type { HealthCheck } from './plugins/health/use-health.ts';
+import { SOURCE_NAMES, startDemoBackends, type SourceName } from '../sources/index.ts';
+import { closeServer, listen, type DemoBackend } from '../sources/shared/server.ts';
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+
+  const demo = SOURCE_NAMES.filter((name) => config.sources[name].url === undefined);
+  const backends = await startDemoBackends({
+    only: demo,
+    ports: Object.fromEntries(demo.map((name) => [name, config.sources[name].demoPort])),
+  });
+  const sourceUrls = Object.fromEntries(
+    SOURCE_NAMES.map((name) => [name, config.sources[name].url ?? (backends[name] as DemoBackend).url]),
+  ) as Record<SourceName, string>;
+
+  const healthChecks: HealthCheck[] = [];
+  const redis = config.redisUrl ? createRedis(config.redisUrl) : undefined;
+  if (redis && config.redisUrl) {
+    try {
+      await redis.connect();
+      logger.info({ redis: redactUrl(config.redisUrl) }, 'Redis connected');
+    } catch (err) {
+      // Redis only ever speeds Junction up; start without it and let ioredis reconnect.
+      logger.warn({ redis: redactUrl(config.redisUrl), err: (err as Error).message }, 'Redis unreachable; running without it until it answers');
+    }
+    healthChecks.push({ name: 'redis', critical: false, probe: async () => void (await redis.ping()) });
+  } else {
+    logger.info('REDIS_URL is not set: running on in-memory stores (fine for one instance; set REDIS_URL to share state between instances)');
+  }
+
+  const gateway = createGateway({ config, sourceUrls, logger, healthChecks });
+  const server = createServer(gateway.yoga);
+  const url = await listen(server, config.port, config.host);
+
+  const lines = [
+    '',
+    `Junction (${config.mode}) is listening`,
+    `  GraphQL   ${url}/graphql${config.mode === 'development' ? '   (open it in a browser for GraphiQL)' : ''}`,
+    `  health    ${url}/healthz   readiness ${url}/readyz`,
+    ...SOURCE_NAMES.map((name) => `  ${name.padEnd(9)} ${sourceUrls[name]}${backends[name] ? '   (demo backend)' : ''}`),
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await closeServer(server).catch(() => undefined);
+    await Promise.allSettled(Object.values(backends).map((b) => b.close()));
+    redis?.disconnect();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`Junction failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,72 @@
+import { GraphQLError, type ExecutionResult } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { handleStreamOrSingleExecutionResult } from '@envelop/core';
+import type { Logger } from 'pino';
+import { fromUpstreamError, junctionError, UpstreamError } from '../../errors.ts';
+
+export interface ErrorCatalogueOptions {
+  mode: 'development' | 'production';
+  logger: Logger;
+  requestIds: WeakMap<Request, string>;
+}
+
+/**
+ * Makes every error in a result a catalogued one (gateway/errors.ts) before it leaves:
+ * a source client's failure becomes its UPSTREAM_* code with the source's name, anything
+ * unexpected becomes INTERNAL_SERVER_ERROR with the request id, and the original is logged
+ * with that id. Errors raised on purpose (already catalogued) pass unchanged.
+ */
+export function useErrorCatalogue({ mode, logger, requestIds }: ErrorCatalogueOptions): Plugin {
+  return {
+    onExecute({ args }) {
+      const request = (args.contextValue as { request?: Request }).request;
+      const requestId = request ? requestIds.get(request) : undefined;
+      return {
+        onExecuteDone(payload) {
+          return handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) => {
+            if (!result.errors?.length) return;
+            setResult({ ...result, errors: result.errors.map((e) => toClientError(e, { mode, logger, requestId })) } as ExecutionResult);
+          });
+        },
+      };
+    },
+  };
+}
+
+export function toClientError(
+  error: GraphQLError,
+  { mode, logger, requestId }: { mode: 'development' | 'production'; logger: Logger; requestId: string | undefined },
+): GraphQLError {
+  const original = error.originalError;
+  const located = { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path };
+  if (original instanceof UpstreamError) {
+    logger.warn(
+      { requestId, source: original.source, operation: original.operation, failure: original.failure, status: original.status, upstreamCode: original.upstreamCode, path: error.path },
+      `upstream ${original.source} failed: ${original.message}`,
+    );
+    const mapped = fromUpstreamError(original);
+    return new GraphQLError(mapped.message, { ...located, extensions: mapped.extensions });
+  }
+  if (original === undefined || original === null || original instanceof GraphQLError) return error;
+  logger.error({ requestId, err: original, path: error.path }, 'unexpected error while executing');
+  const masked = junctionError('INTERNAL_SERVER_ERROR', mode === 'development' ? original.message : 'Unexpected error.');
+  return new GraphQLError(masked.message, { ...located, extensions: { ...masked.extensions, ...(requestId ? { requestId } : {}) } });
+}
+
+/**
+ * yoga's last line of defence, for errors raised outside execution (a failing plugin, context
+ * building): catalogued and GraphQL's own errors pass, anything else is masked.
+ */
+export function createMaskError(mode: 'development' | 'production') {
+  return (error: unknown, message: string): Error => {
+    if (error instanceof GraphQLError) {
+      if (error.originalError instanceof UpstreamError) {
+        const mapped = fromUpstreamError(error.originalError);
+        return new GraphQLError(mapped.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions: mapped.extensions });
+      }
+      if (!error.originalError || error.originalError instanceof GraphQLError) return error;
+    }
+    const detail = mode === 'development' && error instanceof Error ? error.message : message;
+    return junctionError('INTERNAL_SERVER_ERROR', detail);
+  };
+}

@@ -1,0 +1,47 @@
+import { junctionError } from '../gateway/errors.ts';
+import type { JunctionContext } from './context.ts';
+import type { TypeOrigin } from './origins.ts';
+
+/** The maps domain, served by the `maps` source (SOAP, sources/maps/service.wsdl). */
+export const typeDefs = /* GraphQL */ `
+  type Query {
+    "Places matching a free-text address, best match first (at most 5)."
+    geocode(address: String!): [Place!]!
+    "A place by id, or null when there is none."
+    place(id: ID!): Place
+  }
+
+  type Place {
+    id: ID!
+    name: String!
+    formattedAddress: String!
+    location: GeoPoint!
+  }
+
+  "A point on Earth in WGS 84 degrees."
+  type GeoPoint {
+    lat: Float!
+    lng: Float!
+  }
+`;
+
+export const origins: TypeOrigin[] = [
+  { type: 'Place', source: 'maps', sourceType: 'Maps_Place' },
+  { type: 'GeoPoint', source: 'maps', sourceType: 'Maps_GeoPoint' },
+];
+
+/** Longest address accepted, in characters: a bound on what one request can make the backend match. */
+export const MAX_ADDRESS_LENGTH = 500;
+
+export const resolvers = {
+  Query: {
+    geocode: (_: unknown, { address }: { address: string }, { loaders }: JunctionContext) => {
+      const trimmed = address.trim();
+      if (trimmed === '' || trimmed.length > MAX_ADDRESS_LENGTH) {
+        throw junctionError('BAD_USER_INPUT', `"address" must be 1 to ${MAX_ADDRESS_LENGTH} characters.`, { argument: 'address' });
+      }
+      return loaders.maps.geocode.load(trimmed);
+    },
+    place: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.maps.place.load(id),
+  },
+};

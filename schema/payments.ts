@@ -1,0 +1,266 @@
+import type { CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from '../sources/shared/seed.ts';
+import { junctionError } from '../gateway/errors.ts';
+import type { JunctionContext } from './context.ts';
+import { checkPageSize, decodeCursor, toConnection } from './pagination.ts';
+import type { TypeOrigin } from './origins.ts';
+
+/**
+ * The payments domain, served by the `payments` source (REST, sources/payments/openapi.yaml).
+ * Fields without a description here take the one from the OpenAPI document (see origins).
+ */
+export const typeDefs = /* GraphQL */ `
+  type Query {
+    "Payments, newest first, one page at a time. \`first\` is 1 to 100."
+    payments(first: Int = 20, after: String, customerId: ID, status: PaymentStatus): PaymentConnection!
+    "A payment by id, or null when there is none."
+    payment(id: ID!): Payment
+    "A customer by id, or null when there is none."
+    customer(id: ID!): Customer
+    "A merchant by id, or null when there is none."
+    merchant(id: ID!): Merchant
+  }
+
+  type Mutation {
+    "Charges a customer. Send an idempotencyKey so that a retried request creates one payment, not two."
+    createPayment(input: CreatePaymentInput!): Payment!
+    "Refunds all of a payment, or \`amount\` of it (minor units)."
+    refundPayment(paymentId: ID!, amount: Int, idempotencyKey: String): Refund!
+  }
+
+  "The state of a payment."
+  enum PaymentStatus {
+    PENDING
+    SUCCEEDED
+    FAILED
+    "Refunded in full."
+    REFUNDED
+  }
+
+  "The state of a refund."
+  enum RefundStatus {
+    PENDING
+    SUCCEEDED
+    FAILED
+  }
+
+  type Payment {
+    "Unique identifier, e.g. pay_3MtwBwLkdIwHu7."
+    id: ID!
+    "Amount in the currency's minor unit (cents)."
+    amount: Int!
+    amountRefunded: Int!
+    "Three-letter ISO 4217 currency code, lower case, e.g. eur."
+    currency: String!
+    status: PaymentStatus!
+    description: String
+    "When the payment was created."
+    createdAt: DateTime!
+    "The customer who paid."
+    customer: Customer!
+    "The merchant who was paid."
+    merchant: Merchant!
+    "Refunds of this payment, oldest first."
+    refunds: [Refund!]!
+  }
+
+  type Refund {
+    "Unique identifier, e.g. re_3MtwBwLkdIwHu7."
+    id: ID!
+    amount: Int!
+    "Three-letter ISO 4217 currency code, lower case, e.g. eur."
+    currency: String!
+    status: RefundStatus!
+    "When the refund was created."
+    createdAt: DateTime!
+    "The payment this refund returns money from."
+    payment: Payment!
+  }
+
+  "A page of payments."
+  type PaymentConnection {
+    "The payments on this page, in list order."
+    edges: [PaymentEdge!]!
+    "Where this page sits in the list."
+    pageInfo: PageInfo!
+  }
+
+  "One payment on a page, with the cursor that points at it."
+  type PaymentEdge {
+    "Pass as \`after\` to get the payments after this one."
+    cursor: String!
+    "The payment."
+    node: Payment!
+  }
+
+  "Paging state of a connection (Relay style): whether there is more, and where to continue."
+  type PageInfo {
+    "Whether another page follows this one."
+    hasNextPage: Boolean!
+    "The cursor of the last edge on this page."
+    endCursor: String
+  }
+
+  type Customer {
+    "Unique identifier, e.g. cus_NffrFeUfNV2Hib."
+    id: ID!
+    name: String!
+    email: String
+    "Phone number in E.164 form, e.g. +4930123456."
+    phone: String
+    "Postal address; null when none is on file."
+    address: Address
+    "This customer's payments, newest first. \`first\` is 1 to 100."
+    payments(first: Int = 10, after: String, status: PaymentStatus): PaymentConnection!
+  }
+
+  type Address {
+    line1: String!
+    city: String!
+    postalCode: String!
+    "Two-letter ISO 3166-1 country code, e.g. DE."
+    country: String!
+  }
+
+  type Merchant {
+    "Unique identifier, e.g. mer_FPQoexi97wj3WV."
+    id: ID!
+    name: String!
+    category: String!
+  }
+
+  "A charge to create."
+  input CreatePaymentInput {
+    "The customer who pays."
+    customerId: ID!
+    "The merchant who is paid."
+    merchantId: ID!
+    "Amount in the currency's minor unit (cents), 1 to 99,999,999."
+    amount: Int!
+    "Three-letter ISO currency code, e.g. eur."
+    currency: String!
+    "Free text shown on the payment, often an order number."
+    description: String
+    "Any unique string of up to 255 characters; the same key replays the first result instead of charging again."
+    idempotencyKey: String
+  }
+`;
+
+export const origins: TypeOrigin[] = [
+  { type: 'Payment', source: 'payments', sourceType: 'Payment', fields: { createdAt: 'created' } },
+  { type: 'Refund', source: 'payments', sourceType: 'Refund', fields: { createdAt: 'created' } },
+  { type: 'Customer', source: 'payments', sourceType: 'Customer' },
+  { type: 'Address', source: 'payments', sourceType: 'Address' },
+  { type: 'Merchant', source: 'payments', sourceType: 'Merchant' },
+];
+
+const MAX_AMOUNT = 99_999_999;
+const MAX_IDEMPOTENCY_KEY = 255;
+
+async function listPayments(
+  context: JunctionContext,
+  args: { first: number; after?: string | null; customerId?: string | null; status?: PaymentStatus | null },
+) {
+  const page = await context.sources.payments.listPayments({
+    limit: checkPageSize(args.first),
+    startingAfter: decodeCursor(args.after),
+    customer: args.customerId ?? undefined,
+    status: args.status ?? undefined,
+  });
+  // What a list returned is what a later `payment(id)` in the same request would fetch.
+  for (const payment of page.data) context.loaders.payments.payment.prime(payment.id, payment);
+  return toConnection(page.data, page.hasMore);
+}
+
+function checkIdempotencyKey(key: string | null | undefined, argument: string): string | undefined {
+  if (key === null || key === undefined) return undefined;
+  if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY) {
+    throw junctionError('BAD_USER_INPUT', `"${argument}" must be 1 to ${MAX_IDEMPOTENCY_KEY} characters.`, { argument });
+  }
+  return key;
+}
+
+export const resolvers = {
+  // Enum values map onto the backend's lower-case strings, so records pass through unchanged.
+  PaymentStatus: { PENDING: 'pending', SUCCEEDED: 'succeeded', FAILED: 'failed', REFUNDED: 'refunded' },
+  RefundStatus: { PENDING: 'pending', SUCCEEDED: 'succeeded', FAILED: 'failed' },
+
+  Query: {
+    payments: (_: unknown, args: Parameters<typeof listPayments>[1], context: JunctionContext) => listPayments(context, args),
+    payment: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.payments.payment.load(id),
+    customer: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.payments.customer.load(id),
+    merchant: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.payments.merchant.load(id),
+  },
+
+  Mutation: {
+    async createPayment(
+      _: unknown,
+      { input }: { input: { customerId: string; merchantId: string; amount: number; currency: string; description?: string | null; idempotencyKey?: string | null } },
+      { sources, loaders }: JunctionContext,
+    ) {
+      if (input.amount < 1 || input.amount > MAX_AMOUNT) {
+        throw junctionError('BAD_USER_INPUT', `"input.amount" must be between 1 and ${MAX_AMOUNT}; got ${input.amount}.`, { argument: 'input.amount' });
+      }
+      if (!/^[A-Za-z]{3}$/.test(input.currency)) {
+        throw junctionError('BAD_USER_INPUT', `"input.currency" must be a three-letter ISO code; got "${input.currency}".`, { argument: 'input.currency' });
+      }
+      const payment = await sources.payments.createPayment(
+        {
+          customer: input.customerId,
+          merchant: input.merchantId,
+          amount: input.amount,
+          currency: input.currency.toLowerCase(),
+          ...(input.description ? { description: input.description } : {}),
+        },
+        checkIdempotencyKey(input.idempotencyKey, 'input.idempotencyKey'),
+      );
+      loaders.payments.payment.prime(payment.id, payment);
+      return payment;
+    },
+    async refundPayment(
+      _: unknown,
+      { paymentId, amount, idempotencyKey }: { paymentId: string; amount?: number | null; idempotencyKey?: string | null },
+      { sources, loaders }: JunctionContext,
+    ) {
+      if (amount !== null && amount !== undefined && (amount < 1 || amount > MAX_AMOUNT)) {
+        throw junctionError('BAD_USER_INPUT', `"amount" must be between 1 and ${MAX_AMOUNT}; got ${amount}.`, { argument: 'amount' });
+      }
+      const refund = await sources.payments.createRefund(
+        { payment: paymentId, ...(amount ? { amount } : {}) },
+        checkIdempotencyKey(idempotencyKey, 'idempotencyKey'),
+      );
+      // The payment changed (amount_refunded, maybe status): forget any copy loaded earlier.
+      loaders.payments.payment.clear(paymentId);
+      loaders.payments.refundsByPayment.clear(paymentId);
+      return refund;
+    },
+  },
+
+  Payment: {
+    amountRefunded: (p: PaymentRecord) => p.amount_refunded,
+    createdAt: (p: PaymentRecord) => p.created,
+    customer: (p: PaymentRecord, _: unknown, { loaders }: JunctionContext) => loaders.payments.customer.load(p.customer),
+    merchant: (p: PaymentRecord, _: unknown, { loaders }: JunctionContext) => loaders.payments.merchant.load(p.merchant),
+    refunds: (p: PaymentRecord, _: unknown, { loaders }: JunctionContext) => loaders.payments.refundsByPayment.load(p.id),
+  },
+
+  Refund: {
+    createdAt: (r: RefundRecord) => r.created,
+    payment: (r: RefundRecord, _: unknown, { loaders }: JunctionContext) => loaders.payments.payment.load(r.payment),
+  },
+
+  Customer: {
+    payments: (
+      c: CustomerRecord,
+      args: { first: number; after?: string | null; status?: PaymentStatus | null },
+      context: JunctionContext,
+    ) => listPayments(context, { ...args, customerId: c.id }),
+  },
+
+  Address: {
+    postalCode: (a: CustomerRecord['address']) => a.postal_code,
+  },
+
+  Merchant: {
+    category: (m: MerchantRecord) => m.category,
+  },
+};

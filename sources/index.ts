@@ -1,0 +1,78 @@
+import type { SourceClientOptions } from './shared/upstream-fetch.ts';
+import type { DemoBackend, DemoBackendOptions } from './shared/server.ts';
+import { createSeed, type Seed } from './shared/seed.ts';
+import { createPaymentsClient, type PaymentsClient } from './payments/client.ts';
+import { createMapsClient, type MapsClient } from './maps/client.ts';
+import { createMessagingClient, type MessagingClient } from './messaging/client.ts';
+import { createPaymentsLoaders } from './payments/loaders.ts';
+import { createMapsLoaders } from './maps/loaders.ts';
+import { createMessagingLoaders } from './messaging/loaders.ts';
+import { startPaymentsBackend } from './payments/backend.ts';
+import { startMapsBackend } from './maps/backend.ts';
+import { startMessagingBackend } from './messaging/backend.ts';
+
+/**
+ * The registry of backends: adding one means a folder under sources/ and an entry here (and in
+ * .meshrc.yaml). Everything else reaches sources through this module.
+ */
+export const SOURCE_NAMES = ['payments', 'maps', 'messaging'] as const;
+export type SourceName = (typeof SOURCE_NAMES)[number];
+
+export interface SourceClients {
+  payments: PaymentsClient;
+  maps: MapsClient;
+  messaging: MessagingClient;
+}
+
+export type UpstreamOptions = Omit<SourceClientOptions, 'url'>;
+
+export function createSourceClients(urls: Record<SourceName, string>, upstream: UpstreamOptions = {}): SourceClients {
+  return {
+    payments: createPaymentsClient({ ...upstream, url: urls.payments }),
+    maps: createMapsClient({ ...upstream, url: urls.maps }),
+    messaging: createMessagingClient({ ...upstream, url: urls.messaging }),
+  };
+}
+
+/** Fresh loaders for one request: batching and de-duplication never cross requests (or users). */
+export function createLoaders(clients: SourceClients) {
+  return {
+    payments: createPaymentsLoaders(clients.payments),
+    maps: createMapsLoaders(clients.maps),
+    messaging: createMessagingLoaders(clients.messaging),
+  };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;
+
+const DEMO_BACKENDS: Record<SourceName, (options: DemoBackendOptions) => Promise<DemoBackend>> = {
+  payments: startPaymentsBackend,
+  maps: startMapsBackend,
+  messaging: startMessagingBackend,
+};
+
+export interface StartDemoBackendsOptions {
+  /** Which backends to start. Default: all. */
+  only?: readonly SourceName[];
+  /** Port per backend; default 0 (a free port). */
+  ports?: Partial<Record<SourceName, number>>;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** One seed for all, so their data agree. Default `createSeed()`. */
+  seed?: Seed;
+}
+
+/** Starts demo backends; if one fails to start, the ones already started are closed. */
+export async function startDemoBackends(options: StartDemoBackendsOptions = {}): Promise<Partial<Record<SourceName, DemoBackend>>> {
+  const { only = SOURCE_NAMES, ports = {}, host, seed = createSeed() } = options;
+  const started: Partial<Record<SourceName, DemoBackend>> = {};
+  try {
+    for (const name of only) {
+      started[name] = await DEMO_BACKENDS[name]({ port: ports[name] ?? 0, host, seed });
+    }
+  } catch (err) {
+    await Promise.allSettled(Object.values(started).map((b) => b.close()));
+    throw err;
+  }
+  return started;
+}

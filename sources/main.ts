@@ -1,0 +1,40 @@
+/**
+ * `npm run backends`: starts only the three demo backends and prints their URLs, so a gateway
+ * elsewhere can be pointed at them (PAYMENTS_URL, MAPS_URL, MESSAGING_URL).
+ * Ports: PAYMENTS_PORT (4101), MAPS_PORT (4102), MESSAGING_PORT (4103); HOST (127.0.0.1).
+ */
+import { SOURCE_NAMES, startDemoBackends } from './index.ts';
+
+const DEFAULT_PORTS = { payments: 4101, maps: 4102, messaging: 4103 } as const;
+
+function portFrom(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    process.stderr.write(`${name}=${JSON.stringify(raw)}: must be a port number (0-65535)\n`);
+    process.exit(1);
+  }
+  return port;
+}
+
+const backends = await startDemoBackends({
+  host: process.env.HOST || '127.0.0.1',
+  ports: {
+    payments: portFrom('PAYMENTS_PORT', DEFAULT_PORTS.payments),
+    maps: portFrom('MAPS_PORT', DEFAULT_PORTS.maps),
+    messaging: portFrom('MESSAGING_PORT', DEFAULT_PORTS.messaging),
+  },
+});
+
+const envNames = { payments: 'PAYMENTS_URL', maps: 'MAPS_URL', messaging: 'MESSAGING_URL' } as const;
+process.stdout.write('Demo backends are up. Point a gateway at them with:\n');
+for (const name of SOURCE_NAMES) process.stdout.write(`  ${envNames[name]}=${backends[name]?.url}\n`);
+process.stdout.write('Each counts its calls at GET <url>/_stats (reset: POST <url>/_stats/reset).\n');
+
+const stop = async () => {
+  await Promise.allSettled(Object.values(backends).map((b) => b.close()));
+  process.exit(0);
+};
+process.on('SIGINT', () => void stop());
+process.on('SIGTERM', () => void stop());

@@ -1,0 +1,110 @@
+import { Writable } from 'node:stream';
+import { createLogger } from '../../gateway/logger.ts';
+import { createGateway, type Gateway, type GatewayOptions } from '../../gateway/create-gateway.ts';
+import { DEFAULTS } from '../../gateway/config.ts';
+import { SOURCE_NAMES, startDemoBackends, type SourceName } from '../../sources/index.ts';
+import { createSeed, type Seed } from '../../sources/shared/seed.ts';
+import type { DemoBackend } from '../../sources/shared/server.ts';
+import type { StatsSnapshot } from '../../sources/shared/stats.ts';
+
+export interface GraphQLResponse<TData = Record<string, any>> {
+  status: number;
+  headers: Headers;
+  body: { data?: TData | null; errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[] };
+}
+
+export interface Harness {
+  gateway: Gateway;
+  backends: Record<SourceName, DemoBackend>;
+  seed: Seed;
+  /** Every log line the gateway wrote, parsed. */
+  logs: Record<string, any>[];
+  /** POSTs a GraphQL request through the gateway's public HTTP surface (in process). */
+  query<TData = Record<string, any>>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<TData>>;
+  /** A raw request to the gateway, e.g. `fetch('/readyz')`. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** Each backend's counters, as served by its `/_stats`. */
+  stats(): Promise<Record<SourceName, StatsSnapshot>>;
+  resetStats(): Promise<void>;
+  /** Arms a fault on a backend over HTTP (`POST /_faults`). */
+  fault(source: SourceName, operation: string, count?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  mode?: 'development' | 'production';
+  upstream?: Partial<GatewayOptions['config']['upstream']>;
+  /** Point a source somewhere other than its demo backend (e.g. a closed port). */
+  sourceUrls?: Partial<Record<SourceName, string>>;
+}
+
+/** Real demo backends on free ports, and a gateway over them, driven through `yoga.fetch`. */
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const seed = createSeed();
+  const backends = (await startDemoBackends({ seed })) as Record<SourceName, DemoBackend>;
+  const logs: Record<string, any>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const sourceUrls = Object.fromEntries(
+    SOURCE_NAMES.map((name) => [name, options.sourceUrls?.[name] ?? backends[name].url]),
+  ) as Record<SourceName, string>;
+  const gateway = createGateway({
+    config: {
+      mode: options.mode ?? 'production',
+      upstream: {
+        timeoutMs: options.upstream?.timeoutMs ?? DEFAULTS.upstreamTimeoutMs,
+        maxResponseBytes: options.upstream?.maxResponseBytes ?? DEFAULTS.upstreamMaxResponseBytes,
+      },
+    },
+    sourceUrls,
+    logger: createLogger('info', sink),
+  });
+
+  const fetchGateway = (path: string, init?: RequestInit) =>
+    Promise.resolve(gateway.yoga.fetch(new Request(`http://junction.test${path}`, init)));
+
+  return {
+    gateway,
+    backends,
+    seed,
+    logs,
+    async query(query, variables, headers = {}) {
+      const response = await fetchGateway('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
+        body: JSON.stringify({ query, variables }),
+      });
+      return { status: response.status, headers: response.headers, body: await response.json() };
+    },
+    fetch: fetchGateway,
+    async stats() {
+      const entries = await Promise.all(
+        SOURCE_NAMES.map(async (name) => [name, await (await fetch(`${backends[name].url}/_stats`)).json()] as const),
+      );
+      return Object.fromEntries(entries) as Record<SourceName, StatsSnapshot>;
+    },
+    async resetStats() {
+      await Promise.all(SOURCE_NAMES.map((name) => fetch(`${backends[name].url}/_stats/reset`, { method: 'POST' }).then((r) => r.arrayBuffer())));
+    },
+    async fault(source, operation, count = 1) {
+      const response = await fetch(`${backends[source].url}/_faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ operation, count }),
+      });
+      if (!response.ok) throw new Error(`arming ${source}.${operation} failed: ${response.status}`);
+    },
+    async close() {
+      await Promise.allSettled(Object.values(backends).map((b) => b.close()));
+    },
+  };
+}
+
+/** Upstream calls per backend, from a stats snapshot: `{ payments: 2, maps: 1, messaging: 0 }`. */
+export function callCounts(stats: Record<SourceName, StatsSnapshot>): Record<SourceName, number> {
+  return Object.fromEntries(SOURCE_NAMES.map((n) => [n, stats[n].total])) as Record<SourceName, number>;
+}

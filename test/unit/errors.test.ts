@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import { GraphQLError } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { ERROR_CATALOGUE, fromUpstreamError, UpstreamError } from '../../gateway/errors.ts';
+import { createMaskError, toClientError } from '../../gateway/plugins/errors/use-error-catalogue.ts';
+
+const silent = pino({ level: 'silent' });
+const upstream = (failure: UpstreamError['failure'], extra: Partial<{ status: number; upstreamCode: string }> = {}) =>
+  new UpstreamError('backend said no', { source: 'payments', operation: 'getPayment', failure, ...extra });
+
+describe('the error catalogue', () => {
+  it('documents every code in the README error table, and documents no code that does not exist', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const table = readme.slice(readme.indexOf('## Error codes'));
+    const documented = [...table.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
+    expect(documented.sort()).toEqual(Object.keys(ERROR_CATALOGUE).sort());
+  });
+
+  it('maps each kind of upstream failure to its code, keeping the backend\'s own code', () => {
+    expect(fromUpstreamError(upstream('unreachable')).extensions).toEqual({ code: 'UPSTREAM_UNAVAILABLE', source: 'payments' });
+    expect(fromUpstreamError(upstream('timeout')).extensions.code).toBe('UPSTREAM_TIMEOUT');
+    expect(fromUpstreamError(upstream('bad_response')).extensions.code).toBe('UPSTREAM_BAD_RESPONSE');
+    expect(fromUpstreamError(upstream('http', { status: 503, upstreamCode: 'api_error' })).extensions).toEqual({ code: 'UPSTREAM_ERROR', source: 'payments', upstreamCode: 'api_error' });
+    expect(fromUpstreamError(upstream('http', { status: 429 })).extensions.code).toBe('UPSTREAM_ERROR');
+    const rejected = fromUpstreamError(upstream('http', { status: 400, upstreamCode: 'resource_missing' }));
+    expect(rejected.extensions.code).toBe('UPSTREAM_REJECTED');
+    expect(rejected.message).toBe('backend said no');
+    expect(fromUpstreamError(upstream('soap_fault', { upstreamCode: 'Client' })).extensions.code).toBe('UPSTREAM_REJECTED');
+    expect(fromUpstreamError(upstream('soap_fault', { upstreamCode: 'Server' })).extensions.code).toBe('UPSTREAM_ERROR');
+    expect(fromUpstreamError(upstream('graphql', { upstreamCode: 'INVALID_PHONE_NUMBER' })).extensions.code).toBe('UPSTREAM_REJECTED');
+    expect(fromUpstreamError(upstream('graphql', { upstreamCode: 'INTERNAL' })).extensions.code).toBe('UPSTREAM_ERROR');
+  });
+
+  it('never puts the backend\'s HTTP status on the gateway\'s response', () => {
+    const error = fromUpstreamError(upstream('http', { status: 503 }));
+    expect(error.extensions.http).toBeUndefined();
+  });
+});
+
+describe('masking', () => {
+  const located = (original: Error) => new GraphQLError(original.message, { path: ['payment'], originalError: original });
+
+  it('masks an unexpected error in production, with the request id to find it in the log', () => {
+    const error = toClientError(located(new TypeError("Cannot read properties of undefined (reading 'secret')")), { mode: 'production', logger: silent, requestId: 'req-1' });
+    expect(error.message).toBe('Unexpected error.');
+    expect(error.extensions).toEqual({ code: 'INTERNAL_SERVER_ERROR', requestId: 'req-1' });
+    expect(error.path).toEqual(['payment']);
+  });
+
+  it('shows the message, but no stack, in development', () => {
+    const error = toClientError(located(new TypeError('boom')), { mode: 'development', logger: silent, requestId: 'req-2' });
+    expect(error.message).toBe('boom');
+    expect(JSON.stringify(error.toJSON())).not.toContain('stack');
+  });
+
+  it('lets catalogued errors through untouched', () => {
+    const chosen = new GraphQLError('"first" must be between 1 and 100; got 0.', { extensions: { code: 'BAD_USER_INPUT' } });
+    expect(toClientError(chosen, { mode: 'production', logger: silent, requestId: undefined })).toBe(chosen);
+  });
+
+  it('yoga\'s backstop masks anything that is not a GraphQL error', () => {
+    const mask = createMaskError('production');
+    expect((mask(new Error('database password is hunter2'), 'Unexpected error.') as GraphQLError).toJSON()).toEqual({
+      message: 'Unexpected error.',
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    });
+  });
+});
