@@ -1,0 +1,54 @@
+import { createServer } from 'node:http';
+import { createYoga } from 'graphql-yoga';
+import { createFaults, handleFaultsRoute } from '../shared/faults.ts';
+import { createSeed } from '../shared/seed.ts';
+import { closeServer, listen } from '../shared/server.ts';
+import type { DemoBackend, DemoBackendOptions } from '../shared/server.ts';
+import { createStats, handleStatsRoute, sendJson } from '../shared/stats.ts';
+import { createMessageStore } from './message-store.ts';
+import { createMessagingSchema } from './schema.ts';
+
+export const MESSAGING_BACKEND_NAME = 'messaging';
+/** Where the GraphQL endpoint is served, below the base URL. */
+export const MESSAGING_GRAPHQL_PATH = '/graphql';
+
+/**
+ * The messaging demo backend: a GraphQL service standing in for Twilio's Messages API.
+ * `GET /` is its probe, `/_stats` and `/_faults` are the shared test controls, and everything
+ * else goes to GraphQL Yoga at /graphql.
+ */
+export async function startMessagingBackend(options: DemoBackendOptions = {}): Promise<DemoBackend> {
+  const { port = 0, host = '127.0.0.1', seed = createSeed() } = options;
+  const stats = createStats();
+  const faults = createFaults();
+  const store = createMessageStore(seed.messages);
+  const yoga = createYoga({
+    schema: createMessagingSchema({ store, stats, faults }),
+    graphqlEndpoint: MESSAGING_GRAPHQL_PATH,
+    // Masking stays on: our GraphQLErrors (codes, Twilio numbers) pass through unchanged, while a
+    // bug's stack trace never reaches a caller, as with a real hosted service.
+    maskedErrors: true,
+    graphiql: false,
+    landingPage: false,
+    logging: false,
+  });
+
+  const server = createServer((req, res) => {
+    if (handleStatsRoute(req, res, stats) || handleFaultsRoute(req, res, faults)) return;
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+      req.resume();
+      sendJson(res, 200, { service: MESSAGING_BACKEND_NAME });
+      return;
+    }
+    yoga.requestListener(req, res);
+  });
+
+  const url = await listen(server, port, host);
+  return {
+    name: MESSAGING_BACKEND_NAME,
+    url,
+    stats,
+    close: () => closeServer(server),
+  };
+}
