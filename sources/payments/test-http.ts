@@ -1,0 +1,53 @@
+import type { StatsSnapshot } from '../shared/stats.ts';
+
+/**
+ * Small HTTP helpers for the payments tests: they drive the real HTTP surface with fetch,
+ * the way the gateway does, rather than calling handlers directly.
+ */
+export interface Answer {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON; tests reach into it freely. */
+  body: any;
+}
+
+export interface Request {
+  method?: string;
+  path: string;
+  /** Sent as application/x-www-form-urlencoded, like Stripe. */
+  form?: Record<string, string>;
+  /** Sent as application/json. */
+  json?: unknown;
+  /** Sent as is, with whatever content-type `headers` give. */
+  raw?: string;
+}
+
+export async function send(base: string, request: Request, headers: Record<string, string> = {}): Promise<Answer> {
+  const allHeaders: Record<string, string> = { ...headers };
+  let body: string | undefined = request.raw;
+  if (request.form) {
+    body = new URLSearchParams(request.form).toString();
+    allHeaders['content-type'] = 'application/x-www-form-urlencoded';
+  } else if (request.json !== undefined) {
+    body = JSON.stringify(request.json);
+    allHeaders['content-type'] = 'application/json';
+  }
+  const response = await fetch(`${base}${request.path}`, { method: request.method ?? 'GET', headers: allHeaders, body });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text === '' ? undefined : JSON.parse(text) };
+}
+
+export async function readStats(base: string): Promise<StatsSnapshot> {
+  return (await fetch(`${base}/_stats`)).json() as Promise<StatsSnapshot>;
+}
+
+export async function resetStats(base: string): Promise<void> {
+  await (await fetch(`${base}/_stats/reset`, { method: 'POST' })).arrayBuffer();
+}
+
+/** Makes the next `count` calls of `operation` fail with an injected fault. */
+export async function armFault(base: string, operation: string, count = 1): Promise<void> {
+  const response = await fetch(`${base}/_faults`, { method: 'POST', body: JSON.stringify({ operation, count }) });
+  if (response.status !== 200) throw new Error(`arming ${operation} failed: ${response.status}`);
+  await response.arrayBuffer();
+}
