@@ -1,0 +1,143 @@
+import type { GeoPoint } from '../shared/seed.ts';
+import { UpstreamError } from '../shared/upstream-error.ts';
+import { callUpstream, joinUrl, type SourceClientOptions } from '../shared/upstream-fetch.ts';
+import { MAPS_MAX_BATCH, type MapsOperation } from './contract.ts';
+import { createSoapCaller, element, MAPS_SOURCE, type XmlNode } from './client-soap.ts';
+
+export { MAPS_MAX_BATCH } from './contract.ts';
+export { MAPS_SOURCE } from './client-soap.ts';
+
+export interface Place {
+  id: string;
+  name: string;
+  formattedAddress: string;
+  /** "address" or "business". */
+  kind: string;
+  location: GeoPoint;
+}
+
+/** The gateway's client for the maps SOAP service. Every failure is an UpstreamError from source "maps". */
+export interface MapsClient {
+  /** Places matching an address, best first (at most 5); empty when the address is unknown. */
+  geocode(address: string): Promise<Place[]>;
+  /** Places per address, keyed by the address as given; sent in calls of at most 100 addresses. */
+  geocodeBatch(addresses: readonly string[]): Promise<Map<string, Place[]>>;
+  /** The place nearest to a position within 5 km, else null. */
+  reverseGeocode(location: GeoPoint): Promise<Place | null>;
+  getPlace(id: string): Promise<Place | null>;
+  /** The places found (unknown ids left out); sent in calls of at most 100 ids. */
+  getPlaces(ids: readonly string[]): Promise<Place[]>;
+  /** Great-circle distance in meters, rounded to 0.1 m. */
+  distance(from: GeoPoint, to: GeoPoint): Promise<number>;
+  /** GET {url}/: resolves on any HTTP answer below 500. */
+  probe(): Promise<void>;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function pointXml(point: GeoPoint): string {
+  return element('lat', point.lat) + element('lng', point.lng);
+}
+
+export function createMapsClient(options: SourceClientOptions): MapsClient {
+  const call = createSoapCaller(options);
+
+  const malformed = (operation: MapsOperation, what: string) =>
+    new UpstreamError(`${MAPS_SOURCE} answered ${operation} with ${what}`, { source: MAPS_SOURCE, operation, failure: 'bad_response', status: 200 });
+
+  const number = (operation: MapsOperation, value: unknown, what: string): number => {
+    const parsed = typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+    if (!Number.isFinite(parsed)) throw malformed(operation, `a non-numeric ${what}`);
+    return parsed;
+  };
+
+  /** A `tns:Place`, checked field by field: a reply the gateway cannot trust is a bad_response. */
+  const place = (operation: MapsOperation, value: unknown): Place => {
+    const node = value as XmlNode | undefined;
+    const location = node?.location as XmlNode | undefined;
+    const { id, name, formattedAddress, kind } = node ?? {};
+    if (typeof id !== 'string' || id === '' || typeof name !== 'string' || typeof formattedAddress !== 'string'
+      || typeof kind !== 'string' || typeof location !== 'object' || location === null) {
+      throw malformed(operation, 'a malformed place');
+    }
+    return {
+      id, name, formattedAddress, kind,
+      location: { lat: number(operation, location.lat, 'latitude'), lng: number(operation, location.lng, 'longitude') },
+    };
+  };
+
+  const places = (operation: MapsOperation, value: unknown): Place[] =>
+    (value === undefined ? [] : (value as unknown[])).map((item) => place(operation, item));
+
+  const optionalPlace = (operation: MapsOperation, value: unknown): Place | null =>
+    value === undefined ? null : place(operation, value);
+
+  /** One GeocodeBatch call; every address sent must come back as a result's query. */
+  const geocodeChunk = async (addresses: string[]): Promise<Map<string, Place[]>> => {
+    const response = await call('GeocodeBatch', addresses.map((a) => element('address', a)).join(''));
+    const byQuery = new Map<string, Place[]>();
+    for (const result of (response.result ?? []) as XmlNode[]) {
+      if (typeof result?.query !== 'string') throw malformed('GeocodeBatch', 'a result without a query');
+      byQuery.set(result.query, places('GeocodeBatch', result.place));
+    }
+    for (const address of addresses) {
+      if (!byQuery.has(address)) throw malformed('GeocodeBatch', `no result for the query ${JSON.stringify(address)}`);
+    }
+    return byQuery;
+  };
+
+  return {
+    async geocode(address) {
+      const response = await call('Geocode', element('address', address));
+      return places('Geocode', response.place);
+    },
+
+    async geocodeBatch(addresses) {
+      // The service trims what it reads, so trimmed addresses are sent and matched; blank ones
+      // match nothing and are not sent at all.
+      const sent = [...new Set(addresses.map((a) => a.trim()).filter((a) => a !== ''))];
+      const answers = await Promise.all(chunks(sent, MAPS_MAX_BATCH).map(geocodeChunk));
+      const found = new Map<string, Place[]>();
+      for (const answer of answers) for (const [query, matches] of answer) found.set(query, matches);
+      return new Map(addresses.map((address) => [address, found.get(address.trim()) ?? []]));
+    },
+
+    async reverseGeocode(location) {
+      const response = await call('ReverseGeocode', pointXml(location));
+      return optionalPlace('ReverseGeocode', response.place);
+    },
+
+    async getPlace(id) {
+      const response = await call('GetPlace', element('id', id));
+      return optionalPlace('GetPlace', response.place);
+    },
+
+    async getPlaces(ids) {
+      const unique = [...new Set(ids)];
+      const answers = await Promise.all(chunks(unique, MAPS_MAX_BATCH).map(async (chunk) => {
+        const response = await call('GetPlaces', chunk.map((id) => element('id', id)).join(''));
+        return places('GetPlaces', response.place);
+      }));
+      return answers.flat();
+    },
+
+    async distance(from, to) {
+      const response = await call('Distance', `<m:from>${pointXml(from)}</m:from><m:to>${pointXml(to)}</m:to>`);
+      return number('Distance', response.meters, 'distance');
+    },
+
+    async probe() {
+      const { status } = await callUpstream(
+        { source: MAPS_SOURCE, operation: 'probe', url: joinUrl(options.url, '/'), init: { method: 'GET' } },
+        options,
+      );
+      if (status >= 500) {
+        throw new UpstreamError(`${MAPS_SOURCE} probe answered HTTP ${status}`, { source: MAPS_SOURCE, operation: 'probe', failure: 'http', status });
+      }
+    },
+  };
+}

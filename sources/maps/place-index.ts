@@ -1,0 +1,73 @@
+import type { GeoPoint, PlaceRecord } from '../shared/seed.ts';
+import { haversineMeters } from './geo.ts';
+
+/** Most places one geocode answers with, like a geocoder's candidate list. */
+export const MAX_GEOCODE_MATCHES = 5;
+
+/**
+ * The lookups the maps operations need over a fixed set of places. Built once per backend;
+ * the demo data is small (a few hundred places), so linear scans are fast enough and keep
+ * matching easy to reason about.
+ */
+export interface PlaceIndex {
+  /** Places whose formatted address contains every word of `address`, exact match first, at most 5. */
+  geocode(address: string): PlaceRecord[];
+  /** The place nearest to `point` when it lies within `withinMeters`, else undefined. */
+  nearest(point: GeoPoint, withinMeters: number): PlaceRecord | undefined;
+  get(id: string): PlaceRecord | undefined;
+}
+
+/**
+ * Lowercases, turns punctuation into spaces and collapses whitespace, so "12 Linden St.," and
+ * "12  linden st" compare equal. NFKC folds look-alike code points (full-width digits, ligatures).
+ */
+export function normalizeAddress(address: string): string {
+  return address.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+}
+
+interface IndexedPlace {
+  place: PlaceRecord;
+  normalized: string;
+  tokens: Set<string>;
+  order: number;
+}
+
+export function createPlaceIndex(places: readonly PlaceRecord[]): PlaceIndex {
+  const byId = new Map<string, PlaceRecord>();
+  const indexed: IndexedPlace[] = places.map((place, order) => {
+    byId.set(place.id, place);
+    const normalized = normalizeAddress(place.formattedAddress);
+    return { place, normalized, tokens: new Set(normalized.split(' ')), order };
+  });
+
+  return {
+    geocode(address) {
+      const normalized = normalizeAddress(address);
+      // An empty query would match every place vacuously; a geocoder answers "nothing found".
+      if (normalized === '') return [];
+      const queryTokens = normalized.split(' ');
+      const matches = indexed.filter((entry) => queryTokens.every((token) => entry.tokens.has(token)));
+      // Exact address first, then the most specific (fewest extra words), then seed order for stability.
+      matches.sort((a, b) =>
+        Number(b.normalized === normalized) - Number(a.normalized === normalized)
+        || a.tokens.size - b.tokens.size
+        || a.order - b.order);
+      return matches.slice(0, MAX_GEOCODE_MATCHES).map((entry) => entry.place);
+    },
+    nearest(point, withinMeters) {
+      let best: PlaceRecord | undefined;
+      let bestMeters = Infinity;
+      for (const { place } of indexed) {
+        const meters = haversineMeters(point, place.location);
+        if (meters < bestMeters) {
+          best = place;
+          bestMeters = meters;
+        }
+      }
+      return bestMeters <= withinMeters ? best : undefined;
+    },
+    get(id) {
+      return byId.get(id);
+    },
+  };
+}

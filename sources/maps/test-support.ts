@@ -1,0 +1,61 @@
+/**
+ * Helpers for the maps tests: raw SOAP over fetch (no client code under test in the way) and
+ * the /_stats and /_faults endpoints.
+ */
+import { XMLParser } from 'fast-xml-parser';
+import type { StatsSnapshot } from '../shared/stats.ts';
+import { MAPS_NAMESPACE, MAPS_SOAP_PATH, SOAP11_ENVELOPE_NAMESPACE } from './contract.ts';
+import { decodeXmlEntities } from './xml-text.ts';
+
+export function envelope(body: string): string {
+  return '<?xml version="1.0" encoding="utf-8"?>'
+    + `<soapenv:Envelope xmlns:soapenv="${SOAP11_ENVELOPE_NAMESPACE}" xmlns:m="${MAPS_NAMESPACE}">`
+    + `<soapenv:Header/><soapenv:Body>${body}</soapenv:Body></soapenv:Envelope>`;
+}
+
+export interface RawReply {
+  status: number;
+  contentType: string;
+  text: string;
+}
+
+/** POSTs a SOAP 1.1 request; `action` is the bare operation name, sent as the quoted full SOAPAction. */
+export async function postSoap(baseUrl: string, action: string | undefined, xml: BodyInit, headers: Record<string, string> = {}): Promise<RawReply> {
+  const response = await fetch(`${baseUrl}${MAPS_SOAP_PATH}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'text/xml; charset=utf-8',
+      ...(action === undefined ? {} : { soapaction: `"${MAPS_NAMESPACE}/${action}"` }),
+      ...headers,
+    },
+    body: xml,
+  });
+  return { status: response.status, contentType: response.headers.get('content-type') ?? '', text: await response.text() };
+}
+
+/** faultcode and faultstring of a SOAP 1.1 fault reply, or undefined when it is not one. */
+export function faultOf(text: string): { faultcode: string; faultstring: string } | undefined {
+  const parser = new XMLParser({ removeNSPrefix: true, processEntities: false, parseTagValue: false });
+  const fault = parser.parse(text)?.Envelope?.Body?.Fault as { faultcode?: string; faultstring?: string } | undefined;
+  return fault
+    ? { faultcode: decodeXmlEntities(String(fault.faultcode)), faultstring: decodeXmlEntities(String(fault.faultstring)) }
+    : undefined;
+}
+
+export async function readStats(baseUrl: string): Promise<StatsSnapshot> {
+  return (await fetch(`${baseUrl}/_stats`)).json() as Promise<StatsSnapshot>;
+}
+
+export async function resetBackend(baseUrl: string): Promise<void> {
+  await fetch(`${baseUrl}/_stats/reset`, { method: 'POST' });
+  await fetch(`${baseUrl}/_faults`, { method: 'DELETE' });
+}
+
+export async function armFault(baseUrl: string, operation: string, count = 1): Promise<void> {
+  const response = await fetch(`${baseUrl}/_faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ operation, count }),
+  });
+  if (response.status !== 200) throw new Error(`arming ${operation} failed with ${response.status}`);
+}
