@@ -3,6 +3,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { buildGatewaySchema } from './composition/index.ts';
+import type { SourceReport } from './composition/byo/report.ts';
 import { EXAMPLE_QUERY } from './example-query.ts';
 import { createSourceClients, SOURCE_NAMES, type SourceClients, type SourceName } from '../sources/index.ts';
 import type { JunctionContext } from '../schema/context.ts';
@@ -24,24 +25,37 @@ export interface GatewayOptions {
   healthChecks?: readonly HealthCheck[];
   /** Where `mesh build` wrote its artefacts. Default `.mesh`. */
   meshDir?: string;
+  /** The file that lists the sources. Default `.meshrc.yaml`. */
+  meshConfig?: string;
+  /** Where `{env.NAME}` references in the sources file are read from. Default process.env. */
+  env?: Record<string, string | undefined>;
 }
 
 export interface Gateway {
   yoga: YogaServerInstance<Record<string, unknown>, JunctionContext>;
   schema: GraphQLSchema;
   sources: SourceClients;
+  /** One per user source in the sources file: operations exposed and what was lost. */
+  reports: SourceReport[];
 }
 
 /** Assembles Junction from its plugins. Opens no port and reads no environment: main.ts does. */
-export function createGateway(options: GatewayOptions): Gateway {
-  const { config, sourceUrls, logger, fetch, healthChecks = [], meshDir } = options;
+export async function createGateway(options: GatewayOptions): Promise<Gateway> {
+  const { config, sourceUrls, logger, fetch, healthChecks = [], meshDir, meshConfig, env } = options;
   const dev = config.mode === 'development';
   const sources = createSourceClients(sourceUrls, {
     timeoutMs: config.upstream.timeoutMs,
     maxResponseBytes: config.upstream.maxResponseBytes,
     ...(fetch ? { fetch } : {}),
   });
-  const schema = buildGatewaySchema(meshDir);
+  const { schema, reports } = await buildGatewaySchema({
+    meshDir,
+    meshConfig,
+    env,
+    timeoutMs: config.upstream.timeoutMs,
+    maxResponseBytes: config.upstream.maxResponseBytes,
+    ...(fetch ? { fetch } : {}),
+  });
   const requestIds = new WeakMap<Request, string>();
 
   const yoga = createYoga<Record<string, unknown>, JunctionContext>({
@@ -73,5 +87,5 @@ export function createGateway(options: GatewayOptions): Gateway {
       useErrorCatalogue({ mode: config.mode, logger, requestIds }),
     ],
   });
-  return { yoga, schema, sources };
+  return { yoga, schema, sources, reports };
 }

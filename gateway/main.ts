@@ -7,6 +7,7 @@ import { createServer } from 'node:http';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './logger.ts';
 import { createGateway } from './create-gateway.ts';
+import { formatReport } from './composition/byo/report.ts';
 import { createRedis, redactUrl } from './redis.ts';
 import type { HealthCheck } from './plugins/health/use-health.ts';
 import { SOURCE_NAMES, startDemoBackends, type SourceName } from '../sources/index.ts';
@@ -49,7 +50,10 @@ async function main(): Promise<void> {
     logger.info('REDIS_URL is not set: running on in-memory stores (fine for one instance; set REDIS_URL to share state between instances)');
   }
 
-  const gateway = createGateway({ config, sourceUrls, logger, healthChecks });
+  const gateway = await createGateway({ config, sourceUrls, logger, healthChecks });
+  if (gateway.reports.length > 0) {
+    process.stdout.write(`\nYour sources (from .meshrc.yaml), each under its own namespace:\n${formatReport(gateway.reports)}\n`);
+  }
   const server = createServer(gateway.yoga);
   const url = await listen(server, config.port, config.host);
 

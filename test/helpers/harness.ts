@@ -36,6 +36,10 @@ export interface HarnessOptions {
   upstream?: Partial<GatewayOptions['config']['upstream']>;
   /** Point a source somewhere other than its demo backend (e.g. a closed port). */
   sourceUrls?: Partial<Record<SourceName, string>>;
+  /** A sources file other than .meshrc.yaml (user sources). */
+  meshConfig?: string;
+  /** Values for `{env.NAME}` in the sources file. */
+  env?: Record<string, string | undefined>;
 }
 
 /** Real demo backends on free ports, and a gateway over them, driven through `yoga.fetch`. */
@@ -52,7 +56,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const sourceUrls = Object.fromEntries(
     SOURCE_NAMES.map((name) => [name, options.sourceUrls?.[name] ?? backends[name].url]),
   ) as Record<SourceName, string>;
-  const gateway = createGateway({
+  const gateway = await createGateway({
     config: {
       mode: options.mode ?? 'production',
       upstream: {
@@ -62,6 +66,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     sourceUrls,
     logger: createLogger('info', sink),
+    ...(options.meshConfig ? { meshConfig: options.meshConfig } : {}),
+    ...(options.env ? { env: options.env } : {}),
   });
 
   const fetchGateway = (path: string, init?: RequestInit) =>

@@ -8,12 +8,12 @@ import {
   printSchema,
   type GraphQLNamedType,
 } from 'graphql';
-import { buildGatewaySchema, ContractMismatch } from '../../gateway/composition/index.ts';
+import { buildCuratedSchema, ContractMismatch } from '../../gateway/composition/index.ts';
 import { checkOrigins } from '../../gateway/composition/carry-descriptions.ts';
 import { loadSourceSchemas } from '../../gateway/composition/source-schemas.ts';
 import { SOURCE_NAMES } from '../../sources/index.ts';
 
-const schema = buildGatewaySchema();
+const schema = buildCuratedSchema();
 const ownTypes = Object.values(schema.getTypeMap()).filter((t) => !t.name.startsWith('__') && !['String', 'Int', 'Float', 'Boolean', 'ID'].includes(t.name));
 
 function fieldsOf(type: GraphQLNamedType) {

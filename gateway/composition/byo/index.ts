@@ -1,0 +1,46 @@
+import type { SourceEntry } from './mesh-config.ts';
+import type { LoadedSource } from './types.ts';
+import { loadOpenApiSource } from './load-openapi.ts';
+import { loadGraphQLSource } from './load-graphql.ts';
+import { loadSoapSource } from '../soap/index.ts';
+
+export interface LoadOptions {
+  /** Where relative spec paths are resolved. Default process.cwd(). */
+  cwd?: string;
+  /** Time allowed for one upstream call, in milliseconds, unless a source sets its own. */
+  timeoutMs: number;
+  /** Largest upstream response read, in bytes (SOAP sources). */
+  maxResponseBytes: number;
+  fetch?: typeof globalThis.fetch;
+}
+
+export class SourceLoadError extends Error {
+  override readonly name = 'SourceLoadError';
+  constructor(readonly source: string, cause: unknown) {
+    super(`source "${source}" could not be loaded: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+function loadOne(entry: SourceEntry, options: LoadOptions): Promise<LoadedSource> {
+  const { cwd = process.cwd(), fetch } = options;
+  const common = { name: entry.name, cwd, timeoutMs: entry.options.timeoutMs ?? options.timeoutMs, ...(fetch ? { fetch } : {}) };
+  switch (entry.kind) {
+    case 'openapi':
+      return loadOpenApiSource({ ...entry.options, ...common });
+    case 'graphql':
+      return loadGraphQLSource({ ...entry.options, ...common });
+    case 'soap':
+      return loadSoapSource({ ...entry.options, ...common, maxResponseBytes: options.maxResponseBytes });
+  }
+}
+
+/** Loads every user source at once; the first that fails stops start-up with its name and reason. */
+export async function loadUserSources(entries: readonly SourceEntry[], options: LoadOptions): Promise<LoadedSource[]> {
+  return Promise.all(
+    entries.map((entry) =>
+      loadOne(entry, options).catch((err: unknown) => {
+        throw new SourceLoadError(entry.name, err);
+      }),
+    ),
+  );
+}

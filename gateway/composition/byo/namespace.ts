@@ -1,0 +1,67 @@
+import { GraphQLNonNull, GraphQLObjectType, GraphQLSchema, type GraphQLFieldConfigMap } from 'graphql';
+import { wrapSchema, RenameRootTypes, RenameTypes } from '@graphql-tools/wrap';
+import type { LoadedSource } from './types.ts';
+
+/**
+ * Puts a source behind its own namespace so that it can never collide with the curated contract
+ * or another source: its root fields move under `Query.<name>` / `Mutation.<name>`, and every
+ * type it defines is renamed `<Name>_<Type>` (GitHub's `Node` and SWAPI's `Node` become
+ * `Github_Node` and `Swapi_Node`). The curated schema has no underscores in its type names (a
+ * test holds it to that), so no prefixed name can ever equal a curated one.
+ */
+export function typePrefix(sourceName: string): string {
+  const pascal = sourceName
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((part) => part[0]!.toUpperCase() + part.slice(1))
+    .join('');
+  return `${/^[A-Za-z]/.test(pascal) ? pascal : `S${pascal}`}_`;
+}
+
+/** A GraphQL field name for the namespace: `my-stripe` -> `myStripe`. */
+export function namespaceField(sourceName: string): string {
+  const camel = sourceName.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : ''));
+  const field = camel[0] ? camel[0].toLowerCase() + camel.slice(1) : camel;
+  return /^[A-Za-z]/.test(field) ? field : `s${field}`;
+}
+
+/**
+ * The source's schema with every type prefixed, root types included (`Github_Query`: GitHub's
+ * mutation payloads have a `query: Query!` field, so the root is also an ordinary type there),
+ * executed by delegation to the source's executor, or to its own resolvers when it has none.
+ */
+function prefixed(source: LoadedSource, prefix: string): GraphQLSchema {
+  return wrapSchema({
+    schema: source.schema,
+    ...(source.executor ? { executor: source.executor } : {}),
+    transforms: [
+      new RenameRootTypes((name) => `${prefix}${name}`),
+      new RenameTypes((name) => `${prefix}${name}`, { renameBuiltins: false, renameScalars: true }),
+    ],
+  });
+}
+
+/**
+ * The namespaced schema: `Query { <field>: <Prefix>Query! }` and `Mutation { <field>: <Prefix>Mutation! }`,
+ * where the prefixed roots keep their delegating resolvers. The namespace field resolves to an
+ * empty object; each field under it delegates to the source on its own.
+ */
+export function namespaceSource(source: LoadedSource): GraphQLSchema {
+  const prefix = typePrefix(source.name);
+  const field = namespaceField(source.name);
+  const wrapped = prefixed(source, prefix);
+  const queryNs = wrapped.getQueryType();
+  const mutationNs = wrapped.getMutationType();
+  const rootField = (type: GraphQLObjectType, kind: string): GraphQLFieldConfigMap<unknown, unknown> => ({
+    [field]: {
+      type: new GraphQLNonNull(type),
+      description: `${kind} of the ${source.name} source (${source.kind}), in its own names prefixed ${prefix}.`,
+      resolve: () => ({}),
+    },
+  });
+  return new GraphQLSchema({
+    query: new GraphQLObjectType({ name: 'Query', fields: queryNs ? rootField(queryNs, 'Queries') : {} }),
+    ...(mutationNs ? { mutation: new GraphQLObjectType({ name: 'Mutation', fields: rootField(mutationNs, 'Mutations') }) } : {}),
+    types: Object.values(wrapped.getTypeMap()).filter((t) => !t.name.startsWith('__')),
+  });
+}

@@ -1,0 +1,34 @@
+import type { GraphQLSchema } from 'graphql';
+import type { Executor } from '@graphql-tools/utils';
+
+/**
+ * Bring-your-own sources: any entry in .meshrc.yaml that is not one of the curated demo
+ * sources is loaded by the loader of its kind, namespaced (`Query.<name>`, types `<Name>_*`),
+ * and merged into the public schema next to the curated contract.
+ */
+export type SourceKind = 'openapi' | 'soap' | 'graphql';
+
+/** Something the contract says that GraphQL (or the converter) could not express faithfully. */
+export interface Downgrade {
+  /** Where, in the source's own GraphQL names: `Type.field`, `Type.field(arg)`, `Query.op`. */
+  location: string;
+  /** Why, in a sentence: "anyOf of string and object: typed as JSON". */
+  reason: string;
+}
+
+export interface LoadedSource {
+  name: string;
+  kind: SourceKind;
+  /** The source's schema in its own names, before namespacing. Executable unless `executor` is set. */
+  schema: GraphQLSchema;
+  /** For remote GraphQL sources: how to send a document to the backend. */
+  executor?: Executor;
+  /** Operations the contract declares (OpenAPI path+method pairs, WSDL operations, root fields). */
+  declaredOperations: number;
+  /** Operations that became root fields. */
+  exposedOperations: number;
+  /** What was lost; JSON-typed fields found in the built schema are added to this by the report. */
+  downgrades: Downgrade[];
+  /** Milliseconds the load took. */
+  buildMs: number;
+}
