@@ -9,6 +9,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'sources/**/*.test.ts', 'gateway/**/*.test.ts', 'schema/**/*.test.ts'],
     testTimeout: 20_000,
+    // CI sets JUNCTION_TEST_REPORT to also get a JSON report it can sum up (see .ci/run).
+    reporters: process.env.JUNCTION_TEST_REPORT ? ['default', ['json', { outputFile: process.env.JUNCTION_TEST_REPORT }]] : ['default'],
     hookTimeout: 30_000,
   },
 });

@@ -6,6 +6,8 @@ export default defineConfig({
   test: {
     include: ['test/realworld/**/*.test.ts'],
     testTimeout: 120_000,
+    // CI sets JUNCTION_TEST_REPORT to also get a JSON report it can sum up (see .ci/run).
+    reporters: process.env.JUNCTION_TEST_REPORT ? ['default', ['json', { outputFile: process.env.JUNCTION_TEST_REPORT }]] : ['default'],
     hookTimeout: 120_000,
   },
 });

@@ -3,7 +3,9 @@
  * Sources without a *_URL get a demo backend started in-process, so `npm start` on a fresh
  * clone gives a working gateway with nothing else installed.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { dirname } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './logger.ts';
 import { createGateway } from './create-gateway.ts';
@@ -12,6 +14,9 @@ import { createRedis, redactUrl } from './redis.ts';
 import type { HealthCheck } from './plugins/health/use-health.ts';
 import { SOURCE_NAMES, startDemoBackends, type SourceName } from '../sources/index.ts';
 import { closeServer, listen, type DemoBackend } from '../sources/shared/server.ts';
+
+/** Where start-up writes what each user source exposed and lost. */
+const SOURCES_REPORT = 'reports/sources-report.json';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -52,7 +57,13 @@ async function main(): Promise<void> {
 
   const gateway = await createGateway({ config, sourceUrls, logger, healthChecks });
   if (gateway.reports.length > 0) {
-    process.stdout.write(`\nYour sources (from .meshrc.yaml), each under its own namespace:\n${formatReport(gateway.reports)}\n`);
+    // The full list of downgrades is long (Stripe has over a thousand): the terminal gets the
+    // summary, the file gets every location.
+    mkdirSync(dirname(SOURCES_REPORT), { recursive: true });
+    writeFileSync(SOURCES_REPORT, `${JSON.stringify(gateway.reports, null, 2)}\n`);
+    process.stdout.write(
+      `\nYour sources (from .meshrc.yaml), each under its own namespace:\n${formatReport(gateway.reports)}\nEvery downgrade, by location: ${SOURCES_REPORT}\n`,
+    );
   }
   const server = createServer(gateway.yoga);
   const url = await listen(server, config.port, config.host);

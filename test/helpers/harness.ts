@@ -38,8 +38,8 @@ export interface HarnessOptions {
   sourceUrls?: Partial<Record<SourceName, string>>;
   /** A sources file other than .meshrc.yaml (user sources). */
   meshConfig?: string;
-  /** Values for `{env.NAME}` in the sources file. */
-  env?: Record<string, string | undefined>;
+  /** Values for `{env.NAME}` in the sources file, given the demo backends' URLs. */
+  env?: (backends: Record<SourceName, DemoBackend>) => Record<string, string | undefined>;
 }
 
 /** Real demo backends on free ports, and a gateway over them, driven through `yoga.fetch`. */
@@ -67,7 +67,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     sourceUrls,
     logger: createLogger('info', sink),
     ...(options.meshConfig ? { meshConfig: options.meshConfig } : {}),
-    ...(options.env ? { env: options.env } : {}),
+    ...(options.env ? { env: options.env(backends) } : {}),
   });
 
   const fetchGateway = (path: string, init?: RequestInit) =>

@@ -1,0 +1,95 @@
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../helpers/harness.ts';
+import { readUserSources, SourceConfigError } from '../../gateway/composition/byo/mesh-config.ts';
+import { SOURCE_NAMES } from '../../sources/index.ts';
+
+describe('sources a user adds in .meshrc.yaml', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      meshConfig: 'test/fixtures/byo.meshrc.yaml',
+      env: (b) => ({ LEDGER_URL: b.payments.url, LEDGER_TOKEN: 'ledger-secret', GEO_URL: b.maps.url, SMS_URL: b.messaging.url }),
+    });
+  });
+  afterAll(() => h.close());
+  beforeEach(() => h.resetStats());
+
+  it('appear under their own namespaces next to the unchanged curated contract', () => {
+    const query = Object.keys(h.gateway.schema.getQueryType()!.getFields());
+    expect(query).toEqual(['payments', 'payment', 'customer', 'merchant', 'geocode', 'place', 'message', 'ledger', 'geo', 'sms']);
+    // Same backend contracts as the curated sources, yet nothing collides: every source type is prefixed.
+    expect(h.gateway.schema.getType('Ledger_Customer')).toBeDefined();
+    expect(h.gateway.schema.getType('Sms_Message')).toBeDefined();
+    expect(h.gateway.schema.getType('Customer')).toBeDefined();
+    expect(h.gateway.reports.map((r) => [r.name, r.kind])).toEqual([['ledger', 'openapi'], ['geo', 'soap'], ['sms', 'graphql']]);
+    expect(h.gateway.reports.find((r) => r.name === 'ledger')!.exposedOperations).toBe(9);
+  });
+
+  it('answer one query across REST, SOAP and GraphQL user sources with one call each', async () => {
+    const customer = h.seed.customers[0]!;
+    const message = h.seed.messages[0]!;
+    const place = h.seed.places[0]!;
+    const { status, body } = await h.query(
+      `query($c: String!, $m: ID!, $a: String!) {
+        ledger { getCustomer(id: $c) { ... on Ledger_Customer { id name } } }
+        geo { geocode(address: $a) { id name } }
+        sms { message(id: $m) { id body } }
+      }`,
+      { c: customer.id, m: message.id, a: place.formattedAddress },
+    );
+    expect(status).toBe(200);
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.ledger.getCustomer).toEqual({ id: customer.id, name: customer.name });
+    expect(body.data!.sms.message).toEqual({ id: message.id, body: message.body });
+    expect(JSON.stringify(body.data!.geo.geocode)).toContain(place.id);
+    const stats = await h.stats();
+    expect(stats.payments.operations).toEqual({ getCustomer: 1 });
+    expect(stats.maps.operations).toEqual({ Geocode: 1 });
+    expect(stats.messaging.operations).toEqual({ message: 1 });
+  });
+});
+
+describe('a sources file with mistakes', () => {
+  it('is refused at start with every problem named, not half-loaded', () => {
+    const file = join(tmpdir(), `junction-bad-${process.pid}.meshrc.yaml`);
+    writeFileSync(
+      file,
+      `sources:
+  - name: stripe
+    handler:
+      openapi:
+        source: ./stripe.yaml
+        selectQueryOrMutationField: []
+  - name: countries
+    handler:
+      soap:
+        source: ./countries.wsdl
+  - name: gh
+    handler:
+      graphql:
+        endpoint: '{env.GITHUB_URL}'
+  - name: 9lives
+    handler:
+      graphql:
+        endpoint: http://x
+`,
+    );
+    let error: unknown;
+    try {
+      readUserSources(file, SOURCE_NAMES, {});
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(SourceConfigError);
+    const { problems } = error as SourceConfigError;
+    expect(problems).toHaveLength(5);
+    expect(problems[0]).toMatch(/^sources\[0\] \(stripe\)\.handler\.openapi: option\(s\) selectQueryOrMutationField are not supported/);
+    expect(problems[1]).toMatch(/^sources\[1\] \(countries\)\.handler\.soap: use Junction's SOAP handler/);
+    expect(problems[2]).toBe('sources[2] (gh).handler.graphql.endpoint: {env.GITHUB_URL} is used but GITHUB_URL is not set');
+    expect(problems[3]).toMatch(/^sources\[2\] \(gh\)\.handler\.graphql\.endpoint: must be an http\(s\) URL/);
+    expect(problems[4]).toMatch(/^sources\[3\] \(9lives\)\.name: must start with a letter/);
+  });
+});
