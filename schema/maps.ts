@@ -26,8 +26,8 @@ export const typeDefs = /* GraphQL */ `
 `;
 
 export const origins: TypeOrigin[] = [
-  { type: 'Place', source: 'maps', sourceType: 'Maps_Place' },
-  { type: 'GeoPoint', source: 'maps', sourceType: 'Maps_GeoPoint' },
+  { type: 'Place', source: 'maps', sourceType: 'Place' },
+  { type: 'GeoPoint', source: 'maps', sourceType: 'GeoPoint' },
 ];
 
 /** Longest address accepted, in characters: a bound on what one request can make the backend match. */

@@ -21,9 +21,9 @@ export class ContractMismatch extends Error {
  * from the specs, and documented with the specs' words. A spec change that breaks the contract
  * stops start-up (and the tests) with the reason.
  */
-export function buildCuratedSchema(meshDir = DEFAULT_MESH_DIR, meshConfig = DEFAULT_MESH_CONFIG): GraphQLSchema {
+export function buildCuratedSchema(meshDir = DEFAULT_MESH_DIR): GraphQLSchema {
   const publicSchema = buildPublicSchema();
-  const sourceSchemas = loadSourceSchemas(SOURCE_NAMES, meshDir, meshConfig);
+  const sourceSchemas = loadSourceSchemas(SOURCE_NAMES, meshDir);
   const problems = checkOrigins(origins, publicSchema, sourceSchemas);
   if (problems.length > 0) throw new ContractMismatch(problems);
   return carryDescriptions(publicSchema, origins, sourceSchemas);
@@ -49,7 +49,7 @@ export interface GatewaySchema {
  */
 export async function buildGatewaySchema(options: GatewaySchemaOptions): Promise<GatewaySchema> {
   const { meshDir = DEFAULT_MESH_DIR, meshConfig = DEFAULT_MESH_CONFIG, env = process.env } = options;
-  const curated = buildCuratedSchema(meshDir, meshConfig);
+  const curated = buildCuratedSchema(meshDir);
   const entries = readUserSources(meshConfig, SOURCE_NAMES, env);
   if (entries.length === 0) return { schema: curated, reports: [] };
   const loaded = await loadUserSources(entries, options);
