@@ -56,19 +56,26 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const sourceUrls = Object.fromEntries(
     SOURCE_NAMES.map((name) => [name, options.sourceUrls?.[name] ?? backends[name].url]),
   ) as Record<SourceName, string>;
-  const gateway = await createGateway({
-    config: {
-      mode: options.mode ?? 'production',
-      upstream: {
-        timeoutMs: options.upstream?.timeoutMs ?? DEFAULTS.upstreamTimeoutMs,
-        maxResponseBytes: options.upstream?.maxResponseBytes ?? DEFAULTS.upstreamMaxResponseBytes,
+  let gateway: Gateway;
+  try {
+    gateway = await createGateway({
+      config: {
+        mode: options.mode ?? 'production',
+        upstream: {
+          timeoutMs: options.upstream?.timeoutMs ?? DEFAULTS.upstreamTimeoutMs,
+          maxResponseBytes: options.upstream?.maxResponseBytes ?? DEFAULTS.upstreamMaxResponseBytes,
+        },
       },
-    },
-    sourceUrls,
-    logger: createLogger('info', sink),
-    ...(options.meshConfig ? { meshConfig: options.meshConfig } : {}),
-    ...(options.env ? { env: options.env(backends) } : {}),
-  });
+      sourceUrls,
+      logger: createLogger('info', sink),
+      ...(options.meshConfig ? { meshConfig: options.meshConfig } : {}),
+      ...(options.env ? { env: options.env(backends) } : {}),
+    });
+  } catch (err) {
+    // A gateway that cannot start must not leave the backends listening.
+    await Promise.allSettled(Object.values(backends).map((b) => b.close()));
+    throw err;
+  }
 
   const fetchGateway = (path: string, init?: RequestInit) =>
     Promise.resolve(gateway.yoga.fetch(new Request(`http://junction.test${path}`, init)));

@@ -21,7 +21,7 @@ describe('sources a user adds in .meshrc.yaml', () => {
     const query = Object.keys(h.gateway.schema.getQueryType()!.getFields());
     expect(query).toEqual(['payments', 'payment', 'customer', 'merchant', 'geocode', 'place', 'message', 'ledger', 'geo', 'sms']);
     // Same backend contracts as the curated sources, yet nothing collides: every source type is prefixed.
-    expect(h.gateway.schema.getType('Ledger_Customer')).toBeDefined();
+    expect(h.gateway.schema.getType('Ledger_Client')).toBeDefined(); // renamed by the entry's `rename`
     expect(h.gateway.schema.getType('Sms_Message')).toBeDefined();
     expect(h.gateway.schema.getType('Customer')).toBeDefined();
     expect(h.gateway.reports.map((r) => [r.name, r.kind])).toEqual([['ledger', 'openapi'], ['geo', 'soap'], ['sms', 'graphql']]);
@@ -34,7 +34,7 @@ describe('sources a user adds in .meshrc.yaml', () => {
     const place = h.seed.places[0]!;
     const { status, body } = await h.query(
       `query($c: String!, $m: ID!, $a: String!) {
-        ledger { getCustomer(id: $c) { ... on Ledger_Customer { id name } } }
+        ledger { client(id: $c) { ... on Ledger_Client { id name } } }
         geo { geocode(address: $a) { id name } }
         sms { message(id: $m) { id body } }
       }`,
@@ -42,7 +42,7 @@ describe('sources a user adds in .meshrc.yaml', () => {
     );
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
-    expect(body.data!.ledger.getCustomer).toEqual({ id: customer.id, name: customer.name });
+    expect(body.data!.ledger.client).toEqual({ id: customer.id, name: customer.name });
     expect(body.data!.sms.message).toEqual({ id: message.id, body: message.body });
     expect(JSON.stringify(body.data!.geo.geocode)).toContain(place.id);
     const stats = await h.stats();
@@ -53,6 +53,21 @@ describe('sources a user adds in .meshrc.yaml', () => {
 });
 
 describe('a sources file with mistakes', () => {
+  it('refuses a rename of something the source does not have, naming it', async () => {
+    const file = join(tmpdir(), `junction-rename-${process.pid}.meshrc.yaml`);
+    writeFileSync(file, `sources:
+  - name: sms
+    handler:
+      graphql:
+        endpoint: http://127.0.0.1:9/graphql
+        source: ./sources/messaging/schema.graphql
+        rename:
+          types: { Mesage: Sms }
+          fields: { Query.messages: list, Query.mesages: typo }
+`);
+    await expect(startHarness({ meshConfig: file })).rejects.toThrow('source "sms" could not be loaded: rename names what the source does not have: Mesage, Query.mesages');
+  });
+
   it('is refused at start with every problem named, not half-loaded', () => {
     const file = join(tmpdir(), `junction-bad-${process.pid}.meshrc.yaml`);
     writeFileSync(

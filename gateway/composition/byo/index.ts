@@ -3,6 +3,7 @@ import type { LoadedSource } from './types.ts';
 import { loadOpenApiSource } from './load-openapi.ts';
 import { loadGraphQLSource } from './load-graphql.ts';
 import { loadSoapSource } from '../soap/index.ts';
+import { unknownRenames } from './namespace.ts';
 
 export interface LoadOptions {
   /** Where relative spec paths are resolved. Default process.cwd(). */
@@ -37,10 +38,17 @@ function loadOne(entry: SourceEntry, options: LoadOptions): Promise<LoadedSource
 /** Loads every user source at once; the first that fails stops start-up with its name and reason. */
 export async function loadUserSources(entries: readonly SourceEntry[], options: LoadOptions): Promise<LoadedSource[]> {
   return Promise.all(
-    entries.map((entry) =>
-      loadOne(entry, options).catch((err: unknown) => {
+    entries.map(async (entry) => {
+      let loaded: LoadedSource;
+      try {
+        loaded = await loadOne(entry, options);
+      } catch (err) {
         throw new SourceLoadError(entry.name, err);
-      }),
-    ),
+      }
+      if (!entry.options.rename) return loaded;
+      const unknown = unknownRenames(loaded.schema, entry.options.rename);
+      if (unknown.length > 0) throw new SourceLoadError(entry.name, new Error(`rename names what the source does not have: ${unknown.join(', ')}`));
+      return { ...loaded, rename: entry.options.rename };
+    }),
   );
 }

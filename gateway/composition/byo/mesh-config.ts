@@ -15,10 +15,19 @@ import type { SourceKind } from './types.ts';
 export const JUNCTION_SOAP_HANDLER = './gateway/composition/soap/mesh-handler.ts';
 
 const headers = z.record(z.string(), z.string());
+const graphqlName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid GraphQL name');
+/** Naming overrides, in the source's own names: `types: { customer: Customer }`, `fields: { "Query.GetCustomersCustomer": customer }`. */
+const rename = z
+  .strictObject({
+    types: z.record(z.string(), graphqlName).optional(),
+    fields: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$/, 'keys must look like Type.field'), graphqlName).optional(),
+  })
+  .optional();
 const url = z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL');
 const timeoutMs = z.number().int().min(1).max(120_000);
 
 const openapi = z.strictObject({
+  rename,
   source: z.string().min(1),
   endpoint: url.optional(),
   operationHeaders: headers.optional(),
@@ -27,6 +36,7 @@ const openapi = z.strictObject({
 });
 
 const graphql = z.strictObject({
+  rename,
   endpoint: url,
   source: z.string().min(1).optional(),
   operationHeaders: headers.optional(),
@@ -34,6 +44,7 @@ const graphql = z.strictObject({
 });
 
 const soap = z.strictObject({
+  rename,
   source: z.string().min(1),
   endpoint: url.optional(),
   soapVersion: z.enum(['1.1', '1.2']).optional(),

@@ -1,6 +1,40 @@
-import { GraphQLNonNull, GraphQLObjectType, GraphQLSchema, type GraphQLFieldConfigMap } from 'graphql';
-import { wrapSchema, RenameRootTypes, RenameTypes } from '@graphql-tools/wrap';
-import type { LoadedSource } from './types.ts';
+import {
+  GraphQLNonNull,
+  GraphQLObjectType,
+  GraphQLSchema,
+  isInputObjectType,
+  isInterfaceType,
+  isObjectType,
+  type GraphQLFieldConfigMap,
+} from 'graphql';
+import { wrapSchema, RenameInputObjectFields, RenameInterfaceFields, RenameObjectFields, RenameRootTypes, RenameTypes } from '@graphql-tools/wrap';
+import type { LoadedSource, Rename } from './types.ts';
+
+/** Rename entries naming a type or field the source's schema does not have. */
+export function unknownRenames(schema: GraphQLSchema, rename: Rename): string[] {
+  const unknown = Object.keys(rename.types ?? {}).filter((name) => !schema.getType(name));
+  for (const key of Object.keys(rename.fields ?? {})) {
+    const [typeName, fieldName] = key.split('.') as [string, string];
+    const type = schema.getType(typeName);
+    const fields = type && (isObjectType(type) || isInterfaceType(type) || isInputObjectType(type)) ? type.getFields() : {};
+    if (!fields[fieldName]) unknown.push(key);
+  }
+  return unknown;
+}
+
+/** The user's overrides first (they are written in the source's own names), then the prefix. */
+function renameTransforms(rename: Rename | undefined) {
+  if (!rename) return [];
+  const fields = rename.fields ?? {};
+  const types = rename.types ?? {};
+  const field = (typeName: string, fieldName: string) => fields[`${typeName}.${fieldName}`] ?? fieldName;
+  return [
+    new RenameObjectFields(field),
+    new RenameInterfaceFields(field),
+    new RenameInputObjectFields(field),
+    new RenameTypes((name) => types[name] ?? name, { renameBuiltins: false, renameScalars: true }),
+  ];
+}
 
 /**
  * Puts a source behind its own namespace so that it can never collide with the curated contract
@@ -35,6 +69,7 @@ function prefixed(source: LoadedSource, prefix: string): GraphQLSchema {
     schema: source.schema,
     ...(source.executor ? { executor: source.executor } : {}),
     transforms: [
+      ...renameTransforms(source.rename),
       new RenameRootTypes((name) => `${prefix}${name}`),
       new RenameTypes((name) => `${prefix}${name}`, { renameBuiltins: false, renameScalars: true }),
     ],

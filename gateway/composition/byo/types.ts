@@ -31,4 +31,13 @@ export interface LoadedSource {
   downgrades: Downgrade[];
   /** Milliseconds the load took. */
   buildMs: number;
+  /** The user's naming overrides, in the source's own names. */
+  rename?: Rename;
+}
+
+export interface Rename {
+  /** Source type name -> name to show (before the `<Name>_` prefix). */
+  types?: Record<string, string>;
+  /** `Type.field` (source names, roots included: `Query.GetCustomersCustomer`) -> field name to show. */
+  fields?: Record<string, string>;
 }
