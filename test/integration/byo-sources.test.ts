@@ -52,6 +52,77 @@ describe('sources a user adds in .meshrc.yaml', () => {
   });
 });
 
+describe('when a user source\'s backend fails', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      meshConfig: 'test/fixtures/byo.meshrc.yaml',
+      env: (b) => ({ LEDGER_URL: b.payments.url, LEDGER_TOKEN: 'ledger-secret', GEO_URL: b.maps.url, SMS_URL: b.messaging.url }),
+    });
+  });
+  afterAll(() => h.close());
+
+  it('gives the same catalogued errors as the curated sources, named after the user source, leaking nothing', async () => {
+    await Promise.all([h.fault('payments', 'getCustomer'), h.fault('maps', 'Geocode'), h.fault('messaging', 'message')]);
+    const { status, body } = await h.query(`{
+      ledger { client(id: "cus_x") { ... on Ledger_Client { id } } }
+      geo { geocode(address: "x") { id } }
+      sms { message(id: "SMx") { id } }
+    }`);
+    expect(status).toBe(200);
+    expect(body.data).toEqual({ ledger: { client: null }, geo: { geocode: null }, sms: { message: null } });
+    const byPath = Object.fromEntries(body.errors!.map((e) => [e.path!.join('.'), e]));
+    expect(byPath['ledger.client']).toEqual({
+      message: 'The ledger service failed to answer GET /v1/customers/cus_x.',
+      path: ['ledger', 'client'],
+      extensions: { code: 'UPSTREAM_ERROR', source: 'ledger', upstreamCode: 'injected_fault' },
+    });
+    expect(byPath['geo.geocode']!.extensions).toEqual({ code: 'UPSTREAM_ERROR', source: 'geo', upstreamCode: 'Server' });
+    expect(byPath['sms.message']!.extensions).toEqual({ code: 'UPSTREAM_ERROR', source: 'sms', upstreamCode: 'INJECTED_FAULT' });
+    // No upstream URL, header or body reaches the client; the log has each failure with the request id.
+    expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|request-id|api_error|Injected fault/);
+    for (const source of ['ledger', 'geo', 'sms']) {
+      expect(h.logs.some((l) => l.source === source && l.code === 'UPSTREAM_ERROR' && typeof l.requestId === 'string'), source).toBe(true);
+    }
+  });
+
+  it('passes on a backend\'s refusal of bad input as UPSTREAM_REJECTED with its message', async () => {
+    const { body } = await h.query('{ sms { sendMessage(to: "not-a-number", body: "hi") { id } } }'.replace('{ sms', 'mutation { sms'));
+    expect(body.errors![0]!.extensions).toEqual({ code: 'UPSTREAM_REJECTED', source: 'sms', upstreamCode: 'INVALID_PHONE_NUMBER' });
+    expect(body.errors![0]!.message).toMatch(/not a valid phone number/);
+  });
+});
+
+describe('when a user source cannot be reached', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      meshConfig: 'test/fixtures/byo.meshrc.yaml',
+      // Port 9 (discard) is closed on loopback: every call is refused.
+      env: () => ({ LEDGER_URL: 'http://127.0.0.1:9', LEDGER_TOKEN: 't', GEO_URL: 'http://127.0.0.1:9', SMS_URL: 'http://127.0.0.1:9' }),
+    });
+  });
+  afterAll(() => h.close());
+
+  it('answers UPSTREAM_UNAVAILABLE for each, and the curated contract still answers', async () => {
+    const customer = h.seed.customers[0]!;
+    const { status, body } = await h.query(`query($c: ID!, $s: String!) {
+      customer(id: $c) { name }
+      ledger { client(id: $s) { ... on Ledger_Client { id } } }
+      geo { geocode(address: "x") { id } }
+      sms { message(id: "SMx") { id } }
+    }`, { c: customer.id, s: customer.id });
+    expect(status).toBe(200);
+    expect(body.data!.customer).toEqual({ name: customer.name });
+    const codes = Object.fromEntries(body.errors!.map((e) => [e.path![0], [e.extensions!.code, e.extensions!.source]]));
+    expect(codes).toEqual({
+      ledger: ['UPSTREAM_UNAVAILABLE', 'ledger'],
+      geo: ['UPSTREAM_UNAVAILABLE', 'geo'],
+      sms: ['UPSTREAM_UNAVAILABLE', 'sms'],
+    });
+  });
+});
+
 describe('a sources file with mistakes', () => {
   it('refuses a rename of something the source does not have, naming it', async () => {
     const file = join(tmpdir(), `junction-rename-${process.pid}.meshrc.yaml`);

@@ -9,6 +9,7 @@ import {
 } from 'graphql';
 import { wrapSchema, RenameInputObjectFields, RenameInterfaceFields, RenameObjectFields, RenameRootTypes, RenameTypes } from '@graphql-tools/wrap';
 import type { LoadedSource, Rename } from './types.ts';
+import { catalogueExecutor } from './source-errors.ts';
 
 /** Rename entries naming a type or field the source's schema does not have. */
 export function unknownRenames(schema: GraphQLSchema, rename: Rename): string[] {
@@ -67,7 +68,8 @@ export function namespaceField(sourceName: string): string {
 function prefixed(source: LoadedSource, prefix: string): GraphQLSchema {
   return wrapSchema({
     schema: source.schema,
-    ...(source.executor ? { executor: source.executor } : {}),
+    // Every error leaving the source is made a catalogued one here, once, whatever its engine.
+    executor: catalogueExecutor(source),
     transforms: [
       ...renameTransforms(source.rename),
       new RenameRootTypes((name) => `${prefix}${name}`),

@@ -47,7 +47,14 @@ export function toClientError(
     const mapped = fromUpstreamError(original);
     return new GraphQLError(mapped.message, { ...located, extensions: mapped.extensions });
   }
-  if (original === undefined || original === null || original instanceof GraphQLError) return error;
+  if (original === undefined || original === null || original instanceof GraphQLError) {
+    // User sources' failures arrive already catalogued (gateway/composition/byo/source-errors.ts).
+    const { code, source, upstreamCode } = error.extensions as { code?: unknown; source?: unknown; upstreamCode?: unknown };
+    if (typeof code === 'string' && code.startsWith('UPSTREAM_')) {
+      logger.warn({ requestId, source, code, upstreamCode, path: error.path }, `upstream ${String(source)} failed: ${code}`);
+    }
+    return error;
+  }
   logger.error({ requestId, err: original, path: error.path }, 'unexpected error while executing');
   const masked = junctionError('INTERNAL_SERVER_ERROR', mode === 'development' ? original.message : 'Unexpected error.');
   return new GraphQLError(masked.message, { ...located, extensions: { ...masked.extensions, ...(requestId ? { requestId } : {}) } });
