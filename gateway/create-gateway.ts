@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
@@ -13,6 +14,8 @@ import { useCsrfPrevention } from './plugins/security/use-csrf-prevention.ts';
 import { useProductionSurface } from './plugins/security/use-production-surface.ts';
 import { useLoaders } from './plugins/loaders/use-loaders.ts';
 import { createMaskError, useErrorCatalogue } from './plugins/errors/use-error-catalogue.ts';
+import { useUpstreamDebug } from './plugins/upstream-debug/use-upstream-debug.ts';
+import type { UpstreamCallRecord } from '../sources/shared/upstream-fetch.ts';
 
 export interface GatewayOptions {
   config: Pick<Config, 'mode' | 'upstream'>;
@@ -43,10 +46,13 @@ export interface Gateway {
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config, sourceUrls, logger, fetch, healthChecks = [], meshDir, meshConfig, env } = options;
   const dev = config.mode === 'development';
+  // Which request a backend call belongs to, for the debug extension (development only).
+  const upstreamLog = dev ? new AsyncLocalStorage<UpstreamCallRecord[]>() : undefined;
   const sources = createSourceClients(sourceUrls, {
     timeoutMs: config.upstream.timeoutMs,
     maxResponseBytes: config.upstream.maxResponseBytes,
     ...(fetch ? { fetch } : {}),
+    ...(upstreamLog ? { onCall: (record: UpstreamCallRecord) => upstreamLog.getStore()?.push(record) } : {}),
   });
   const { schema, reports } = await buildGatewaySchema({
     meshDir,
@@ -83,6 +89,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       !dev && useProductionSurface(),
       // Per-request loaders on the context, for the resolvers.
       useLoaders(sources),
+      // Development: which backend calls a request made, on request (x-junction-debug: 1).
+      upstreamLog !== undefined && useUpstreamDebug(upstreamLog),
       // Last: it must see the errors every other plugin and resolver raised.
       useErrorCatalogue({ mode: config.mode, logger, requestIds }),
     ],

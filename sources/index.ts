@@ -26,11 +26,16 @@ export interface SourceClients {
 
 export type UpstreamOptions = Omit<SourceClientOptions, 'url'>;
 
+/**
+ * One client per backend. Each has its own map of reads in flight, so identical reads made at
+ * the same time, by any requests, reach its backend once (see `inFlight` in upstream-fetch.ts).
+ */
 export function createSourceClients(urls: Record<SourceName, string>, upstream: UpstreamOptions = {}): SourceClients {
+  const options = (url: string) => ({ inFlight: new Map(), ...upstream, url });
   return {
-    payments: createPaymentsClient({ ...upstream, url: urls.payments }),
-    maps: createMapsClient({ ...upstream, url: urls.maps }),
-    messaging: createMessagingClient({ ...upstream, url: urls.messaging }),
+    payments: createPaymentsClient(options(urls.payments)),
+    maps: createMapsClient(options(urls.maps)),
+    messaging: createMessagingClient(options(urls.messaging)),
   };
 }
 

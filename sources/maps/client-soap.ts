@@ -59,7 +59,8 @@ function asNode(value: unknown): XmlNode | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as XmlNode) : undefined;
 }
 
-export type SoapCaller = (operation: MapsOperation, content: string) => Promise<XmlNode>;
+/** `batchSize`: keys asked for by a batch operation, for the call's record. */
+export type SoapCaller = (operation: MapsOperation, content: string, batchSize?: number) => Promise<XmlNode>;
 
 /**
  * Sends one SOAP 1.1 request and returns the operation's response element. A SOAP Fault becomes
@@ -70,7 +71,7 @@ export function createSoapCaller(options: SourceClientOptions): SoapCaller {
   const parser = createReplyParser();
   const endpoint = joinUrl(options.url, MAPS_SOAP_PATH);
 
-  return async (operation, content) => {
+  return async (operation, content, batchSize) => {
     const fail = (message: string, failure: 'http' | 'bad_response' | 'soap_fault', extra: { status?: number; upstreamCode?: string; cause?: unknown } = {}) =>
       new UpstreamError(message, { source: MAPS_SOURCE, operation, failure, ...extra });
 
@@ -78,6 +79,9 @@ export function createSoapCaller(options: SourceClientOptions): SoapCaller {
       source: MAPS_SOURCE,
       operation,
       url: endpoint,
+      // Every maps operation only reads, so identical calls in flight may share one answer.
+      read: true,
+      ...(batchSize !== undefined ? { batchSize } : {}),
       init: {
         method: 'POST',
         headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: `"${soapActionFor(operation)}"` },

@@ -78,7 +78,7 @@ export function createMapsClient(options: SourceClientOptions): MapsClient {
 
   /** One GeocodeBatch call; every address sent must come back as a result's query. */
   const geocodeChunk = async (addresses: string[]): Promise<Map<string, Place[]>> => {
-    const response = await call('GeocodeBatch', addresses.map((a) => element('address', a)).join(''));
+    const response = await call('GeocodeBatch', addresses.map((a) => element('address', a)).join(''), addresses.length);
     const byQuery = new Map<string, Place[]>();
     for (const result of (response.result ?? []) as XmlNode[]) {
       if (typeof result?.query !== 'string') throw malformed('GeocodeBatch', 'a result without a query');
@@ -119,7 +119,7 @@ export function createMapsClient(options: SourceClientOptions): MapsClient {
     async getPlaces(ids) {
       const unique = [...new Set(ids)];
       const answers = await Promise.all(chunks(unique, MAPS_MAX_BATCH).map(async (chunk) => {
-        const response = await call('GetPlaces', chunk.map((id) => element('id', id)).join(''));
+        const response = await call('GetPlaces', chunk.map((id) => element('id', id)).join(''), chunk.length);
         return places('GetPlaces', response.place);
       }));
       return answers.flat();

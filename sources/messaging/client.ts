@@ -44,11 +44,14 @@ export function createMessagingClient(options: SourceClientOptions): MessagingCl
 
   /** `operation` is the root field, the name the backend counts in /_stats and arms faults by. */
   const execute = async (operation: string, query: string, variables: Record<string, unknown>) => {
+    const ids = variables.ids ?? variables.customerIds;
     const response = await callUpstream(
       {
         source: MESSAGING_SOURCE,
         operation,
         url: endpoint,
+        read: query.startsWith('query'),
+        ...(Array.isArray(ids) ? { batchSize: ids.length } : {}),
         init: {
           method: 'POST',
           // Plain JSON, so a well-formed GraphQL answer is always HTTP 200 and its errors are read as GraphQL errors.

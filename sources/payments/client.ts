@@ -39,7 +39,12 @@ export function createPaymentsClient(options: SourceClientOptions): PaymentsClie
   async function call(operation: string, path: string, init: RequestInit = {}): Promise<UpstreamResponse> {
     const headers = new Headers(init.headers);
     headers.set('accept', 'application/json');
-    return callUpstream({ source: PAYMENTS_SOURCE, operation, url: `${base}${path}`, init: { ...init, headers } }, options);
+    const query = new URLSearchParams(path.split('?')[1] ?? '');
+    const ids = query.get('ids') ?? query.get('payment');
+    return callUpstream(
+      { source: PAYMENTS_SOURCE, operation, url: `${base}${path}`, init: { ...init, headers }, ...(ids ? { batchSize: ids.split(',').length } : {}) },
+      options,
+    );
   }
 
   /** Parses a 2xx JSON body; anything else becomes the matching UpstreamError. */

@@ -10,6 +10,26 @@ export interface SourceClientOptions {
   maxResponseBytes?: number;
   /** Injected fetch (tests, instrumentation). Default: the global fetch, which keeps connections alive. */
   fetch?: typeof globalThis.fetch;
+  /**
+   * Reads in flight, by request: an identical read (same method, URL, body and headers, so the
+   * same credentials) made while one is in flight waits for that one instead of calling again.
+   * One map per client; absent means no coalescing.
+   */
+  inFlight?: Map<string, Promise<UpstreamResponse>>;
+  /** Told about every call that reached the network or joined one in flight (debugging, metrics). */
+  onCall?: (record: UpstreamCallRecord) => void;
+}
+
+export interface UpstreamCallRecord {
+  source: string;
+  operation: string;
+  /** Keys asked for in one batch call; absent for single look-ups. */
+  batchSize?: number;
+  durationMs: number;
+  /** True when the call joined an identical one already in flight. */
+  coalesced: boolean;
+  /** HTTP status, or absent when the call failed before one arrived. */
+  status?: number;
 }
 
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 5_000;
@@ -26,6 +46,14 @@ export interface UpstreamCall {
   operation: string;
   url: string;
   init: RequestInit;
+  /** Keys asked for, for batch calls (reported to `onCall`). */
+  batchSize?: number;
+  /**
+   * Whether this call only reads, so that identical ones in flight may share one answer. Default:
+   * true for GET and HEAD, false otherwise (a SOAP or GraphQL read says so itself). Never set it
+   * on a write: two identical payments are two payments.
+   */
+  read?: boolean;
 }
 
 /**
@@ -34,6 +62,43 @@ export interface UpstreamCall {
  * are returned, because only the source's client knows how its backend reports errors.
  */
 export async function callUpstream(call: UpstreamCall, options: SourceClientOptions): Promise<UpstreamResponse> {
+  const started = performance.now();
+  const method = (call.init.method ?? 'GET').toUpperCase();
+  const read = call.read ?? (method === 'GET' || method === 'HEAD');
+  const key = read && options.inFlight ? coalescingKey(method, call) : undefined;
+  const shared = key === undefined ? undefined : options.inFlight!.get(key);
+  const pending = shared ?? send(call, options);
+  if (key !== undefined && !shared) {
+    options.inFlight!.set(key, pending);
+    // Forget it once settled: single flight shares answers in flight, it is not a cache.
+    void pending.then(() => options.inFlight!.delete(key), () => options.inFlight!.delete(key));
+  }
+  const report = (status?: number) =>
+    options.onCall?.({
+      source: call.source,
+      operation: call.operation,
+      ...(call.batchSize !== undefined ? { batchSize: call.batchSize } : {}),
+      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      coalesced: shared !== undefined,
+      ...(status !== undefined ? { status } : {}),
+    });
+  try {
+    const response = await pending;
+    report(response.status);
+    return response;
+  } catch (err) {
+    report(err instanceof UpstreamError ? err.status : undefined);
+    throw err;
+  }
+}
+
+function coalescingKey(method: string, call: UpstreamCall): string {
+  const headers = [...new Headers(call.init.headers)].sort(([a], [b]) => a.localeCompare(b));
+  const body = typeof call.init.body === 'string' ? call.init.body : '';
+  return JSON.stringify([method, call.url, headers, body]);
+}
+
+async function send(call: UpstreamCall, options: SourceClientOptions): Promise<UpstreamResponse> {
   const {
     timeoutMs = DEFAULT_UPSTREAM_TIMEOUT_MS,
     maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES,

@@ -10,7 +10,7 @@ import type { StatsSnapshot } from '../../sources/shared/stats.ts';
 export interface GraphQLResponse<TData = Record<string, any>> {
   status: number;
   headers: Headers;
-  body: { data?: TData | null; errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[] };
+  body: { data?: TData | null; errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[]; extensions?: Record<string, any> };
 }
 
 export interface Harness {
