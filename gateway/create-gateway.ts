@@ -15,6 +15,7 @@ import { useProductionSurface } from './plugins/security/use-production-surface.
 import { useLoaders } from './plugins/loaders/use-loaders.ts';
 import { createMaskError, useErrorCatalogue } from './plugins/errors/use-error-catalogue.ts';
 import { useUpstreamDebug } from './plugins/upstream-debug/use-upstream-debug.ts';
+import { useJit } from './plugins/jit/use-jit.ts';
 import type { UpstreamCallRecord } from '../sources/shared/upstream-fetch.ts';
 
 export interface GatewayOptions {
@@ -89,6 +90,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       !dev && useProductionSurface(),
       // Per-request loaders on the context, for the resolvers.
       useLoaders(sources),
+      // Compiled execution: graphql-js interprets every document anew, JIT runs it as compiled code.
+      useJit(),
       // Development: which backend calls a request made, on request (x-junction-debug: 1).
       upstreamLog !== undefined && useUpstreamDebug(upstreamLog),
       // Last: it must see the errors every other plugin and resolver raised.
