@@ -4,15 +4,27 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { readUserSources, SourceConfigError } from '../../gateway/composition/byo/mesh-config.ts';
-import { SOURCE_NAMES } from '../../sources/index.ts';
+import { SOURCE_NAMES, type SourceName } from '../../sources/index.ts';
+import type { DemoBackend } from '../../sources/shared/server.ts';
+
+/**
+ * The gateway over test/fixtures/byo.meshrc.yaml: the demo backends added again as user sources
+ * (ledger: REST, geo: SOAP, sms: GraphQL), pointed by default at the running demo backends.
+ */
+function startByoHarness(urls: (b: Record<SourceName, DemoBackend>) => Record<SourceName, string> = (b) => ({ payments: b.payments.url, maps: b.maps.url, messaging: b.messaging.url })) {
+  return startHarness({
+    meshConfig: 'test/fixtures/byo.meshrc.yaml',
+    env: (b) => {
+      const u = urls(b);
+      return { LEDGER_URL: u.payments, LEDGER_TOKEN: 'ledger-secret', GEO_URL: u.maps, SMS_URL: u.messaging };
+    },
+  });
+}
 
 describe('sources a user adds in .meshrc.yaml', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({
-      meshConfig: 'test/fixtures/byo.meshrc.yaml',
-      env: (b) => ({ LEDGER_URL: b.payments.url, LEDGER_TOKEN: 'ledger-secret', GEO_URL: b.maps.url, SMS_URL: b.messaging.url }),
-    });
+    h = await startByoHarness();
   });
   afterAll(() => h.close());
   beforeEach(() => h.resetStats());
@@ -55,10 +67,7 @@ describe('sources a user adds in .meshrc.yaml', () => {
 describe('when a user source\'s backend fails', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({
-      meshConfig: 'test/fixtures/byo.meshrc.yaml',
-      env: (b) => ({ LEDGER_URL: b.payments.url, LEDGER_TOKEN: 'ledger-secret', GEO_URL: b.maps.url, SMS_URL: b.messaging.url }),
-    });
+    h = await startByoHarness();
   });
   afterAll(() => h.close());
 
@@ -96,11 +105,8 @@ describe('when a user source\'s backend fails', () => {
 describe('when a user source cannot be reached', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({
-      meshConfig: 'test/fixtures/byo.meshrc.yaml',
-      // Port 9 (discard) is closed on loopback: every call is refused.
-      env: () => ({ LEDGER_URL: 'http://127.0.0.1:9', LEDGER_TOKEN: 't', GEO_URL: 'http://127.0.0.1:9', SMS_URL: 'http://127.0.0.1:9' }),
-    });
+    // Port 9 (discard) is closed on loopback: every call is refused.
+    h = await startByoHarness(() => ({ payments: 'http://127.0.0.1:9', maps: 'http://127.0.0.1:9', messaging: 'http://127.0.0.1:9' }));
   });
   afterAll(() => h.close());
 

@@ -60,19 +60,24 @@ const TWILIO_AUTH = `Basic ${Buffer.from('ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:gat
 const PAYPAL_TOKEN = 'Bearer A21AA-gateway-token';
 const FORM = 'application/x-www-form-urlencoded';
 
+/** Issue 4's budget for the largest spec: a build in a process of its own under 30 s and 1.5 GB. */
+function itBuildsWithinBudget(c: OpenApiCase): () => number | undefined {
+  let peakRssMb: number | undefined;
+  it('builds in a process of its own in under 30 s and 1.5 GB', () => {
+    const measured = buildInOwnProcess(c.file);
+    expect(measured.buildMs).toBeLessThan(30_000);
+    expect(measured.peakRssMb).toBeLessThan(1536);
+    peakRssMb = measured.peakRssMb;
+  });
+  return () => peakRssMb;
+}
+
 describe.skipIf(!corpusPresent)('OpenAPI documents from the corpus', () => {
   describe('openapi/stripe/spec3.yaml: Stripe 2023-08-16, form bodies with deepObject', () => {
     const c: OpenApiCase = { file: 'openapi/stripe/spec3.yaml', name: 'stripe', stripeFixtures: true, operationHeaders: { Authorization: STRIPE_KEY } };
     const setup = useSetup(c);
     itBuildsAndMerges(c, setup, 468, 964);
-    let peakRssMb: number | undefined;
-
-    it('builds in a process of its own in under 30 s and 1.5 GB', () => {
-      const measured = buildInOwnProcess(c.file);
-      expect(measured.buildMs).toBeLessThan(30_000);
-      expect(measured.peakRssMb).toBeLessThan(1536);
-      peakRssMb = measured.peakRssMb;
-    });
+    const peak = itBuildsWithinBudget(c);
 
     it('creates a customer: address as address[city]=…, the "" enum value sent as is, null as the empty string that unsets, answered from the fixtures', async () => {
       // `_` is the GraphQL name of Stripe's "" (not a valid name); the source schema maps it back.
@@ -113,7 +118,7 @@ describe.skipIf(!corpusPresent)('OpenAPI documents from the corpus', () => {
         tax_exempt: 'none',
         livemode: false,
       });
-      recordResult(c, setup(), 'PostCustomers', request, { authorization: 'Bearer <key>', body: formPairs(request.body).map(([k]) => k) }, peakRssMb);
+      recordResult(c, setup(), 'PostCustomers', request, { authorization: 'Bearer <key>', body: formPairs(request.body).map(([k]) => k) }, peak());
     });
   });
 
@@ -121,14 +126,7 @@ describe.skipIf(!corpusPresent)('OpenAPI documents from the corpus', () => {
     const c: OpenApiCase = { file: 'openapi/stripe/spec3.json', name: 'stripe', stripeFixtures: true, operationHeaders: { Authorization: STRIPE_KEY } };
     const setup = useSetup(c);
     itBuildsAndMerges(c, setup, 417, 756);
-    let peakRssMb: number | undefined;
-
-    it('builds in a process of its own in under 30 s and 1.5 GB', () => {
-      const measured = buildInOwnProcess(c.file);
-      expect(measured.buildMs).toBeLessThan(30_000);
-      expect(measured.peakRssMb).toBeLessThan(1536);
-      peakRssMb = measured.peakRssMb;
-    });
+    const peak = itBuildsWithinBudget(c);
 
     it('lists customers with created[gte]= and expand[0]= in the query and no body, the list holding the fixture customer', async () => {
       const { data, request } = await runOnce(
@@ -151,7 +149,7 @@ describe.skipIf(!corpusPresent)('OpenAPI documents from the corpus', () => {
         url: '/v1/customers',
         data: [{ id: 'cus_Oaxlz8kB0PJWGa', object: 'customer', invoice_prefix: 'F79089B', tax_exempt: 'none' }],
       });
-      recordResult(c, setup(), 'GetCustomers', request, { authorization: 'Bearer <key>', query: [...request.query.keys()] }, peakRssMb);
+      recordResult(c, setup(), 'GetCustomers', request, { authorization: 'Bearer <key>', query: [...request.query.keys()] }, peak());
     });
   });
 
