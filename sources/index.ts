@@ -7,9 +7,6 @@ import { createMessagingClient, type MessagingClient } from './messaging/client.
 import { createPaymentsLoaders } from './payments/loaders.ts';
 import { createMapsLoaders } from './maps/loaders.ts';
 import { createMessagingLoaders } from './messaging/loaders.ts';
-import { startPaymentsBackend } from './payments/backend.ts';
-import { startMapsBackend } from './maps/backend.ts';
-import { startMessagingBackend } from './messaging/backend.ts';
 
 /**
  * The registry of backends: adding one means a folder under sources/ and an entry here (and in
@@ -50,10 +47,12 @@ export function createLoaders(clients: SourceClients) {
 
 export type Loaders = ReturnType<typeof createLoaders>;
 
+// Loaded only when started: a gateway pointed at real backends never loads the demo servers
+// (the soap server package alone is tens of MB).
 const DEMO_BACKENDS: Record<SourceName, (options: DemoBackendOptions) => Promise<DemoBackend>> = {
-  payments: startPaymentsBackend,
-  maps: startMapsBackend,
-  messaging: startMessagingBackend,
+  payments: async (options) => (await import('./payments/backend.ts')).startPaymentsBackend(options),
+  maps: async (options) => (await import('./maps/backend.ts')).startMapsBackend(options),
+  messaging: async (options) => (await import('./messaging/backend.ts')).startMessagingBackend(options),
 };
 
 export interface StartDemoBackendsOptions {

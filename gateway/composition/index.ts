@@ -5,9 +5,8 @@ import { SOURCE_NAMES } from '../../sources/index.ts';
 import { carryDescriptions, checkOrigins } from './carry-descriptions.ts';
 import { DEFAULT_MESH_CONFIG, DEFAULT_MESH_DIR, loadSourceSchemas } from './source-schemas.ts';
 import { readUserSources } from './byo/mesh-config.ts';
-import { loadUserSources, type LoadOptions } from './byo/index.ts';
-import { namespaceSource } from './byo/namespace.ts';
-import { reportSource, type SourceReport } from './byo/report.ts';
+import type { LoadOptions } from './byo/index.ts';
+import type { SourceReport } from './byo/report.ts';
 
 export class ContractMismatch extends Error {
   override readonly name = 'ContractMismatch';
@@ -52,6 +51,13 @@ export async function buildGatewaySchema(options: GatewaySchemaOptions): Promise
   const curated = buildCuratedSchema(meshDir);
   const entries = readUserSources(meshConfig, SOURCE_NAMES, env);
   if (entries.length === 0) return { schema: curated, reports: [] };
+  // The loaders (Mesh's OpenAPI engine, the SOAP handler, HTTP executors) cost tens of MB of
+  // memory; a gateway with no user sources never loads them.
+  const [{ loadUserSources }, { namespaceSource }, { reportSource }] = await Promise.all([
+    import('./byo/index.ts'),
+    import('./byo/namespace.ts'),
+    import('./byo/report.ts'),
+  ]);
   const loaded = await loadUserSources(entries, options);
   return {
     schema: mergeSchemas({ schemas: [curated, ...loaded.map(namespaceSource)] }),

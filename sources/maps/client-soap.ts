@@ -37,7 +37,8 @@ function createReplyParser(): XMLParser {
     ignorePiTags: true,
     parseTagValue: false,
     trimValues: false,
-    isArray: (_name, jPath) => REPEATED.has(String(jPath)),
+    // Called for every element: compare the name first, so most never pay for the path string.
+    isArray: (name, jPath) => (name === 'place' || name === 'result') && REPEATED.has(String(jPath)),
     tagValueProcessor: (_name, value) => decodeXmlEntities(value),
   });
 }
@@ -96,6 +97,7 @@ export function createSoapCaller(options: SourceClientOptions): SoapCaller {
     let document: XmlNode | undefined;
     if (isXml) {
       try {
+        // Validated first: without it a truncated reply parses leniently and reads as "not found".
         document = asNode(parser.parse(text, true));
       } catch (cause) {
         if (status < 400) throw fail(`${MAPS_SOURCE} answered ${operation} with malformed XML`, 'bad_response', { status, cause });

@@ -1,0 +1,135 @@
+/** Rewrites BENCHMARKS.md at the repository root from one run's report. */
+import { writeFileSync } from 'node:fs';
+import { fmt, table, targetList, type Report } from './report.ts';
+
+function checksTable(report: Report): string {
+  const lines = report.checks.map((c) => `| ${c.scenario} | ${c.system} | ${c.verdict} | ${c.upstreamCalls} | ${Object.entries(c.upstreamOperations).map(([op, n]) => `${op} ${n}`).join(', ')} |`);
+  return ['| scenario | system | answer vs Junction\'s | upstream calls (one request) | by operation |', '|---|---|---|---:|---|', ...lines].join('\n');
+}
+
+function ratios(report: Report): string {
+  const get = (scenario: string, system: string) => report.rows.find((r) => r.scenario === scenario && r.system === system);
+  const lines: string[] = [];
+  for (const scenario of ['Dashboard', 'Dashboard-pages', 'Payment', 'Geocode', 'Latency']) {
+    const j = get(scenario, 'junction');
+    const b = get(scenario, 'baseline');
+    if (!j) continue;
+    const cpu = b && j.cpuSecondsPer1k > 0 ? `; CPU per request ${fmt(b.cpuSecondsPer1k / j.cpuSecondsPer1k, 1)}x less than the baseline` : '';
+    lines.push(`- ${scenario}: Junction ${fmt(j.rps, 0)} req/s = ${fmt(j.rpsVsLimit, 2)}x the limit, ${fmt(j.rpsVsBaseline, 2)}x the baseline${cpu}`
+      + `${j.addedP50Ms === undefined ? '' : `; p50 ${fmt(j.p50Ms, 2)} ms vs the limit's ${fmt(get(scenario, 'limit')?.p50Ms, 2)} ms (+${fmt(j.addedP50Ms, 2)} ms)`}.`);
+  }
+  const direct = get('Direct', 'direct');
+  const limit = get('Dashboard', 'limit');
+  if (direct) {
+    lines.push(`- Direct: the load tool drove the payments backend at ${fmt(direct.rps, 0)} req/s (load tool ${fmt(direct.loaderCpuPct, 0)}% of a CPU)`
+      + `${limit ? `, ${fmt(direct.rps / limit.rps, 1)}x the fastest Dashboard rate` : ''}: the load tool is not what limits the gateways.`);
+  }
+  return lines.join('\n');
+}
+
+export function writeBenchmarksMd(path: string, report: Report): void {
+  const { machine: m, settings: s } = report;
+  const text = `# Benchmarks
+
+Issue 5's benchmark: what one client query costs a gateway and the backends behind it, measured
+side by side in one run against the same three demo backends. A benchmark, not a test: nothing
+fails on these numbers. This file is rewritten by every run; the raw figures of each round are in
+\`bench/results/latest.json\`.
+
+## How to run
+
+\`\`\`sh
+npm run bench        # about 5-6 minutes; prints the table, writes bench/results/latest.json and this file
+\`\`\`
+
+Options (environment): \`BENCH_ROUNDS\` (3), \`BENCH_DURATION\` (seconds per round, 4), \`BENCH_WARMUP\`
+(seconds before each round, 1), \`BENCH_ONLY=Dashboard,Latency\` (some scenarios only),
+\`BENCH_CPU_PROF=1\` (Junction runs with \`node --cpu-prof\`; the profile is written to
+\`bench/results/\`, and \`node --import tsx bench/profile-summary.ts <file>\` sums it up).
+
+## What runs
+
+| system | what it is |
+|---|---|
+| junction | \`gateway/main.ts\`, NODE_ENV=production, LOG_LEVEL=warn, no Redis |
+| baseline | the same sources served by Mesh's own server: \`bench/mesh-baseline/.meshrc.yaml\`, \`mesh build\` then \`mesh start\` (one process, no fork), declarative batched links (\`keyField\`/\`keysArg\`/\`valueKeyField\`) plus two code resolvers over the in-context SDK |
+| limit | \`bench/limit-server.ts\`: plain \`node:http\` making exactly the ideal upstream calls over keep-alive agents and writing Junction's JSON by hand |
+| direct | the payments backend hit directly (\`GET /v1/payments?limit=50\`) |
+
+Scenarios: **Dashboard** (issue 5's query: 50 payments with customer, address location, 3 messages,
+merchant and place: 6 upstream calls at best), **Dashboard-pages** (the same query with
+\`after: $after\`, each request asking a different one of 64 pages, so no two requests in flight
+are alike: the *uncached* case the targets are about; on the plain Dashboard all requests are
+identical and Junction's single flight, which makes identical upstream reads in flight once across
+requests, shares calls between them, which neither the baseline nor the limit does), **Payment** (\`payment(id)\`, one REST call),
+**Geocode** (\`geocode(address)\`, one SOAP call), **Latency** (Dashboard at 1 connection). 32
+connections except Latency. Each system and scenario: ${s.rounds} rounds of ${s.durationS} s after ${s.warmupS} s of
+warm-up, systems in turns (the order rotates each round), medians reported. Pinning: ${s.pinned}.
+
+### The baseline, and where it had to depart from plain configuration
+
+\`bench/mesh-baseline/.meshrc.yaml\` declares the three sources as the root \`.meshrc.yaml\` does
+(OpenAPI, Junction's SOAP handler, GraphQL with \`source\`), prefixes each source's types and root
+fields (\`prefix-<source>.ts\`: the two graphql-tools wrap transforms that Mesh's \`prefix\`
+transform is made of; that package is not installed), hides the raw root fields
+(\`hide-raw.ts\`, a bare root transform), and declares the public shape the scenarios need in
+\`additionalTypeDefs\`. Links: \`Payment.customer\` and \`Payment.merchant\` (\`listCustomers\`/
+\`listMerchants\` by \`ids\`), \`Merchant.place\` (\`getPlaces\`) and \`Customer.messages\`
+(\`messagesForCustomers\`, matched by position, which that operation guarantees) are declarative
+\`keyField\`/\`keysArg\` batches; \`Query.payments\` (the connection around the list) and
+\`Address.location\` (keyed by an address formatted from four fields) are code resolvers over the
+in-context SDK, the latter with one DataLoader per request (\`resolvers.ts\`). What it took:
+- The OpenAPI handler sends the spec's default \`limit=10\` with \`ids\`, which the API refuses:
+  the links pass \`limit: null\`.
+- Declarative links on OpenAPI operations (which return \`X | Error\` unions) get a
+  \`sourceSelectionSet\`; required selection sets of the links below are not added for them.
+- \`Payment.status\` is read as is (a one-line resolver): stitching parses a value that came
+  through a declarative link with the public enum, which knows \`SUCCEEDED\`, not \`succeeded\`.
+- Junction's SOAP handler does not expand \`{env.MAPS_URL}\` (Mesh's own handlers do), so the
+  maps endpoint is \`\${MAPS_URL}/soap\`, filled in by Mesh when \`mesh build\` reads the config;
+  the run builds after the backends are up.
+- \`.mesh/index.ts\` imports custom handlers and transforms by their config-relative path from
+  \`.mesh/\`; the runner rewrites those imports after the build (see the notes).
+- jiti (Mesh's TypeScript loader) handed one of three concurrent imports of one transform file a
+  doubly wrapped module; hence one small \`prefix-<source>.ts\` per source.
+- \`mesh start\` takes no port 0 and ignores SIGTERM: the runner picks a free port and SIGKILLs
+  it; it is started as \`node node_modules/.bin/mesh\`'s script (what \`npx mesh start\` runs), so
+  the process measured is the server.
+
+How each figure is taken: req/s and latency (p50, p99) over the round, from every 2xx response
+(a 2xx carrying GraphQL \`errors\` is counted under "errors"). CPU (utime+stime of the process
+under test, \`/proc/<pid>/stat\`) and upstream calls (the backends' \`/_stats\` totals) run from
+the start of the round until the process is idle again after it, so the requests still in flight
+when the load stopped are finished and counted; both are divided by the requests sent in the
+round. Peak RSS is \`VmHWM\`, reset at the start of each round (the table shows the highest
+round). Before each round the runner waits until the process under test is idle. Rounds on this
+machine vary by up to about a third from one to the next; compare systems within one run.
+
+## Machine
+
+${m.nproc} CPUs (${m.cpuModel}), Node ${m.node}, CLK_TCK ${m.clkTck}, taskset ${m.taskset ? 'yes' : 'no'}. Run on ${m.date}, ${fmt(report.elapsedS, 0)} s in all.
+
+## Results (medians)
+
+${table(report.rows)}
+
+"SUT CPU %" is the process under test's CPU use during the round (100% = its whole core);
+"backends CPU %" and "load tool CPU %" share the other core. RSS of each process once started,
+before any load: ${Object.entries(report.startRssMb).map(([s, mb]) => `${s} ${fmt(mb, 0)} MB`).join(', ')} (direct = the three backends).
+
+## Ratios
+
+${ratios(report)}
+
+## Issue 5 targets
+
+${targetList(report.targets)}
+
+## Same answers
+
+Checked once before the load (and the Dashboard again after it), against Junction's answer:
+
+${checksTable(report)}
+${report.notes.length > 0 ? `\n## Notes from this run\n\n${report.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
+  writeFileSync(path, text);
+}

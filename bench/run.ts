@@ -1,0 +1,133 @@
+/**
+ * `npm run bench`: issue 5's benchmark. Starts the demo backends, Junction, the Mesh baseline and
+ * the limit server (each its own process), checks once that they answer alike, then measures every
+ * scenario with autocannon, systems in turns, and reports medians (stdout table,
+ * bench/results/latest.json, BENCHMARKS.md). A benchmark, not a test: nothing here fails on timing.
+ *
+ * Env: BENCH_DURATION (s per round, 4), BENCH_WARMUP (s before each round, 1), BENCH_ROUNDS (3),
+ * BENCH_ONLY (comma-separated scenario names), BENCH_CPU_PROF=1 (Junction runs with --cpu-prof;
+ * the profile lands in bench/results/ when it stops).
+ */
+import { writeBenchmarksMd } from './benchmarks-md.ts';
+import { measureRound, warmUp, type Target as LoadTarget } from './load.ts';
+import { machine, rssMb } from './measures.ts';
+import { hasTaskset, pinSelf, ProcessSet, stop } from './processes.ts';
+import { observations, summarize, table, targetList, targets, writeJson, type Report, type RoundRecord } from './report.ts';
+import { readSeeds, scenarios, type Scenario, type SystemName } from './scenarios.ts';
+import { checkResponses, startSystems, waitAnswering, type Check, type Running } from './systems.ts';
+
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 4);
+const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 1);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+const RESULTS = 'bench/results/latest.json';
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+function loudly(lines: string[]): void {
+  const bar = '!'.repeat(78);
+  process.stderr.write(`\n${bar}\n${lines.map((l) => `!! ${l}`).join('\n')}\n${bar}\n\n`);
+}
+
+function target(running: Running, scenario: Scenario, system: SystemName): LoadTarget {
+  const { url } = running.systems[system];
+  return scenario.path
+    ? { url: `${url}${scenario.path}`, method: 'GET', connections: scenario.connections }
+    : { url, method: 'POST', body: scenario.body, bodies: scenario.bodies, connections: scenario.connections };
+}
+
+function reportChecks(checks: readonly Check[], when: string): void {
+  for (const c of checks) {
+    log(`  ${c.scenario.padEnd(9)} ${c.system.padEnd(8)} ${c.verdict.padEnd(30)} ${c.upstreamCalls} upstream call(s) ${JSON.stringify(c.upstreamOperations)}`);
+  }
+  const differ = checks.filter((c) => c.verdict === 'DIFFERENT');
+  if (differ.length > 0) {
+    loudly([`${when}: answers DIFFER from Junction's:`, ...differ.map((c) => `${c.scenario} / ${c.system} (HTTP ${c.status}): ${c.sample ?? ''}`)]);
+  }
+}
+
+// Pinned first, so every thread this process makes later (autocannon's included) inherits CPU 1.
+const pinned = hasTaskset() && pinSelf(1);
+const cpus = pinned ? { sut: 0, side: 1 } : {};
+const set = new ProcessSet(pinned);
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const notes: string[] = [];
+  if (!pinned) notes.push('taskset is not available (or failed): nothing was pinned; every process shared every CPU.');
+  const rounds: RoundRecord[] = [];
+  try {
+    log(`Junction benchmark: ${ROUNDS} rounds x ${DURATION_S} s (after ${WARMUP_S} s warm-up) per system and scenario${pinned ? '; systems under test on CPU 0, backends and load on CPU 1' : ''}`);
+    const running = await startSystems(set, cpus, process.env.BENCH_CPU_PROF === '1' ? { cpuProfileDir: 'bench/results' } : {});
+    if (running.artifactFixes.length > 0) {
+      notes.push(`Mesh's generated .mesh/index.ts imported custom handlers/transforms from the wrong folder; fixed after the build: ${running.artifactFixes.join('; ')}.`);
+    }
+    const seeds = await readSeeds(running.urls.payments);
+    const all = scenarios(seeds).filter((s) => !ONLY || ONLY.includes(s.name));
+    const dashboard = scenarios(seeds)[0]!;
+    for (const system of ['junction', 'baseline', 'limit'] as const) await waitAnswering(running.systems[system].url, dashboard.body!, 60_000);
+    const startRssMb = Object.fromEntries((['junction', 'baseline', 'limit', 'direct'] as const).map((s) => [s, rssMb(running.systems[s].proc.pid)]));
+    log(`Started in ${((performance.now() - started) / 1000).toFixed(1)} s. Seeds: payment ${seeds.paymentId}, address "${seeds.address}". `
+      + `RSS before load: ${Object.entries(startRssMb).map(([s, mb]) => `${s} ${mb.toFixed(0)} MB`).join(', ')}.`);
+
+    log('Checking once, before any load, that every system answers like Junction:');
+    const checks = await checkResponses(running, scenarios(seeds));
+    reportChecks(checks, 'Before the load');
+
+    const upstreamUrls = Object.values(running.urls);
+    for (const scenario of all) {
+      log(`\n${scenario.name}: ${scenario.what} (${scenario.connections} connection${scenario.connections > 1 ? 's' : ''})`);
+      for (const system of scenario.systems) await warmUp(target(running, scenario, system), WARMUP_S); // first contact: JIT, pools
+      for (let round = 1; round <= ROUNDS; round++) {
+        const order = scenario.systems.map((_, i) => scenario.systems[(i + round - 1) % scenario.systems.length]!);
+        for (const system of order) {
+          const result = await measureRound(target(running, scenario, system), {
+            durationS: DURATION_S, warmupS: WARMUP_S, sutPid: running.systems[system].proc.pid, backendsPid: running.backends.pid, upstreamUrls,
+          });
+          rounds.push({ scenario: scenario.name, system, round, connections: scenario.connections, ...result });
+          log(`  round ${round} ${system.padEnd(8)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  `
+            + `${result.upstreamPerRequest.toFixed(2)} upstream/req  ${result.cpuSecondsPer1k.toFixed(2)} CPU s/1k  ${result.peakRssMb.toFixed(0)} MB`
+            + `${result.errors + result.non2xx + result.graphqlErrors > 0 ? `  ${result.errors} errors, ${result.non2xx} non-2xx, ${result.graphqlErrors} with GraphQL errors` : ''}`);
+        }
+      }
+    }
+
+    log('\nChecking again after the load:');
+    const checksAfterLoad = await checkResponses(running, scenarios(seeds).filter((s) => s.name.startsWith('Dashboard')));
+    reportChecks(checksAfterLoad, 'After the load');
+
+    const rows = summarize(rounds);
+    const goals = targets(rows, checks);
+    notes.push(...observations(rows));
+    if (checks.some((c) => c.verdict === 'same data, different key order')) {
+      notes.push('The Mesh baseline answers with the same data as Junction but not always with the fields in the order the query asks for (GraphQL requires query order).');
+    }
+    const elapsedS = (performance.now() - started) / 1000;
+    const report: Report = {
+      machine: machine(pinned), settings: { durationS: DURATION_S, warmupS: WARMUP_S, rounds: ROUNDS, pinned: pinned ? 'SUT CPU 0; backends + load CPU 1' : 'none' },
+      elapsedS, startRssMb, checks, checksAfterLoad, rows, targets: goals, notes, rounds,
+    };
+    log(`\nMedians of ${ROUNDS} rounds (peak RSS: highest round):\n\n${table(rows)}\n\nIssue 5 targets:\n${targetList(goals)}`);
+    for (const note of notes) log(`note: ${note}`);
+    if (process.env.BENCH_CPU_PROF === '1') await stop(running.systems.junction.proc, 10_000); // writes the profile
+    writeJson(RESULTS, report);
+    writeBenchmarksMd('BENCHMARKS.md', report);
+    log(`\nWrote ${RESULTS} and BENCHMARKS.md (${elapsedS.toFixed(0)} s in all).`);
+  } finally {
+    await set.stopAll();
+  }
+}
+
+/** Interrupted, or failed outside main's promise chain: stop every process started, then exit. */
+function abort(why: string, code: number): void {
+  process.stderr.write(`\n${why}: stopping every process the benchmark started\n`);
+  void set.stopAll(1000).finally(() => process.exit(code));
+}
+process.once('SIGINT', () => abort('SIGINT', 130));
+process.once('SIGTERM', () => abort('SIGTERM', 143));
+process.once('uncaughtException', (err) => abort(`uncaught ${err.stack ?? err.message}`, 1));
+
+main().then(() => process.exit(0), (err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,90 @@
+/**
+ * The benchmark's scenarios: named GraphQL operations sent unchanged to Junction, the Mesh
+ * baseline and the limit server, plus the backends hit directly. Seed values (a payment id, an
+ * address) are read from the demo backends at start, so the documents always name real data.
+ */
+
+export type SystemName = 'junction' | 'baseline' | 'limit' | 'direct';
+
+export interface Scenario {
+  name: 'Dashboard' | 'Dashboard-pages' | 'Payment' | 'Geocode' | 'Latency' | 'Direct';
+  what: string;
+  systems: readonly SystemName[];
+  connections: number;
+  /** POST body for the GraphQL systems; `path` (GET on payments) for `direct`. */
+  body?: string;
+  /** Bodies sent in turn instead of `body` (each request differs from the ones in flight). */
+  bodies?: string[];
+  path?: string;
+}
+
+export const DASHBOARD = /* GraphQL */ `query Dashboard {
+  payments(first: 50) { edges { node {
+    id amount currency status
+    customer { id name address { city location { lat lng } } messages(first: 3) { id body status } }
+    merchant { id name place { name location { lat lng } } }
+  } } }
+}`;
+
+/** The Dashboard one page further: `after` is a cursor as Junction issues them. */
+export const DASHBOARD_PAGE = DASHBOARD.replace('query Dashboard {', 'query Dashboard($after: String) {')
+  .replace('payments(first: 50)', 'payments(first: 50, after: $after)');
+
+/** Junction's cursor for a position: base64url of `cursor:<payment id>` (schema/pagination.ts). */
+export function cursorFor(paymentId: string): string {
+  return Buffer.from(`cursor:${paymentId}`, 'utf8').toString('base64url');
+}
+
+/** Pages sent in turn by Dashboard-pages: more than the connections, so no two requests in flight are
+ * alike, and STRIDE payments apart, so that neighbouring pages do not ask the same merchants. */
+const PAGES = 64;
+const STRIDE = 13;
+
+export interface Seeds {
+  paymentId: string;
+  address: string;
+  /** Cursors of every STRIDE-th payment, PAGES of them: each starts a full page of 50 (the seed has 1000). */
+  cursors: string[];
+}
+
+/** The newest payment, and its customer's address formatted as the maps service matches it. */
+export async function readSeeds(paymentsUrl: string): Promise<Seeds> {
+  const all: { id: string; customer: string }[] = [];
+  while (all.length < PAGES * STRIDE + 50) {
+    const after = all.length > 0 ? `&starting_after=${all.at(-1)!.id}` : '';
+    const page = (await (await fetch(`${paymentsUrl}/v1/payments?limit=100${after}`)).json()) as { data: { id: string; customer: string }[]; has_more: boolean };
+    all.push(...page.data);
+    if (!page.has_more) break;
+  }
+  if (all.length < PAGES * STRIDE + 50) throw new Error(`the payments backend has ${all.length} payments; Dashboard-pages needs ${PAGES * STRIDE + 50}`);
+  const payment = all[0];
+  if (!payment) throw new Error('the payments backend has no payment to use as a seed');
+  const customers = (await (await fetch(`${paymentsUrl}/v1/customers?ids=${payment.customer}`)).json()) as {
+    data: { address: { line1: string; postal_code: string; city: string; country: string } }[];
+  };
+  const a = customers.data[0]?.address;
+  if (!a) throw new Error(`the payments backend has no customer ${payment.customer}`);
+  return { paymentId: payment.id, address: `${a.line1}, ${a.postal_code} ${a.city}, ${a.country}`, cursors: Array.from({ length: PAGES }, (_, i) => cursorFor(all[i * STRIDE]!.id)) };
+}
+
+const GRAPHQL: readonly SystemName[] = ['junction', 'baseline', 'limit'];
+
+function body(operationName: string, query: string, variables?: Record<string, unknown>): string {
+  return JSON.stringify(variables ? { operationName, query, variables } : { operationName, query });
+}
+
+export function scenarios(seeds: Seeds): Scenario[] {
+  const payment = `query Payment { payment(id: ${JSON.stringify(seeds.paymentId)}) { id amount currency status } }`;
+  const geocode = `query Geocode { geocode(address: ${JSON.stringify(seeds.address)}) { id name location { lat lng } } }`;
+  return [
+    { name: 'Dashboard', what: "issue 5's query: 50 payments, customers, locations, messages, merchants, places",
+      systems: GRAPHQL, connections: 32, body: body('Dashboard', DASHBOARD) },
+    { name: 'Dashboard-pages', what: `the Dashboard, each request a different page (${seeds.cursors.length} in turn): nothing in flight can be shared, i.e. uncached`,
+      systems: GRAPHQL, connections: 32, bodies: seeds.cursors.map((after) => body('Dashboard', DASHBOARD_PAGE, { after })) },
+    { name: 'Payment', what: 'one REST-backed field: payment(id)', systems: GRAPHQL, connections: 32, body: body('Payment', payment) },
+    { name: 'Geocode', what: 'one SOAP-backed field: geocode(address)', systems: GRAPHQL, connections: 32, body: body('Geocode', geocode) },
+    { name: 'Latency', what: 'Dashboard at 1 connection (unloaded latency)', systems: GRAPHQL, connections: 1, body: body('Dashboard', DASHBOARD) },
+    { name: 'Direct', what: 'GET /v1/payments?limit=50 on the payments backend, no gateway', systems: ['direct'], connections: 32,
+      path: '/v1/payments?limit=50' },
+  ];
+}

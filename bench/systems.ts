@@ -1,0 +1,153 @@
+/**
+ * Starting the systems of the benchmark, each its own process: the demo backends (once, with the
+ * load generator on CPU 1), and Junction, the Mesh baseline and the limit server (CPU 0). Then the
+ * check made once before any load: the three must answer each scenario with the same JSON, and
+ * what one request costs upstream is counted.
+ */
+import { buildBaseline, startBaseline } from './baseline.ts';
+import { resetUpstream, sleep, upstreamCalls } from './measures.ts';
+import { freePort, waitForOutput, type Proc, type ProcessSet } from './processes.ts';
+import type { Scenario, SystemName } from './scenarios.ts';
+
+export interface Running {
+  backends: Proc;
+  urls: { payments: string; maps: string; messaging: string };
+  /** GraphQL endpoint and process of each system under test; `direct` is the backends themselves. */
+  systems: Record<SystemName, { url: string; proc: Proc }>;
+  artifactFixes: string[];
+}
+
+export interface Cpus {
+  sut?: number;
+  side?: number;
+}
+
+const GRAPHQL_LINE = /GraphQL\s+(http:\/\/\S+\/graphql)/;
+
+function baseEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.REDIS_URL; // uncached, in-memory defaults: the same for every run and machine
+  delete env.NODE_OPTIONS;
+  return env;
+}
+
+export async function startSystems(set: ProcessSet, cpus: Cpus, options: { cpuProfileDir?: string } = {}): Promise<Running> {
+  const node = process.execPath;
+  const backends = set.start('backends', node, ['--import', 'tsx', 'sources/main.ts'], {
+    env: { ...baseEnv(), PAYMENTS_PORT: '0', MAPS_PORT: '0', MESSAGING_PORT: '0' }, cpu: cpus.side,
+  });
+  await waitForOutput(backends, /MESSAGING_URL=(\S+)/, 30_000);
+  const url = (name: string) => {
+    const line = backends.output.find((l) => l.includes(`${name}=`));
+    const found = line ? /=(\S+)/.exec(line.slice(line.indexOf(`${name}=`)))?.[1] : undefined;
+    if (!found) throw new Error(`backends printed no ${name}`);
+    return found;
+  };
+  const urls = { payments: url('PAYMENTS_URL'), maps: url('MAPS_URL'), messaging: url('MESSAGING_URL') };
+  const env = { ...baseEnv(), PAYMENTS_URL: urls.payments, MAPS_URL: urls.maps, MESSAGING_URL: urls.messaging };
+
+  const profile = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
+  const junction = set.start('junction', node, [...profile, '--import', 'tsx', 'gateway/main.ts'], {
+    env: { ...env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn' }, cpu: cpus.sut,
+  });
+  const limit = set.start('limit', node, ['--import', 'tsx', 'bench/limit-server.ts'], { env: { ...env, PORT: '0' }, cpu: cpus.sut });
+  // The build runs next to the other two starting (it is not measured); mesh start after it.
+  const artifactFixes = await buildBaseline(set, env);
+  const baselinePort = await freePort();
+  const baseline = startBaseline(set, env, baselinePort, cpus.sut);
+
+  const [junctionUrl, limitUrl] = await Promise.all([
+    waitForOutput(junction, GRAPHQL_LINE, 60_000).then((m) => m[1]!),
+    waitForOutput(limit, GRAPHQL_LINE, 30_000).then((m) => m[1]!),
+    waitForOutput(baseline, /Serving GraphQL Mesh/, 60_000),
+  ]);
+  return {
+    backends, urls, artifactFixes,
+    systems: {
+      junction: { url: junctionUrl, proc: junction },
+      baseline: { url: `http://127.0.0.1:${baselinePort}/graphql`, proc: baseline },
+      limit: { url: limitUrl, proc: limit },
+      direct: { url: urls.payments, proc: backends },
+    },
+  };
+}
+
+export async function post(url: string, body: string): Promise<{ status: number; text: string }> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  return { status: response.status, text: await response.text() };
+}
+
+/** Sorts object keys at every level, so two answers can be compared as data. */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, canonical(v)]));
+  }
+  return value;
+}
+
+export type Verdict = 'identical' | 'same data, different key order' | 'DIFFERENT';
+
+export interface Check {
+  scenario: string;
+  system: SystemName;
+  verdict: Verdict;
+  status: number;
+  bytes: number;
+  /** Upstream calls one request made, alone (exact, no load). */
+  upstreamCalls: number;
+  upstreamOperations: Record<string, number>;
+  /** First 300 characters of the answer when it differs from Junction's. */
+  sample?: string;
+}
+
+/** Sends each scenario once to each system, compares with Junction's answer, counts its upstream calls. */
+export async function checkResponses(running: Running, list: readonly Scenario[]): Promise<Check[]> {
+  const upstream = Object.values(running.urls);
+  const checks: Check[] = [];
+  for (const scenario of list) {
+    const body = scenario.body ?? scenario.bodies?.[0];
+    if (!body || scenario.name === 'Latency') continue;
+    let reference: string | undefined;
+    for (const system of scenario.systems) {
+      await resetUpstream(upstream);
+      const answer = await post(running.systems[system].url, body);
+      const calls = await upstreamCalls(upstream);
+      reference ??= answer.text;
+      let verdict: Verdict = 'DIFFERENT';
+      if (answer.text === reference) verdict = 'identical';
+      else if (answer.status === 200 && sameData(answer.text, reference)) verdict = 'same data, different key order';
+      checks.push({
+        scenario: scenario.name, system, verdict, status: answer.status, bytes: Buffer.byteLength(answer.text),
+        upstreamCalls: calls.total, upstreamOperations: calls.operations,
+        ...(verdict === 'identical' ? {} : { sample: answer.text.slice(0, 300) }),
+      });
+    }
+  }
+  return checks;
+}
+
+function sameData(a: string, b: string): boolean {
+  try {
+    return JSON.stringify(canonical(JSON.parse(a))) === JSON.stringify(canonical(JSON.parse(b)));
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until a GraphQL endpoint answers a request with data (Mesh loads its sources on the first one). */
+export async function waitAnswering(url: string, body: string, timeoutMs: number): Promise<void> {
+  const start = Date.now();
+  let last = '';
+  while (Date.now() - start < timeoutMs) {
+    try {
+      const answer = await post(url, body);
+      if (answer.status === 200 && answer.text.startsWith('{"data"')) return;
+      last = `HTTP ${answer.status}: ${answer.text.slice(0, 200)}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(250);
+  }
+  throw new Error(`${url} did not answer with data within ${timeoutMs} ms (last: ${last})`);
+}
