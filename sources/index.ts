@@ -1,3 +1,4 @@
+import { Agent } from 'undici';
 import type { SourceClientOptions } from './shared/upstream-fetch.ts';
 import type { DemoBackend, DemoBackendOptions } from './shared/server.ts';
 import { createSeed, type Seed } from './shared/seed.ts';
@@ -28,7 +29,8 @@ export type UpstreamOptions = Omit<SourceClientOptions, 'url'>;
  * the same time, by any requests, reach its backend once (see `inFlight` in upstream-fetch.ts).
  */
 export function createSourceClients(urls: Record<SourceName, string>, upstream: UpstreamOptions = {}): SourceClients {
-  const options = (url: string) => ({ inFlight: new Map(), ...upstream, url });
+  // One keep-alive pool per backend; idle connections are closed after 10 s.
+  const options = (url: string) => ({ inFlight: new Map(), dispatcher: new Agent({ keepAliveTimeout: 10_000 }), ...upstream, url });
   return {
     payments: createPaymentsClient(options(urls.payments)),
     maps: createMapsClient(options(urls.maps)),
