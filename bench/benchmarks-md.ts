@@ -51,7 +51,7 @@ Options (environment): \`BENCH_ROUNDS\` (3), \`BENCH_DURATION\` (seconds per rou
 
 | system | what it is |
 |---|---|
-| junction | \`gateway/main.ts\`, NODE_ENV=production, LOG_LEVEL=warn, no Redis |
+| junction | \`dist/gateway/main.js\` (compiled by \`npm run build\`, plain Node), NODE_ENV=production, LOG_LEVEL=warn, no Redis |
 | baseline | the same sources served by Mesh's own server: \`bench/mesh-baseline/.meshrc.yaml\`, \`mesh build\` then \`mesh start\` (one process, no fork), declarative batched links (\`keyField\`/\`keysArg\`/\`valueKeyField\`) plus two code resolvers over the in-context SDK |
 | limit | \`bench/limit-server.ts\`: plain \`node:http\` making exactly the ideal upstream calls over keep-alive agents and writing Junction's JSON by hand |
 | direct | the payments backend hit directly (\`GET /v1/payments?limit=50\`) |

@@ -47,7 +47,9 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: { cpuPr
   const env = { ...baseEnv(), PAYMENTS_URL: urls.payments, MAPS_URL: urls.maps, MESSAGING_URL: urls.messaging };
 
   const profile = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
-  const junction = set.start('junction', node, [...profile, '--import', 'tsx', 'gateway/main.ts'], {
+  // Junction as it runs in production: compiled by `npm run build` (the bench script runs it
+  // first), under plain Node, without tsx's loader in memory.
+  const junction = set.start('junction', node, [...profile, 'dist/gateway/main.js'], {
     env: { ...env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn' }, cpu: cpus.sut,
   });
   const limit = set.start('limit', node, ['--import', 'tsx', 'bench/limit-server.ts'], { env: { ...env, PORT: '0' }, cpu: cpus.sut });
