@@ -16,7 +16,7 @@ import { useLoaders } from './plugins/loaders/use-loaders.ts';
 import { createMaskError, useErrorCatalogue } from './plugins/errors/use-error-catalogue.ts';
 import { useUpstreamDebug } from './plugins/upstream-debug/use-upstream-debug.ts';
 import { useJit } from './plugins/jit/use-jit.ts';
-import type { UpstreamCallRecord } from '../sources/shared/upstream-fetch.ts';
+import type { UpstreamCallRecord } from '../sources/common/upstream-fetch.ts';
 
 export interface GatewayOptions {
   config: Pick<Config, 'mode' | 'upstream'>;

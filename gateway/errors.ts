@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { UpstreamError } from '../sources/shared/upstream-error.ts';
+import { UpstreamError } from '../sources/common/upstream-error.ts';
 
 /**
  * The catalogue of every error a client can receive from Junction. Each entry has a stable

@@ -13,7 +13,7 @@ import { formatReport } from './composition/byo/report.ts';
 import { createRedis, redactUrl } from './redis.ts';
 import type { HealthCheck } from './plugins/health/use-health.ts';
 import { SOURCE_NAMES, startDemoBackends, type SourceName } from '../sources/index.ts';
-import { closeServer, listen, type DemoBackend } from '../sources/shared/server.ts';
+import { closeServer, listen, type DemoBackend } from '../sources/common/server.ts';
 
 /** Where start-up writes what each user source exposed and lost. */
 const SOURCES_REPORT = 'reports/sources-report.json';

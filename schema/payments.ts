@@ -1,4 +1,4 @@
-import type { CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from '../sources/shared/seed.ts';
+import type { CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from '../sources/common/seed.ts';
 import { junctionError } from '../gateway/errors.ts';
 import type { JunctionContext } from './context.ts';
 import { checkPageSize, decodeCursor, toConnection } from './pagination.ts';

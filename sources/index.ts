@@ -1,7 +1,7 @@
 import { Agent } from 'undici';
-import type { SourceClientOptions } from './shared/upstream-fetch.ts';
-import type { DemoBackend, DemoBackendOptions } from './shared/server.ts';
-import { createSeed, type Seed } from './shared/seed.ts';
+import type { SourceClientOptions } from './common/upstream-fetch.ts';
+import type { DemoBackend, DemoBackendOptions } from './common/server.ts';
+import { createSeed, type Seed } from './common/seed.ts';
 import { createPaymentsClient, type PaymentsClient } from './payments/client.ts';
 import { createMapsClient, type MapsClient } from './maps/client.ts';
 import { createMessagingClient, type MessagingClient } from './messaging/client.ts';

@@ -1,4 +1,4 @@
-import type { CustomerRecord } from '../../sources/shared/seed.ts';
+import type { CustomerRecord } from '../../sources/common/seed.ts';
 import type { JunctionContext } from '../context.ts';
 import { checkPageSize } from '../pagination.ts';
 

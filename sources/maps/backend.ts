@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import * as soap from 'soap';
-import { createFaults, handleFaultsRoute } from '../shared/faults.ts';
-import { createSeed } from '../shared/seed.ts';
-import { closeServer, listen, type DemoBackend, type DemoBackendOptions } from '../shared/server.ts';
-import { createStats, handleStatsRoute, sendJson } from '../shared/stats.ts';
+import { createFaults, handleFaultsRoute } from '../common/faults.ts';
+import { createSeed } from '../common/seed.ts';
+import { closeServer, listen, type DemoBackend, type DemoBackendOptions } from '../common/server.ts';
+import { createStats, handleStatsRoute, sendJson } from '../common/stats.ts';
 import { MAPS_SOAP_PATH } from './contract.ts';
 import { createPlaceIndex } from './place-index.ts';
 import { DEFAULT_MAX_REQUEST_BYTES, readSoapRequest } from './request-guard.ts';

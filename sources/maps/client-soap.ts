@@ -1,6 +1,6 @@
 import { XMLParser } from 'fast-xml-parser';
-import { UpstreamError } from '../shared/upstream-error.ts';
-import { callUpstream, joinUrl, type SourceClientOptions } from '../shared/upstream-fetch.ts';
+import { UpstreamError } from '../common/upstream-error.ts';
+import { callUpstream, joinUrl, type SourceClientOptions } from '../common/upstream-fetch.ts';
 import {
   MAPS_NAMESPACE, MAPS_SOAP_PATH, SOAP11_ENVELOPE_NAMESPACE, requestElementFor, responseElementFor, soapActionFor,
   type MapsOperation,

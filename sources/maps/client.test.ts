@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSeed, formatAddress, type PlaceRecord } from '../shared/seed.ts';
-import { closeServer, listen, type DemoBackend } from '../shared/server.ts';
-import { UpstreamError } from '../shared/upstream-error.ts';
+import { createSeed, formatAddress, type PlaceRecord } from '../common/seed.ts';
+import { closeServer, listen, type DemoBackend } from '../common/server.ts';
+import { UpstreamError } from '../common/upstream-error.ts';
 import { startMapsBackend } from './backend.ts';
 import { createMapsClient, MAPS_MAX_BATCH, MAPS_SOURCE, type MapsClient } from './client.ts';
 import { armFault, readStats, resetBackend } from './test-support.ts';

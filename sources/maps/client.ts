@@ -1,6 +1,6 @@
-import type { GeoPoint } from '../shared/seed.ts';
-import { UpstreamError } from '../shared/upstream-error.ts';
-import { callUpstream, joinUrl, type SourceClientOptions } from '../shared/upstream-fetch.ts';
+import type { GeoPoint } from '../common/seed.ts';
+import { UpstreamError } from '../common/upstream-error.ts';
+import { callUpstream, joinUrl, type SourceClientOptions } from '../common/upstream-fetch.ts';
 import { MAPS_MAX_BATCH, type MapsOperation } from './contract.ts';
 import { createSoapCaller, element, MAPS_SOURCE, type XmlNode } from './client-soap.ts';
 

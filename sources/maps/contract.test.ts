@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import * as soap from 'soap';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSeed, formatAddress, type PlaceRecord } from '../shared/seed.ts';
-import type { DemoBackend } from '../shared/server.ts';
+import { createSeed, formatAddress, type PlaceRecord } from '../common/seed.ts';
+import type { DemoBackend } from '../common/server.ts';
 import { MAPS_WSDL_URL, startMapsBackend } from './backend.ts';
 import { MAPS_NAMESPACE, SOAP11_ENVELOPE_NAMESPACE } from './contract.ts';
 import { armFault, envelope, faultOf, postSoap, readStats, resetBackend } from './test-support.ts';

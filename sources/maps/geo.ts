@@ -1,4 +1,4 @@
-import type { GeoPoint } from '../shared/seed.ts';
+import type { GeoPoint } from '../common/seed.ts';
 
 /**
  * IUGG mean Earth radius in meters. A sphere is what haversine assumes; over city distances its

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { orderByKeys } from '../shared/batch.ts';
+import { orderByKeys } from '../common/batch.ts';
 import { MAPS_MAX_BATCH, type MapsClient, type Place } from './client.ts';
 
 /** Per-request loaders over the maps service's batch operations (GeocodeBatch, GetPlaces). */

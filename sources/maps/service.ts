@@ -1,7 +1,7 @@
 import type { IServices } from 'soap';
-import type { Faults } from '../shared/faults.ts';
-import type { GeoPoint, PlaceRecord } from '../shared/seed.ts';
-import type { Stats } from '../shared/stats.ts';
+import type { Faults } from '../common/faults.ts';
+import type { GeoPoint, PlaceRecord } from '../common/seed.ts';
+import type { Stats } from '../common/stats.ts';
 import { MAPS_MAX_BATCH, requestElementFor, type MapsOperation } from './contract.ts';
 import { haversineMeters, isLatitude, isLongitude, roundDecimeters } from './geo.ts';
 import type { PlaceIndex } from './place-index.ts';

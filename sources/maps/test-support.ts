@@ -3,7 +3,7 @@
  * the /_stats and /_faults endpoints.
  */
 import { XMLParser } from 'fast-xml-parser';
-import type { StatsSnapshot } from '../shared/stats.ts';
+import type { StatsSnapshot } from '../common/stats.ts';
 import { MAPS_NAMESPACE, MAPS_SOAP_PATH, SOAP11_ENVELOPE_NAMESPACE } from './contract.ts';
 import { decodeXmlEntities } from './xml-text.ts';
 

@@ -1,10 +1,10 @@
 import { createServer } from 'node:http';
 import { createYoga } from 'graphql-yoga';
-import { createFaults, handleFaultsRoute } from '../shared/faults.ts';
-import { createSeed } from '../shared/seed.ts';
-import { closeServer, listen } from '../shared/server.ts';
-import type { DemoBackend, DemoBackendOptions } from '../shared/server.ts';
-import { createStats, handleStatsRoute, sendJson } from '../shared/stats.ts';
+import { createFaults, handleFaultsRoute } from '../common/faults.ts';
+import { createSeed } from '../common/seed.ts';
+import { closeServer, listen } from '../common/server.ts';
+import type { DemoBackend, DemoBackendOptions } from '../common/server.ts';
+import { createStats, handleStatsRoute, sendJson } from '../common/stats.ts';
 import { createMessageStore } from './message-store.ts';
 import { createMessagingSchema } from './schema.ts';
 

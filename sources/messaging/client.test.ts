@@ -1,10 +1,10 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSeed } from '../shared/seed.ts';
-import { closeServer, listen } from '../shared/server.ts';
-import type { DemoBackend } from '../shared/server.ts';
-import { UpstreamError } from '../shared/upstream-error.ts';
+import { createSeed } from '../common/seed.ts';
+import { closeServer, listen } from '../common/server.ts';
+import type { DemoBackend } from '../common/server.ts';
+import { UpstreamError } from '../common/upstream-error.ts';
 import { startMessagingBackend } from './backend.ts';
 import { createMessagingClient, MESSAGING_MAX_BATCH, MESSAGING_SOURCE } from './client.ts';
 import type { MessagingClient } from './client.ts';

@@ -1,5 +1,5 @@
-import { UpstreamError } from '../shared/upstream-error.ts';
-import type { UpstreamResponse } from '../shared/upstream-fetch.ts';
+import { UpstreamError } from '../common/upstream-error.ts';
+import type { UpstreamResponse } from '../common/upstream-fetch.ts';
 
 export interface CallSite {
   source: string;

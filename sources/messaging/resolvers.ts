@@ -1,6 +1,6 @@
-import type { Faults } from '../shared/faults.ts';
-import type { MessageRecord } from '../shared/seed.ts';
-import type { Stats } from '../shared/stats.ts';
+import type { Faults } from '../common/faults.ts';
+import type { MessageRecord } from '../common/seed.ts';
+import type { Stats } from '../common/stats.ts';
 import { dateTimeScalar } from './date-time.ts';
 import { messagingError } from './errors.ts';
 import type { MessageStore } from './message-store.ts';

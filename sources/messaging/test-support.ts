@@ -1,4 +1,4 @@
-import type { StatsSnapshot } from '../shared/stats.ts';
+import type { StatsSnapshot } from '../common/stats.ts';
 
 /** Helpers for this folder's tests: they talk to a backend over HTTP only, like the gateway does. */
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createFaults, handleFaultsRoute, type Faults } from '../shared/faults.ts';
-import { createSeed } from '../shared/seed.ts';
-import { closeServer, listen, type DemoBackend, type DemoBackendOptions } from '../shared/server.ts';
-import { createStats, handleStatsRoute, sendJson, type Stats } from '../shared/stats.ts';
+import { createFaults, handleFaultsRoute, type Faults } from '../common/faults.ts';
+import { createSeed } from '../common/seed.ts';
+import { closeServer, listen, type DemoBackend, type DemoBackendOptions } from '../common/server.ts';
+import { createStats, handleStatsRoute, sendJson, type Stats } from '../common/stats.ts';
 import { parseBody, readBody } from './body.ts';
 import { ApiError } from './errors.ts';
 import { createIdempotencyStore, fingerprint, readIdempotencyKey, type IdempotencyStore } from './idempotency.ts';

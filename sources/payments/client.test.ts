@@ -1,8 +1,8 @@
 import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSeed } from '../shared/seed.ts';
-import { closeServer, listen, type DemoBackend } from '../shared/server.ts';
-import { UpstreamError } from '../shared/upstream-error.ts';
+import { createSeed } from '../common/seed.ts';
+import { closeServer, listen, type DemoBackend } from '../common/server.ts';
+import { UpstreamError } from '../common/upstream-error.ts';
 import { startPaymentsBackend } from './backend.ts';
 import { createPaymentsClient, PAYMENTS_MAX_BATCH, type PaymentsClient } from './client.ts';
 import { armFault, readStats, resetStats } from './test-http.ts';

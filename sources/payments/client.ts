@@ -1,6 +1,6 @@
-import type { CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from '../shared/seed.ts';
-import { UpstreamError } from '../shared/upstream-error.ts';
-import { callUpstream, type SourceClientOptions, type UpstreamResponse } from '../shared/upstream-fetch.ts';
+import type { CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from '../common/seed.ts';
+import { UpstreamError } from '../common/upstream-error.ts';
+import { callUpstream, type SourceClientOptions, type UpstreamResponse } from '../common/upstream-fetch.ts';
 
 export const PAYMENTS_SOURCE = 'payments';
 /** Most ids the payments API answers in one `ids=` / `payment=` call. */

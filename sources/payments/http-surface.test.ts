@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSeed } from '../shared/seed.ts';
-import type { DemoBackend } from '../shared/server.ts';
+import { createSeed } from '../common/seed.ts';
+import type { DemoBackend } from '../common/server.ts';
 import { startPaymentsBackend } from './backend.ts';
 import { MAX_BODY_BYTES } from './body.ts';
 import { armFault, readStats, resetStats, send } from './test-http.ts';

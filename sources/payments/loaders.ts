@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
-import { groupByKeys, orderByKeys } from '../shared/batch.ts';
-import type { CustomerRecord, MerchantRecord, PaymentRecord, RefundRecord } from '../shared/seed.ts';
+import { groupByKeys, orderByKeys } from '../common/batch.ts';
+import type { CustomerRecord, MerchantRecord, PaymentRecord, RefundRecord } from '../common/seed.ts';
 import { PAYMENTS_MAX_BATCH, type PaymentsClient } from './client.ts';
 
 /** Per-request loaders over the payments API's `ids=` batch look-ups: one call per entity kind per tick. */

@@ -1,4 +1,4 @@
-import type { StatsSnapshot } from '../shared/stats.ts';
+import type { StatsSnapshot } from '../common/stats.ts';
 
 /**
  * Small HTTP helpers for the payments tests: they drive the real HTTP surface with fetch,

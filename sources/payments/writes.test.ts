@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSeed, SEED_EPOCH } from '../shared/seed.ts';
-import type { DemoBackend } from '../shared/server.ts';
+import { createSeed, SEED_EPOCH } from '../common/seed.ts';
+import type { DemoBackend } from '../common/server.ts';
 import { startPaymentsBackend } from './backend.ts';
 import { readStats, resetStats, send, type Request } from './test-http.ts';
 

@@ -3,9 +3,9 @@ import { createLogger } from '../../gateway/logger.ts';
 import { createGateway, type Gateway, type GatewayOptions } from '../../gateway/create-gateway.ts';
 import { DEFAULTS } from '../../gateway/config.ts';
 import { SOURCE_NAMES, startDemoBackends, type SourceName } from '../../sources/index.ts';
-import { createSeed, type Seed } from '../../sources/shared/seed.ts';
-import type { DemoBackend } from '../../sources/shared/server.ts';
-import type { StatsSnapshot } from '../../sources/shared/stats.ts';
+import { createSeed, type Seed } from '../../sources/common/seed.ts';
+import type { DemoBackend } from '../../sources/common/server.ts';
+import type { StatsSnapshot } from '../../sources/common/stats.ts';
 
 export interface GraphQLResponse<TData = Record<string, any>> {
   status: number;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { readUserSources, SourceConfigError } from '../../gateway/composition/byo/mesh-config.ts';
 import { SOURCE_NAMES, type SourceName } from '../../sources/index.ts';
-import type { DemoBackend } from '../../sources/shared/server.ts';
+import type { DemoBackend } from '../../sources/common/server.ts';
 
 /**
  * The gateway over test/fixtures/byo.meshrc.yaml: the demo backends added again as user sources

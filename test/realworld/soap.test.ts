@@ -14,8 +14,8 @@ import { execute, parse, validate, validateSchema, type ExecutionResult, type Gr
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSoapModel, loadSoapSource, type SoapSourceOptions } from '../../gateway/composition/soap/index.ts';
 import { startMapsBackend } from '../../sources/maps/backend.ts';
-import { createSeed } from '../../sources/shared/seed.ts';
-import type { DemoBackend } from '../../sources/shared/server.ts';
+import { createSeed } from '../../sources/common/seed.ts';
+import type { DemoBackend } from '../../sources/common/server.ts';
 import { CORPUS_DIR, RESULTS_DIR, corpusFile, corpusPresent, type ConformanceResult } from './corpus.ts';
 import { sampleReply, startStandIn, type RecordedRequest, type StandIn } from './soap-stand-in.ts';
 

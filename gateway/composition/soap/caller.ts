@@ -2,8 +2,8 @@
  * One SOAP call per root field execution: envelope out through `callUpstream` (one deadline for
  * headers and body, a size cap), reply in through reply.ts. Every failure is an UpstreamError.
  */
-import { UpstreamError } from '../../../sources/shared/upstream-error.ts';
-import { callUpstream } from '../../../sources/shared/upstream-fetch.ts';
+import { UpstreamError } from '../../../sources/common/upstream-error.ts';
+import { callUpstream } from '../../../sources/common/upstream-fetch.ts';
 import { NamespaceTable, httpHeaders, writeBody, writeEnvelope } from './envelope.ts';
 import type { OperationModel } from './model.ts';
 import { decodeResult, readReply } from './reply.ts';

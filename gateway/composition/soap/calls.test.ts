@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { UpstreamError } from '../../../sources/shared/upstream-error.ts';
+import { UpstreamError } from '../../../sources/common/upstream-error.ts';
 import { RPC_WSDL, SHOP_FILES } from './test-fixtures.ts';
 import { SOAP11, SOAP12, envelope, fakeBackend, loadInline, run } from './test-kit.ts';
 import { passwordDigest, usernameTokenHeader } from './ws-security.ts';

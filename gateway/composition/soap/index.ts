@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import type { LoadedSource } from '../byo/types.ts';
-import { callUpstream } from '../../../sources/shared/upstream-fetch.ts';
+import { callUpstream } from '../../../sources/common/upstream-fetch.ts';
 import { createInvoker } from './caller.ts';
 import type { OperationModel } from './model.ts';
 import { buildOperations } from './operations.ts';
@@ -112,6 +112,6 @@ export async function loadSoapSource(options: SoapSourceOptions): Promise<Loaded
   };
 }
 
-export { UpstreamError } from '../../../sources/shared/upstream-error.ts';
+export { UpstreamError } from '../../../sources/common/upstream-error.ts';
 export { usernameTokenHeader, passwordDigest } from './ws-security.ts';
 export type { Downgrade, LoadedSource } from '../byo/types.ts';

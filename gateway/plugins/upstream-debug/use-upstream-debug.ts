@@ -1,7 +1,7 @@
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { UpstreamCallRecord } from '../../../sources/shared/upstream-fetch.ts';
+import type { UpstreamCallRecord } from '../../../sources/common/upstream-fetch.ts';
 
 /** Send `x-junction-debug: 1` (development only) to get `extensions.upstream` on the response. */
 export const DEBUG_HEADER = 'x-junction-debug';
