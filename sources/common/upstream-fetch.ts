@@ -104,21 +104,22 @@ function coalescingKey(method: string, call: UpstreamCall): string {
   return JSON.stringify([method, call.url, headers, body]);
 }
 
-function send(call: UpstreamCall, options: SourceClientOptions): Promise<UpstreamResponse> {
-  return options.dispatcher && !options.fetch ? sendWithUndici(call, options, options.dispatcher) : sendWithFetch(call, options);
+/** A response whose body has not been read yet. */
+interface OpenResponse {
+  status: number;
+  headers: Headers;
+  body: AsyncIterable<Uint8Array> | null;
 }
+
+type Transport = (call: UpstreamCall, signal: AbortSignal) => Promise<OpenResponse>;
 
 /**
  * undici's own request API over the client's keep-alive pool: the same HTTP client that Node's
  * fetch wraps, without the WHATWG Request/Response/stream objects that cost the gateway about a
  * fifth of its CPU on a Dashboard query (bench, node --cpu-prof).
  */
-async function sendWithUndici(call: UpstreamCall, options: SourceClientOptions, dispatcher: Dispatcher): Promise<UpstreamResponse> {
-  const { timeoutMs = DEFAULT_UPSTREAM_TIMEOUT_MS, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES } = options;
-  const { source, operation } = call;
-  const signal = AbortSignal.timeout(timeoutMs);
-  let status: number | undefined;
-  try {
+function viaUndici(dispatcher: Dispatcher): Transport {
+  return async (call, signal) => {
     const response = await request(call.url, {
       dispatcher,
       method: (call.init.method ?? 'GET') as Dispatcher.HttpMethod,
@@ -126,88 +127,60 @@ async function sendWithUndici(call: UpstreamCall, options: SourceClientOptions, 
       body: typeof call.init.body === 'string' ? call.init.body : null,
       signal,
     });
-    status = response.statusCode;
     const headers = new Headers();
     for (const [name, value] of Object.entries(response.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
-    const declared = Number(headers.get('content-length'));
-    if (Number.isFinite(declared) && declared > maxResponseBytes) {
-      response.body.destroy();
-      throw new ResponseTooLarge();
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      size += chunk.byteLength;
-      if (size > maxResponseBytes) {
-        response.body.destroy();
-        throw new ResponseTooLarge();
-      }
-      chunks.push(chunk);
-    }
-    return { status: response.statusCode, headers, text: Buffer.concat(chunks).toString('utf8') };
-  } catch (cause) {
-    if (cause instanceof ResponseTooLarge) {
-      throw new UpstreamError(`${source} answered ${operation} with more than ${maxResponseBytes} bytes`, {
-        source, operation, failure: 'bad_response', ...(status !== undefined ? { status } : {}),
-      });
-    }
-    throw networkError(cause, signal, { source, operation, timeoutMs });
-  }
+    return { status: response.statusCode, headers, body: response.body };
+  };
 }
 
-async function sendWithFetch(call: UpstreamCall, options: SourceClientOptions): Promise<UpstreamResponse> {
-  const {
-    timeoutMs = DEFAULT_UPSTREAM_TIMEOUT_MS,
-    maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES,
-    fetch: doFetch = globalThis.fetch,
-  } = options;
+function viaFetch(doFetch: typeof globalThis.fetch): Transport {
+  return async (call, signal) => {
+    const response = await doFetch(call.url, { ...call.init, signal });
+    return { status: response.status, headers: response.headers, body: response.body as AsyncIterable<Uint8Array> | null };
+  };
+}
+
+async function send(call: UpstreamCall, options: SourceClientOptions): Promise<UpstreamResponse> {
+  const { timeoutMs = DEFAULT_UPSTREAM_TIMEOUT_MS, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES } = options;
   const { source, operation } = call;
+  const open = options.dispatcher && !options.fetch ? viaUndici(options.dispatcher) : viaFetch(options.fetch ?? globalThis.fetch);
   // One signal for headers and body, so a backend that drips its body cannot hold the call.
   const signal = AbortSignal.timeout(timeoutMs);
-  let response: Response;
+  let response: OpenResponse | undefined;
   try {
-    response = await doFetch(call.url, { ...call.init, signal });
+    response = await open(call, signal);
+    const text = await readCapped(response.body, response.headers.get('content-length'), maxResponseBytes);
+    return { status: response.status, headers: response.headers, text };
   } catch (cause) {
-    throw networkError(cause, signal, { source, operation, timeoutMs });
-  }
-  let text: string;
-  try {
-    text = await readCapped(response, maxResponseBytes);
-  } catch (cause) {
-    if (cause instanceof UpstreamError) throw cause;
     if (cause instanceof ResponseTooLarge) {
       throw new UpstreamError(`${source} answered ${operation} with more than ${maxResponseBytes} bytes`, {
-        source, operation, failure: 'bad_response', status: response.status,
+        source, operation, failure: 'bad_response', ...(response ? { status: response.status } : {}),
       });
     }
     throw networkError(cause, signal, { source, operation, timeoutMs });
   }
-  return { status: response.status, headers: response.headers, text };
 }
 
 class ResponseTooLarge extends Error {}
 
-async function readCapped(response: Response, maxBytes: number): Promise<string> {
-  const declared = Number(response.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await response.body?.cancel();
+/**
+ * Reads a body to the end, refusing one over `maxBytes`, declared or streamed, without reading
+ * the rest: leaving the iteration cancels a fetch stream and destroys an undici one.
+ */
+async function readCapped(body: AsyncIterable<Uint8Array> | null, contentLength: string | null, maxBytes: number): Promise<string> {
+  if (!body) return '';
+  if (Number(contentLength) > maxBytes) {
+    await body[Symbol.asyncIterator]().return?.();
     throw new ResponseTooLarge();
   }
-  if (!response.body) return '';
-  const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw new ResponseTooLarge();
-    }
-    chunks.push(value);
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > maxBytes) throw new ResponseTooLarge();
+    chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
