@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SourceName } from '../sources/index.ts';
+import { DEMO_PORTS, type SourceName } from '../sources/index.ts';
 
 /**
  * Everything Junction can be told, read from the environment once at start-up, validated as a
@@ -11,7 +11,7 @@ export const DEFAULTS = Object.freeze({
   port: 4000,
   host: '127.0.0.1',
   /** Ports of the demo backends started when a source's URL is not set. */
-  demoPorts: Object.freeze({ payments: 4101, maps: 4102, messaging: 4103 }),
+  demoPorts: DEMO_PORTS,
   upstreamTimeoutMs: 5_000,
   upstreamMaxResponseBytes: 5 * 1024 * 1024,
   logLevel: 'info',

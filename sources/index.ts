@@ -16,6 +16,9 @@ import { createMessagingLoaders } from './messaging/loaders.ts';
 export const SOURCE_NAMES = ['payments', 'maps', 'messaging'] as const;
 export type SourceName = (typeof SOURCE_NAMES)[number];
 
+/** Where `npm start` and `npm run backends` put the demo backends unless told otherwise. */
+export const DEMO_PORTS: Readonly<Record<SourceName, number>> = Object.freeze({ payments: 4101, maps: 4102, messaging: 4103 });
+
 export interface SourceClients {
   payments: PaymentsClient;
   maps: MapsClient;

@@ -3,9 +3,7 @@
  * elsewhere can be pointed at them (PAYMENTS_URL, MAPS_URL, MESSAGING_URL).
  * Ports: PAYMENTS_PORT (4101), MAPS_PORT (4102), MESSAGING_PORT (4103); HOST (127.0.0.1).
  */
-import { SOURCE_NAMES, startDemoBackends } from './index.ts';
-
-const DEFAULT_PORTS = { payments: 4101, maps: 4102, messaging: 4103 } as const;
+import { DEMO_PORTS, SOURCE_NAMES, startDemoBackends } from './index.ts';
 
 function portFrom(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -21,9 +19,9 @@ function portFrom(name: string, fallback: number): number {
 const backends = await startDemoBackends({
   host: process.env.HOST || '127.0.0.1',
   ports: {
-    payments: portFrom('PAYMENTS_PORT', DEFAULT_PORTS.payments),
-    maps: portFrom('MAPS_PORT', DEFAULT_PORTS.maps),
-    messaging: portFrom('MESSAGING_PORT', DEFAULT_PORTS.messaging),
+    payments: portFrom('PAYMENTS_PORT', DEMO_PORTS.payments),
+    maps: portFrom('MAPS_PORT', DEMO_PORTS.maps),
+    messaging: portFrom('MESSAGING_PORT', DEMO_PORTS.messaging),
   },
 });
 

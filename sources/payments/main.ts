@@ -1,10 +1,11 @@
-import { PAYMENTS_DEFAULT_PORT, startPaymentsBackend } from './backend.ts';
+import { startPaymentsBackend } from './backend.ts';
+import { DEMO_PORTS } from '../index.ts';
 
 /**
  * Runs the payments backend alone: `node --import tsx sources/payments/main.ts`.
  * PORT (default 4101) and HOST (default 127.0.0.1) choose where it listens.
  */
-const port = process.env.PORT === undefined ? PAYMENTS_DEFAULT_PORT : Number(process.env.PORT);
+const port = process.env.PORT === undefined ? DEMO_PORTS.payments : Number(process.env.PORT);
 const backend = await startPaymentsBackend({ port, host: process.env.HOST ?? '127.0.0.1' });
 console.log(`payments backend listening on ${backend.url}`);
 
