@@ -12,7 +12,6 @@ import type { Params } from './params.ts';
 import { createPaymentsStore, type PaymentsStore } from './store.ts';
 
 export const PAYMENTS_BACKEND_NAME = 'payments';
-/** The port `npm run backends` uses; the one in openapi.yaml's `servers`. */
 
 export interface PaymentsBackendOptions extends DemoBackendOptions {
   /** Clock for `created` on new payments and refunds, in milliseconds since the epoch. Default Date.now. */
