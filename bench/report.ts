@@ -16,23 +16,20 @@ export interface RoundRecord extends RoundResult {
   connections: number;
 }
 
-export interface Row {
+/**
+ * One scenario and system over all its rounds: the rounds' medians of the figures below, except
+ * `peakRssMb` (the highest round's VmHWM) and `errors` (summed over all rounds: connection errors
+ * and timeouts, non-2xx answers, and 2xx answers carrying GraphQL errors).
+ */
+export interface Row
+  extends Pick<
+    RoundResult,
+    'rps' | 'p50Ms' | 'p99Ms' | 'upstreamPerRequest' | 'cpuSecondsPer1k' | 'peakRssMb' | 'sutCpuPct' | 'backendsCpuPct' | 'loaderCpuPct' | 'errors'
+  > {
   scenario: Scenario['name'];
   system: SystemName;
   rounds: number;
   connections: number;
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  upstreamPerRequest: number;
-  cpuSecondsPer1k: number;
-  /** Highest VmHWM of the rounds (each round's peak is measured from its start). */
-  peakRssMb: number;
-  sutCpuPct: number;
-  backendsCpuPct: number;
-  loaderCpuPct: number;
-  /** Over all rounds: connection errors and timeouts, non-2xx answers, and 2xx answers carrying GraphQL errors. */
-  errors: number;
   rpsVsLimit?: number;
   rpsVsBaseline?: number;
   /** Latency scenario only: this p50 minus the limit server's. */
