@@ -27,6 +27,8 @@ describe('production mode (the default)', () => {
     for (const contentType of ['text/plain', 'multipart/form-data; boundary=x']) {
       const response = await h.fetch('/graphql', { method: 'POST', headers: { 'content-type': contentType }, body: JSON.stringify({ query: SEND }) });
       expect(response.status, contentType).toBe(400);
+      // Refused by the CSRF check, not by some other 400 that a parser might give.
+      expect((await response.json()).errors[0].extensions.code, contentType).toBe('CSRF_REFUSED');
     }
     expect((await h.stats()).messaging.total).toBe(0);
   });
