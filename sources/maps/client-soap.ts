@@ -1,46 +1,22 @@
-import { XMLParser } from 'fast-xml-parser';
+import { child, escapeXml, hasDtd, parseXml, XmlError, type XmlElement } from '../common/xml.ts';
 import { UpstreamError } from '../common/upstream-error.ts';
 import { callUpstream, joinUrl, type SourceClientOptions } from '../common/upstream-fetch.ts';
 import {
   MAPS_NAMESPACE, MAPS_SOAP_PATH, SOAP11_ENVELOPE_NAMESPACE, requestElementFor, responseElementFor, soapActionFor,
   type MapsOperation,
 } from './contract.ts';
-import { decodeXmlEntities, escapeXml } from './xml-text.ts';
 
 /** Source name in every UpstreamError the maps client throws. */
 export const MAPS_SOURCE = 'maps';
 
-/** A parsed element: child elements by local name, text as strings (or '' when empty). */
-export type XmlNode = Record<string, unknown>;
-
-/** Elements that may repeat, by path; forced to arrays so one match and many read the same. */
-const REPEATED: ReadonlySet<string> = new Set([
-  'Envelope.Body.GeocodeResponse.place',
-  'Envelope.Body.GeocodeBatchResponse.result',
-  'Envelope.Body.GeocodeBatchResponse.result.place',
-  'Envelope.Body.GetPlacesResponse.place',
-]);
-
 /**
- * Entity processing is off so no DTD entity can ever be expanded (replies with a DTD are refused
- * before parsing anyway); the predefined entities are decoded per value instead. Values stay
- * strings and untrimmed (a GeocodeBatch query must come back exactly as sent); the client turns
- * lat, lng and meters into numbers itself. Caveat: text inside CDATA is entity-decoded too,
- * which this service never sends.
+ * The text of `parent`'s child element `name` when it holds text only; undefined when the child
+ * is missing or has elements of its own. Values stay untrimmed (a GeocodeBatch query must come
+ * back exactly as sent); the client turns lat, lng and meters into numbers itself.
  */
-function createReplyParser(): XMLParser {
-  return new XMLParser({
-    removeNSPrefix: true,
-    processEntities: false,
-    ignoreAttributes: true,
-    ignoreDeclaration: true,
-    ignorePiTags: true,
-    parseTagValue: false,
-    trimValues: false,
-    // Called for every element: compare the name first, so most never pay for the path string.
-    isArray: (name, jPath) => (name === 'place' || name === 'result') && REPEATED.has(String(jPath)),
-    tagValueProcessor: (_name, value) => decodeXmlEntities(value),
-  });
+export function textOf(parent: XmlElement | undefined, name: string): string | undefined {
+  const found = parent && child(parent, name);
+  return found && found.children.length === 0 ? found.text : undefined;
 }
 
 /** A text-only element in the service namespace (prefix `m`, declared on the envelope). */
@@ -55,13 +31,8 @@ function envelope(operation: MapsOperation, content: string): string {
     + `<soap:Body><m:${request}>${content}</m:${request}></soap:Body></soap:Envelope>`;
 }
 
-function asNode(value: unknown): XmlNode | undefined {
-  if (value === '') return {}; // an empty element, e.g. <GetPlaceResponse/>
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as XmlNode) : undefined;
-}
-
 /** `batchSize`: keys asked for by a batch operation, for the call's record. */
-export type SoapCaller = (operation: MapsOperation, content: string, batchSize?: number) => Promise<XmlNode>;
+export type SoapCaller = (operation: MapsOperation, content: string, batchSize?: number) => Promise<XmlElement>;
 
 /**
  * Sends one SOAP 1.1 request and returns the operation's response element. A SOAP Fault becomes
@@ -69,7 +40,6 @@ export type SoapCaller = (operation: MapsOperation, content: string, batchSize?:
  * reply that is not the expected envelope `bad_response`.
  */
 export function createSoapCaller(options: SourceClientOptions): SoapCaller {
-  const parser = createReplyParser();
   const endpoint = joinUrl(options.url, MAPS_SOAP_PATH);
 
   return async (operation, content, batchSize) => {
@@ -90,30 +60,30 @@ export function createSoapCaller(options: SourceClientOptions): SoapCaller {
       },
     }, options);
 
-    if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
+    if (hasDtd(text)) {
       throw fail(`${MAPS_SOURCE} answered ${operation} with a DTD, refused unparsed`, 'bad_response', { status });
     }
     const isXml = /\bxml\b/i.test(headers.get('content-type') ?? '');
-    let document: XmlNode | undefined;
+    let document: XmlElement | undefined;
     if (isXml) {
       try {
-        // Validated first: without it a truncated reply parses leniently and reads as "not found".
-        document = asNode(parser.parse(text, true));
+        // Strict: a truncated reply is an error, never a lenient parse that reads as "not found".
+        document = parseXml(text, `${MAPS_SOURCE} ${operation} reply`);
       } catch (cause) {
+        if (!(cause instanceof XmlError)) throw cause;
         if (status < 400) throw fail(`${MAPS_SOURCE} answered ${operation} with malformed XML`, 'bad_response', { status, cause });
       }
     }
-    const body = asNode(asNode(document?.Envelope)?.Body);
-    const fault = asNode(body?.Fault);
+    const body = document?.local === 'Envelope' ? child(document, 'Body') : undefined;
+    const fault = body && child(body, 'Fault');
     if (fault) {
-      const code = typeof fault.faultcode === 'string' ? fault.faultcode.replace(/^.*:/, '') : undefined;
-      const message = typeof fault.faultstring === 'string' && fault.faultstring !== ''
-        ? fault.faultstring
-        : `${MAPS_SOURCE} answered ${operation} with a SOAP Fault`;
-      throw fail(message, 'soap_fault', { status, upstreamCode: code });
+      const code = textOf(fault, 'faultcode')?.replace(/^.*:/, '');
+      const faultstring = textOf(fault, 'faultstring');
+      const message = faultstring ? faultstring : `${MAPS_SOURCE} answered ${operation} with a SOAP Fault`;
+      throw fail(message, 'soap_fault', { status, ...(code !== undefined ? { upstreamCode: code } : {}) });
     }
     if (status !== 200) throw fail(`${MAPS_SOURCE} answered ${operation} with HTTP ${status}`, 'http', { status });
-    const response = asNode(body?.[responseElementFor(operation)]);
+    const response = body && child(body, responseElementFor(operation));
     if (!response) {
       throw fail(`${MAPS_SOURCE} answered ${operation} without a ${responseElementFor(operation)} envelope`, 'bad_response', { status });
     }

@@ -2,7 +2,8 @@ import type { GeoPoint } from '../common/seed.ts';
 import { UpstreamError } from '../common/upstream-error.ts';
 import { callUpstream, joinUrl, type SourceClientOptions } from '../common/upstream-fetch.ts';
 import { MAPS_MAX_BATCH, type MapsOperation } from './contract.ts';
-import { createSoapCaller, element, MAPS_SOURCE, type XmlNode } from './client-soap.ts';
+import { child, children, type XmlElement } from '../common/xml.ts';
+import { createSoapCaller, element, MAPS_SOURCE, textOf } from './client-soap.ts';
 
 export { MAPS_MAX_BATCH } from './contract.ts';
 export { MAPS_SOURCE } from './client-soap.ts';
@@ -56,33 +57,34 @@ export function createMapsClient(options: SourceClientOptions): MapsClient {
   };
 
   /** A `tns:Place`, checked field by field: a reply the gateway cannot trust is a bad_response. */
-  const place = (operation: MapsOperation, value: unknown): Place => {
-    const node = value as XmlNode | undefined;
-    const location = node?.location as XmlNode | undefined;
-    const { id, name, formattedAddress, kind } = node ?? {};
-    if (typeof id !== 'string' || id === '' || typeof name !== 'string' || typeof formattedAddress !== 'string'
-      || typeof kind !== 'string' || typeof location !== 'object' || location === null) {
+  const place = (operation: MapsOperation, node: XmlElement): Place => {
+    const location = child(node, 'location');
+    const [id, name, formattedAddress, kind] = ['id', 'name', 'formattedAddress', 'kind'].map((field) => textOf(node, field));
+    if (id === undefined || id === '' || name === undefined || formattedAddress === undefined || kind === undefined || !location) {
       throw malformed(operation, 'a malformed place');
     }
     return {
       id, name, formattedAddress, kind,
-      location: { lat: number(operation, location.lat, 'latitude'), lng: number(operation, location.lng, 'longitude') },
+      location: { lat: number(operation, textOf(location, 'lat'), 'latitude'), lng: number(operation, textOf(location, 'lng'), 'longitude') },
     };
   };
 
-  const places = (operation: MapsOperation, value: unknown): Place[] =>
-    (value === undefined ? [] : (value as unknown[])).map((item) => place(operation, item));
+  const places = (operation: MapsOperation, parent: XmlElement): Place[] =>
+    children(parent, 'place').map((item) => place(operation, item));
 
-  const optionalPlace = (operation: MapsOperation, value: unknown): Place | null =>
-    value === undefined ? null : place(operation, value);
+  const optionalPlace = (operation: MapsOperation, parent: XmlElement): Place | null => {
+    const found = child(parent, 'place');
+    return found ? place(operation, found) : null;
+  };
 
   /** One GeocodeBatch call; every address sent must come back as a result's query. */
   const geocodeChunk = async (addresses: string[]): Promise<Map<string, Place[]>> => {
     const response = await call('GeocodeBatch', addresses.map((a) => element('address', a)).join(''), addresses.length);
     const byQuery = new Map<string, Place[]>();
-    for (const result of (response.result ?? []) as XmlNode[]) {
-      if (typeof result?.query !== 'string') throw malformed('GeocodeBatch', 'a result without a query');
-      byQuery.set(result.query, places('GeocodeBatch', result.place));
+    for (const result of children(response, 'result')) {
+      const query = textOf(result, 'query');
+      if (query === undefined) throw malformed('GeocodeBatch', 'a result without a query');
+      byQuery.set(query, places('GeocodeBatch', result));
     }
     for (const address of addresses) {
       if (!byQuery.has(address)) throw malformed('GeocodeBatch', `no result for the query ${JSON.stringify(address)}`);
@@ -93,7 +95,7 @@ export function createMapsClient(options: SourceClientOptions): MapsClient {
   return {
     async geocode(address) {
       const response = await call('Geocode', element('address', address));
-      return places('Geocode', response.place);
+      return places('Geocode', response);
     },
 
     async geocodeBatch(addresses) {
@@ -108,26 +110,26 @@ export function createMapsClient(options: SourceClientOptions): MapsClient {
 
     async reverseGeocode(location) {
       const response = await call('ReverseGeocode', pointXml(location));
-      return optionalPlace('ReverseGeocode', response.place);
+      return optionalPlace('ReverseGeocode', response);
     },
 
     async getPlace(id) {
       const response = await call('GetPlace', element('id', id));
-      return optionalPlace('GetPlace', response.place);
+      return optionalPlace('GetPlace', response);
     },
 
     async getPlaces(ids) {
       const unique = [...new Set(ids)];
       const answers = await Promise.all(chunks(unique, MAPS_MAX_BATCH).map(async (chunk) => {
         const response = await call('GetPlaces', chunk.map((id) => element('id', id)).join(''), chunk.length);
-        return places('GetPlaces', response.place);
+        return places('GetPlaces', response);
       }));
       return answers.flat();
     },
 
     async distance(from, to) {
       const response = await call('Distance', `<m:from>${pointXml(from)}</m:from><m:to>${pointXml(to)}</m:to>`);
-      return number('Distance', response.meters, 'distance');
+      return number('Distance', textOf(response, 'meters'), 'distance');
     },
 
     async probe() {

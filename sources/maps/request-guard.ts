@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { XMLValidator } from 'fast-xml-parser';
 import {
   MAPS_OPERATIONS, SOAP11_ENVELOPE_NAMESPACE, SOAP12_ENVELOPE_NAMESPACE, soapActionFor,
 } from './contract.ts';
+import { parseXml, XmlError, type XmlElement } from '../common/xml.ts';
 import { sendFault } from './soap-fault.ts';
 
 /** Largest SOAP request body read, in bytes. Default 1 MiB: a full 100-address batch is under 20 KiB. */
@@ -10,13 +10,6 @@ export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
 
 const KNOWN_ACTIONS: ReadonlySet<string> = new Set(MAPS_OPERATIONS.map(soapActionFor));
 const XML_MEDIA_TYPES: ReadonlySet<string> = new Set(['text/xml', 'application/soap+xml', 'application/xml']);
-
-/**
- * Everything before the first element: whitespace, the XML declaration, processing
- * instructions, comments; then the root start tag with its attributes (quoted values may hold `>`).
- */
-const ROOT_START_TAG = /^(?:\s|<\?[\s\S]*?\?>|<!--[\s\S]*?-->)*<([^\s/>]+)((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*\/?>/;
-const ATTRIBUTE = /([^\s=]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
 
 /**
  * Reads a SOAP POST and checks it before the soap package parses it; answers with a
@@ -56,12 +49,15 @@ export async function readSoapRequest(req: IncomingMessage, res: ServerResponse,
   // DTD outright also removes entity expansion (billion laughs, external entities) as a threat.
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) return refuse('a SOAP message must not contain a Document Type Declaration');
 
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true) {
-    return refuse(`request is not well-formed XML: ${valid.err.msg} (line ${valid.err.line}, column ${valid.err.col})`);
+  let root: XmlElement;
+  try {
+    root = parseXml(xml, 'request');
+  } catch (err) {
+    if (!(err instanceof XmlError)) throw err;
+    return refuse(err.message);
   }
 
-  const envelopeProblem = checkEnvelope(xml);
+  const envelopeProblem = checkEnvelope(root);
   if (envelopeProblem === 'version') {
     sendFault(res, 'VersionMismatch', `the Envelope must be in the SOAP 1.1 namespace ${SOAP11_ENVELOPE_NAMESPACE}`);
     return undefined;
@@ -89,20 +85,9 @@ function soapAction(req: IncomingMessage): string | undefined {
  * SOAP 1.2 envelopes are accepted as well (and answered in SOAP 1.1): GraphQL Mesh's SOAP
  * executor sends them regardless of the binding. Any other namespace is a version mismatch.
  */
-function checkEnvelope(xml: string): 'version' | 'not-envelope' | undefined {
-  const root = ROOT_START_TAG.exec(xml);
-  if (!root) return 'not-envelope';
-  const [, qualifiedName = '', attributes = ''] = root;
-  const colon = qualifiedName.indexOf(':');
-  const prefix = colon === -1 ? '' : qualifiedName.slice(0, colon);
-  const localName = colon === -1 ? qualifiedName : qualifiedName.slice(colon + 1);
-  if (localName !== 'Envelope') return 'not-envelope';
-  const declaration = prefix === '' ? 'xmlns' : `xmlns:${prefix}`;
-  let namespace: string | undefined;
-  for (const match of attributes.matchAll(ATTRIBUTE)) {
-    if (match[1] === declaration) namespace = match[2] ?? match[3];
-  }
-  return namespace === SOAP11_ENVELOPE_NAMESPACE || namespace === SOAP12_ENVELOPE_NAMESPACE ? undefined : 'version';
+function checkEnvelope(root: XmlElement): 'version' | 'not-envelope' | undefined {
+  if (root.local !== 'Envelope') return 'not-envelope';
+  return root.ns === SOAP11_ENVELOPE_NAMESPACE || root.ns === SOAP12_ENVELOPE_NAMESPACE ? undefined : 'version';
 }
 
 /**

@@ -2,10 +2,10 @@
  * Helpers for the maps tests: raw SOAP over fetch (no client code under test in the way) and
  * the /_stats and /_faults endpoints.
  */
-import { XMLParser } from 'fast-xml-parser';
 import type { StatsSnapshot } from '../common/stats.ts';
 import { MAPS_NAMESPACE, MAPS_SOAP_PATH, SOAP11_ENVELOPE_NAMESPACE } from './contract.ts';
-import { decodeXmlEntities } from './xml-text.ts';
+import { textOf } from './client-soap.ts';
+import { child, parseXml } from '../common/xml.ts';
 
 export function envelope(body: string): string {
   return '<?xml version="1.0" encoding="utf-8"?>'
@@ -35,11 +35,10 @@ export async function postSoap(baseUrl: string, action: string | undefined, xml:
 
 /** faultcode and faultstring of a SOAP 1.1 fault reply, or undefined when it is not one. */
 export function faultOf(text: string): { faultcode: string; faultstring: string } | undefined {
-  const parser = new XMLParser({ removeNSPrefix: true, processEntities: false, parseTagValue: false });
-  const fault = parser.parse(text)?.Envelope?.Body?.Fault as { faultcode?: string; faultstring?: string } | undefined;
-  return fault
-    ? { faultcode: decodeXmlEntities(String(fault.faultcode)), faultstring: decodeXmlEntities(String(fault.faultstring)) }
-    : undefined;
+  const root = parseXml(text, 'reply');
+  const body = root.local === 'Envelope' ? child(root, 'Body') : undefined;
+  const fault = body && child(body, 'Fault');
+  return fault ? { faultcode: textOf(fault, 'faultcode') ?? '', faultstring: textOf(fault, 'faultstring') ?? '' } : undefined;
 }
 
 export async function readStats(baseUrl: string): Promise<StatsSnapshot> {
