@@ -41,9 +41,14 @@ export interface UpstreamCallRecord {
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_RESPONSE_BYTES = 5 * 1024 * 1024;
 
+/** Response headers, read by name (case-insensitive); several values of one name come joined by ", ". */
+export interface UpstreamHeaders {
+  get(name: string): string | null;
+}
+
 export interface UpstreamResponse {
   status: number;
-  headers: Headers;
+  headers: UpstreamHeaders;
   text: string;
 }
 
@@ -99,15 +104,34 @@ export async function callUpstream(call: UpstreamCall, options: SourceClientOpti
 }
 
 function coalescingKey(method: string, call: UpstreamCall): string {
-  const headers = [...new Headers(call.init.headers)].sort(([a], [b]) => a.localeCompare(b));
+  const headers = headerRecord(call.init.headers);
+  const names = Object.keys(headers).sort();
   const body = typeof call.init.body === 'string' ? call.init.body : '';
-  return JSON.stringify([method, call.url, headers, body]);
+  return JSON.stringify([method, call.url, names.map((name) => [name, headers[name]]), body]);
+}
+
+/**
+ * Request headers as one record with lowercase names, whatever form `RequestInit` gave them in
+ * (a record, pairs or a Headers), repeated names joined by ", " as Headers would. A plain record
+ * rather than a WHATWG Headers: the gateway makes several upstream calls per client request, and
+ * a Headers object per call was a measurable share of its allocations.
+ */
+function headerRecord(init: HeadersInit | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const add = (name: string, value: string) => {
+    const key = name.toLowerCase();
+    out[key] = out[key] === undefined ? value : `${out[key]}, ${value}`;
+  };
+  if (init === undefined) return out;
+  if (init instanceof Headers || Array.isArray(init)) for (const [name, value] of init) add(name, value);
+  else for (const name of Object.keys(init)) add(name, init[name]!);
+  return out;
 }
 
 /** A response whose body has not been read yet. */
 interface OpenResponse {
   status: number;
-  headers: Headers;
+  headers: UpstreamHeaders;
   body: AsyncIterable<Uint8Array> | null;
 }
 
@@ -123,14 +147,17 @@ function viaUndici(dispatcher: Dispatcher): Transport {
     const response = await request(call.url, {
       dispatcher,
       method: (call.init.method ?? 'GET') as Dispatcher.HttpMethod,
-      headers: Object.fromEntries(new Headers(call.init.headers)),
+      headers: headerRecord(call.init.headers),
       body: typeof call.init.body === 'string' ? call.init.body : null,
       signal,
     });
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(response.headers)) {
-      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-    }
+    const raw = response.headers; // undici gives lowercase names
+    const headers: UpstreamHeaders = {
+      get(name) {
+        const value = raw[name.toLowerCase()];
+        return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+      },
+    };
     return { status: response.statusCode, headers, body: response.body };
   };
 }
