@@ -1,5 +1,9 @@
+import { readFileSync } from 'node:fs';
+import type { JSONWebKeySet } from 'jose';
 import { z } from 'zod';
-import { DEMO_PORTS, type SourceName } from '../sources/index.ts';
+import { DEMO_PORTS, SOURCE_NAMES, type SourceName } from '../sources/index.ts';
+import type { SourceCredentials } from '../sources/common/credentials.ts';
+import type { ApiKeyEntry } from './auth/api-keys.ts';
 
 /**
  * Everything Junction can be told, read from the environment once at start-up, validated as a
@@ -15,12 +19,30 @@ export const DEFAULTS = Object.freeze({
   upstreamTimeoutMs: 5_000,
   upstreamMaxResponseBytes: 5 * 1024 * 1024,
   logLevel: 'info',
+  auth: {
+    algorithms: ['RS256'] as ('RS256' | 'ES256')[],
+    clockToleranceSec: 30,
+    tokenTypes: ['at+jwt'],
+    jwksMaxAgeSec: 600,
+    jwksStaleIfErrorSec: 86_400,
+    jwksCooldownSec: 30,
+  },
 });
 
 const url = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://127.0.0.1:4101' });
 const port = z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(0).max(65_535);
 const positiveInt = (max: number) =>
   z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
+
+/** A comma- or space-separated list. */
+const list = <T extends z.ZodType<string, string>>(item: T) =>
+  z.string().transform((v) => v.split(/[\s,]+/).filter((x) => x !== '')).pipe(z.array(item).min(1, 'must name at least one'));
+
+const apiKeyEntries = z.array(z.strictObject({
+  service: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be the hex SHA-256 of the key (npm run -s api-key)'),
+  scopes: z.array(z.string().min(1)),
+}));
 
 const envSchema = z.object({
   NODE_ENV: z.string().optional(),
@@ -36,6 +58,24 @@ const envSchema = z.object({
   UPSTREAM_MAX_RESPONSE_BYTES: positiveInt(256 * 1024 * 1024).default(DEFAULTS.upstreamMaxResponseBytes),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  AUTH_JWKS_URL: url.optional(),
+  AUTH_JWKS_FILE: z.string().optional(),
+  AUTH_ISSUER: z.string().optional(),
+  AUTH_AUDIENCE: z.string().optional(),
+  AUTH_SERVICE_AUDIENCE: z.string().optional(),
+  AUTH_ALGORITHMS: list(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).default([...DEFAULTS.auth.algorithms]),
+  AUTH_TOKEN_TYPES: list(z.string().min(1)).default([...DEFAULTS.auth.tokenTypes]),
+  AUTH_CLOCK_TOLERANCE_SEC: z.coerce.number({ error: 'must be a number' }).int().min(0).max(300).default(DEFAULTS.auth.clockToleranceSec),
+  AUTH_JWKS_MAX_AGE_SEC: positiveInt(86_400).default(DEFAULTS.auth.jwksMaxAgeSec),
+  AUTH_JWKS_STALE_IF_ERROR_SEC: z.coerce.number({ error: 'must be a number' }).int().min(0).max(7 * 86_400).default(DEFAULTS.auth.jwksStaleIfErrorSec),
+  AUTH_JWKS_COOLDOWN_SEC: positiveInt(3_600).default(DEFAULTS.auth.jwksCooldownSec),
+  AUTH_API_KEYS_FILE: z.string().optional(),
+  JUNCTION_SECRETS_FILE: z.string().optional(),
+  PAYMENTS_SECRET_KEY: z.string().optional(),
+  MAPS_USERNAME: z.string().optional(),
+  MAPS_API_KEY: z.string().optional(),
+  MESSAGING_ACCOUNT_SID: z.string().optional(),
+  MESSAGING_AUTH_TOKEN: z.string().optional(),
 });
 
 
@@ -55,7 +95,26 @@ export interface Config {
   upstream: Readonly<{ timeoutMs: number; maxResponseBytes: number }>;
   /** Unset: in-memory stores, and the log says so. */
   redisUrl: string | undefined;
+  auth: AuthConfig;
+  /**
+   * The gateway's own credentials per backend; undefined where none is configured (main.ts then
+   * uses random ones for an embedded demo backend, or the demo ones in development).
+   */
+  credentials: { [K in SourceName]: SourceCredentials[K] | undefined };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+}
+
+export interface AuthConfig {
+  /** Where signing keys come from: a JWKS URL, a JWKS file, or the embedded dev issuer (development only). */
+  keys: { kind: 'remote'; url: string } | { kind: 'file'; jwks: JSONWebKeySet } | { kind: 'dev' } | { kind: 'none' };
+  issuer: string | undefined;
+  audience: string | undefined;
+  serviceAudience: string | undefined;
+  algorithms: string[];
+  tokenTypes: string[];
+  clockToleranceSec: number;
+  jwks: { maxAgeMs: number; staleIfErrorMs: number; cooldownMs: number };
+  apiKeys: ApiKeyEntry[];
 }
 
 export class ConfigError extends Error {
@@ -69,9 +128,30 @@ export class ConfigError extends Error {
  * Validates the environment. Production is the default: only `NODE_ENV=development` turns on
  * GraphiQL, introspection and unmasked errors (`npm start` sets it unless NODE_ENV is given).
  */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+export function loadConfig(env: Record<string, string | undefined>, readFile: (path: string) => string = (path) => readFileSync(path, 'utf8')): Config {
   // Empty strings are what `FOO= npm start` produces; treat them as unset rather than invalid.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  let cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const problems: string[] = [];
+  const readJson = (key: string, path: string): unknown => {
+    try {
+      return JSON.parse(readFile(path));
+    } catch (err) {
+      problems.push(`${key}=${JSON.stringify(path)}: cannot be read as JSON (${(err as Error).message})`);
+      return undefined;
+    }
+  };
+  if (cleaned.JUNCTION_SECRETS_FILE) {
+    // Secrets kept out of the environment (a mounted file); a variable set in the environment wins.
+    const secrets = readJson('JUNCTION_SECRETS_FILE', cleaned.JUNCTION_SECRETS_FILE);
+    if (secrets && typeof secrets === 'object' && !Array.isArray(secrets)) {
+      const allowed = new Set(SECRET_KEYS);
+      for (const [key, value] of Object.entries(secrets)) {
+        if (!allowed.has(key)) problems.push(`JUNCTION_SECRETS_FILE: ${key} is not a secret Junction reads (it reads ${SECRET_KEYS.join(', ')})`);
+        else if (typeof value !== 'string') problems.push(`JUNCTION_SECRETS_FILE: ${key} must be a string`);
+      }
+      cleaned = { ...(secrets as Record<string, string>), ...cleaned };
+    } else if (secrets !== undefined) problems.push('JUNCTION_SECRETS_FILE: must hold a JSON object of NAME: "value"');
+  }
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
     throw new ConfigError(
@@ -82,8 +162,28 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     );
   }
   const e = parsed.data;
+  const mode = e.NODE_ENV === 'development' ? 'development' : 'production';
+  const auth = authConfig(e, mode, problems, readJson);
+  const credentials = {
+    payments: e.PAYMENTS_SECRET_KEY ? { secretKey: e.PAYMENTS_SECRET_KEY } : undefined,
+    maps: e.MAPS_USERNAME && e.MAPS_API_KEY ? { username: e.MAPS_USERNAME, apiKey: e.MAPS_API_KEY } : undefined,
+    messaging: e.MESSAGING_ACCOUNT_SID && e.MESSAGING_AUTH_TOKEN ? { accountSid: e.MESSAGING_ACCOUNT_SID, authToken: e.MESSAGING_AUTH_TOKEN } : undefined,
+  };
+  const needed: Record<SourceName, string[]> = {
+    payments: ['PAYMENTS_SECRET_KEY'], maps: ['MAPS_USERNAME', 'MAPS_API_KEY'], messaging: ['MESSAGING_ACCOUNT_SID', 'MESSAGING_AUTH_TOKEN'],
+  };
+  const urls = { payments: e.PAYMENTS_URL, maps: e.MAPS_URL, messaging: e.MESSAGING_URL };
+  for (const name of SOURCE_NAMES) {
+    const missing = needed[name].filter((key) => !cleaned[key]);
+    if (missing.length > 0 && missing.length < needed[name].length) {
+      problems.push(`${missing.join(', ')}: not set, while ${needed[name].filter((k) => !missing.includes(k)).join(', ')} is; the ${name} credentials need all of ${needed[name].join(', ')}`);
+    } else if (mode === 'production' && urls[name] !== undefined && missing.length > 0) {
+      problems.push(`${missing.join(', ')}: not set; production calls ${name} at ${urls[name]} with the gateway's own credentials (environment or JUNCTION_SECRETS_FILE)`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
-    mode: e.NODE_ENV === 'development' ? 'development' : 'production',
+    mode,
     port: e.PORT,
     host: e.HOST,
     sources: {
@@ -94,7 +194,56 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     upstream: { timeoutMs: e.UPSTREAM_TIMEOUT_MS, maxResponseBytes: e.UPSTREAM_MAX_RESPONSE_BYTES },
     redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,
+    auth,
+    credentials,
   } satisfies Config);
+}
+
+const SECRET_KEYS = ['PAYMENTS_SECRET_KEY', 'MAPS_USERNAME', 'MAPS_API_KEY', 'MESSAGING_ACCOUNT_SID', 'MESSAGING_AUTH_TOKEN'];
+
+function authConfig(
+  e: z.infer<typeof envSchema>,
+  mode: Config['mode'],
+  problems: string[],
+  readJson: (key: string, path: string) => unknown,
+): AuthConfig {
+  let apiKeys: ApiKeyEntry[] = [];
+  if (e.AUTH_API_KEYS_FILE) {
+    const parsed = apiKeyEntries.safeParse(readJson('AUTH_API_KEYS_FILE', e.AUTH_API_KEYS_FILE));
+    if (parsed.success) apiKeys = parsed.data;
+    else problems.push(...parsed.error.issues.map((i) => `AUTH_API_KEYS_FILE: [${i.path.join('.')}] ${i.message}`));
+  }
+  let keys: AuthConfig['keys'];
+  if (e.AUTH_JWKS_URL && e.AUTH_JWKS_FILE) {
+    problems.push('AUTH_JWKS_URL and AUTH_JWKS_FILE: both set; keys come from one place');
+    keys = { kind: 'none' };
+  } else if (e.AUTH_JWKS_URL) keys = { kind: 'remote', url: e.AUTH_JWKS_URL };
+  else if (e.AUTH_JWKS_FILE) {
+    const jwks = readJson('AUTH_JWKS_FILE', e.AUTH_JWKS_FILE) as JSONWebKeySet | undefined;
+    if (jwks !== undefined && !Array.isArray(jwks?.keys)) problems.push(`AUTH_JWKS_FILE=${JSON.stringify(e.AUTH_JWKS_FILE)}: must hold a JWKS ({"keys": [...]})`);
+    keys = { kind: 'file', jwks: jwks ?? { keys: [] } };
+  } else if (mode === 'development') keys = { kind: 'dev' };
+  else {
+    keys = { kind: 'none' };
+    if (apiKeys.length === 0) {
+      problems.push('AUTH_JWKS_URL: not set; production needs AUTH_JWKS_URL (or AUTH_JWKS_FILE) with AUTH_ISSUER and AUTH_AUDIENCE, and/or AUTH_API_KEYS_FILE. The embedded dev issuer runs only with NODE_ENV=development.');
+    }
+  }
+  if (keys.kind === 'remote' || keys.kind === 'file') {
+    if (!e.AUTH_ISSUER) problems.push('AUTH_ISSUER: not set; tokens are only accepted from a named issuer');
+    if (!e.AUTH_AUDIENCE) problems.push('AUTH_AUDIENCE: not set; tokens are only accepted for a named audience');
+  }
+  return {
+    keys,
+    issuer: e.AUTH_ISSUER,
+    audience: e.AUTH_AUDIENCE,
+    serviceAudience: e.AUTH_SERVICE_AUDIENCE,
+    algorithms: e.AUTH_ALGORITHMS,
+    tokenTypes: e.AUTH_TOKEN_TYPES,
+    clockToleranceSec: e.AUTH_CLOCK_TOLERANCE_SEC,
+    jwks: { maxAgeMs: e.AUTH_JWKS_MAX_AGE_SEC * 1000, staleIfErrorMs: e.AUTH_JWKS_STALE_IF_ERROR_SEC * 1000, cooldownMs: e.AUTH_JWKS_COOLDOWN_SEC * 1000 },
+    apiKeys,
+  };
 }
 
 function deepFreeze<T>(value: T): T {

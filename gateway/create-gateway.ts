@@ -16,6 +16,10 @@ import { useLoaders } from './plugins/loaders/use-loaders.ts';
 import { createMaskError, useErrorCatalogue } from './plugins/errors/use-error-catalogue.ts';
 import { useUpstreamDebug } from './plugins/upstream-debug/use-upstream-debug.ts';
 import { useJit } from './plugins/jit/use-jit.ts';
+import { useDevIssuerJwks, useIdentity } from './plugins/identity/use-identity.ts';
+import type { Auth } from './auth/index.ts';
+import { DEV_ISSUER } from './auth/dev-issuer.ts';
+import type { SourceCredentials } from '../sources/common/credentials.ts';
 import type { UpstreamCallRecord } from '../sources/common/upstream-fetch.ts';
 
 export interface GatewayOptions {
@@ -33,6 +37,10 @@ export interface GatewayOptions {
   meshConfig?: string;
   /** Where `{env.NAME}` references in the sources file are read from. Default process.env. */
   env?: Record<string, string | undefined>;
+  /** The gateway's own credentials for each backend. */
+  credentials: SourceCredentials;
+  /** Who is calling (auth/index.ts builds it from the configuration). */
+  auth: Auth;
 }
 
 export interface Gateway {
@@ -45,11 +53,11 @@ export interface Gateway {
 
 /** Assembles Junction from its plugins. Opens no port and reads no environment: main.ts does. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
-  const { config, sourceUrls, logger, fetch, healthChecks = [], meshDir, meshConfig, env } = options;
+  const { config, sourceUrls, logger, fetch, healthChecks = [], meshDir, meshConfig, env, credentials, auth } = options;
   const dev = config.mode === 'development';
   // Which request a backend call belongs to, for the debug extension (development only).
   const upstreamLog = dev ? new AsyncLocalStorage<UpstreamCallRecord[]>() : undefined;
-  const sources = createSourceClients(sourceUrls, {
+  const sources = createSourceClients(sourceUrls, credentials, {
     timeoutMs: config.upstream.timeoutMs,
     maxResponseBytes: config.upstream.maxResponseBytes,
     ...(fetch ? { fetch } : {}),
@@ -69,7 +77,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    graphiql: dev ? { title: 'Junction', defaultQuery: EXAMPLE_QUERY } : false,
+    graphiql: dev
+      ? async () => ({
+          title: 'Junction',
+          defaultQuery: EXAMPLE_QUERY,
+          // A newcomer's first query works: a fresh dev token with every demo scope, in the headers tab.
+          ...(auth.devIssuer
+            ? { headers: JSON.stringify({ authorization: `Bearer ${await auth.devIssuer.mint({ sub: 'graphiql-dev', scopes: DEV_ISSUER.allScopes })}` }, null, 2) }
+            : {}),
+        })
+      : false,
     maskedErrors: { maskError: createMaskError(config.mode), isDev: dev },
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
@@ -86,6 +103,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }),
       // Refuse forged cross-site requests before any parsing or upstream work.
       useCsrfPrevention(),
+      // Development without auth settings: the embedded issuer's public keys, for other tools.
+      auth.devIssuer !== undefined && useDevIssuerJwks(auth.devIssuer),
+      // Who is calling, verified, on the context; bad credentials end the request with 401.
+      useIdentity(auth.authenticate),
       // Production hides the schema's shape; development shows it to GraphiQL.
       !dev && useProductionSurface(),
       // Per-request loaders on the context, for the resolvers.

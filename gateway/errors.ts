@@ -17,6 +17,25 @@ export const ERROR_CATALOGUE = {
     description:
       'A POST with a form or text/plain body and no `x-graphql-csrf` (or `graphql-require-preflight`, `apollo-require-preflight`) header. Send JSON, or add the header.',
   },
+  INVALID_TOKEN: {
+    status: 401,
+    description:
+      'The bearer token or API key was refused: bad signature, unknown key, wrong algorithm, issuer or audience, expired or not yet valid, no `exp`, an ID token where an access token belongs. One message for every cause (the log says which); the response carries `WWW-Authenticate: Bearer error="invalid_token"`. No backend is called.',
+  },
+  AUTH_UNAVAILABLE: {
+    status: 503,
+    description:
+      'The identity provider\'s key set (`AUTH_JWKS_URL`) could not be fetched and no usable cached copy exists, so no token can be checked. Retry later (`Retry-After` is set).',
+  },
+  UNAUTHENTICATED: {
+    status: undefined,
+    description: 'A field that needs a signed-in caller (`@authenticated` or `@requiresScopes`) was asked for without a token or key. That field is null; the rest of the query answers.',
+  },
+  FORBIDDEN: {
+    status: undefined,
+    description:
+      'The caller lacks the scopes a field needs (`@requiresScopes`); `extensions.requiredScopes` lists the alternatives. That field is null, no backend was called for it, and the rest of the query answers.',
+  },
   UPSTREAM_REJECTED: {
     status: undefined,
     description:
@@ -55,17 +74,21 @@ export interface JunctionErrorOptions {
   upstreamCode?: string;
   /** The argument at fault, for BAD_USER_INPUT. */
   argument?: string;
+  /** Response headers that go with the error's status (WWW-Authenticate, Retry-After). */
+  headers?: Record<string, string>;
+  /** Anything else a client can act on, e.g. `requiredScopes`. */
+  extensions?: Record<string, unknown>;
   originalError?: Error;
 }
 
 /** The one factory for client-facing errors: every error a resolver or plugin raises comes from here. */
 export function junctionError(code: ErrorCode, message: string, options: JunctionErrorOptions = {}): GraphQLError {
   const { status } = ERROR_CATALOGUE[code] as { status: number | undefined };
-  const extensions: Record<string, unknown> = { code };
+  const extensions: Record<string, unknown> = { code, ...options.extensions };
   if (options.source !== undefined) extensions.source = options.source;
   if (options.upstreamCode !== undefined) extensions.upstreamCode = options.upstreamCode;
   if (options.argument !== undefined) extensions.argument = options.argument;
-  if (status !== undefined) extensions.http = { status };
+  if (status !== undefined) extensions.http = { status, ...(options.headers ? { headers: options.headers } : {}) };
   return new GraphQLError(message, { extensions, originalError: options.originalError });
 }
 

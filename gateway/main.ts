@@ -14,6 +14,8 @@ import { createRedis, redactUrl } from './redis.ts';
 import type { HealthCheck } from './plugins/health/use-health.ts';
 import { SOURCE_NAMES, startDemoBackends, type SourceName } from '../sources/index.ts';
 import { closeServer, listen, type DemoBackend } from '../sources/common/server.ts';
+import { DEMO_CREDENTIALS, randomCredentials, type SourceCredentials } from '../sources/common/credentials.ts';
+import { createAuth } from './auth/index.ts';
 
 /** Where start-up writes what each user source exposed and lost. */
 const SOURCES_REPORT = 'reports/sources-report.json';
@@ -32,9 +34,18 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
 
   const demo = SOURCE_NAMES.filter((name) => config.sources[name].url === undefined);
+  // Embedded demo backends get fresh random credentials, known only to this process; a backend
+  // given by URL gets the configured ones, or (development only: config.ts refuses production
+  // without them) the demo ones that `npm run backends` accepts.
+  const embedded = randomCredentials();
+  const credentials = Object.fromEntries(SOURCE_NAMES.map((name) => [
+    name,
+    config.credentials[name] ?? (config.sources[name].url === undefined ? embedded[name] : DEMO_CREDENTIALS[name]),
+  ])) as unknown as SourceCredentials;
   const backends = await startDemoBackends({
     only: demo,
     ports: Object.fromEntries(demo.map((name) => [name, config.sources[name].demoPort])),
+    credentials,
   });
   const sourceUrls = Object.fromEntries(
     SOURCE_NAMES.map((name) => [name, config.sources[name].url ?? (backends[name] as DemoBackend).url]),
@@ -55,7 +66,8 @@ async function main(): Promise<void> {
     logger.info('REDIS_URL is not set: running on in-memory stores (fine for one instance; set REDIS_URL to share state between instances)');
   }
 
-  const gateway = await createGateway({ config, sourceUrls, logger, healthChecks });
+  const auth = await createAuth(config.auth, logger);
+  const gateway = await createGateway({ config, sourceUrls, logger, healthChecks, credentials, auth });
   if (gateway.reports.length > 0) {
     // The full list of downgrades is long (Stripe has over a thousand): the terminal gets the
     // summary, the file gets every location.
@@ -73,6 +85,7 @@ async function main(): Promise<void> {
     `Junction (${config.mode}) is listening`,
     `  GraphQL   ${url}/graphql${config.mode === 'development' ? '   (open it in a browser for GraphiQL)' : ''}`,
     `  health    ${url}/healthz   readiness ${url}/readyz`,
+    ...(auth.devIssuer ? [`  tokens    dev issuer (GraphiQL has one already); another: npm run -s token -- --sub alice --scopes "payments:read"`] : []),
     ...SOURCE_NAMES.map((name) => `  ${name.padEnd(9)} ${sourceUrls[name]}${backends[name] ? '   (demo backend)' : ''}`),
     '',
   ];

@@ -2,6 +2,7 @@ import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { IResolvers } from '@graphql-tools/utils';
 import type { GraphQLSchema } from 'graphql';
 import * as scalars from './scalars.ts';
+import * as authorization from './authorization.ts';
 import * as payments from './payments.ts';
 import * as maps from './maps.ts';
 import * as messaging from './messaging.ts';
@@ -10,12 +11,14 @@ import * as merchantPlace from './links/merchant-place.ts';
 import * as customerMessages from './links/customer-messages.ts';
 import * as messageCustomer from './links/message-customer.ts';
 import type { TypeOrigin } from './origins.ts';
+import { applyAuthorization } from './authorization.ts';
 
 /**
  * The public contract: one module per domain, one per cross-source link. A module is
  * `{ typeDefs, resolvers, origins? }`; adding a link means adding a file and a line here.
  */
-const modules: { typeDefs: string; resolvers: object; origins?: TypeOrigin[] }[] = [
+const modules: { typeDefs: string; resolvers?: object; origins?: TypeOrigin[] }[] = [
+  authorization,
   scalars,
   payments,
   maps,
@@ -29,8 +32,8 @@ const modules: { typeDefs: string; resolvers: object; origins?: TypeOrigin[] }[]
 export const origins: readonly TypeOrigin[] = modules.flatMap((m) => m.origins ?? []);
 
 export function buildPublicSchema(): GraphQLSchema {
-  return makeExecutableSchema({
+  return applyAuthorization(makeExecutableSchema({
     typeDefs: modules.map((m) => m.typeDefs),
-    resolvers: modules.map((m) => m.resolvers as IResolvers),
-  });
+    resolvers: modules.map((m) => (m.resolvers ?? {}) as IResolvers),
+  }));
 }

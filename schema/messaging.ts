@@ -11,10 +11,10 @@ export const typeDefs = /* GraphQL */ `
 
   type Mutation {
     "Sends a text message to a customer (by id) or to a phone number. Exactly one of the two."
-    sendMessage(input: SendMessageInput!): Message!
+    sendMessage(input: SendMessageInput!): Message @requiresScopes(scopes: [["messages:send"]])
   }
 
-  type Message {
+  type Message @requiresScopes(scopes: [["messages:read"]]) {
     id: ID!
     to: String!
     body: String!

@@ -11,7 +11,7 @@ import type { TypeOrigin } from './origins.ts';
 export const typeDefs = /* GraphQL */ `
   type Query {
     "Payments, newest first, one page at a time. \`first\` is 1 to 100."
-    payments(first: Int = 20, after: String, customerId: ID, status: PaymentStatus): PaymentConnection!
+    payments(first: Int = 20, after: String, customerId: ID, status: PaymentStatus): PaymentConnection @requiresScopes(scopes: [["payments:read"]])
     "A payment by id, or null when there is none."
     payment(id: ID!): Payment
     "A customer by id, or null when there is none."
@@ -22,9 +22,9 @@ export const typeDefs = /* GraphQL */ `
 
   type Mutation {
     "Charges a customer. Send an idempotencyKey so that a retried request creates one payment, not two."
-    createPayment(input: CreatePaymentInput!): Payment!
+    createPayment(input: CreatePaymentInput!): Payment @requiresScopes(scopes: [["payments:write"]])
     "Refunds all of a payment, or \`amount\` of it (minor units)."
-    refundPayment(paymentId: ID!, amount: Int, idempotencyKey: String): Refund!
+    refundPayment(paymentId: ID!, amount: Int, idempotencyKey: String): Refund @requiresScopes(scopes: [["payments:write"]])
   }
 
   "The state of a payment."
@@ -43,7 +43,7 @@ export const typeDefs = /* GraphQL */ `
     FAILED
   }
 
-  type Payment {
+  type Payment @requiresScopes(scopes: [["payments:read"]]) {
     "Unique identifier, e.g. pay_3MtwBwLkdIwHu7."
     id: ID!
     "Amount in the currency's minor unit (cents)."
@@ -63,7 +63,7 @@ export const typeDefs = /* GraphQL */ `
     refunds: [Refund!]!
   }
 
-  type Refund {
+  type Refund @requiresScopes(scopes: [["payments:read"]]) {
     "Unique identifier, e.g. re_3MtwBwLkdIwHu7."
     id: ID!
     amount: Int!
@@ -100,7 +100,7 @@ export const typeDefs = /* GraphQL */ `
     endCursor: String
   }
 
-  type Customer {
+  type Customer @requiresScopes(scopes: [["payments:read"]]) {
     "Unique identifier, e.g. cus_NffrFeUfNV2Hib."
     id: ID!
     name: String!

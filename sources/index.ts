@@ -2,6 +2,7 @@ import { Agent } from 'undici';
 import type { SourceClientOptions } from './common/upstream-fetch.ts';
 import type { DemoBackend, DemoBackendOptions } from './common/server.ts';
 import { createSeed, type Seed } from './common/seed.ts';
+import { credentialHeaders, type SourceCredentials } from './common/credentials.ts';
 import { createPaymentsClient, type PaymentsClient } from './payments/client.ts';
 import { createMapsClient, type MapsClient } from './maps/client.ts';
 import { createMessagingClient, type MessagingClient } from './messaging/client.ts';
@@ -31,13 +32,19 @@ export type UpstreamOptions = Omit<SourceClientOptions, 'url'>;
  * One client per backend. Each has its own map of reads in flight, so identical reads made at
  * the same time, by any requests, reach its backend once (see `inFlight` in upstream-fetch.ts).
  */
-export function createSourceClients(urls: Record<SourceName, string>, upstream: UpstreamOptions = {}): SourceClients {
+export function createSourceClients(
+  urls: Record<SourceName, string>,
+  credentials: SourceCredentials,
+  upstream: UpstreamOptions = {},
+): SourceClients {
   // One keep-alive pool per backend; idle connections are closed after 10 s.
-  const options = (url: string) => ({ inFlight: new Map(), dispatcher: new Agent({ keepAliveTimeout: 10_000 }), ...upstream, url });
+  const options = (url: string, headers?: Record<string, string>) =>
+    ({ inFlight: new Map(), dispatcher: new Agent({ keepAliveTimeout: 10_000 }), ...upstream, url, ...(headers ? { headers } : {}) });
+  const headers = credentialHeaders(credentials);
   return {
-    payments: createPaymentsClient(options(urls.payments)),
-    maps: createMapsClient(options(urls.maps)),
-    messaging: createMessagingClient(options(urls.messaging)),
+    payments: createPaymentsClient(options(urls.payments, headers.payments)),
+    maps: createMapsClient(options(urls.maps), credentials.maps),
+    messaging: createMessagingClient(options(urls.messaging, headers.messaging)),
   };
 }
 
@@ -69,15 +76,17 @@ export interface StartDemoBackendsOptions {
   host?: string;
   /** One seed for all, so their data agree. Default `createSeed()`. */
   seed?: Seed;
+  /** What they accept. Default DEMO_CREDENTIALS. */
+  credentials?: SourceCredentials;
 }
 
 /** Starts demo backends; if one fails to start, the ones already started are closed. */
 export async function startDemoBackends(options: StartDemoBackendsOptions = {}): Promise<Partial<Record<SourceName, DemoBackend>>> {
-  const { only = SOURCE_NAMES, ports = {}, host, seed = createSeed() } = options;
+  const { only = SOURCE_NAMES, ports = {}, host, seed = createSeed(), credentials } = options;
   const started: Partial<Record<SourceName, DemoBackend>> = {};
   try {
     for (const name of only) {
-      started[name] = await DEMO_BACKENDS[name]({ port: ports[name] ?? 0, host, seed });
+      started[name] = await DEMO_BACKENDS[name]({ port: ports[name] ?? 0, host, seed, ...(credentials ? { credentials } : {}) });
     }
   } catch (err) {
     await Promise.allSettled(Object.values(started).map((b) => b.close()));

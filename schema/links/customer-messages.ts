@@ -6,7 +6,7 @@ import { checkPageSize } from '../pagination.ts';
 export const typeDefs = /* GraphQL */ `
   extend type Customer {
     "Text messages sent to this customer, newest first, from the messaging service. \`first\` is 1 to 50."
-    messages(first: Int = 10): [Message!]!
+    messages(first: Int = 10): [Message!]
   }
 `;
 

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Stats } from './stats.ts';
 import type { Seed } from './seed.ts';
+import type { SourceCredentials } from './credentials.ts';
 
 /** A running demo backend. */
 export interface DemoBackend {
@@ -19,6 +20,8 @@ export interface DemoBackendOptions {
   host?: string;
   /** Data to serve; default `createSeed()`. Pass one seed to all three so their data agree. */
   seed?: Seed;
+  /** What the backends accept (each its own part); anything else is answered 401. Default DEMO_CREDENTIALS. */
+  credentials?: SourceCredentials;
 }
 
 export async function listen(server: Server, port = 0, host = '127.0.0.1'): Promise<string> {

@@ -11,10 +11,18 @@ export interface StatsSnapshot {
   operations: Record<string, number>;
   /** Size of each batch request, per operation, in arrival order (ids asked for in one call). */
   batchSizes: Record<string, number[]>;
+  /**
+   * Every distinct credential presented to an operation (an Authorization header, a SOAP
+   * UsernameToken as `wsse <username>:<password>`), accepted or not, in arrival order, at most 20:
+   * how tests prove the gateway sent its own credentials and never a client's token.
+   */
+  credentials: string[];
 }
 
 export interface Stats {
   record(operation: string, batchSize?: number): void;
+  /** Notes a credential presented (see StatsSnapshot.credentials); absent credentials are noted as ''. */
+  sawCredential(credential: string): void;
   snapshot(): StatsSnapshot;
   reset(): void;
 }
@@ -23,7 +31,11 @@ export function createStats(): Stats {
   let total = 0;
   let operations = new Map<string, number>();
   let batchSizes = new Map<string, number[]>();
+  let credentials = new Set<string>();
   return {
+    sawCredential(credential) {
+      if (credentials.size < 20) credentials.add(credential);
+    },
     record(operation, batchSize) {
       total++;
       operations.set(operation, (operations.get(operation) ?? 0) + 1);
@@ -38,12 +50,14 @@ export function createStats(): Stats {
         total,
         operations: Object.fromEntries(operations),
         batchSizes: Object.fromEntries([...batchSizes].map(([k, v]) => [k, [...v]])),
+        credentials: [...credentials],
       };
     },
     reset() {
       total = 0;
       operations = new Map();
       batchSizes = new Map();
+      credentials = new Set();
     },
   };
 }

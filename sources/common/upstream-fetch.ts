@@ -22,6 +22,8 @@ export interface SourceClientOptions {
    * One map per client; absent means no coalescing.
    */
   inFlight?: Map<string, Promise<UpstreamResponse>>;
+  /** Sent with every call, over the call's own: the gateway's credentials for this backend. */
+  headers?: Record<string, string>;
   /** Told about every call that reached the network or joined one in flight (debugging, metrics). */
   onCall?: (record: UpstreamCallRecord) => void;
 }
@@ -72,8 +74,9 @@ export interface UpstreamCall {
  * Network failures, timeouts and oversized bodies become `UpstreamError`s; HTTP error statuses
  * are returned, because only the source's client knows how its backend reports errors.
  */
-export async function callUpstream(call: UpstreamCall, options: SourceClientOptions): Promise<UpstreamResponse> {
+export async function callUpstream(given: UpstreamCall, options: SourceClientOptions): Promise<UpstreamResponse> {
   const started = performance.now();
+  const call = options.headers ? { ...given, init: { ...given.init, headers: { ...headerRecord(given.init.headers), ...options.headers } } } : given;
   const method = (call.init.method ?? 'GET').toUpperCase();
   const read = call.read ?? (method === 'GET' || method === 'HEAD');
   const key = read && options.inFlight ? coalescingKey(method, call) : undefined;

@@ -7,7 +7,8 @@ import { closeServer, listen, type DemoBackend, type DemoBackendOptions } from '
 import { createStats, handleStatsRoute, sendJson } from '../common/stats.ts';
 import { MAPS_SOAP_PATH } from './contract.ts';
 import { createPlaceIndex } from './place-index.ts';
-import { DEFAULT_MAX_REQUEST_BYTES, readSoapRequest } from './request-guard.ts';
+import { DEFAULT_MAX_REQUEST_BYTES, readSoapRequest, usernameTokenOf } from './request-guard.ts';
+import { DEMO_CREDENTIALS } from '../common/credentials.ts';
 import { createMapsService } from './service.ts';
 import { sendFault } from './soap-fault.ts';
 
@@ -29,7 +30,8 @@ function wsdlFor(wsdl: string, endpoint: string): string {
  * at `{url}/soap` (WSDL at `GET {url}/soap?wsdl`), with `/_stats`, `/_faults` and a `GET /` probe.
  */
 export async function startMapsBackend(options: MapsBackendOptions = {}): Promise<DemoBackend> {
-  const { port = 0, host = '127.0.0.1', seed = createSeed(), maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES } = options;
+  const { port = 0, host = '127.0.0.1', seed = createSeed(), maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES, credentials = DEMO_CREDENTIALS } = options;
+  const accepted = `wsse ${credentials.maps.username}:${credentials.maps.apiKey}`;
   const stats = createStats();
   const faults = createFaults();
   const services = createMapsService({ index: createPlaceIndex(seed.places), stats, faults });
@@ -65,9 +67,17 @@ export async function startMapsBackend(options: MapsBackendOptions = {}): Promis
       sendJson(res, 405, { error: 'POST a SOAP envelope, or GET ?wsdl' }, { allow: 'GET, POST' });
       return;
     }
-    const xml = await readSoapRequest(req, res, maxRequestBytes);
-    if (xml === undefined) return;
-    (req as IncomingMessage & { body?: string }).body = xml;
+    const read = await readSoapRequest(req, res, maxRequestBytes);
+    if (read === undefined) return;
+    // The account's API key in a WS-Security UsernameToken (PasswordText), as SOAP services carry it.
+    const presented = usernameTokenOf(read.root);
+    stats.sawCredential(presented);
+    if (presented !== accepted) {
+      sendFault(res, 'Client', 'Authentication failed: send the API key in a WS-Security UsernameToken header.',
+        { 'www-authenticate': 'WSSE realm="maps", profile="UsernameToken"' }, 401);
+      return;
+    }
+    (req as IncomingMessage & { body?: string }).body = read.xml;
     soapListener.call(server, req, res);
   };
 

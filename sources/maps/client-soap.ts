@@ -1,5 +1,6 @@
 import { child, escapeXml, hasDtd, parseXml, XmlError, type XmlElement } from '../common/xml.ts';
 import { UpstreamError } from '../common/upstream-error.ts';
+import { plainUsernameTokenHeader } from '../common/ws-security.ts';
 import { callUpstream, joinUrl, type SourceClientOptions } from '../common/upstream-fetch.ts';
 import {
   MAPS_NAMESPACE, MAPS_SOAP_PATH, SOAP11_ENVELOPE_NAMESPACE, requestElementFor, responseElementFor, soapActionFor,
@@ -24,11 +25,17 @@ export function element(name: string, text: string | number): string {
   return `<m:${name}>${escapeXml(String(text))}</m:${name}>`;
 }
 
-function envelope(operation: MapsOperation, content: string): string {
+function envelope(operation: MapsOperation, content: string, header: string): string {
   const request = requestElementFor(operation);
   return '<?xml version="1.0" encoding="utf-8"?>'
     + `<soap:Envelope xmlns:soap="${SOAP11_ENVELOPE_NAMESPACE}" xmlns:m="${MAPS_NAMESPACE}">`
-    + `<soap:Body><m:${request}>${content}</m:${request}></soap:Body></soap:Envelope>`;
+    + `${header}<soap:Body><m:${request}>${content}</m:${request}></soap:Body></soap:Envelope>`;
+}
+
+/** The gateway's account with the maps service, sent as a WS-Security UsernameToken. */
+export interface MapsCredentials {
+  username: string;
+  apiKey: string;
 }
 
 /** `batchSize`: keys asked for by a batch operation, for the call's record. */
@@ -39,7 +46,8 @@ export type SoapCaller = (operation: MapsOperation, content: string, batchSize?:
  * `soap_fault` (upstreamCode = faultcode without its prefix), any other HTTP error `http`, a
  * reply that is not the expected envelope `bad_response`.
  */
-export function createSoapCaller(options: SourceClientOptions): SoapCaller {
+export function createSoapCaller(options: SourceClientOptions, credentials?: MapsCredentials): SoapCaller {
+  const header = credentials ? `<soap:Header>${plainUsernameTokenHeader(credentials.username, credentials.apiKey)}</soap:Header>` : '';
   const endpoint = joinUrl(options.url, MAPS_SOAP_PATH);
 
   return async (operation, content, batchSize) => {
@@ -56,7 +64,7 @@ export function createSoapCaller(options: SourceClientOptions): SoapCaller {
       init: {
         method: 'POST',
         headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: `"${soapActionFor(operation)}"` },
-        body: envelope(operation, content),
+        body: envelope(operation, content, header),
       },
     }, options);
 

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { DEMO_CREDENTIALS } from '../common/credentials.ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createSeed, formatAddress, type PlaceRecord } from '../common/seed.ts';
 import { closeServer, listen, type DemoBackend } from '../common/server.ts';
@@ -15,7 +16,7 @@ let client: MapsClient;
 
 beforeAll(async () => {
   backend = await startMapsBackend({ seed });
-  client = createMapsClient({ url: backend.url });
+  client = createMapsClient({ url: backend.url }, DEMO_CREDENTIALS.maps);
 });
 afterAll(async () => {
   await backend?.close();
@@ -126,7 +127,7 @@ describe('maps client failures', () => {
   it('reports a closed port as unreachable', async () => {
     const gone = await startMapsBackend();
     await gone.close();
-    const closed = createMapsClient({ url: gone.url });
+    const closed = createMapsClient({ url: gone.url }, DEMO_CREDENTIALS.maps);
     expect(await failureOf(closed.getPlace('plc_x'))).toMatchObject({ source: 'maps', operation: 'GetPlace', failure: 'unreachable' });
     expect(await failureOf(closed.probe())).toMatchObject({ operation: 'probe', failure: 'unreachable' });
   });
@@ -154,23 +155,23 @@ describe('maps client against a misbehaving server', () => {
 
   it('refuses a reply with a DTD as bad_response without parsing it', async () => {
     reply = { status: 200, contentType: 'text/xml', body: `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>${soapReply('<GetPlaceResponse/>').slice(21)}` };
-    expect(await failureOf(createMapsClient({ url: fakeUrl }).getPlace('p'))).toMatchObject({ failure: 'bad_response', operation: 'GetPlace' });
+    expect(await failureOf(createMapsClient({ url: fakeUrl }, DEMO_CREDENTIALS.maps).getPlace('p'))).toMatchObject({ failure: 'bad_response', operation: 'GetPlace' });
   });
 
   it('reports a non-SOAP 502 as http with its status', async () => {
     reply = { status: 502, contentType: 'text/html', body: '<html>Bad Gateway</html>' };
-    expect(await failureOf(createMapsClient({ url: fakeUrl }).geocode('x'))).toMatchObject({ failure: 'http', status: 502 });
+    expect(await failureOf(createMapsClient({ url: fakeUrl }, DEMO_CREDENTIALS.maps).geocode('x'))).toMatchObject({ failure: 'http', status: 502 });
   });
 
   it('reports a probe answered with 503 as http, and a 404 as up', async () => {
     reply = { status: 503, contentType: 'text/plain', body: 'down' };
-    expect(await failureOf(createMapsClient({ url: fakeUrl }).probe())).toMatchObject({ failure: 'http', status: 503 });
+    expect(await failureOf(createMapsClient({ url: fakeUrl }, DEMO_CREDENTIALS.maps).probe())).toMatchObject({ failure: 'http', status: 503 });
     reply = { status: 404, contentType: 'text/plain', body: 'no' };
-    await expect(createMapsClient({ url: fakeUrl }).probe()).resolves.toBeUndefined();
+    await expect(createMapsClient({ url: fakeUrl }, DEMO_CREDENTIALS.maps).probe()).resolves.toBeUndefined();
   });
 
   it('reports malformed XML, a missing response element and a bad number as bad_response', async () => {
-    const maps = createMapsClient({ url: fakeUrl });
+    const maps = createMapsClient({ url: fakeUrl }, DEMO_CREDENTIALS.maps);
     reply = { status: 200, contentType: 'text/xml', body: soapReply('<GetPlaceResponse>') };
     expect(await failureOf(maps.getPlace('p'))).toMatchObject({ failure: 'bad_response' });
     reply = { status: 200, contentType: 'text/xml', body: soapReply('<SomethingElse/>') };
@@ -181,7 +182,7 @@ describe('maps client against a misbehaving server', () => {
 
   it('reports a GeocodeBatch reply missing a query as bad_response, never matching by position', async () => {
     reply = { status: 200, contentType: 'text/xml', body: soapReply('<GeocodeBatchResponse><result><query>b</query></result></GeocodeBatchResponse>') };
-    expect(await failureOf(createMapsClient({ url: fakeUrl }).geocodeBatch(['a']))).toMatchObject({ failure: 'bad_response', operation: 'GeocodeBatch' });
+    expect(await failureOf(createMapsClient({ url: fakeUrl }, DEMO_CREDENTIALS.maps).geocodeBatch(['a']))).toMatchObject({ failure: 'bad_response', operation: 'GeocodeBatch' });
   });
 
   it('decodes escaped text in a reply', async () => {
@@ -191,7 +192,7 @@ describe('maps client against a misbehaving server', () => {
       body: soapReply('<GetPlaceResponse><place><id>p1</id><name>Tom &amp; Jerry&#39;s &lt;Caf&#xE9;&gt;</name>'
         + '<formattedAddress>1 A St</formattedAddress><kind>business</kind><location><lat>1.5</lat><lng>-2</lng></location></place></GetPlaceResponse>'),
     };
-    expect(await createMapsClient({ url: fakeUrl }).getPlace('p1')).toEqual({
+    expect(await createMapsClient({ url: fakeUrl }, DEMO_CREDENTIALS.maps).getPlace('p1')).toEqual({
       id: 'p1', name: "Tom & Jerry's <Café>", formattedAddress: '1 A St', kind: 'business', location: { lat: 1.5, lng: -2 },
     });
   });

@@ -3,7 +3,7 @@ import { UpstreamError } from '../common/upstream-error.ts';
 import { callUpstream, joinUrl, type SourceClientOptions } from '../common/upstream-fetch.ts';
 import { MAPS_MAX_BATCH, type MapsOperation } from './contract.ts';
 import { child, children, type XmlElement } from '../common/xml.ts';
-import { createSoapCaller, element, MAPS_SOURCE, textOf } from './client-soap.ts';
+import { createSoapCaller, element, MAPS_SOURCE, textOf, type MapsCredentials } from './client-soap.ts';
 
 export { MAPS_MAX_BATCH } from './contract.ts';
 export { MAPS_SOURCE } from './client-soap.ts';
@@ -44,8 +44,8 @@ function pointXml(point: GeoPoint): string {
   return element('lat', point.lat) + element('lng', point.lng);
 }
 
-export function createMapsClient(options: SourceClientOptions): MapsClient {
-  const call = createSoapCaller(options);
+export function createMapsClient(options: SourceClientOptions, credentials?: MapsCredentials): MapsClient {
+  const call = createSoapCaller(options, credentials);
 
   const malformed = (operation: MapsOperation, what: string) =>
     new UpstreamError(`${MAPS_SOURCE} answered ${operation} with ${what}`, { source: MAPS_SOURCE, operation, failure: 'bad_response', status: 200 });

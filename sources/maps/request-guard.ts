@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   MAPS_OPERATIONS, SOAP11_ENVELOPE_NAMESPACE, SOAP12_ENVELOPE_NAMESPACE, soapActionFor,
 } from './contract.ts';
-import { parseXml, XmlError, type XmlElement } from '../common/xml.ts';
+import { child, parseXml, XmlError, type XmlElement } from '../common/xml.ts';
+import { WSSE_NAMESPACE } from '../common/ws-security.ts';
 import { sendFault } from './soap-fault.ts';
 
 /** Largest SOAP request body read, in bytes. Default 1 MiB: a full 100-address batch is under 20 KiB. */
@@ -20,7 +21,7 @@ const XML_MEDIA_TYPES: ReadonlySet<string> = new Set(['text/xml', 'application/s
  * of "500", an invented WS-Security header, a SOAP 1.2 Code/Reason). None of these reach an
  * operation, so none is counted in /_stats.
  */
-export async function readSoapRequest(req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<string | undefined> {
+export async function readSoapRequest(req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<{ xml: string; root: XmlElement } | undefined> {
   const refuse = (message: string, headers: Record<string, string> = {}) => {
     sendFault(res, 'Client', message, headers);
     return undefined;
@@ -70,7 +71,7 @@ export async function readSoapRequest(req: IncomingMessage, res: ServerResponse,
   if (action !== undefined && action !== '' && !KNOWN_ACTIONS.has(action)) {
     return refuse(`unknown SOAPAction "${action}"`);
   }
-  return xml;
+  return { xml, root };
 }
 
 function soapAction(req: IncomingMessage): string | undefined {
@@ -131,4 +132,18 @@ function readCapped(req: IncomingMessage, maxBytes: number): Promise<string | un
     req.on('error', onError);
     req.on('close', onClose);
   });
+}
+
+/**
+ * The WS-Security UsernameToken of a request (OASIS UsernameToken Profile 1.0, PasswordText), as
+ * `wsse <username>:<password>`, or '' when the envelope carries none.
+ */
+export function usernameTokenOf(root: XmlElement): string {
+  const header = child(root, 'Header', root.ns);
+  const token = header && child(header, 'Security', WSSE_NAMESPACE);
+  const usernameToken = token && child(token, 'UsernameToken', WSSE_NAMESPACE);
+  if (!usernameToken) return '';
+  const username = child(usernameToken, 'Username', WSSE_NAMESPACE)?.text ?? '';
+  const password = child(usernameToken, 'Password', WSSE_NAMESPACE)?.text ?? '';
+  return `wsse ${username}:${password}`;
 }

@@ -31,9 +31,9 @@ export function faultEnvelope(code: FaultCode, faultstring: string): string {
     + '</soap:Fault></soap:Body></soap:Envelope>';
 }
 
-export function sendFault(res: ServerResponse, code: FaultCode, faultstring: string, headers: Record<string, string> = {}): void {
+export function sendFault(res: ServerResponse, code: FaultCode, faultstring: string, headers: Record<string, string> = {}, status = 500): void {
   const body = faultEnvelope(code, faultstring);
-  res.writeHead(500, {
+  res.writeHead(status, {
     'content-type': 'text/xml; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     ...headers,

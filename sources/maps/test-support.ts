@@ -1,3 +1,5 @@
+import { DEMO_CREDENTIALS } from '../common/credentials.ts';
+import { plainUsernameTokenHeader } from '../common/ws-security.ts';
 /**
  * Helpers for the maps tests: raw SOAP over fetch (no client code under test in the way) and
  * the /_stats and /_faults endpoints.
@@ -10,7 +12,8 @@ import { child, parseXml } from '../common/xml.ts';
 export function envelope(body: string): string {
   return '<?xml version="1.0" encoding="utf-8"?>'
     + `<soapenv:Envelope xmlns:soapenv="${SOAP11_ENVELOPE_NAMESPACE}" xmlns:m="${MAPS_NAMESPACE}">`
-    + `<soapenv:Header/><soapenv:Body>${body}</soapenv:Body></soapenv:Envelope>`;
+    + `<soapenv:Header>${plainUsernameTokenHeader(DEMO_CREDENTIALS.maps.username, DEMO_CREDENTIALS.maps.apiKey, 'soapenv')}</soapenv:Header>`
+    + `<soapenv:Body>${body}</soapenv:Body></soapenv:Envelope>`;
 }
 
 export interface RawReply {

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import { createYoga } from 'graphql-yoga';
 import { createFaults, handleFaultsRoute } from '../common/faults.ts';
+import { basicAuth, DEMO_CREDENTIALS } from '../common/credentials.ts';
 import { createSeed } from '../common/seed.ts';
 import { closeServer, listen } from '../common/server.ts';
 import type { DemoBackend, DemoBackendOptions } from '../common/server.ts';
@@ -18,7 +19,8 @@ export const MESSAGING_GRAPHQL_PATH = '/graphql';
  * else goes to GraphQL Yoga at /graphql.
  */
 export async function startMessagingBackend(options: DemoBackendOptions = {}): Promise<DemoBackend> {
-  const { port = 0, host = '127.0.0.1', seed = createSeed() } = options;
+  const { port = 0, host = '127.0.0.1', seed = createSeed(), credentials = DEMO_CREDENTIALS } = options;
+  const accepted = basicAuth(credentials.messaging.accountSid, credentials.messaging.authToken);
   const stats = createStats();
   const faults = createFaults();
   const store = createMessageStore(seed.messages);
@@ -39,6 +41,15 @@ export async function startMessagingBackend(options: DemoBackendOptions = {}): P
     if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
       req.resume();
       sendJson(res, 200, { service: MESSAGING_BACKEND_NAME });
+      return;
+    }
+    // As Twilio: HTTP Basic with the account id and auth token, checked before GraphQL runs.
+    const presented = req.headers.authorization ?? '';
+    stats.sawCredential(presented);
+    if (presented !== accepted) {
+      req.resume();
+      sendJson(res, 401, { errors: [{ message: 'Authenticate with your account id and auth token (HTTP Basic).', extensions: { code: 'UNAUTHENTICATED' } }] },
+        { 'www-authenticate': 'Basic realm="messaging"' });
       return;
     }
     yoga.requestListener(req, res);

@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { DEMO_HEADERS } from '../common/credentials.ts';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createSeed } from '../common/seed.ts';
@@ -31,7 +32,7 @@ let closedUrl: string;
 
 beforeAll(async () => {
   backend = await startMessagingBackend({ seed });
-  client = createMessagingClient({ url: backend.url });
+  client = createMessagingClient({ headers: DEMO_HEADERS.messaging, url: backend.url });
   odd = createServer((req, res) => {
     req.resume();
     if (req.url === '/bad-gateway/graphql' || req.url === '/bad-gateway/') {
@@ -143,13 +144,13 @@ describe('messaging client: failures', () => {
   });
 
   it('turns a closed port into an unreachable UpstreamError', async () => {
-    const down = createMessagingClient({ url: closedUrl });
+    const down = createMessagingClient({ headers: DEMO_HEADERS.messaging, url: closedUrl });
     await expectUpstreamError(down.messagesByIds([m1.id]), { operation: 'messages', failure: 'unreachable' });
     await expectUpstreamError(down.probe(), { operation: 'probe', failure: 'unreachable' });
   });
 
   it('turns an HTTP 502 into an http UpstreamError with the status', async () => {
-    const proxied = createMessagingClient({ url: `${oddUrl}/bad-gateway` });
+    const proxied = createMessagingClient({ headers: DEMO_HEADERS.messaging, url: `${oddUrl}/bad-gateway` });
     await expectUpstreamError(proxied.sendMessage({ to: '+4930555123', body: 'x' }), {
       operation: 'sendMessage', failure: 'http', status: 502,
     });
@@ -157,16 +158,16 @@ describe('messaging client: failures', () => {
   });
 
   it('turns a 200 that is not JSON, or JSON of the wrong shape, into bad_response', async () => {
-    await expectUpstreamError(createMessagingClient({ url: `${oddUrl}/html` }).messagesByIds([m1.id]), {
+    await expectUpstreamError(createMessagingClient({ headers: DEMO_HEADERS.messaging, url: `${oddUrl}/html` }).messagesByIds([m1.id]), {
       operation: 'messages', failure: 'bad_response',
     });
-    await expectUpstreamError(createMessagingClient({ url: `${oddUrl}/wrong-shape` }).messagesByIds([m1.id]), {
+    await expectUpstreamError(createMessagingClient({ headers: DEMO_HEADERS.messaging, url: `${oddUrl}/wrong-shape` }).messagesByIds([m1.id]), {
       operation: 'messages', failure: 'bad_response',
     });
   });
 
   it('turns a backend that never answers into a timeout UpstreamError', async () => {
-    const hung = createMessagingClient({ url: `${oddUrl}/hang`, timeoutMs: 100 });
+    const hung = createMessagingClient({ headers: DEMO_HEADERS.messaging, url: `${oddUrl}/hang`, timeoutMs: 100 });
     await expectUpstreamError(hung.messagesForCustomers([alice], 1), { operation: 'messagesForCustomers', failure: 'timeout' });
   });
 });

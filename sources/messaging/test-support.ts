@@ -1,3 +1,4 @@
+import { DEMO_HEADERS } from '../common/credentials.ts';
 import type { StatsSnapshot } from '../common/stats.ts';
 
 /** Helpers for this folder's tests: they talk to a backend over HTTP only, like the gateway does. */
@@ -10,10 +11,10 @@ export interface GraphqlAnswer {
   };
 }
 
-export async function postGraphql(baseUrl: string, query: string, variables: Record<string, unknown> = {}): Promise<GraphqlAnswer> {
+export async function postGraphql(baseUrl: string, query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = DEMO_HEADERS.messaging): Promise<GraphqlAnswer> {
   const response = await fetch(`${baseUrl}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
     body: JSON.stringify({ query, variables }),
   });
   return { status: response.status, body: (await response.json()) as GraphqlAnswer['body'] };

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { DEMO_CREDENTIALS } from '../common/credentials.ts';
 import { createFaults, handleFaultsRoute, type Faults } from '../common/faults.ts';
 import { createSeed } from '../common/seed.ts';
 import { closeServer, listen, type DemoBackend, type DemoBackendOptions } from '../common/server.ts';
@@ -23,6 +24,8 @@ interface Context {
   stats: Stats;
   faults: Faults;
   idempotency: IdempotencyStore;
+  /** The one Authorization header accepted. */
+  authorization: string;
 }
 
 /**
@@ -30,12 +33,13 @@ interface Context {
  * Each instance owns a deep copy of its seed slice, its stats, faults and idempotency keys.
  */
 export async function startPaymentsBackend(options: PaymentsBackendOptions = {}): Promise<DemoBackend> {
-  const { port = 0, host = '127.0.0.1', seed = createSeed(), now } = options;
+  const { port = 0, host = '127.0.0.1', seed = createSeed(), now, credentials = DEMO_CREDENTIALS } = options;
   const context: Context = {
     store: createPaymentsStore(seed, now ? { now } : {}),
     stats: createStats(),
     faults: createFaults(),
     idempotency: createIdempotencyStore(),
+    authorization: `Bearer ${credentials.payments.secretKey}`,
   };
   const server = createServer((req, res) => {
     handle(req, res, context).catch((err: unknown) => {
@@ -76,6 +80,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
     return sendError(res, methodNotAllowed(method, url.pathname), { allow: onPath.map((op) => op.method).join(', ') });
   }
 
+  // As Stripe: the secret key as a bearer token, checked before anything else about the call.
+  const presented = req.headers.authorization ?? '';
+  context.stats.sawCredential(presented);
+  if (presented !== context.authorization) {
+    req.resume();
+    return sendError(res, new ApiError(401, 'invalid_request_error', 'api_key_invalid',
+      presented === '' ? 'You did not provide an API key. Send it as a bearer token: Authorization: Bearer sk_...' : 'Invalid API Key provided.'),
+      { 'www-authenticate': 'Bearer realm="payments"' });
+  }
   context.stats.record(operation.name, operation.batchSize(url.searchParams));
   try {
     // Read the body before failing, even for an injected fault, so a kept-alive connection stays usable.

@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { DEMO_HEADERS } from '../common/credentials.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSeed } from '../common/seed.ts';
 import { closeServer, listen, type DemoBackend } from '../common/server.ts';
@@ -31,7 +32,7 @@ describe('payments client against the payments backend', () => {
   let client: PaymentsClient;
   beforeAll(async () => {
     backend = await startPaymentsBackend();
-    client = createPaymentsClient({ url: `${backend.url}/` });
+    client = createPaymentsClient({ headers: DEMO_HEADERS.payments, url: `${backend.url}/` });
   });
   afterAll(async () => {
     await backend.close();
@@ -153,38 +154,38 @@ describe('payments client failures', () => {
   });
 
   it('throws UpstreamError unreachable for a closed port', async () => {
-    const client = createPaymentsClient({ url: closedUrl });
+    const client = createPaymentsClient({ headers: DEMO_HEADERS.payments, url: closedUrl });
     const err = await upstreamErrorOf(() => client.getPayment('pay_any'));
     expect(err).toMatchObject({ source: 'payments', operation: 'getPayment', failure: 'unreachable' });
     expect(err.status).toBeUndefined();
   });
 
   it('rejects a probe of a closed port with UpstreamError unreachable', async () => {
-    const err = await upstreamErrorOf(() => createPaymentsClient({ url: closedUrl }).probe());
+    const err = await upstreamErrorOf(() => createPaymentsClient({ headers: DEMO_HEADERS.payments, url: closedUrl }).probe());
     expect(err).toMatchObject({ operation: 'probe', failure: 'unreachable' });
   });
 
   it('rejects a probe answered 503, and accepts one answered 404', async () => {
-    const down = createPaymentsClient({ url: 'http://payments.test', fetch: fakeFetch(503, 'busy') });
+    const down = createPaymentsClient({ headers: DEMO_HEADERS.payments, url: 'http://payments.test', fetch: fakeFetch(503, 'busy') });
     expect(await upstreamErrorOf(() => down.probe())).toMatchObject({ failure: 'http', status: 503 });
-    const odd = createPaymentsClient({ url: 'http://payments.test', fetch: fakeFetch(404, '{}') });
+    const odd = createPaymentsClient({ headers: DEMO_HEADERS.payments, url: 'http://payments.test', fetch: fakeFetch(404, '{}') });
     await expect(odd.probe()).resolves.toBeUndefined();
   });
 
   it('throws UpstreamError bad_response for a 200 that is not JSON', async () => {
-    const client = createPaymentsClient({ url: 'http://payments.test', fetch: fakeFetch(200, '<html>') });
+    const client = createPaymentsClient({ headers: DEMO_HEADERS.payments, url: 'http://payments.test', fetch: fakeFetch(200, '<html>') });
     expect(await upstreamErrorOf(() => client.getPayment('pay_any'))).toMatchObject({
       operation: 'getPayment', failure: 'bad_response', status: 200 });
   });
 
   it('throws UpstreamError bad_response for a list without data', async () => {
-    const client = createPaymentsClient({ url: 'http://payments.test', fetch: fakeFetch(200, '{"object":"list"}') });
+    const client = createPaymentsClient({ headers: DEMO_HEADERS.payments, url: 'http://payments.test', fetch: fakeFetch(200, '{"object":"list"}') });
     expect(await upstreamErrorOf(() => client.paymentsByIds(['pay_a']))).toMatchObject({
       operation: 'listPayments', failure: 'bad_response' });
   });
 
   it('keeps the status of an error body that is not ours as an http failure', async () => {
-    const client = createPaymentsClient({ url: 'http://payments.test', fetch: fakeFetch(502, '<h1>Bad gateway</h1>') });
+    const client = createPaymentsClient({ headers: DEMO_HEADERS.payments, url: 'http://payments.test', fetch: fakeFetch(502, '<h1>Bad gateway</h1>') });
     const err = await upstreamErrorOf(() => client.listPayments({ limit: 10 }));
     expect(err).toMatchObject({ operation: 'listPayments', failure: 'http', status: 502, upstreamCode: undefined,
       message: 'payments answered listPayments with HTTP 502' });

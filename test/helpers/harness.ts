@@ -6,6 +6,10 @@ import { SOURCE_NAMES, startDemoBackends, type SourceName } from '../../sources/
 import { createSeed, type Seed } from '../../sources/common/seed.ts';
 import type { DemoBackend } from '../../sources/common/server.ts';
 import type { StatsSnapshot } from '../../sources/common/stats.ts';
+import { randomCredentials, type SourceCredentials } from '../../sources/common/credentials.ts';
+import { createAuth } from '../../gateway/auth/index.ts';
+import type { AuthConfig } from '../../gateway/config.ts';
+import { createTestIssuer, TEST_AUTH, type TestIssuer } from './test-issuer.ts';
 
 export interface GraphQLResponse<TData = Record<string, any>> {
   status: number;
@@ -19,7 +23,15 @@ export interface Harness {
   seed: Seed;
   /** Every log line the gateway wrote, parsed. */
   logs: Record<string, any>[];
-  /** POSTs a GraphQL request through the gateway's public HTTP surface (in process). */
+  /** Signs tokens the gateway accepts (and, with overrides, tokens it must refuse). */
+  issuer: TestIssuer;
+  /** What the backends accept and the gateway sends. */
+  credentials: SourceCredentials;
+  /**
+   * POSTs a GraphQL request through the gateway's public HTTP surface (in process), as a user
+   * holding every demo scope unless `headers` names `authorization` or `x-api-key` itself
+   * (an empty value sends no such header: an anonymous request).
+   */
   query<TData = Record<string, any>>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<TData>>;
   /** A raw request to the gateway, e.g. `fetch('/readyz')`. */
   fetch(path: string, init?: RequestInit): Promise<Response>;
@@ -40,12 +52,18 @@ export interface HarnessOptions {
   meshConfig?: string;
   /** Values for `{env.NAME}` in the sources file, given the demo backends' URLs. */
   env?: (backends: Record<SourceName, DemoBackend>) => Record<string, string | undefined>;
+  /** Auth settings over the test issuer's (e.g. a remote JWKS URL, API keys). */
+  auth?: (issuer: TestIssuer) => Partial<AuthConfig>;
+  /** Clock for token checks, in ms. */
+  now?: () => number;
 }
 
 /** Real demo backends on free ports, and a gateway over them, driven through `yoga.fetch`. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const seed = createSeed();
-  const backends = (await startDemoBackends({ seed })) as Record<SourceName, DemoBackend>;
+  const credentials = randomCredentials();
+  const issuer = await createTestIssuer();
+  const backends = (await startDemoBackends({ seed, credentials })) as Record<SourceName, DemoBackend>;
   const logs: Record<string, any>[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -57,8 +75,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     SOURCE_NAMES.map((name) => [name, options.sourceUrls?.[name] ?? backends[name].url]),
   ) as Record<SourceName, string>;
   let gateway: Gateway;
+  const logger = createLogger('info', sink);
   try {
+    const authConfig: AuthConfig = { ...TEST_AUTH, keys: { kind: 'file', jwks: issuer.jwks }, ...options.auth?.(issuer) };
+    const auth = await createAuth(authConfig, logger, options.now ? { now: options.now } : {});
     gateway = await createGateway({
+      credentials,
+      auth,
       config: {
         mode: options.mode ?? 'production',
         upstream: {
@@ -67,7 +90,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         },
       },
       sourceUrls,
-      logger: createLogger('info', sink),
+      logger,
       ...(options.meshConfig ? { meshConfig: options.meshConfig } : {}),
       ...(options.env ? { env: options.env(backends) } : {}),
     });
@@ -80,15 +103,20 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const fetchGateway = (path: string, init?: RequestInit) =>
     Promise.resolve(gateway.yoga.fetch(new Request(`http://junction.test${path}`, init)));
 
+  const fullAccess = await issuer.token();
   return {
     gateway,
     backends,
     seed,
     logs,
+    issuer,
+    credentials,
     async query(query, variables, headers = {}) {
+      const identity = 'authorization' in headers || 'x-api-key' in headers ? {} : { authorization: `Bearer ${fullAccess}` };
+      const sent = Object.fromEntries(Object.entries({ ...identity, ...headers }).filter(([, v]) => v !== ''));
       const response = await fetchGateway('/graphql', {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...sent },
         body: JSON.stringify({ query, variables }),
       });
       return { status: response.status, headers: response.headers, body: await response.json() };

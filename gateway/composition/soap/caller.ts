@@ -8,7 +8,7 @@ import { NamespaceTable, httpHeaders, writeBody, writeEnvelope } from './envelop
 import type { OperationModel } from './model.ts';
 import { decodeResult, readReply } from './reply.ts';
 import type { Invoke } from './schema-builder.ts';
-import { usernameTokenHeader, type TokenEnvironment, type UsernameTokenOptions } from './ws-security.ts';
+import { usernameTokenHeader, type TokenEnvironment, type UsernameTokenOptions } from '../../../sources/common/ws-security.ts';
 
 export interface CallerOptions {
   source: string;

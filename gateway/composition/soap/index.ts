@@ -17,7 +17,7 @@ import type { OperationModel } from './model.ts';
 import { buildOperations } from './operations.ts';
 import { SchemaBuilder } from './schema-builder.ts';
 import { readWsdl, type DocumentLoader, type WsdlDocument } from './wsdl-reader.ts';
-import type { TokenEnvironment } from './ws-security.ts';
+import type { TokenEnvironment } from '../../../sources/common/ws-security.ts';
 import { XsdModeler } from './xsd-types.ts';
 
 export interface SoapSourceOptions {
@@ -113,5 +113,5 @@ export async function loadSoapSource(options: SoapSourceOptions): Promise<Loaded
 }
 
 export { UpstreamError } from '../../../sources/common/upstream-error.ts';
-export { usernameTokenHeader, passwordDigest } from './ws-security.ts';
+export { usernameTokenHeader, passwordDigest } from '../../../sources/common/ws-security.ts';
 export type { Downgrade, LoadedSource } from '../byo/types.ts';

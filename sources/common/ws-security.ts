@@ -52,3 +52,15 @@ export function usernameTokenHeader(options: UsernameTokenOptions, envelopePrefi
     + `<wsu:Created>${created}</wsu:Created>`
     + '</wsse:UsernameToken></wsse:Security>';
 }
+
+/**
+ * A UsernameToken with the password as text and no Nonce or Created: the same bytes on every
+ * call, so identical reads in flight can still share one upstream call (single flight keys on
+ * the body). Only for a service that asks for nothing more, over TLS outside loopback.
+ */
+export function plainUsernameTokenHeader(username: string, password: string, envelopePrefix = 'soap'): string {
+  return `<wsse:Security xmlns:wsse="${WSSE_NAMESPACE}" ${envelopePrefix}:mustUnderstand="1"><wsse:UsernameToken>`
+    + `<wsse:Username>${escapeXml(username)}</wsse:Username>`
+    + `<wsse:Password Type="${PROFILE}#PasswordText">${escapeXml(password)}</wsse:Password>`
+    + '</wsse:UsernameToken></wsse:Security>';
+}
