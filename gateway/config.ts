@@ -154,12 +154,15 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
   }
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const key = issue.path.join('.');
-        return `${key}=${JSON.stringify(cleaned[key])}: ${issue.message}`;
+    throw new ConfigError([
+      ...problems,
+      ...parsed.error.issues.map((issue) => {
+        const key = String(issue.path[0]);
+        // A secret's value is never echoed back into a log.
+        const shown = SECRET_KEYS.includes(key) ? '(hidden)' : JSON.stringify(cleaned[key]);
+        return `${key}=${shown}: ${issue.message}`;
       }),
-    );
+    ]);
   }
   const e = parsed.data;
   const mode = e.NODE_ENV === 'development' ? 'development' : 'production';

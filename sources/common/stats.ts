@@ -11,18 +11,19 @@ export interface StatsSnapshot {
   operations: Record<string, number>;
   /** Size of each batch request, per operation, in arrival order (ids asked for in one call). */
   batchSizes: Record<string, number[]>;
-  /**
-   * Every distinct credential presented to an operation (an Authorization header, a SOAP
-   * UsernameToken as `wsse <username>:<password>`), accepted or not, in arrival order, at most 20:
-   * how tests prove the gateway sent its own credentials and never a client's token.
-   */
-  credentials: string[];
 }
 
 export interface Stats {
   record(operation: string, batchSize?: number): void;
-  /** Notes a credential presented (see StatsSnapshot.credentials); absent credentials are noted as ''. */
+  /** Notes a credential presented to an operation; an absent one is noted as ''. */
   sawCredential(credential: string): void;
+  /**
+   * Every distinct credential presented (an Authorization header, a SOAP UsernameToken as
+   * `wsse <username>:<password>`), accepted or not, in arrival order, at most 20, served at
+   * `GET /_stats/credentials`: how tests prove the gateway sent its own credentials and never a
+   * client's token.
+   */
+  credentials(): string[];
   snapshot(): StatsSnapshot;
   reset(): void;
 }
@@ -50,8 +51,10 @@ export function createStats(): Stats {
         total,
         operations: Object.fromEntries(operations),
         batchSizes: Object.fromEntries([...batchSizes].map(([k, v]) => [k, [...v]])),
-        credentials: [...credentials],
       };
+    },
+    credentials() {
+      return [...credentials];
     },
     reset() {
       total = 0;
@@ -67,6 +70,10 @@ export function handleStatsRoute(req: IncomingMessage, res: ServerResponse, stat
   const path = (req.url ?? '/').split('?')[0];
   if (path === '/_stats' && req.method === 'GET') {
     sendJson(res, 200, stats.snapshot());
+    return true;
+  }
+  if (path === '/_stats/credentials' && req.method === 'GET') {
+    sendJson(res, 200, stats.credentials());
     return true;
   }
   if (path === '/_stats/reset' && req.method === 'POST') {

@@ -4,7 +4,7 @@ import type { DemoBackend } from '../common/server.ts';
 import { startMapsBackend } from './backend.ts';
 import { MAPS_NAMESPACE, SOAP12_ENVELOPE_NAMESPACE } from './contract.ts';
 import { DEFAULT_MAX_REQUEST_BYTES } from './request-guard.ts';
-import { envelope, faultOf, postSoap, readStats, resetBackend } from './test-support.ts';
+import { demoSecurity, envelope, faultOf, postSoap, readStats, resetBackend } from './test-support.ts';
 
 /** The HTTP surface around the operations: probe, WSDL, and the checks made before soap parses a request. */
 let backend: DemoBackend;
@@ -53,7 +53,7 @@ describe('maps backend HTTP surface', () => {
 
   it('accepts a SOAP 1.2 envelope without SOAPAction, as GraphQL Mesh sends, and answers in SOAP 1.1', async () => {
     const reply = await postSoap(backend.url, undefined,
-      `<soap:Envelope xmlns:soap="${SOAP12_ENVELOPE_NAMESPACE}"><soap:Body xmlns="${MAPS_NAMESPACE}">`
+      `<soap:Envelope xmlns:soap="${SOAP12_ENVELOPE_NAMESPACE}"><soap:Header>${demoSecurity('soap')}</soap:Header><soap:Body xmlns="${MAPS_NAMESPACE}">`
       + '<GetPlaceRequest><id>plc_nope</id></GetPlaceRequest></soap:Body></soap:Envelope>',
       { 'content-type': 'application/soap+xml; charset=utf-8' });
     expect(reply.status).toBe(200);
@@ -65,7 +65,7 @@ describe('maps backend HTTP surface', () => {
 describe('requests refused before any operation runs (soap:Client, HTTP 500, not counted)', () => {
   const refusals: [string, () => Promise<Awaited<ReturnType<typeof postSoap>>>, string, string][] = [
     ['malformed XML', () => postSoap(backend.url, 'Geocode', geocode.replace('</m:address>', '')), 'soap:Client',
-      "request is not well-formed XML: unexpected close tag (line 1, column 237)"],
+      "request is not well-formed XML: unexpected close tag (line 1, column 638)"],
     ['an empty body', () => postSoap(backend.url, 'Geocode', ''), 'soap:Client', 'request body is empty; expected a SOAP envelope'],
     ['a root element that is not an Envelope', () => postSoap(backend.url, 'Geocode', `<m:GeocodeRequest xmlns:m="${MAPS_NAMESPACE}"/>`),
       'soap:Client', 'the root element must be a SOAP Envelope'],

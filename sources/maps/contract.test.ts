@@ -1,3 +1,4 @@
+import { DEMO_CREDENTIALS } from '../common/credentials.ts';
 import { fileURLToPath } from 'node:url';
 import * as soap from 'soap';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -22,6 +23,8 @@ let client: soap.Client;
 beforeAll(async () => {
   backend = await startMapsBackend({ seed });
   client = await soap.createClientAsync(fileURLToPath(MAPS_WSDL_URL), { endpoint: `${backend.url}/soap` });
+  // The soap package's own WS-Security: a stock SOAP client authenticates the way Junction does.
+  client.setSecurity(new soap.WSSecurity(DEMO_CREDENTIALS.maps.username, DEMO_CREDENTIALS.maps.apiKey, { passwordType: 'PasswordText' }));
 });
 afterAll(async () => {
   await backend?.close();

@@ -9,10 +9,13 @@ import { MAPS_NAMESPACE, MAPS_SOAP_PATH, SOAP11_ENVELOPE_NAMESPACE } from './con
 import { textOf } from './client-soap.ts';
 import { child, parseXml } from '../common/xml.ts';
 
+/** The demo account's UsernameToken header block, for envelopes written by hand. */
+export const demoSecurity = (prefix: string): string => plainUsernameTokenHeader(DEMO_CREDENTIALS.maps.username, DEMO_CREDENTIALS.maps.apiKey, prefix);
+
 export function envelope(body: string): string {
   return '<?xml version="1.0" encoding="utf-8"?>'
     + `<soapenv:Envelope xmlns:soapenv="${SOAP11_ENVELOPE_NAMESPACE}" xmlns:m="${MAPS_NAMESPACE}">`
-    + `<soapenv:Header>${plainUsernameTokenHeader(DEMO_CREDENTIALS.maps.username, DEMO_CREDENTIALS.maps.apiKey, 'soapenv')}</soapenv:Header>`
+    + `<soapenv:Header>${demoSecurity('soapenv')}</soapenv:Header>`
     + `<soapenv:Body>${body}</soapenv:Body></soapenv:Envelope>`;
 }
 

@@ -1,4 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLE_QUERY } from '../../gateway/example-query.ts';
 
@@ -13,6 +16,13 @@ interface Started {
 }
 
 const running: ChildProcess[] = [];
+
+/** An API keys file with one service: production needs some way to authenticate. */
+function apiKeysFile(): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'junction-e2e-')), 'api-keys.json');
+  writeFileSync(path, JSON.stringify([{ service: 'e2e', sha256: 'b'.repeat(64), scopes: [] }]));
+  return path;
+}
 
 async function start(env: Record<string, string>): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/main.ts'], {
@@ -47,18 +57,29 @@ afterEach(async () => {
 });
 
 describe('npm start', () => {
-  it('starts on embedded defaults, answers the GraphiQL example query over HTTP, and stops cleanly on SIGTERM', async () => {
+  it('starts on embedded defaults, answers the GraphiQL example query with GraphiQL\'s own dev token, and stops cleanly on SIGTERM', async () => {
     const { child, url, output } = await start({ NODE_ENV: 'development' });
     expect(output()).toContain('REDIS_URL is not set: running on in-memory stores');
     expect(output()).toMatch(/payments\s+http:\/\/127\.0\.0\.1:\d+\s+\(demo backend\)/);
-
-    const response = await fetch(`${url}/graphql`, {
+    const ask = (headers: Record<string, string>) => fetch(`${url}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify({ query: EXAMPLE_QUERY }),
-    });
-    expect(response.status).toBe(200);
-    const body = await response.json();
+    }).then(async (r) => ({ status: r.status, body: await r.json() }));
+
+    // Without a token payment data stays in: one error where it starts, the rest of the query answers.
+    const anonymous = await ask({});
+    expect(anonymous.status).toBe(200);
+    expect(anonymous.body.data).toEqual({ payments: null });
+    expect(anonymous.body.errors).toMatchObject([{ path: ['payments'], extensions: { code: 'UNAUTHENTICATED' } }]);
+
+    // GraphiQL opens with a dev token in its headers, so a newcomer's first query works.
+    const page = await (await fetch(`${url}/graphql`, { headers: { accept: 'text/html' } })).text();
+    expect(page).toContain('query Dashboard');
+    const token = /Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)/.exec(page)?.[1];
+    expect(token).toBeDefined();
+    const { status, body } = await ask({ authorization: `Bearer ${token}` });
+    expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
     expect(body.data.payments.edges).toHaveLength(5);
     const node = body.data.payments.edges[0].node;
@@ -66,14 +87,20 @@ describe('npm start', () => {
     expect(node.merchant.place.formattedAddress).toEqual(expect.any(String));
     expect(Array.isArray(node.customer.messages)).toBe(true);
 
-    const graphiql = await fetch(`${url}/graphql`, { headers: { accept: 'text/html' } });
-    expect(await graphiql.text()).toContain('query Dashboard');
+    // npm run -s token prints a token that this gateway accepts, and nothing else.
+    const printed = execFileSync(process.execPath, ['--import', 'tsx', 'gateway/auth/token-cli.ts', 'token', '--sub', 'e2e', '--scopes', 'payments:read'], { encoding: 'utf8' });
+    expect(printed).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\n$/);
+    const scoped = await ask({ authorization: `Bearer ${printed.trim()}` });
+    expect(scoped.body.data.payments.edges).toHaveLength(5);
+    // payments:read only: the messages are refused, each where it was asked for.
+    expect(scoped.body.errors[0].extensions).toMatchObject({ code: 'FORBIDDEN', requiredScopes: [['messages:read']] });
+
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
     expect(await stop(child)).toBe(0);
   });
 
   it('uses Redis when REDIS_URL is set and reports it on /readyz', async () => {
-    const { url, output } = await start({ REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
+    const { url, output } = await start({ REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', AUTH_API_KEYS_FILE: apiKeysFile() });
     expect(output()).toContain('Redis connected');
     const ready = await (await fetch(`${url}/readyz`)).json();
     expect(ready.sources.redis).toMatchObject({ status: 'up' });
@@ -82,7 +109,11 @@ describe('npm start', () => {
     expect(await page.text()).not.toMatch(/graphiql/i);
   });
 
+  it('refuses to start in production without auth settings, naming the one to set', async () => {
+    await expect(start({})).rejects.toThrow(/AUTH_JWKS_URL: not set; production needs AUTH_JWKS_URL/);
+  });
+
   it('refuses to start on bad configuration, listing every problem', async () => {
-    await expect(start({ PORT: 'eighty', MAPS_URL: 'not a url' })).rejects.toThrow(/PORT="eighty"[\s\S]*MAPS_URL="not a url"/);
+    await expect(start({ PORT: 'eighty', MAPS_URL: 'not a url', NODE_ENV: 'development' })).rejects.toThrow(/PORT="eighty"[\s\S]*MAPS_URL="not a url"/);
   });
 });

@@ -51,7 +51,7 @@ export interface HarnessOptions {
   /** A sources file other than .meshrc.yaml (user sources). */
   meshConfig?: string;
   /** Values for `{env.NAME}` in the sources file, given the demo backends' URLs. */
-  env?: (backends: Record<SourceName, DemoBackend>) => Record<string, string | undefined>;
+  env?: (backends: Record<SourceName, DemoBackend>, credentials: SourceCredentials) => Record<string, string | undefined>;
   /** Auth settings over the test issuer's (e.g. a remote JWKS URL, API keys). */
   auth?: (issuer: TestIssuer) => Partial<AuthConfig>;
   /** Clock for token checks, in ms. */
@@ -92,7 +92,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       sourceUrls,
       logger,
       ...(options.meshConfig ? { meshConfig: options.meshConfig } : {}),
-      ...(options.env ? { env: options.env(backends) } : {}),
+      ...(options.env ? { env: options.env(backends, credentials) } : {}),
     });
   } catch (err) {
     // A gateway that cannot start must not leave the backends listening.

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.ts';
+import { basicAuth } from '../../sources/common/credentials.ts';
 import { readUserSources, SourceConfigError } from '../../gateway/composition/byo/mesh-config.ts';
 import { SOURCE_NAMES, type SourceName } from '../../sources/index.ts';
 import type { DemoBackend } from '../../sources/common/server.ts';
@@ -14,9 +15,13 @@ import type { DemoBackend } from '../../sources/common/server.ts';
 function startByoHarness(urls: (b: Record<SourceName, DemoBackend>) => Record<SourceName, string> = (b) => ({ payments: b.payments.url, maps: b.maps.url, messaging: b.messaging.url })) {
   return startHarness({
     meshConfig: 'test/fixtures/byo.meshrc.yaml',
-    env: (b) => {
+    env: (b, c) => {
       const u = urls(b);
-      return { LEDGER_URL: u.payments, LEDGER_TOKEN: 'ledger-secret', GEO_URL: u.maps, SMS_URL: u.messaging };
+      return {
+        LEDGER_URL: u.payments, LEDGER_TOKEN: c.payments.secretKey,
+        GEO_URL: u.maps, GEO_USERNAME: c.maps.username, GEO_API_KEY: c.maps.apiKey,
+        SMS_URL: u.messaging, SMS_AUTHORIZATION: basicAuth(c.messaging.accountSid, c.messaging.authToken),
+      };
     },
   });
 }

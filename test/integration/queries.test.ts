@@ -201,7 +201,7 @@ describe('mutations', () => {
     const input = { customerId: 'cus_nobody', merchantId: h.seed.merchants[0]!.id, amount: 500, currency: 'eur' };
     const { status, body } = await h.query(CREATE, { input });
     expect(status).toBe(200);
-    expect(body.data).toBeNull();
+    expect(body.data).toEqual({ createPayment: null });
     expect(body.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_REJECTED', source: 'payments', upstreamCode: 'resource_missing' });
   });
 

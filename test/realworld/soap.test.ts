@@ -6,6 +6,7 @@
  * reports/realworld/soap-<slug>.json. The maps demo WSDL then runs against the real demo backend
  * (a server built on the `soap` npm package), with no stand-in at all.
  */
+import { DEMO_CREDENTIALS } from '../../sources/common/credentials.ts';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -96,7 +97,7 @@ const CASES: Case[] = [
       const token = security['wsse:UsernameToken']!;
       const created = '2025-01-02T03:04:05Z';
       const digest = createHash('sha1').update(Buffer.concat([Buffer.from('fixed-nonce-0001'), Buffer.from(created + SECURITY.password)])).digest('base64');
-      expect(security['@_xmlns:wsse']).toBe('http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecext-1.0.xsd');
+      expect(security['@_xmlns:wsse']).toBe('http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd');
       expect(token['wsse:Username']).toBe('queue-reader');
       expect(token['wsse:Password']).toEqual({ '#text': digest, '@_Type': expect.stringMatching(/#PasswordDigest$/) });
       expect(token['wsse:Nonce']).toMatchObject({ '#text': Buffer.from('fixed-nonce-0001').toString('base64') });
@@ -246,7 +247,9 @@ describe('the maps demo WSDL against the real demo backend (the soap npm package
   });
 
   it('geocode returns the seed place', async () => {
-    const source = await loadSoapSource({ name: 'maps', source: 'sources/maps/service.wsdl', cwd: REPO_ROOT, endpoint: `${backend.url}/soap` });
+    // The demo backend wants its account's WS-Security UsernameToken, as the curated maps client sends it.
+    const security = { username: DEMO_CREDENTIALS.maps.username, password: DEMO_CREDENTIALS.maps.apiKey };
+    const source = await loadSoapSource({ name: 'maps', source: 'sources/maps/service.wsdl', cwd: REPO_ROOT, endpoint: `${backend.url}/soap`, security });
     expect(validateSchema(source.schema)).toEqual([]);
     const place = seed.places[7]!;
     const result = await run(source.schema, `{ geocode(address: ${JSON.stringify(place.formattedAddress)}) { id name formattedAddress kind location { lat lng } } }`);

@@ -1,9 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULTS, loadConfig } from '../../gateway/config.ts';
 
+/** The least a production start needs: where tokens' keys, issuer and audience are. */
+const IDP = { AUTH_JWKS_URL: 'https://idp.example/.well-known/jwks.json', AUTH_ISSUER: 'https://idp.example/', AUTH_AUDIENCE: 'https://api.example' };
+
+function problemsOf(env: Record<string, string>, readFile?: (path: string) => string): string[] {
+  try {
+    loadConfig(env, readFile);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('loadConfig accepted the configuration');
+}
+
 describe('loadConfig', () => {
-  it('starts on embedded defaults with an empty environment, in production mode', () => {
-    const config = loadConfig({});
+  it('starts on embedded defaults given only the identity provider, in production mode', () => {
+    const config = loadConfig(IDP);
     expect(config).toEqual({
       mode: 'production',
       port: 4000,
@@ -16,16 +29,81 @@ describe('loadConfig', () => {
       upstream: { timeoutMs: DEFAULTS.upstreamTimeoutMs, maxResponseBytes: DEFAULTS.upstreamMaxResponseBytes },
       redisUrl: undefined,
       logLevel: 'info',
+      auth: {
+        keys: { kind: 'remote', url: IDP.AUTH_JWKS_URL },
+        issuer: IDP.AUTH_ISSUER,
+        audience: IDP.AUTH_AUDIENCE,
+        serviceAudience: undefined,
+        algorithms: ['RS256'],
+        tokenTypes: ['at+jwt'],
+        clockToleranceSec: 30,
+        jwks: { maxAgeMs: 600_000, staleIfErrorMs: 86_400_000, cooldownMs: 30_000 },
+        apiKeys: [],
+      },
+      credentials: { payments: undefined, maps: undefined, messaging: undefined },
     });
+  });
+
+  it('refuses to start in production without auth settings, naming the missing one; development runs the dev issuer', () => {
+    expect(problemsOf({})).toEqual([expect.stringMatching(/^AUTH_JWKS_URL: not set; production needs AUTH_JWKS_URL .*NODE_ENV=development/)]);
+    expect(loadConfig({ NODE_ENV: 'development' }).auth.keys).toEqual({ kind: 'dev' });
+    expect(problemsOf({ AUTH_JWKS_URL: IDP.AUTH_JWKS_URL })).toEqual([
+      'AUTH_ISSUER: not set; tokens are only accepted from a named issuer',
+      'AUTH_AUDIENCE: not set; tokens are only accepted for a named audience',
+    ]);
+  });
+
+  it('needs the gateway\'s own credentials in production for every backend given by URL', () => {
+    const problems = problemsOf({ ...IDP, PAYMENTS_URL: 'https://pay.example', MAPS_URL: 'https://maps.example', MAPS_USERNAME: 'junction' });
+    expect(problems).toEqual([
+      expect.stringMatching(/^PAYMENTS_SECRET_KEY: not set; production calls payments at https:\/\/pay.example/),
+      expect.stringMatching(/^MAPS_API_KEY: not set, while MAPS_USERNAME is/),
+    ]);
+    const config = loadConfig({ ...IDP, PAYMENTS_URL: 'https://pay.example', PAYMENTS_SECRET_KEY: 'sk_live_x' });
+    expect(config.credentials.payments).toEqual({ secretKey: 'sk_live_x' });
+  });
+
+  it('reads secrets from JUNCTION_SECRETS_FILE, the environment winning, and refuses names it does not know', () => {
+    const files: Record<string, string> = {
+      '/run/secrets/junction.json': JSON.stringify({ PAYMENTS_SECRET_KEY: 'sk_from_file', MESSAGING_ACCOUNT_SID: 'AC1', MESSAGING_AUTH_TOKEN: 't' }),
+      '/run/secrets/typo.json': JSON.stringify({ PAYMENT_SECRET_KEY: 'x' }),
+    };
+    const read = (path: string) => {
+      if (!(path in files)) throw new Error(`ENOENT: ${path}`);
+      return files[path]!;
+    };
+    const config = loadConfig({ ...IDP, JUNCTION_SECRETS_FILE: '/run/secrets/junction.json', MESSAGING_AUTH_TOKEN: 'from-env' }, read);
+    expect(config.credentials.payments).toEqual({ secretKey: 'sk_from_file' });
+    expect(config.credentials.messaging).toEqual({ accountSid: 'AC1', authToken: 'from-env' });
+    expect(problemsOf({ ...IDP, JUNCTION_SECRETS_FILE: '/run/secrets/typo.json' }, read)).toEqual([
+      expect.stringMatching(/^JUNCTION_SECRETS_FILE: PAYMENT_SECRET_KEY is not a secret Junction reads/),
+    ]);
+    expect(problemsOf({ ...IDP, JUNCTION_SECRETS_FILE: '/nope.json' }, read)).toEqual([expect.stringMatching(/^JUNCTION_SECRETS_FILE="\/nope.json": cannot be read as JSON/)]);
+  });
+
+  it('reads API keys as hashes and refuses a plain key in their place', () => {
+    const good = JSON.stringify([{ service: 'billing', sha256: 'a'.repeat(64), scopes: ['payments:read'] }]);
+    const plain = JSON.stringify([{ service: 'billing', sha256: 'sk_plain_key', scopes: [] }]);
+    const read = (path: string) => (path === 'good.json' ? good : plain);
+    expect(loadConfig({ AUTH_API_KEYS_FILE: 'good.json' }, read).auth.apiKeys).toEqual([{ service: 'billing', sha256: 'a'.repeat(64), scopes: ['payments:read'] }]);
+    expect(problemsOf({ AUTH_API_KEYS_FILE: 'plain.json' }, read)).toEqual([
+      expect.stringMatching(/^AUTH_API_KEYS_FILE: \[0.sha256\] must be the hex SHA-256/),
+      expect.stringMatching(/^AUTH_JWKS_URL: not set/), // with no usable key, production has no auth at all
+    ]);
+  });
+
+  it('pins algorithms to a list it knows and refuses none', () => {
+    expect(loadConfig({ ...IDP, AUTH_ALGORITHMS: 'ES256' }).auth.algorithms).toEqual(['ES256']);
+    expect(problemsOf({ ...IDP, AUTH_ALGORITHMS: 'none' })).toEqual([expect.stringMatching(/^AUTH_ALGORITHMS="none": Invalid option/)]);
   });
 
   it('turns on development mode only when NODE_ENV says so', () => {
     expect(loadConfig({ NODE_ENV: 'development' }).mode).toBe('development');
-    expect(loadConfig({ NODE_ENV: 'staging' }).mode).toBe('production');
+    expect(loadConfig({ ...IDP, NODE_ENV: 'staging' }).mode).toBe('production');
   });
 
   it('reads source URLs, ports and Redis from the environment', () => {
-    const config = loadConfig({ PORT: '8080', PAYMENTS_URL: 'https://payments.internal:8443', REDIS_URL: 'redis://127.0.0.1:6379/2', UPSTREAM_TIMEOUT_MS: '250' });
+    const config = loadConfig({ ...IDP, PAYMENTS_SECRET_KEY: 'sk', PORT: '8080', PAYMENTS_URL: 'https://payments.internal:8443', REDIS_URL: 'redis://127.0.0.1:6379/2', UPSTREAM_TIMEOUT_MS: '250' });
     expect(config.port).toBe(8080);
     expect(config.sources.payments.url).toBe('https://payments.internal:8443');
     expect(config.redisUrl).toBe('redis://127.0.0.1:6379/2');
@@ -50,11 +128,11 @@ describe('loadConfig', () => {
   });
 
   it('treats an empty variable as unset', () => {
-    expect(loadConfig({ PAYMENTS_URL: '', PORT: '' }).port).toBe(4000);
+    expect(loadConfig({ ...IDP, PAYMENTS_URL: '', PORT: '' }).port).toBe(4000);
   });
 
   it('returns a frozen configuration', () => {
-    const config = loadConfig({});
+    const config = loadConfig(IDP);
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.sources.payments)).toBe(true);
   });

@@ -198,7 +198,7 @@ describe('SOAP handler: calls', () => {
     expect(call?.headers.get('content-type')).toBe('text/xml; charset=utf-8');
     const header = child(parseXml(call!.body, 'request'), 'Header')!;
     expect(header.children.map((c) => `${c.ns}|${c.local}`)).toEqual([
-      'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecext-1.0.xsd|Security', 'urn:tenant|Tenant',
+      'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd|Security', 'urn:tenant|Tenant',
     ]);
     const token = child(header.children[0]!, 'UsernameToken')!;
     const expected = createHash('sha1').update(Buffer.concat([nonce, Buffer.from('2024-05-06T07:08:09Z'), Buffer.from('s3cret')])).digest('base64');
@@ -212,7 +212,7 @@ describe('SOAP handler: calls', () => {
   it('writes the UsernameToken header in the OASIS shape (PasswordText by default)', () => {
     const xml = usernameTokenHeader({ username: 'u<1>', password: 'p&w' }, 'soap', { now: () => new Date(Date.UTC(2020, 0, 2, 3, 4, 5)), nonce: () => Buffer.alloc(16, 1) });
     expect(xml).toBe(
-      '<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecext-1.0.xsd"'
+      '<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"'
       + ' xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd" soap:mustUnderstand="1">'
       + '<wsse:UsernameToken wsu:Id="UsernameToken-1"><wsse:Username>u&lt;1&gt;</wsse:Username>'
       + '<wsse:Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText">p&amp;w</wsse:Password>'
