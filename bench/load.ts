@@ -17,6 +17,8 @@ export interface Target {
   /** Sent in turn, one per request, instead of `body`. */
   bodies?: string[];
   connections: number;
+  /** Sent with every request (Junction's bearer token, the payments key for `direct`). */
+  headers?: Record<string, string>;
 }
 
 export interface RoundOptions {
@@ -76,7 +78,8 @@ function runLoad(target: Target, durationS: number): Promise<LoadRun> {
     const started = performance.now();
     const instance = autocannon({
       url: target.url, method: target.method, connections: target.connections, duration: durationS, pipelining: 1, timeout: 30,
-      ...(target.body === undefined && !bodies ? {} : { body: target.body ?? bodies?.[0], headers: { 'content-type': 'application/json' } }),
+      headers: { ...target.headers, ...(target.body === undefined && !bodies ? {} : { 'content-type': 'application/json' }) },
+      ...(target.body === undefined && !bodies ? {} : { body: target.body ?? bodies?.[0] }),
       requests: [{
         ...(bodies ? { setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) } : {}),
         // A GraphQL error comes in a 200: count answers that carry one.

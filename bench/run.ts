@@ -30,10 +30,10 @@ function loudly(lines: string[]): void {
 }
 
 function target(running: Running, scenario: Scenario, system: SystemName): LoadTarget {
-  const { url } = running.systems[system];
+  const { url, headers } = running.systems[system];
   return scenario.path
-    ? { url: `${url}${scenario.path}`, method: 'GET', connections: scenario.connections }
-    : { url, method: 'POST', body: scenario.body, bodies: scenario.bodies, connections: scenario.connections };
+    ? { url: `${url}${scenario.path}`, method: 'GET', connections: scenario.connections, headers }
+    : { url, method: 'POST', body: scenario.body, bodies: scenario.bodies, connections: scenario.connections, headers };
 }
 
 function reportChecks(checks: readonly Check[], when: string): void {
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     const seeds = await readSeeds(running.urls.payments);
     const all = scenarios(seeds).filter((s) => !ONLY || ONLY.includes(s.name));
     const dashboard = scenarios(seeds)[0]!;
-    for (const system of ['junction', 'baseline', 'limit'] as const) await waitAnswering(running.systems[system].url, dashboard.body!, 60_000);
+    for (const system of ['junction', 'baseline', 'limit'] as const) await waitAnswering(running.systems[system], dashboard.body!, 60_000);
     const startRssMb = Object.fromEntries((['junction', 'baseline', 'limit', 'direct'] as const).map((s) => [s, rssMb(running.systems[s].proc.pid)]));
     log(`Started in ${((performance.now() - started) / 1000).toFixed(1)} s. Seeds: payment ${seeds.paymentId}, address "${seeds.address}". `
       + `RSS before load: ${Object.entries(startRssMb).map(([s, mb]) => `${s} ${mb.toFixed(0)} MB`).join(', ')}.`);

@@ -1,3 +1,4 @@
+import { DEMO_HEADERS } from '../sources/common/credentials.ts';
 /**
  * The benchmark's scenarios: named GraphQL operations sent unchanged to Junction, the Mesh
  * baseline and the limit server, plus the backends hit directly. Seed values (a payment id, an
@@ -52,14 +53,14 @@ export async function readSeeds(paymentsUrl: string): Promise<Seeds> {
   const all: { id: string; customer: string }[] = [];
   while (all.length < PAGES * STRIDE + 50) {
     const after = all.length > 0 ? `&starting_after=${all.at(-1)!.id}` : '';
-    const page = (await (await fetch(`${paymentsUrl}/v1/payments?limit=100${after}`)).json()) as { data: { id: string; customer: string }[]; has_more: boolean };
+    const page = (await (await fetch(`${paymentsUrl}/v1/payments?limit=100${after}`, { headers: DEMO_HEADERS.payments })).json()) as { data: { id: string; customer: string }[]; has_more: boolean };
     all.push(...page.data);
     if (!page.has_more) break;
   }
   if (all.length < PAGES * STRIDE + 50) throw new Error(`the payments backend has ${all.length} payments; Dashboard-pages needs ${PAGES * STRIDE + 50}`);
   const payment = all[0];
   if (!payment) throw new Error('the payments backend has no payment to use as a seed');
-  const customers = (await (await fetch(`${paymentsUrl}/v1/customers?ids=${payment.customer}`)).json()) as {
+  const customers = (await (await fetch(`${paymentsUrl}/v1/customers?ids=${payment.customer}`, { headers: DEMO_HEADERS.payments })).json()) as {
     data: { address: { line1: string; postal_code: string; city: string; country: string } }[];
   };
   const a = customers.data[0]?.address;

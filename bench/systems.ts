@@ -1,3 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { DEMO_CREDENTIALS, DEMO_HEADERS } from '../sources/common/credentials.ts';
+import { DEV_ISSUER } from '../gateway/auth/dev-issuer.ts';
 /**
  * Starting the systems of the benchmark, each its own process: the demo backends (once, with the
  * load generator on CPU 1), and Junction, the Mesh baseline and the limit server (CPU 0). Then the
@@ -9,11 +15,18 @@ import { resetUpstream, sleep, upstreamCalls } from './measures.ts';
 import { freePort, waitForOutput, type Proc, type ProcessSet } from './processes.ts';
 import type { Scenario, SystemName } from './scenarios.ts';
 
+export interface System {
+  url: string;
+  proc: Proc;
+  /** Sent with every request: Junction's bearer token, the payments key for `direct`. */
+  headers: Record<string, string>;
+}
+
 export interface Running {
   backends: Proc;
   urls: { payments: string; maps: string; messaging: string };
   /** GraphQL endpoint and process of each system under test; `direct` is the backends themselves. */
-  systems: Record<SystemName, { url: string; proc: Proc }>;
+  systems: Record<SystemName, System>;
   artifactFixes: string[];
 }
 
@@ -44,13 +57,22 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: { cpuPr
     return found;
   };
   const urls = { payments: url('PAYMENTS_URL'), maps: url('MAPS_URL'), messaging: url('MESSAGING_URL') };
-  const env = { ...baseEnv(), PAYMENTS_URL: urls.payments, MAPS_URL: urls.maps, MESSAGING_URL: urls.messaging };
+  // The backends accept the demo credentials (sources/main.ts); every system sends them.
+  const { payments, maps, messaging } = DEMO_CREDENTIALS;
+  const env = {
+    ...baseEnv(), PAYMENTS_URL: urls.payments, MAPS_URL: urls.maps, MESSAGING_URL: urls.messaging,
+    PAYMENTS_SECRET_KEY: payments.secretKey, MAPS_USERNAME: maps.username, MAPS_API_KEY: maps.apiKey,
+    MESSAGING_ACCOUNT_SID: messaging.accountSid, MESSAGING_AUTH_TOKEN: messaging.authToken,
+    MESSAGING_AUTHORIZATION: DEMO_HEADERS.messaging.authorization,
+  };
+  // Junction verifies a bearer token on every request, as in production: keys from a file.
+  const identity = await benchIdentity();
 
   const profile = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
   // Junction as it runs in production: compiled by `npm run build` (the bench script runs it
   // first), under plain Node, without tsx's loader in memory.
   const junction = set.start('junction', node, [...profile, 'dist/gateway/main.js'], {
-    env: { ...env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn' }, cpu: cpus.sut,
+    env: { ...env, ...identity.env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn' }, cpu: cpus.sut,
   });
   const limit = set.start('limit', node, ['--import', 'tsx', 'bench/limit-server.ts'], { env: { ...env, PORT: '0' }, cpu: cpus.sut });
   // The build runs next to the other two starting (it is not measured); mesh start after it.
@@ -66,16 +88,16 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: { cpuPr
   return {
     backends, urls, artifactFixes,
     systems: {
-      junction: { url: junctionUrl, proc: junction },
-      baseline: { url: `http://127.0.0.1:${baselinePort}/graphql`, proc: baseline },
-      limit: { url: limitUrl, proc: limit },
-      direct: { url: urls.payments, proc: backends },
+      junction: { url: junctionUrl, proc: junction, headers: { authorization: `Bearer ${identity.token}` } },
+      baseline: { url: `http://127.0.0.1:${baselinePort}/graphql`, proc: baseline, headers: {} },
+      limit: { url: limitUrl, proc: limit, headers: {} },
+      direct: { url: urls.payments, proc: backends, headers: DEMO_HEADERS.payments },
     },
   };
 }
 
-export async function post(url: string, body: string): Promise<{ status: number; text: string }> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+export async function post(system: Pick<System, 'url' | 'headers'>, body: string): Promise<{ status: number; text: string }> {
+  const response = await fetch(system.url, { method: 'POST', headers: { ...system.headers, 'content-type': 'application/json' }, body });
   return { status: response.status, text: await response.text() };
 }
 
@@ -113,7 +135,7 @@ export async function checkResponses(running: Running, list: readonly Scenario[]
     let reference: string | undefined;
     for (const system of scenario.systems) {
       await resetUpstream(upstream);
-      const answer = await post(running.systems[system].url, body);
+      const answer = await post(running.systems[system], body);
       const calls = await upstreamCalls(upstream);
       reference ??= answer.text;
       let verdict: Verdict = 'DIFFERENT';
@@ -138,12 +160,13 @@ function sameData(a: string, b: string): boolean {
 }
 
 /** Waits until a GraphQL endpoint answers a request with data (Mesh loads its sources on the first one). */
-export async function waitAnswering(url: string, body: string, timeoutMs: number): Promise<void> {
+export async function waitAnswering(system: Pick<System, 'url' | 'headers'>, body: string, timeoutMs: number): Promise<void> {
+  const { url } = system;
   const start = Date.now();
   let last = '';
   while (Date.now() - start < timeoutMs) {
     try {
-      const answer = await post(url, body);
+      const answer = await post(system, body);
       if (answer.status === 200 && answer.text.startsWith('{"data"')) return;
       last = `HTTP ${answer.status}: ${answer.text.slice(0, 200)}`;
     } catch (err) {
@@ -152,4 +175,22 @@ export async function waitAnswering(url: string, body: string, timeoutMs: number
     await sleep(250);
   }
   throw new Error(`${url} did not answer with data within ${timeoutMs} ms (last: ${last})`);
+}
+
+/**
+ * A key pair for the run: its public half in a JWKS file Junction reads (AUTH_JWKS_FILE), the
+ * private half signing one access token with every demo scope, sent on every request.
+ */
+async function benchIdentity(): Promise<{ env: Record<string, string>; token: string }> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  const kid = 'bench';
+  const file = join(mkdtempSync(join(tmpdir(), 'junction-bench-')), 'jwks.json');
+  writeFileSync(file, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' }] }));
+  const issuer = 'urn:junction:bench';
+  const audience = 'junction-bench';
+  const token = await new SignJWT({ scope: DEV_ISSUER.allScopes.join(' ') })
+    .setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' })
+    .setIssuer(issuer).setAudience(audience).setSubject('bench').setIssuedAt().setExpirationTime('6h')
+    .sign(privateKey);
+  return { env: { AUTH_JWKS_FILE: file, AUTH_ISSUER: issuer, AUTH_AUDIENCE: audience, AUTH_ALGORITHMS: 'ES256' }, token };
 }

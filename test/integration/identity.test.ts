@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { SignJWT, UnsecuredJWT } from 'jose';
+import { createSchema, createYoga } from 'graphql-yoga';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { callCounts, startHarness, type Harness } from '../helpers/harness.ts';
 import { TEST_AUTH } from '../helpers/test-issuer.ts';
@@ -314,5 +315,43 @@ describe('keys from a JWKS URL', () => {
     const { status, body } = await h.query(PAYMENT, { id: 'pay_x' }, bearer(await h.issuer.token()));
     expect(status).toBe(503);
     expect(body.errors![0]!.extensions).toEqual({ code: 'AUTH_UNAVAILABLE' });
+  });
+});
+
+describe('first-party backends told who is calling (forwardIdentity)', () => {
+  let h: Harness;
+  let accounts: Server;
+  beforeAll(async () => {
+    // A first-party service that answers with the identity headers it received.
+    const yoga = createYoga({
+      schema: createSchema({
+        typeDefs: 'type Query { whoami: String! }',
+        resolvers: { Query: { whoami: (_: unknown, __: unknown, { request }: { request: Request }) => JSON.stringify({
+          principal: request.headers.get('x-junction-principal'),
+          scopes: request.headers.get('x-junction-scopes'),
+          authorization: request.headers.get('authorization'),
+        }) } },
+      }),
+      logging: false,
+    });
+    accounts = createServer(yoga);
+    await new Promise<void>((resolve) => accounts.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(accounts.address() as AddressInfo).port}`;
+    h = await startHarness({ meshConfig: 'test/fixtures/first-party.meshrc.yaml', env: () => ({ ACCOUNTS_URL: url }) });
+  });
+  afterAll(async () => {
+    await h.close();
+    await new Promise<void>((resolve) => accounts.close(() => resolve()));
+  });
+
+  it('sends the verified principal and scopes, never the client\'s copies or its token', async () => {
+    const token = await h.issuer.token({ sub: 'alice', scopes: ['payments:read', 'messages:read'] });
+    const { body } = await h.query('{ accounts { whoami } }', {}, { ...bearer(token), 'x-junction-principal': 'service:admin', 'x-junction-scopes': 'payments:write' });
+    expect(JSON.parse(body.data!.accounts.whoami)).toEqual({ principal: 'user:alice', scopes: 'payments:read messages:read', authorization: null });
+  });
+
+  it('says anonymous when nobody signed in', async () => {
+    const { body } = await h.query('{ accounts { whoami } }', {}, { authorization: '', 'x-junction-principal': 'user:alice' });
+    expect(JSON.parse(body.data!.accounts.whoami)).toEqual({ principal: 'anonymous', scopes: '', authorization: null });
   });
 });

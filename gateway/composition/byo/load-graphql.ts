@@ -4,7 +4,8 @@ import { buildClientSchema, buildSchema, getIntrospectionQuery, type GraphQLSche
 import { buildHTTPExecutor } from '@graphql-tools/executor-http';
 import type { Executor } from '@graphql-tools/utils';
 import type { LoadedSource } from './types.ts';
-import { rootFieldCount, timedFetch } from './common.ts';
+import { identityHeaders, rootFieldCount, timedFetch } from './common.ts';
+import type { Principal } from '../../auth/principal.ts';
 
 export interface GraphQLSourceOptions {
   name: string;
@@ -20,6 +21,8 @@ export interface GraphQLSourceOptions {
   operationHeaders?: Record<string, string>;
   /** Time allowed for one call, headers and body, in milliseconds. Default 5000. */
   timeoutMs?: number;
+  /** A first-party backend: send who is calling (common.ts identityHeaders). Default false. */
+  forwardIdentity?: boolean;
   fetch?: typeof globalThis.fetch;
 }
 
@@ -31,7 +34,13 @@ export async function loadGraphQLSource(options: GraphQLSourceOptions): Promise<
   const started = performance.now();
   const { name, endpoint, source, cwd = process.cwd(), operationHeaders = {}, timeoutMs = 5_000 } = options;
   const doFetch = timedFetch(options.fetch ?? globalThis.fetch, timeoutMs);
-  const executor = buildHTTPExecutor({ endpoint, headers: operationHeaders, fetch: doFetch });
+  const executor = buildHTTPExecutor({
+    endpoint,
+    headers: options.forwardIdentity
+      ? (request) => ({ ...operationHeaders, ...identityHeaders((request?.context as { principal?: Principal } | undefined)?.principal) })
+      : operationHeaders,
+    fetch: doFetch,
+  });
   let schema: GraphQLSchema;
   if (source) {
     // Custom directives (GitHub's @requiredCapabilities) are declared in the SDL; a vendor's

@@ -17,7 +17,7 @@ import type { PromiseOrValue } from 'graphql/jsutils/PromiseOrValue.js';
 import { MapperKind, mapSchema, type ExecutionRequest, type ExecutionResult, type Executor } from '@graphql-tools/utils';
 import { loadGraphQLSchemaFromOpenAPI } from '@omnigraph/openapi';
 import type { LoadedSource } from './types.ts';
-import { rootFieldCount, timedFetch } from './common.ts';
+import { rootFieldCount, timedFetch, withIdentity } from './common.ts';
 
 export interface OpenApiSourceOptions {
   name: string;
@@ -33,6 +33,8 @@ export interface OpenApiSourceOptions {
   queryParams?: Record<string, string>;
   /** Time allowed for one call, headers and body, in milliseconds. Default 5000. */
   timeoutMs?: number;
+  /** A first-party backend: send who is calling (common.ts identityHeaders). Default false. */
+  forwardIdentity?: boolean;
   fetch?: typeof globalThis.fetch;
 }
 
@@ -279,7 +281,8 @@ function withoutConverterDirectives(schema: GraphQLSchema): GraphQLSchema {
 export async function loadOpenApiSource(options: OpenApiSourceOptions): Promise<LoadedSource> {
   const started = performance.now();
   const { name, source, cwd = process.cwd(), endpoint, operationHeaders, queryParams, timeoutMs = 5_000 } = options;
-  const doFetch = timedFetch(options.fetch ?? globalThis.fetch, timeoutMs);
+  const timed = timedFetch(options.fetch ?? globalThis.fetch, timeoutMs);
+  const doFetch = options.forwardIdentity ? withIdentity(timed) : timed;
   const location = isUrl(source) ? source : resolve(cwd, source);
   const document = await readDocument(location, doFetch);
   const declaredOperations = countOperations(document);

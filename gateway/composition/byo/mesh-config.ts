@@ -33,6 +33,7 @@ const openapi = z.strictObject({
   operationHeaders: headers.optional(),
   queryParams: headers.optional(),
   timeoutMs: timeoutMs.optional(),
+  forwardIdentity: z.boolean().optional(),
 });
 
 const graphql = z.strictObject({
@@ -41,6 +42,7 @@ const graphql = z.strictObject({
   source: z.string().min(1).optional(),
   operationHeaders: headers.optional(),
   timeoutMs: timeoutMs.optional(),
+  forwardIdentity: z.boolean().optional(),
 });
 
 const soap = z.strictObject({
