@@ -125,8 +125,9 @@ describe('scopes on fields: partial results, decided before any backend call', (
     const { status, body } = await h.query(MIXED, { c: customer().id, a: h.seed.places[0]!.formattedAddress }, bearer(token));
     expect(status).toBe(200);
     expect(body.data).toEqual({ customer: { id: customer().id, name: customer().name, messages: null }, geocode: [{ id: h.seed.places[0]!.id }] });
-    expect(body.errors).toMatchObject([{
+    expect(body.errors).toEqual([{
       message: 'Customer.messages needs scope messages:read.',
+      locations: [{ line: 2, column: 32 }],
       path: ['customer', 'messages'],
       extensions: { code: 'FORBIDDEN', requiredScopes: [['messages:read']] },
     }]);

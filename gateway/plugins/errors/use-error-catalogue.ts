@@ -1,4 +1,4 @@
-import { GraphQLError, type ExecutionResult } from 'graphql';
+import { GraphQLError, type ExecutionResult, type Source } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { handleStreamOrSingleExecutionResult } from '@envelop/core';
 import type { Logger } from 'pino';
@@ -21,16 +21,30 @@ export function useErrorCatalogue({ mode, logger, requestIds }: ErrorCatalogueOp
     onExecute({ args }) {
       const request = (args.contextValue as { request?: Request }).request;
       const requestId = request ? requestIds.get(request) : undefined;
+      const source = args.document.loc?.source;
       return {
         onExecuteDone(payload) {
           return handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) => {
             if (!result.errors?.length) return;
-            setResult({ ...result, errors: result.errors.map((e) => toClientError(e, { mode, logger, requestId })) } as ExecutionResult);
+            setResult({ ...result, errors: result.errors.map((e) => toClientError(anchored(e, source), { mode, logger, requestId })) } as ExecutionResult);
           });
         },
       };
     },
   };
+}
+
+/**
+ * graphql-jit's errors carry `locations` but no AST nodes, and yoga rebuilds every error from
+ * its nodes (or source and positions) on the way out, which dropped the locations. Anchoring the
+ * error to the document's source and the positions of its locations keeps them.
+ */
+function anchored(error: GraphQLError, source: Source | undefined): GraphQLError {
+  if (error.nodes || error.positions || !error.locations?.length || !source) return error;
+  const lineStarts = [0];
+  for (let i = 0; i < source.body.length; i++) if (source.body[i] === '\n') lineStarts.push(i + 1);
+  const positions = error.locations.map(({ line, column }) => (lineStarts[line - 1] ?? 0) + column - 1);
+  return new GraphQLError(error.message, { source, positions, path: error.path, originalError: error.originalError, extensions: error.extensions });
 }
 
 export function toClientError(
