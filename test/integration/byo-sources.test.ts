@@ -88,6 +88,8 @@ describe('when a user source\'s backend fails', () => {
     const byPath = Object.fromEntries(body.errors!.map((e) => [e.path!.join('.'), e]));
     expect(byPath['ledger.client']).toEqual({
       message: 'The ledger service failed to answer GET /v1/customers/cus_x.',
+      // Located in the client's own document: the `client` field on line 2.
+      locations: [{ line: 2, column: 16 }],
       path: ['ledger', 'client'],
       extensions: { code: 'UPSTREAM_ERROR', source: 'ledger', upstreamCode: 'injected_fault' },
     });
