@@ -58,6 +58,7 @@ const envSchema = z.object({
   UPSTREAM_MAX_RESPONSE_BYTES: positiveInt(256 * 1024 * 1024).default(DEFAULTS.upstreamMaxResponseBytes),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  CACHE: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   AUTH_JWKS_URL: url.optional(),
   AUTH_JWKS_FILE: z.string().optional(),
   AUTH_ISSUER: z.string().optional(),
@@ -95,6 +96,8 @@ export interface Config {
   upstream: Readonly<{ timeoutMs: number; maxResponseBytes: number }>;
   /** Unset: in-memory stores, and the log says so. */
   redisUrl: string | undefined;
+  /** The entity and response caches (in Redis with REDIS_URL, else in memory); off: every read reaches a backend. */
+  cache: boolean;
   auth: AuthConfig;
   /**
    * The gateway's own credentials per backend; undefined where none is configured (main.ts then
@@ -196,6 +199,7 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     },
     upstream: { timeoutMs: e.UPSTREAM_TIMEOUT_MS, maxResponseBytes: e.UPSTREAM_MAX_RESPONSE_BYTES },
     redisUrl: e.REDIS_URL,
+    cache: e.CACHE === 'on',
     logLevel: e.LOG_LEVEL,
     auth,
     credentials,

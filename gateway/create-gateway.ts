@@ -16,7 +16,10 @@ import { useLoaders } from './plugins/loaders/use-loaders.ts';
 import { createMaskError, useErrorCatalogue } from './plugins/errors/use-error-catalogue.ts';
 import { useUpstreamDebug } from './plugins/upstream-debug/use-upstream-debug.ts';
 import { useJit } from './plugins/jit/use-jit.ts';
-import { useDevIssuerJwks, useIdentity } from './plugins/identity/use-identity.ts';
+import { principalPerRequest, useDevIssuerJwks, useIdentity } from './plugins/identity/use-identity.ts';
+import { useJunctionResponseCache } from './cache/response-cache.ts';
+import { createEntityCache } from '../sources/common/entity-cache.ts';
+import type { CacheStore } from '../sources/common/cache.ts';
 import type { Auth } from './auth/index.ts';
 import { DEV_ISSUER } from './auth/dev-issuer.ts';
 import type { SourceCredentials } from '../sources/common/credentials.ts';
@@ -41,6 +44,11 @@ export interface GatewayOptions {
   credentials: SourceCredentials;
   /** Who is calling (auth/index.ts builds it from the configuration). */
   auth: Auth;
+  /**
+   * Where cached entities and responses live (gateway/cache/store.ts: Redis, or memory for one
+   * instance); absent: nothing is cached.
+   */
+  cacheStore?: CacheStore;
 }
 
 export interface Gateway {
@@ -53,7 +61,7 @@ export interface Gateway {
 
 /** Assembles Junction from its plugins. Opens no port and reads no environment: main.ts does. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
-  const { config, sourceUrls, logger, fetch, healthChecks = [], meshDir, meshConfig, env, credentials, auth } = options;
+  const { config, sourceUrls, logger, fetch, healthChecks = [], meshDir, meshConfig, env, credentials, auth, cacheStore } = options;
   const dev = config.mode === 'development';
   // Which request a backend call belongs to, for the debug extension (development only).
   const upstreamLog = dev ? new AsyncLocalStorage<UpstreamCallRecord[]>() : undefined;
@@ -72,6 +80,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ...(fetch ? { fetch } : {}),
   });
   const requestIds = new WeakMap<Request, string>();
+  const principalOf = principalPerRequest(auth.authenticate);
+  const entityCache = cacheStore
+    ? createEntityCache({ store: cacheStore, ...(upstreamLog ? { onHit: (record) => upstreamLog.getStore()?.push(record) } : {}) })
+    : undefined;
+  const invalidate = cacheStore ? (tags: readonly string[]) => cacheStore.invalidateTags(tags) : async () => undefined;
 
   const yoga = createYoga<Record<string, unknown>, JunctionContext>({
     schema,
@@ -106,13 +119,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // Development without auth settings: the embedded issuer's public keys, for other tools.
       auth.devIssuer !== undefined && useDevIssuerJwks(auth.devIssuer),
       // Who is calling, verified, on the context; bad credentials end the request with 401.
-      useIdentity(auth.authenticate),
+      useIdentity(principalOf),
       // Production hides the schema's shape; development shows it to GraphiQL.
       !dev && useProductionSurface(),
       // Per-request loaders on the context, for the resolvers.
-      useLoaders(sources),
+      useLoaders(sources, entityCache, invalidate),
       // Compiled execution: graphql-js interprets every document anew, JIT runs it as compiled code.
       useJit(),
+      // After the JIT, so that a miss runs the compiled document; before the debug extension, so
+      // that a stored answer never holds one request's debug details.
+      cacheStore !== undefined && useJunctionResponseCache({ store: cacheStore, principalOf, exposeMetadata: dev }),
       // Development: which backend calls a request made, on request (x-junction-debug: 1).
       upstreamLog !== undefined && useUpstreamDebug(upstreamLog),
       // Last: it must see the errors every other plugin and resolver raised.

@@ -16,6 +16,8 @@ import { SOURCE_NAMES, startDemoBackends, type SourceName } from '../sources/ind
 import { closeServer, listen, type DemoBackend } from '../sources/common/server.ts';
 import { DEMO_CREDENTIALS, randomCredentials, type SourceCredentials } from '../sources/common/credentials.ts';
 import { createAuth } from './auth/index.ts';
+import { createMemoryStore, createRedisStore } from './cache/store.ts';
+import type { CacheStore } from '../sources/common/cache.ts';
 
 /** Where start-up writes what each user source exposed and lost. */
 const SOURCES_REPORT = 'reports/sources-report.json';
@@ -53,6 +55,13 @@ async function main(): Promise<void> {
 
   const healthChecks: HealthCheck[] = [];
   const redis = config.redisUrl ? createRedis(config.redisUrl) : undefined;
+  let redisWarnedAt = Number.NEGATIVE_INFINITY;
+  // ioredis reports connection trouble as events; without a listener they reach stderr unformatted.
+  redis?.on('error', (err: Error) => {
+    if (Date.now() - redisWarnedAt < 10_000) return;
+    redisWarnedAt = Date.now();
+    logger.warn({ err: err.message }, 'Redis connection trouble; the cache is bypassed until it answers');
+  });
   if (redis && config.redisUrl) {
     try {
       await redis.connect();
@@ -67,7 +76,11 @@ async function main(): Promise<void> {
   }
 
   const auth = await createAuth(config.auth, logger);
-  const gateway = await createGateway({ config, sourceUrls, logger, healthChecks, credentials, auth });
+  let cacheStore: CacheStore | undefined;
+  if (!config.cache) logger.info('CACHE=off: every read reaches its backend');
+  else if (redis) cacheStore = createRedisStore(redis, logger);
+  else cacheStore = createMemoryStore();
+  const gateway = await createGateway({ config, sourceUrls, logger, healthChecks, credentials, auth, ...(cacheStore ? { cacheStore } : {}) });
   if (gateway.reports.length > 0) {
     // The full list of downgrades is long (Stripe has over a thousand): the terminal gets the
     // summary, the file gets every location.

@@ -11,7 +11,7 @@ export const typeDefs = /* GraphQL */ `
     place(id: ID!): Place
   }
 
-  type Place {
+  type Place @cacheControl(maxAge: 86400) {
     id: ID!
     name: String!
     formattedAddress: String!

@@ -14,7 +14,7 @@ export const typeDefs = /* GraphQL */ `
     sendMessage(input: SendMessageInput!): Message @requiresScopes(scopes: [["messages:send"]])
   }
 
-  type Message @requiresScopes(scopes: [["messages:read"]]) {
+  type Message @requiresScopes(scopes: [["messages:read"]]) @cacheControl(maxAge: 30, scope: PRIVATE) {
     id: ID!
     to: String!
     body: String!
@@ -57,7 +57,7 @@ export const resolvers = {
     async sendMessage(
       _: unknown,
       { input }: { input: { customerId?: string | null; phone?: string | null; body: string } },
-      { loaders, sources }: JunctionContext,
+      { loaders, sources, invalidate }: JunctionContext,
     ) {
       const { customerId, phone, body } = input;
       if ((customerId ?? null) === null === ((phone ?? null) === null)) {
@@ -78,6 +78,8 @@ export const resolvers = {
       }
       const message = await sources.messaging.sendMessage({ to, body, ...(customerId ? { customerId } : {}) });
       loaders.messaging.message.prime(message.id, message);
+      // The recipient's cached message lists are out of date.
+      if (message.customerId) await invalidate([`Customer:${message.customerId}`]);
       return message;
     },
   },

@@ -43,7 +43,7 @@ export const typeDefs = /* GraphQL */ `
     FAILED
   }
 
-  type Payment @requiresScopes(scopes: [["payments:read"]]) {
+  type Payment @requiresScopes(scopes: [["payments:read"]]) @cacheControl(maxAge: 30, scope: PRIVATE) {
     "Unique identifier, e.g. pay_3MtwBwLkdIwHu7."
     id: ID!
     "Amount in the currency's minor unit (cents)."
@@ -63,7 +63,7 @@ export const typeDefs = /* GraphQL */ `
     refunds: [Refund!]!
   }
 
-  type Refund @requiresScopes(scopes: [["payments:read"]]) {
+  type Refund @requiresScopes(scopes: [["payments:read"]]) @cacheControl(maxAge: 30, scope: PRIVATE) {
     "Unique identifier, e.g. re_3MtwBwLkdIwHu7."
     id: ID!
     amount: Int!
@@ -100,7 +100,7 @@ export const typeDefs = /* GraphQL */ `
     endCursor: String
   }
 
-  type Customer @requiresScopes(scopes: [["payments:read"]]) {
+  type Customer @requiresScopes(scopes: [["payments:read"]]) @cacheControl(maxAge: 60, scope: PRIVATE) {
     "Unique identifier, e.g. cus_NffrFeUfNV2Hib."
     id: ID!
     name: String!
@@ -121,7 +121,7 @@ export const typeDefs = /* GraphQL */ `
     country: String!
   }
 
-  type Merchant {
+  type Merchant @cacheControl(maxAge: 300) {
     "Unique identifier, e.g. mer_FPQoexi97wj3WV."
     id: ID!
     name: String!
@@ -195,7 +195,7 @@ export const resolvers = {
     async createPayment(
       _: unknown,
       { input }: { input: { customerId: string; merchantId: string; amount: number; currency: string; description?: string | null; idempotencyKey?: string | null } },
-      { sources, loaders }: JunctionContext,
+      { sources, loaders, invalidate }: JunctionContext,
     ) {
       if (input.amount < 1 || input.amount > MAX_AMOUNT) {
         throw junctionError('BAD_USER_INPUT', `"input.amount" must be between 1 and ${MAX_AMOUNT}; got ${input.amount}.`, { argument: 'input.amount' });
@@ -214,12 +214,14 @@ export const resolvers = {
         checkIdempotencyKey(input.idempotencyKey, 'input.idempotencyKey'),
       );
       loaders.payments.payment.prime(payment.id, payment);
+      // Cached answers holding this customer, or any payments list, no longer tell the whole story.
+      await invalidate([`Customer:${input.customerId}`, 'Payment']);
       return payment;
     },
     async refundPayment(
       _: unknown,
       { paymentId, amount, idempotencyKey }: { paymentId: string; amount?: number | null; idempotencyKey?: string | null },
-      { sources, loaders }: JunctionContext,
+      { sources, loaders, invalidate }: JunctionContext,
     ) {
       if (amount !== null && amount !== undefined && (amount < 1 || amount > MAX_AMOUNT)) {
         throw junctionError('BAD_USER_INPUT', `"amount" must be between 1 and ${MAX_AMOUNT}; got ${amount}.`, { argument: 'amount' });
@@ -231,6 +233,7 @@ export const resolvers = {
       // The payment changed (amount_refunded, maybe status): forget any copy loaded earlier.
       loaders.payments.payment.clear(paymentId);
       loaders.payments.refundsByPayment.clear(paymentId);
+      await invalidate([`Payment:${paymentId}`]);
       return refund;
     },
   },

@@ -3,6 +3,7 @@ import type { SourceClientOptions } from './common/upstream-fetch.ts';
 import type { DemoBackend, DemoBackendOptions } from './common/server.ts';
 import { createSeed, type Seed } from './common/seed.ts';
 import { credentialHeaders, type SourceCredentials } from './common/credentials.ts';
+import type { EntityCache } from './common/entity-cache.ts';
 import { createPaymentsClient, type PaymentsClient } from './payments/client.ts';
 import { createMapsClient, type MapsClient } from './maps/client.ts';
 import { createMessagingClient, type MessagingClient } from './messaging/client.ts';
@@ -48,11 +49,14 @@ export function createSourceClients(
   };
 }
 
-/** Fresh loaders for one request: batching and de-duplication never cross requests (or users). */
-export function createLoaders(clients: SourceClients) {
+/**
+ * Fresh loaders for one request: batching and de-duplication never cross requests (or users).
+ * The entity cache behind some of them is shared (sources/common/entity-cache.ts says why that is safe).
+ */
+export function createLoaders(clients: SourceClients, cache?: EntityCache) {
   return {
-    payments: createPaymentsLoaders(clients.payments),
-    maps: createMapsLoaders(clients.maps),
+    payments: createPaymentsLoaders(clients.payments, cache),
+    maps: createMapsLoaders(clients.maps, cache),
     messaging: createMessagingLoaders(clients.messaging),
   };
 }

@@ -38,6 +38,8 @@ export interface UpstreamCallRecord {
   coalesced: boolean;
   /** HTTP status, or absent when the call failed before one arrived. */
   status?: number;
+  /** True when the keys were found in Junction's entity cache and no backend call was made. */
+  cached?: boolean;
 }
 
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 5_000;

@@ -1,18 +1,28 @@
 import DataLoader from 'dataloader';
 import { groupByKeys, orderByKeys } from '../common/batch.ts';
 import type { CustomerRecord, MerchantRecord, PaymentRecord, RefundRecord } from '../common/seed.ts';
-import { PAYMENTS_MAX_BATCH, type PaymentsClient } from './client.ts';
+import { ENTITY_TTL_MS, NO_CACHE, type EntityCache } from '../common/entity-cache.ts';
+import { PAYMENTS_MAX_BATCH, PAYMENTS_SOURCE, type PaymentsClient } from './client.ts';
 
-/** Per-request loaders over the payments API's `ids=` batch look-ups: one call per entity kind per tick. */
-export function createPaymentsLoaders(client: PaymentsClient) {
+/**
+ * Per-request loaders over the payments API's `ids=` batch look-ups: one call per entity kind per
+ * tick. Customers and merchants go through the entity cache when there is one.
+ */
+export function createPaymentsLoaders(client: PaymentsClient, cache: EntityCache = NO_CACHE) {
   const options = { maxBatchSize: PAYMENTS_MAX_BATCH };
   return {
     customer: new DataLoader<string, CustomerRecord | null>(
-      async (ids) => orderByKeys(ids, await client.customersByIds(ids), (c) => c.id),
+      cache.batch(
+        { source: PAYMENTS_SOURCE, namespace: 'customer', ttlMs: ENTITY_TTL_MS.customer, keyOf: (id) => id, tagsOf: (c: CustomerRecord | null) => (c ? [`Customer:${c.id}`] : []) },
+        async (ids) => orderByKeys(ids, await client.customersByIds(ids), (c) => c.id),
+      ),
       options,
     ),
     merchant: new DataLoader<string, MerchantRecord | null>(
-      async (ids) => orderByKeys(ids, await client.merchantsByIds(ids), (m) => m.id),
+      cache.batch(
+        { source: PAYMENTS_SOURCE, namespace: 'merchant', ttlMs: ENTITY_TTL_MS.merchant, keyOf: (id) => id, tagsOf: (m: MerchantRecord | null) => (m ? [`Merchant:${m.id}`] : []) },
+        async (ids) => orderByKeys(ids, await client.merchantsByIds(ids), (m) => m.id),
+      ),
       options,
     ),
     payment: new DataLoader<string, PaymentRecord | null>(

@@ -8,6 +8,7 @@ import type { DemoBackend } from '../../sources/common/server.ts';
 import type { StatsSnapshot } from '../../sources/common/stats.ts';
 import { randomCredentials, type SourceCredentials } from '../../sources/common/credentials.ts';
 import { createAuth } from '../../gateway/auth/index.ts';
+import type { CacheStore } from '../../sources/common/cache.ts';
 import type { AuthConfig } from '../../gateway/config.ts';
 import { createTestIssuer, TEST_AUTH, type TestIssuer } from './test-issuer.ts';
 
@@ -56,6 +57,11 @@ export interface HarnessOptions {
   auth?: (issuer: TestIssuer) => Partial<AuthConfig>;
   /** Clock for token checks, in ms. */
   now?: () => number;
+  /**
+   * The cache store (entities and responses). Default none, so that call counts are the
+   * backends' own: tests of the cache pass one (createMemoryStore, or createRedisStore on a real Redis).
+   */
+  cacheStore?: CacheStore;
 }
 
 /** Real demo backends on free ports, and a gateway over them, driven through `yoga.fetch`. */
@@ -82,6 +88,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     gateway = await createGateway({
       credentials,
       auth,
+      ...(options.cacheStore ? { cacheStore: options.cacheStore } : {}),
       config: {
         mode: options.mode ?? 'production',
         upstream: {

@@ -28,6 +28,7 @@ describe('loadConfig', () => {
       },
       upstream: { timeoutMs: DEFAULTS.upstreamTimeoutMs, maxResponseBytes: DEFAULTS.upstreamMaxResponseBytes },
       redisUrl: undefined,
+      cache: true,
       logLevel: 'info',
       auth: {
         keys: { kind: 'remote', url: IDP.AUTH_JWKS_URL },

@@ -8,12 +8,24 @@ import type { DevIssuer } from '../../auth/dev-issuer.ts';
  * credentials end the request here with the error's status (401 or 503), before execution, so
  * no resolver runs and no backend is called for a caller that is not who it claims.
  */
-export function useIdentity(authenticate: Authenticator): Plugin<{ principal: Principal }> {
+export function useIdentity(principalOf: (request: Request) => Promise<Principal>): Plugin<{ principal: Principal }> {
   return {
     async onContextBuilding({ context, extendContext }) {
-      const request = (context as { request: Request }).request;
-      extendContext({ principal: await authenticate(request.headers) });
+      extendContext({ principal: await principalOf((context as { request: Request }).request) });
     },
+  };
+}
+
+/**
+ * Who sent a request, worked out once per request however many plugins ask (the response cache
+ * needs it before parsing, the context after).
+ */
+export function principalPerRequest(authenticate: Authenticator): (request: Request) => Promise<Principal> {
+  const known = new WeakMap<Request, Promise<Principal>>();
+  return (request) => {
+    let principal = known.get(request);
+    if (!principal) known.set(request, (principal = authenticate(request.headers)));
+    return principal;
   };
 }
 

@@ -7,7 +7,7 @@ import type { UpstreamCallRecord } from '../../../sources/common/upstream-fetch.
 export const DEBUG_HEADER = 'x-junction-debug';
 
 export interface UpstreamDebugEntry extends UpstreamCallRecord {
-  /** Served from Junction's cache instead of the backend (no cache yet: always false). */
+  /** Served from Junction's entity cache instead of the backend (`operation` is then `cache:<entity>`). */
   cached: boolean;
 }
 
@@ -33,7 +33,7 @@ export function useUpstreamDebug(log: AsyncLocalStorage<UpstreamCallRecord[]>): 
       const records = calls.get(request);
       if (!records || !result || Symbol.asyncIterator in result) return;
       const single = result as ExecutionResult;
-      const upstream: UpstreamDebugEntry[] = records.map((r) => ({ ...r, cached: false }));
+      const upstream: UpstreamDebugEntry[] = records.map((r) => ({ ...r, cached: r.cached ?? false }));
       setResult({ ...single, extensions: { ...single.extensions, upstream } });
     },
   };

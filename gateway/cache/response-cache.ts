@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import type { ExecutionResult } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { useResponseCache, type Cache } from '@graphql-yoga/plugin-response-cache';
+import type { CacheStore } from '../../sources/common/cache.ts';
+import type { Principal } from '../auth/principal.ts';
+
+/**
+ * Whole-operation cache over @graphql-yoga/plugin-response-cache, with Junction's store behind it.
+ * What may be cached, and for how long, is said in the schema with `@cacheControl(maxAge, scope)`
+ * (schema/cache-control.ts); an operation is kept for the shortest maxAge among what it returned,
+ * and not at all when it returned an error or touched a type without one.
+ *
+ * Who sees an entry: the key holds the caller's verified identity and scopes (`session`), so an
+ * entry is only ever served to the same principal holding the same scopes. Anonymous callers have
+ * no session: they share entries, and anything PRIVATE is never kept for them. The key also holds
+ * the headers that change a response (`accept`).
+ */
+export interface ResponseCacheOptions {
+  store: CacheStore;
+  /** The caller, verified (memoised per request, so this costs nothing more). */
+  principalOf: (request: Request) => Promise<Principal>;
+  /** Development: `extensions.responseCache` says hit or miss, and a hit's age. */
+  exposeMetadata: boolean;
+  now?: () => number;
+}
+
+/** The session part of a cache key: who, and with which scopes; null for anonymous callers. */
+export function sessionOf(principal: Principal): string | null {
+  if (principal.kind === 'anonymous') return null;
+  return `${principal.kind}:${principal.id}:${[...principal.scopes].sort().join(' ')}`;
+}
+
+interface StoredResponse {
+  at: number;
+  result: ExecutionResult;
+}
+
+/** The plugin's cache interface over a CacheStore: entries tagged with the entities they hold. */
+export function storeCache(store: CacheStore, { exposeMetadata, now = Date.now }: { exposeMetadata: boolean; now?: () => number }): Cache {
+  return {
+    async get(id) {
+      const [raw] = await store.getMany([`response:${id}`]);
+      if (raw === undefined) return undefined;
+      const { at, result } = JSON.parse(raw) as StoredResponse;
+      if (!exposeMetadata) return result;
+      return { ...result, extensions: { ...result.extensions, responseCacheAgeMs: now() - at } };
+    },
+    async set(id, result, entities, ttl) {
+      if (!Number.isFinite(ttl) || ttl <= 0) return;
+      const tags = new Set<string>();
+      for (const { typename, id: entityId } of entities) {
+        tags.add(typename);
+        if (entityId != null) tags.add(`${typename}:${entityId}`);
+      }
+      await store.setMany([{ key: `response:${id}`, value: JSON.stringify({ at: now(), result } satisfies StoredResponse), ttlMs: ttl, tags: [...tags] }]);
+    },
+    async invalidate(entities) {
+      const tags: string[] = [];
+      for (const { typename, id } of entities) tags.push(id != null ? `${typename}:${id}` : typename);
+      await store.invalidateTags(tags);
+    },
+  };
+}
+
+export function useJunctionResponseCache({ store, principalOf, exposeMetadata, now }: ResponseCacheOptions): Plugin {
+  return useResponseCache({
+    cache: storeCache(store, { exposeMetadata, ...(now ? { now } : {}) }),
+    // Without a maxAge from the schema, nothing is kept.
+    ttl: 0,
+    session: async (request) => sessionOf(await principalOf(request)),
+    // `If-None-Match` would let anyone ask whether a given key is cached, before any check of who
+    // they are; such requests skip the cache instead.
+    enabled: (request) => !request.headers.has('if-none-match'),
+    buildResponseCacheKey: ({ documentString, variableValues, operationName, sessionId, request }) =>
+      createHash('sha256')
+        .update(JSON.stringify([documentString, variableValues ?? {}, operationName ?? null, sessionId ?? null, request.headers.get('accept') ?? '']))
+        .digest('hex'),
+    includeExtensionMetadata: exposeMetadata,
+  }) as Plugin;
+}

@@ -1,0 +1,165 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { CacheEntry, CacheStore } from '../../sources/common/cache.ts';
+
+/**
+ * Two stores behind one interface. Each entry is written as `{"e": <expires at, ms>, "v": <value>}`
+ * and read against the injected clock, so expiry is exact and testable with a faked clock;
+ * Redis's own PX expiry (and the memory store's LRU) only reclaims space.
+ *
+ * Tags are sets of entry keys (`tag:<name>`), so invalidation reads one set and deletes its
+ * members: never `KEYS` or `SCAN`. A tag set expires with the longest-lived entry added to it.
+ */
+export interface StoreOptions {
+  /** Clock in ms (tests fake it). Default Date.now. */
+  now?: () => number;
+  /** Prefix of every key, so several gateways (or tests) can share one Redis. Default 'junction:'. */
+  prefix?: string;
+}
+
+interface Stored {
+  e: number;
+  v: string;
+}
+
+const encode = (value: string, expiresAt: number) => JSON.stringify({ e: expiresAt, v: value } satisfies Stored);
+
+function decode(raw: string | null | undefined, now: number): string | undefined {
+  if (raw == null) return undefined;
+  try {
+    const stored = JSON.parse(raw) as Stored;
+    return typeof stored.e === 'number' && now < stored.e && typeof stored.v === 'string' ? stored.v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Drops a tag's set and every entry in it, atomically; in chunks so `unpack` stays within Lua's stack. */
+const INVALIDATE_TAG = `
+local members = redis.call('SMEMBERS', KEYS[1])
+for i = 1, #members, 1000 do
+  redis.call('DEL', unpack(members, i, math.min(i + 999, #members)))
+end
+redis.call('DEL', KEYS[1])
+return #members`;
+
+/**
+ * Redis, shared by every gateway instance. Every command is bounded by the client's
+ * `commandTimeout` (100 ms, gateway/redis.ts), and any error is a miss or a skipped write: Redis
+ * trouble never fails a request. Errors are logged at most once per 10 s.
+ */
+export function createRedisStore(redis: Redis, logger: Logger, options: StoreOptions = {}): CacheStore {
+  const now = options.now ?? Date.now;
+  const prefix = options.prefix ?? 'junction:';
+  let lastWarned = Number.NEGATIVE_INFINITY;
+  // After a failure the store is left alone for REDIS_STORE_BACKOFF_MS (real time), so a hung or
+  // dead Redis costs one command timeout per second, not one per command of every request.
+  let skipUntil = 0;
+  const warn = (op: string, err: unknown) => {
+    skipUntil = Date.now() + REDIS_STORE_BACKOFF_MS;
+    if (Date.now() - lastWarned < 10_000) return;
+    lastWarned = Date.now();
+    logger.warn({ op, err: err instanceof Error ? err.message : String(err) }, 'cache store unavailable; serving without it');
+  };
+  const skipping = () => Date.now() < skipUntil;
+  return {
+    kind: 'redis',
+    async getMany(keys) {
+      if (keys.length === 0) return [];
+      if (skipping()) return keys.map(() => undefined);
+      try {
+        const raw = await redis.mget(keys.map((k) => prefix + k));
+        const at = now();
+        return raw.map((r) => decode(r, at));
+      } catch (err) {
+        warn('get', err);
+        return keys.map(() => undefined);
+      }
+    },
+    async setMany(entries) {
+      if (entries.length === 0 || skipping()) return;
+      const at = now();
+      const pipeline = redis.pipeline();
+      for (const { key, value, ttlMs, tags = [] } of entries) {
+        pipeline.set(prefix + key, encode(value, at + ttlMs), 'PX', ttlMs);
+        for (const tag of tags) {
+          pipeline.sadd(`${prefix}tag:${tag}`, prefix + key);
+          pipeline.pexpire(`${prefix}tag:${tag}`, ttlMs, 'GT');
+          pipeline.pexpire(`${prefix}tag:${tag}`, ttlMs, 'NX');
+        }
+      }
+      try {
+        await pipeline.exec();
+      } catch (err) {
+        warn('set', err);
+      }
+    },
+    async invalidateTags(tags) {
+      // Tried even while skipping: a lost invalidation leaves stale entries until their TTL.
+      try {
+        await Promise.all(tags.map((tag) => redis.eval(INVALIDATE_TAG, 1, `${prefix}tag:${tag}`)));
+      } catch (err) {
+        warn('invalidate', err);
+      }
+    },
+  };
+}
+
+/** One instance's own cache: a bounded LRU with the same expiry and tags as the Redis store. */
+export function createMemoryStore(options: StoreOptions & { maxEntries?: number } = {}): CacheStore {
+  const now = options.now ?? Date.now;
+  const maxEntries = options.maxEntries ?? MEMORY_STORE_MAX_ENTRIES;
+  const entries = new Map<string, { raw: string; tags: readonly string[] }>();
+  const tagged = new Map<string, Set<string>>();
+  // Every way out (expiry, eviction, overwrite, invalidation) also leaves the tag sets, so they
+  // never outgrow the entries.
+  const remove = (key: string) => {
+    const entry = entries.get(key);
+    if (!entry) return;
+    entries.delete(key);
+    for (const tag of entry.tags) {
+      const keys = tagged.get(tag);
+      keys?.delete(key);
+      if (keys?.size === 0) tagged.delete(tag);
+    }
+  };
+  return {
+    kind: 'memory',
+    async getMany(keys) {
+      const at = now();
+      return keys.map((key) => {
+        const entry = entries.get(key);
+        if (!entry) return undefined;
+        const value = decode(entry.raw, at);
+        if (value === undefined) remove(key);
+        else {
+          entries.delete(key); // most recently used goes last
+          entries.set(key, entry);
+        }
+        return value;
+      });
+    },
+    async setMany(list: readonly CacheEntry[]) {
+      const at = now();
+      for (const { key, value, ttlMs, tags = [] } of list) {
+        remove(key);
+        entries.set(key, { raw: encode(value, at + ttlMs), tags });
+        for (const tag of tags) {
+          let keys = tagged.get(tag);
+          if (!keys) tagged.set(tag, (keys = new Set()));
+          keys.add(key);
+        }
+        while (entries.size > maxEntries) remove(entries.keys().next().value as string);
+      }
+    },
+    async invalidateTags(tags) {
+      for (const tag of tags) for (const key of [...(tagged.get(tag) ?? [])]) remove(key);
+    },
+  };
+}
+
+/** How long the Redis store is left alone after a failed command. */
+export const REDIS_STORE_BACKOFF_MS = 1_000;
+
+/** Entries one instance keeps in memory without Redis. */
+export const MEMORY_STORE_MAX_ENTRIES = 10_000;

@@ -1,0 +1,100 @@
+import type { CacheStore } from './cache.ts';
+import type { UpstreamCallRecord } from './upstream-fetch.ts';
+
+/**
+ * The entity cache in front of a batch look-up: a batch asks the store first and sends the
+ * backend only the keys it does not have, and a key already being fetched (by any request on
+ * this instance) is waited for rather than fetched again, so a thousand concurrent misses on one
+ * key make one backend call.
+ *
+ * Shared by every caller: what the backends return here depends only on the gateway's own
+ * credentials, never on who asked, and who may see it is decided before a loader is called
+ * (schema/authorization.ts). Absent results (`null`) are not kept.
+ */
+export interface EntityCache {
+  /**
+   * Wraps a DataLoader batch function. `namespace` names the entity ('customer'), `keyOf` turns a
+   * loader key into its cache key, `tagsOf` names the entity tags of a value (for invalidation).
+   */
+  batch<K, V>(spec: EntitySpec<K, V>, load: (keys: readonly K[]) => Promise<V[]>): (keys: readonly K[]) => Promise<V[]>;
+}
+
+export interface EntitySpec<K, V> {
+  source: string;
+  namespace: string;
+  ttlMs: number;
+  keyOf: (key: K) => string;
+  tagsOf?: (value: V) => string[];
+}
+
+export interface EntityCacheOptions {
+  store: CacheStore;
+  /** Told about every batch that found keys in the cache (the debug extension marks them cached). */
+  onHit?: (record: UpstreamCallRecord) => void;
+  now?: () => number;
+}
+
+/** How long each kind of entity is kept: slow-changing, paid-for look-ups longest. */
+export const ENTITY_TTL_MS = Object.freeze({
+  customer: 60_000,
+  merchant: 300_000,
+  geocode: 86_400_000,
+  place: 86_400_000,
+});
+
+export function createEntityCache({ store, onHit, now = () => performance.now() }: EntityCacheOptions): EntityCache {
+  // Per instance, per namespace: keys being fetched now, by cache key.
+  const inFlight = new Map<string, Promise<unknown>>();
+
+  return {
+    batch<K, V>(spec: EntitySpec<K, V>, load: (keys: readonly K[]) => Promise<V[]>) {
+      const { source, namespace, ttlMs, keyOf, tagsOf } = spec;
+      return async (keys: readonly K[]) => {
+        const started = now();
+        const cacheKeys = keys.map((key) => `${namespace}:${keyOf(key)}`);
+        const stored = await store.getMany(cacheKeys);
+        const results: (V | Promise<V>)[] = new Array(keys.length);
+        const missing: number[] = [];
+        let hits = 0;
+        stored.forEach((raw, i) => {
+          if (raw !== undefined) {
+            results[i] = JSON.parse(raw) as V;
+            hits += 1;
+            return;
+          }
+          const pending = inFlight.get(cacheKeys[i]!) as Promise<V> | undefined;
+          if (pending) results[i] = pending;
+          else missing.push(i);
+        });
+        if (hits > 0) onHit?.({ source, operation: `cache:${namespace}`, batchSize: hits, durationMs: Math.round((now() - started) * 10) / 10, coalesced: false, cached: true });
+
+        if (missing.length > 0) {
+          const fetched = load(missing.map((i) => keys[i]!));
+          missing.forEach((i, position) => {
+            const one = fetched.then((values) => values[position] as V);
+            one.catch(() => undefined); // the caller sees the error through `results`
+            inFlight.set(cacheKeys[i]!, one);
+            results[i] = one;
+          });
+          const forget = () => missing.forEach((i) => inFlight.delete(cacheKeys[i]!));
+          fetched.then((values) => {
+            forget();
+            const entries = missing.flatMap((i, position) => {
+              const value = values[position];
+              if (value === null || value === undefined || value instanceof Error) return [];
+              return [{ key: cacheKeys[i]!, value: JSON.stringify(value), ttlMs, ...(tagsOf ? { tags: tagsOf(value) } : {}) }];
+            });
+            // Written in the background: a slow or failed store never delays the answer.
+            void store.setMany(entries);
+          }, forget);
+        }
+        // One key's failure is that key's (DataLoader takes an Error per key): hits still answer.
+        const settled = await Promise.allSettled(results);
+        return settled.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason instanceof Error ? r.reason : new Error(String(r.reason))) as V));
+      };
+    },
+  };
+}
+
+/** No cache: every batch goes to the backend (unit tests of the loaders, tools). */
+export const NO_CACHE: EntityCache = { batch: (_spec, load) => load };

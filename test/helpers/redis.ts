@@ -1,0 +1,55 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { REDIS_OPTIONS } from '../../gateway/redis.ts';
+
+/** The machine's Redis (REDIS_URL, else 127.0.0.1:6379), with Junction's fail-fast options. */
+export async function sharedRedis(): Promise<Redis> {
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { ...REDIS_OPTIONS });
+  await redis.connect();
+  return redis;
+}
+
+/** A key prefix no other test or run uses, so tests can share one Redis. */
+export const uniquePrefix = (): string => `junction-test:${randomBytes(6).toString('hex')}:`;
+
+export interface OwnRedis {
+  redis: Redis;
+  /** SIGKILL: the server is gone. */
+  kill(): void;
+  /** SIGSTOP / SIGCONT: the server hangs, then resumes. */
+  pause(): void;
+  resume(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A redis-server of the test's own, on a unix socket (no port to clash), keeping nothing on disk:
+ * for tests that kill or pause it.
+ */
+export async function startOwnRedis(): Promise<OwnRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'junction-redis-'));
+  const path = join(dir, 'redis.sock');
+  const server: ChildProcess = spawn('redis-server', ['--port', '0', '--unixsocket', path, '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  for (let i = 0; i < 100 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 20));
+  if (!existsSync(path)) throw new Error('redis-server did not start');
+  const redis = new Redis({ path, ...REDIS_OPTIONS });
+  redis.on('error', () => undefined); // killed on purpose: the store reports its own failures
+  await redis.connect();
+  return {
+    redis,
+    kill: () => server.kill('SIGKILL'),
+    pause: () => server.kill('SIGSTOP'),
+    resume: () => server.kill('SIGCONT'),
+    async close() {
+      redis.disconnect();
+      if (server.exitCode === null && server.signalCode === null) {
+        server.kill('SIGCONT');
+        server.kill('SIGKILL');
+      }
+    },
+  };
+}
