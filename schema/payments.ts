@@ -11,7 +11,7 @@ import type { TypeOrigin } from './origins.ts';
 export const typeDefs = /* GraphQL */ `
   type Query {
     "Payments, newest first, one page at a time. \`first\` is 1 to 100."
-    payments(first: Int = 20, after: String, customerId: ID, status: PaymentStatus): PaymentConnection @requiresScopes(scopes: [["payments:read"]])
+    payments(first: Int = 20, after: String, customerId: ID, status: PaymentStatus): PaymentConnection @requiresScopes(scopes: [["payments:read"]]) @cacheControl(maxAge: 30, scope: PRIVATE)
     "A payment by id, or null when there is none."
     payment(id: ID!): Payment
     "A customer by id, or null when there is none."
