@@ -146,6 +146,25 @@ describe('caching in Redis', () => {
   });
 });
 
+describe('one Redis, several instances', () => {
+  it('an answer cached by one gateway instance is served by another', async () => {
+    const redis = await sharedRedis();
+    const prefix = uniquePrefix();
+    const [one, two] = await Promise.all([0, 1].map(() => startHarness({ mode: 'development', cacheStore: createRedisStore(redis, quiet, { prefix }) })));
+    try {
+      const GEO = 'query($a: String!) { geocode(address: $a) { id } }';
+      const address = one!.seed.places[5]!.formattedAddress;
+      expect((await one!.query(GEO, { a: address }, { authorization: '' })).body.extensions!.responseCache).toMatchObject({ didCache: true });
+      const second = await two!.query(GEO, { a: address }, { authorization: '' });
+      expect(second.body.extensions!.responseCache).toMatchObject({ hit: true });
+      expect(callCounts(await two!.stats()).maps).toBe(0);
+    } finally {
+      await Promise.all([one!.close(), two!.close()]);
+      redis.disconnect();
+    }
+  });
+});
+
 describe('when Redis fails', () => {
   let own: Awaited<ReturnType<typeof startOwnRedis>>;
   let h: Harness;
