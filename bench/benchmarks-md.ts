@@ -1,10 +1,11 @@
 /** Rewrites BENCHMARKS.md at the repository root from one run's report. */
 import { writeFileSync } from 'node:fs';
+import { cachedText, uncached } from './cached-report.ts';
 import { fmt, table, targetList, type Report } from './report.ts';
 
 function checksTable(report: Report): string {
   const lines = report.checks.map((c) => `| ${c.scenario} | ${c.system} | ${c.verdict} | ${c.upstreamCalls} | ${Object.entries(c.upstreamOperations).map(([op, n]) => `${op} ${n}`).join(', ')} |`);
-  return ['| scenario | system | answer vs Junction\'s | upstream calls (one request) | by operation |', '|---|---|---|---:|---|', ...lines].join('\n');
+  return ['| scenario | system | answer vs the first system\'s | upstream calls (one request) | by operation |', '|---|---|---|---:|---|', ...lines].join('\n');
 }
 
 function ratios(report: Report): string {
@@ -32,8 +33,9 @@ export function writeBenchmarksMd(path: string, report: Report): void {
   const text = `# Benchmarks
 
 Issue 5's benchmark: what one client query costs a gateway and the backends behind it, measured
-side by side in one run against the same three demo backends. A benchmark, not a test: nothing
-fails on these numbers. This file is rewritten by every run; the raw figures of each round are in
+side by side in one run against the same three demo backends; and, reported apart, issue 7's:
+what Junction's cache makes of the Dashboard. A benchmark, not a test: nothing fails on these
+numbers. This file is rewritten by every run; the raw figures of each round are in
 \`bench/results/latest.json\`.
 
 ## How to run
@@ -44,14 +46,16 @@ npm run bench        # about 5-6 minutes; prints the table, writes bench/results
 
 Options (environment): \`BENCH_ROUNDS\` (3), \`BENCH_DURATION\` (seconds per round, 4), \`BENCH_WARMUP\`
 (seconds before each round, 1), \`BENCH_ONLY=Dashboard,Latency\` (some scenarios only),
-\`BENCH_CPU_PROF=1\` (Junction runs with \`node --cpu-prof\`; the profile is written to
+\`BENCH_CPU_PROF=1\` (both Junctions run with \`node --cpu-prof\`; the profiles are written to
 \`bench/results/\`, and \`node --import tsx bench/profile-summary.ts <file>\` sums it up).
 
 ## What runs
 
 | system | what it is |
 |---|---|
-| junction | \`dist/gateway/main.js\` (compiled by \`npm run build\`, plain Node), NODE_ENV=production, LOG_LEVEL=warn, no Redis |
+| junction | \`dist/gateway/main.js\` (compiled by \`npm run build\`, plain Node), NODE_ENV=production, LOG_LEVEL=warn, CACHE=off (no entity or response cache): every scenario but Dashboard-cached |
+| junction-cached | the same process with CACHE=on, in-memory store (no Redis): entity cache and whole-response cache; only Dashboard-cached |
+| static | \`bench/static-server.ts\`: plain \`node:http\` writing, for every request, the bytes and content-type junction-cached answered the Dashboard with (fetched once at start): the most any cached gateway could do |
 | baseline | the same sources served by Mesh's own server: \`bench/mesh-baseline/.meshrc.yaml\`, \`mesh build\` then \`mesh start\` (one process, no fork), declarative batched links (\`keyField\`/\`keysArg\`/\`valueKeyField\`) plus two code resolvers over the in-context SDK |
 | limit | \`bench/limit-server.ts\`: plain \`node:http\` making exactly the ideal upstream calls over keep-alive agents and writing Junction's JSON by hand |
 | direct | the payments backend hit directly (\`GET /v1/payments?limit=50\`) |
@@ -62,7 +66,10 @@ merchant and place: 6 upstream calls at best), **Dashboard-pages** (the same que
 are alike: the *uncached* case the targets are about; on the plain Dashboard all requests are
 identical and Junction's single flight, which makes identical upstream reads in flight once across
 requests, shares calls between them, which neither the baseline nor the limit does), **Payment** (\`payment(id)\`, one REST call),
-**Geocode** (\`geocode(address)\`, one SOAP call), **Latency** (Dashboard at 1 connection). 32
+**Geocode** (\`geocode(address)\`, one SOAP call), **Latency** (Dashboard at 1 connection),
+**Dashboard-cached** (the plain Dashboard, junction-cached against static, reported apart; the
+warm-up before each round fills the cache, whose entries for it last 30 s, the shortest maxAge
+in the answer, so a round measures hits but for the misses just after an entry expires). 32
 connections except Latency. Each system and scenario: ${s.rounds} rounds of ${s.durationS} s after ${s.warmupS} s of
 warm-up, systems in turns (the order rotates each round), medians reported. Pinning: ${s.pinned}.
 
@@ -111,7 +118,7 @@ ${m.nproc} CPUs (${m.cpuModel}), Node ${m.node}, CLK_TCK ${m.clkTck}, taskset ${
 
 ## Results (medians)
 
-${table(report.rows)}
+${table(uncached(report.rows))}
 
 "SUT CPU %" is the process under test's CPU use during the round (100% = its whole core);
 "backends CPU %" and "load tool CPU %" share the other core. RSS of each process once started,
@@ -124,10 +131,18 @@ ${ratios(report)}
 ## Issue 5 targets
 
 ${targetList(report.targets)}
+${report.cache.rows.length > 0 ? `
+## Cached (issue 7)
 
+Dashboard-cached, medians as above. Apart from the table above because its answers come from the
+response cache, not computed: only the ratios set the two side by side.
+
+${cachedText(report.cache)}
+` : ''}
 ## Same answers
 
-Checked once before the load (and the Dashboard again after it), against Junction's answer:
+Checked once before the load (and the Dashboards again after it), against the answer of the
+scenario's first system (Junction's; junction-cached's for Dashboard-cached):
 
 ${checksTable(report)}
 ${report.notes.length > 0 ? `\n## Notes from this run\n\n${report.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;

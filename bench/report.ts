@@ -1,9 +1,10 @@
 /**
  * Medians over rounds, ratios, issue 5's targets, and the three outputs: the table on stdout,
- * bench/results/latest.json and BENCHMARKS.md.
+ * bench/results/latest.json and BENCHMARKS.md. Issue 7's cached scenario: cached-report.ts.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { CacheSummary } from './cached-report.ts';
 import type { RoundResult } from './load.ts';
 import { median, type Machine } from './measures.ts';
 import type { Scenario, SystemName } from './scenarios.ts';
@@ -52,6 +53,7 @@ export interface Report {
   checksAfterLoad: Check[];
   rows: Row[];
   targets: Target[];
+  cache: CacheSummary;
   notes: string[];
   rounds: RoundRecord[];
 }
@@ -154,22 +156,32 @@ export function fmt(value: number | undefined, digits: number): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-const HEADER = ['scenario', 'system', 'req/s', 'p50 ms', 'p99 ms', 'upstream calls/req', 'CPU s/1k req', 'peak RSS MB',
-  'x limit', 'x baseline', 'p50 - limit p50', 'SUT CPU %', 'backends CPU %', 'load tool CPU %', 'errors'];
+/** The figures both tables (uncached and cached) give for a row, in this order. */
+export const FIGURES = ['req/s', 'p50 ms', 'p99 ms', 'upstream calls/req', 'CPU s/1k req', 'peak RSS MB'];
+
+export function figures(r: Row): string[] {
+  return [fmt(r.rps, 0), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.upstreamPerRequest, 2), fmt(r.cpuSecondsPer1k, 2), fmt(r.peakRssMb, 0)];
+}
+
+const HEADER = ['scenario', 'system', ...FIGURES, 'x limit', 'x baseline', 'p50 - limit p50', 'SUT CPU %', 'backends CPU %', 'load tool CPU %', 'errors'];
 
 export function table(rows: readonly Row[]): string {
   const lines = rows.map((r) => [
-    r.scenario, r.system, fmt(r.rps, 0), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.upstreamPerRequest, 2), fmt(r.cpuSecondsPer1k, 2),
-    fmt(r.peakRssMb, 0), r.rpsVsLimit === undefined ? '' : `${fmt(r.rpsVsLimit, 2)}x`,
+    r.scenario, r.system, ...figures(r), r.rpsVsLimit === undefined ? '' : `${fmt(r.rpsVsLimit, 2)}x`,
     r.rpsVsBaseline === undefined ? '' : `${fmt(r.rpsVsBaseline, 2)}x`, r.addedP50Ms === undefined ? '' : `${r.addedP50Ms >= 0 ? '+' : ''}${fmt(r.addedP50Ms, 2)}`,
     fmt(r.sutCpuPct, 0), fmt(r.backendsCpuPct, 0), fmt(r.loaderCpuPct, 0), String(r.errors),
   ]);
-  const all = [HEADER, ...lines];
-  const widths = HEADER.map((_, i) => Math.max(...all.map((cells) => cells[i]!.length)));
-  const numeric = (i: number) => i >= 2;
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (numeric(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+  return grid(HEADER, lines, 2);
+}
+
+/** A Markdown table, aligned for reading as text too; columns from `numericFrom` on are right-aligned. */
+export function grid(header: readonly string[], lines: readonly string[][], numericFrom: number): string {
+  const all = [header, ...lines];
+  const widths = header.map((_, i) => Math.max(...all.map((cells) => cells[i]!.length)));
+  const numeric = (i: number) => i >= numericFrom;
+  const line = (cells: readonly string[]) => `| ${cells.map((c, i) => (numeric(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (numeric(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
-  return [line(HEADER), rule, ...lines.map(line)].join('\n');
+  return [line(header), rule, ...lines.map(line)].join('\n');
 }
 
 export function targetList(list: readonly Target[]): string {

@@ -1,20 +1,23 @@
 /**
- * `npm run bench`: issue 5's benchmark. Starts the demo backends, Junction, the Mesh baseline and
- * the limit server (each its own process), checks once that they answer alike, then measures every
- * scenario with autocannon, systems in turns, and reports medians (stdout table,
- * bench/results/latest.json, BENCHMARKS.md). A benchmark, not a test: nothing here fails on timing.
+ * `npm run bench`: issue 5's benchmark, and issue 7's cached Dashboard. Starts the demo backends,
+ * Junction (cache off), the Mesh baseline and the limit server, and for Dashboard-cached Junction
+ * with its cache and the static server (each its own process), checks once that the systems of
+ * each scenario answer alike, then measures every scenario with autocannon, systems in turns, and
+ * reports medians (stdout tables, bench/results/latest.json, BENCHMARKS.md), the cached scenario
+ * apart. A benchmark, not a test: nothing here fails on timing.
  *
  * Env: BENCH_DURATION (s per round, 4), BENCH_WARMUP (s before each round, 1), BENCH_ROUNDS (3),
- * BENCH_ONLY (comma-separated scenario names), BENCH_CPU_PROF=1 (Junction runs with --cpu-prof;
- * the profile lands in bench/results/ when it stops).
+ * BENCH_ONLY (comma-separated scenario names), BENCH_CPU_PROF=1 (both Junctions run with
+ * --cpu-prof; the profiles land in bench/results/ when they stop).
  */
 import { writeBenchmarksMd } from './benchmarks-md.ts';
 import { measureRound, warmUp, type Target as LoadTarget } from './load.ts';
 import { machine, rssMb } from './measures.ts';
 import { hasTaskset, pinSelf, ProcessSet, stop } from './processes.ts';
+import { cacheSummary, cachedText, uncached } from './cached-report.ts';
 import { observations, summarize, table, targetList, targets, writeJson, type Report, type RoundRecord } from './report.ts';
 import { readSeeds, scenarios, type Scenario, type SystemName } from './scenarios.ts';
-import { checkResponses, startSystems, waitAnswering, type Check, type Running } from './systems.ts';
+import { checkResponses, startSystems, systemOf, waitAnswering, type Check, type Running } from './systems.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 4);
 const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 1);
@@ -30,7 +33,7 @@ function loudly(lines: string[]): void {
 }
 
 function target(running: Running, scenario: Scenario, system: SystemName): LoadTarget {
-  const { url, headers } = running.systems[system];
+  const { url, headers } = systemOf(running, system);
   return scenario.path
     ? { url: `${url}${scenario.path}`, method: 'GET', connections: scenario.connections, headers }
     : { url, method: 'POST', body: scenario.body, bodies: scenario.bodies, connections: scenario.connections, headers };
@@ -38,11 +41,11 @@ function target(running: Running, scenario: Scenario, system: SystemName): LoadT
 
 function reportChecks(checks: readonly Check[], when: string): void {
   for (const c of checks) {
-    log(`  ${c.scenario.padEnd(9)} ${c.system.padEnd(8)} ${c.verdict.padEnd(30)} ${c.upstreamCalls} upstream call(s) ${JSON.stringify(c.upstreamOperations)}`);
+    log(`  ${c.scenario.padEnd(16)} ${c.system.padEnd(15)} ${c.verdict.padEnd(30)} ${c.upstreamCalls} upstream call(s) ${JSON.stringify(c.upstreamOperations)}`);
   }
   const differ = checks.filter((c) => c.verdict === 'DIFFERENT');
   if (differ.length > 0) {
-    loudly([`${when}: answers DIFFER from Junction's:`, ...differ.map((c) => `${c.scenario} / ${c.system} (HTTP ${c.status}): ${c.sample ?? ''}`)]);
+    loudly([`${when}: answers DIFFER from the scenario's first system's:`, ...differ.map((c) => `${c.scenario} / ${c.system} (HTTP ${c.status}): ${c.sample ?? ''}`)]);
   }
 }
 
@@ -58,20 +61,24 @@ async function main(): Promise<void> {
   const rounds: RoundRecord[] = [];
   try {
     log(`Junction benchmark: ${ROUNDS} rounds x ${DURATION_S} s (after ${WARMUP_S} s warm-up) per system and scenario${pinned ? '; systems under test on CPU 0, backends and load on CPU 1' : ''}`);
-    const running = await startSystems(set, cpus, process.env.BENCH_CPU_PROF === '1' ? { cpuProfileDir: 'bench/results' } : {});
+    const running = await startSystems(set, cpus, {
+      ...(process.env.BENCH_CPU_PROF === '1' ? { cpuProfileDir: 'bench/results' } : {}),
+      cached: !ONLY || ONLY.includes('Dashboard-cached'),
+    });
     if (running.artifactFixes.length > 0) {
       notes.push(`Mesh's generated .mesh/index.ts imported custom handlers/transforms from the wrong folder; fixed after the build: ${running.artifactFixes.join('; ')}.`);
     }
     const seeds = await readSeeds(running.urls.payments);
-    const all = scenarios(seeds).filter((s) => !ONLY || ONLY.includes(s.name));
+    const runnable = scenarios(seeds).filter((s) => s.systems.every((system) => running.systems[system]));
+    const all = runnable.filter((s) => !ONLY || ONLY.includes(s.name));
     const dashboard = scenarios(seeds)[0]!;
     for (const system of ['junction', 'baseline', 'limit'] as const) await waitAnswering(running.systems[system], dashboard.body!, 60_000);
-    const startRssMb = Object.fromEntries((['junction', 'baseline', 'limit', 'direct'] as const).map((s) => [s, rssMb(running.systems[s].proc.pid)]));
+    const startRssMb = Object.fromEntries(Object.entries(running.systems).map(([s, system]) => [s, rssMb(system.proc.pid)]));
     log(`Started in ${((performance.now() - started) / 1000).toFixed(1)} s. Seeds: payment ${seeds.paymentId}, address "${seeds.address}". `
       + `RSS before load: ${Object.entries(startRssMb).map(([s, mb]) => `${s} ${mb.toFixed(0)} MB`).join(', ')}.`);
 
-    log('Checking once, before any load, that every system answers like Junction:');
-    const checks = await checkResponses(running, scenarios(seeds));
+    log('Checking once, before any load, that the systems of each scenario answer like its first:');
+    const checks = await checkResponses(running, runnable);
     reportChecks(checks, 'Before the load');
 
     const upstreamUrls = Object.values(running.urls);
@@ -82,10 +89,10 @@ async function main(): Promise<void> {
         const order = scenario.systems.map((_, i) => scenario.systems[(i + round - 1) % scenario.systems.length]!);
         for (const system of order) {
           const result = await measureRound(target(running, scenario, system), {
-            durationS: DURATION_S, warmupS: WARMUP_S, sutPid: running.systems[system].proc.pid, backendsPid: running.backends.pid, upstreamUrls,
+            durationS: DURATION_S, warmupS: WARMUP_S, sutPid: systemOf(running, system).proc.pid, backendsPid: running.backends.pid, upstreamUrls,
           });
           rounds.push({ scenario: scenario.name, system, round, connections: scenario.connections, ...result });
-          log(`  round ${round} ${system.padEnd(8)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  `
+          log(`  round ${round} ${system.padEnd(15)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  `
             + `${result.upstreamPerRequest.toFixed(2)} upstream/req  ${result.cpuSecondsPer1k.toFixed(2)} CPU s/1k  ${result.peakRssMb.toFixed(0)} MB`
             + `${result.errors + result.non2xx + result.graphqlErrors > 0 ? `  ${result.errors} errors, ${result.non2xx} non-2xx, ${result.graphqlErrors} with GraphQL errors` : ''}`);
         }
@@ -93,11 +100,12 @@ async function main(): Promise<void> {
     }
 
     log('\nChecking again after the load:');
-    const checksAfterLoad = await checkResponses(running, scenarios(seeds).filter((s) => s.name.startsWith('Dashboard')));
+    const checksAfterLoad = await checkResponses(running, runnable.filter((s) => s.name.startsWith('Dashboard')));
     reportChecks(checksAfterLoad, 'After the load');
 
     const rows = summarize(rounds);
     const goals = targets(rows, checks);
+    const cache = cacheSummary(rows);
     notes.push(...observations(rows));
     if (checks.some((c) => c.verdict === 'same data, different key order')) {
       notes.push('The Mesh baseline answers with the same data as Junction but not always with the fields in the order the query asks for (GraphQL requires query order).');
@@ -105,11 +113,14 @@ async function main(): Promise<void> {
     const elapsedS = (performance.now() - started) / 1000;
     const report: Report = {
       machine: machine(pinned), settings: { durationS: DURATION_S, warmupS: WARMUP_S, rounds: ROUNDS, pinned: pinned ? 'SUT CPU 0; backends + load CPU 1' : 'none' },
-      elapsedS, startRssMb, checks, checksAfterLoad, rows, targets: goals, notes, rounds,
+      elapsedS, startRssMb, checks, checksAfterLoad, rows, targets: goals, cache, notes, rounds,
     };
-    log(`\nMedians of ${ROUNDS} rounds (peak RSS: highest round):\n\n${table(rows)}\n\nIssue 5 targets:\n${targetList(goals)}`);
+    log(`\nMedians of ${ROUNDS} rounds (peak RSS: highest round):\n\n${table(uncached(rows))}\n\nIssue 5 targets:\n${targetList(goals)}`);
+    if (cache.rows.length > 0) log(`\nCached (issue 7):\n\n${cachedText(cache)}`);
     for (const note of notes) log(`note: ${note}`);
-    if (process.env.BENCH_CPU_PROF === '1') await stop(running.systems.junction.proc, 10_000); // writes the profile
+    if (process.env.BENCH_CPU_PROF === '1') { // stopping writes the profiles
+      await Promise.all([running.systems.junction, running.systems['junction-cached']].map((system) => system && stop(system.proc, 10_000)));
+    }
     writeJson(RESULTS, report);
     writeBenchmarksMd('BENCHMARKS.md', report);
     log(`\nWrote ${RESULTS} and BENCHMARKS.md (${elapsedS.toFixed(0)} s in all).`);

@@ -1,14 +1,18 @@
 import { DEMO_HEADERS } from '../sources/common/credentials.ts';
 /**
  * The benchmark's scenarios: named GraphQL operations sent unchanged to Junction, the Mesh
- * baseline and the limit server, plus the backends hit directly. Seed values (a payment id, an
- * address) are read from the demo backends at start, so the documents always name real data.
+ * baseline and the limit server, plus the backends hit directly, and (issue 7) the Dashboard
+ * answered from Junction's cache next to a server that only writes the same bytes. Seed values
+ * (a payment id, an address) are read from the demo backends at start, so the documents always
+ * name real data.
  */
 
-export type SystemName = 'junction' | 'baseline' | 'limit' | 'direct';
+/** Only Dashboard-cached needs these, so they are started only when it runs. */
+export type CachedSystemName = 'junction-cached' | 'static';
+export type SystemName = 'junction' | 'baseline' | 'limit' | 'direct' | CachedSystemName;
 
 export interface Scenario {
-  name: 'Dashboard' | 'Dashboard-pages' | 'Payment' | 'Geocode' | 'Latency' | 'Direct';
+  name: 'Dashboard' | 'Dashboard-pages' | 'Payment' | 'Geocode' | 'Latency' | 'Direct' | 'Dashboard-cached';
   what: string;
   systems: readonly SystemName[];
   connections: number;
@@ -26,6 +30,9 @@ export const DASHBOARD = /* GraphQL */ `query Dashboard {
     merchant { id name place { name location { lat lng } } }
   } } }
 }`;
+
+/** Also sent once to junction-cached at start: its answer is the bytes `static` serves. */
+export const DASHBOARD_BODY = body('Dashboard', DASHBOARD);
 
 /** The Dashboard one page further: `after` is a cursor as Junction issues them. */
 export const DASHBOARD_PAGE = DASHBOARD.replace('query Dashboard {', 'query Dashboard($after: String) {')
@@ -79,13 +86,15 @@ export function scenarios(seeds: Seeds): Scenario[] {
   const geocode = `query Geocode { geocode(address: ${JSON.stringify(seeds.address)}) { id name location { lat lng } } }`;
   return [
     { name: 'Dashboard', what: "issue 5's query: 50 payments, customers, locations, messages, merchants, places",
-      systems: GRAPHQL, connections: 32, body: body('Dashboard', DASHBOARD) },
+      systems: GRAPHQL, connections: 32, body: DASHBOARD_BODY },
     { name: 'Dashboard-pages', what: `the Dashboard, each request a different page (${seeds.cursors.length} in turn): nothing in flight can be shared, i.e. uncached`,
       systems: GRAPHQL, connections: 32, bodies: seeds.cursors.map((after) => body('Dashboard', DASHBOARD_PAGE, { after })) },
     { name: 'Payment', what: 'one REST-backed field: payment(id)', systems: GRAPHQL, connections: 32, body: body('Payment', payment) },
     { name: 'Geocode', what: 'one SOAP-backed field: geocode(address)', systems: GRAPHQL, connections: 32, body: body('Geocode', geocode) },
-    { name: 'Latency', what: 'Dashboard at 1 connection (unloaded latency)', systems: GRAPHQL, connections: 1, body: body('Dashboard', DASHBOARD) },
+    { name: 'Latency', what: 'Dashboard at 1 connection (unloaded latency)', systems: GRAPHQL, connections: 1, body: DASHBOARD_BODY },
     { name: 'Direct', what: 'GET /v1/payments?limit=50 on the payments backend, no gateway', systems: ['direct'], connections: 32,
       path: '/v1/payments?limit=50' },
+    { name: 'Dashboard-cached', what: "the Dashboard answered from Junction's response cache (warm), next to a server writing the same bytes",
+      systems: ['junction-cached', 'static'], connections: 32, body: DASHBOARD_BODY },
   ];
 }

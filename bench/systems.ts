@@ -6,14 +6,15 @@ import { DEMO_CREDENTIALS, DEMO_HEADERS } from '../sources/common/credentials.ts
 import { DEV_ISSUER } from '../gateway/auth/dev-issuer.ts';
 /**
  * Starting the systems of the benchmark, each its own process: the demo backends (once, with the
- * load generator on CPU 1), and Junction, the Mesh baseline and the limit server (CPU 0). Then the
- * check made once before any load: the three must answer each scenario with the same JSON, and
+ * load generator on CPU 1), and Junction, the Mesh baseline and the limit server (CPU 0), plus,
+ * for Dashboard-cached, Junction with its cache and the static server (CPU 0). Then the check
+ * made once before any load: the systems of a scenario must answer it with the same JSON, and
  * what one request costs upstream is counted.
  */
 import { buildBaseline, startBaseline } from './baseline.ts';
 import { resetUpstream, sleep, upstreamCalls } from './measures.ts';
 import { freePort, waitForOutput, type Proc, type ProcessSet } from './processes.ts';
-import type { Scenario, SystemName } from './scenarios.ts';
+import { DASHBOARD_BODY, type CachedSystemName, type Scenario, type SystemName } from './scenarios.ts';
 
 export interface System {
   url: string;
@@ -26,7 +27,7 @@ export interface Running {
   backends: Proc;
   urls: { payments: string; maps: string; messaging: string };
   /** GraphQL endpoint and process of each system under test; `direct` is the backends themselves. */
-  systems: Record<SystemName, System>;
+  systems: Record<Exclude<SystemName, CachedSystemName>, System> & Partial<Record<CachedSystemName, System>>;
   artifactFixes: string[];
 }
 
@@ -39,12 +40,18 @@ const GRAPHQL_LINE = /GraphQL\s+(http:\/\/\S+\/graphql)/;
 
 function baseEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  delete env.REDIS_URL; // uncached, in-memory defaults: the same for every run and machine
+  delete env.REDIS_URL; // in-memory defaults: the same for every run and machine
   delete env.NODE_OPTIONS;
   return env;
 }
 
-export async function startSystems(set: ProcessSet, cpus: Cpus, options: { cpuProfileDir?: string } = {}): Promise<Running> {
+export interface StartOptions {
+  cpuProfileDir?: string;
+  /** Start junction-cached and static (Dashboard-cached runs). */
+  cached?: boolean;
+}
+
+export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOptions = {}): Promise<Running> {
   const node = process.execPath;
   const backends = set.start('backends', node, ['--import', 'tsx', 'sources/main.ts'], {
     env: { ...baseEnv(), PAYMENTS_PORT: '0', MAPS_PORT: '0', MESSAGING_PORT: '0' }, cpu: cpus.side,
@@ -67,38 +74,67 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: { cpuPr
   };
   // Junction verifies a bearer token on every request, as in production: keys from a file.
   const identity = await benchIdentity();
+  const auth = { authorization: `Bearer ${identity.token}` };
 
   const profile = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
   // Junction as it runs in production: compiled by `npm run build` (the bench script runs it
-  // first), under plain Node, without tsx's loader in memory.
-  const junction = set.start('junction', node, [...profile, 'dist/gateway/main.js'], {
-    env: { ...env, ...identity.env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn' }, cpu: cpus.sut,
+  // first), under plain Node, without tsx's loader in memory. `junction` has its cache off: the
+  // scenarios it runs measure what computing an answer costs. junction-cached differs only in that.
+  const startJunction = (name: string, cache: 'on' | 'off') => set.start(name, node, [...profile, 'dist/gateway/main.js'], {
+    env: { ...env, ...identity.env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn', CACHE: cache }, cpu: cpus.sut,
   });
+  const junction = startJunction('junction', 'off');
+  const junctionCached = options.cached ? startJunction('junction-cached', 'on') : undefined;
   const limit = set.start('limit', node, ['--import', 'tsx', 'bench/limit-server.ts'], { env: { ...env, PORT: '0' }, cpu: cpus.sut });
-  // The build runs next to the other two starting (it is not measured); mesh start after it.
+  // The build runs next to the others starting (it is not measured); mesh start after it.
   const artifactFixes = await buildBaseline(set, env);
   const baselinePort = await freePort();
   const baseline = startBaseline(set, env, baselinePort, cpus.sut);
 
-  const [junctionUrl, limitUrl] = await Promise.all([
+  const [junctionUrl, limitUrl, , cached] = await Promise.all([
     waitForOutput(junction, GRAPHQL_LINE, 60_000).then((m) => m[1]!),
     waitForOutput(limit, GRAPHQL_LINE, 30_000).then((m) => m[1]!),
     waitForOutput(baseline, /Serving GraphQL Mesh/, 60_000),
+    junctionCached && waitForOutput(junctionCached, GRAPHQL_LINE, 60_000).then(async (m) => {
+      const system = { url: m[1]!, proc: junctionCached, headers: auth };
+      return { 'junction-cached': system, static: await startStatic(set, system, cpus.sut) };
+    }),
   ]);
   return {
     backends, urls, artifactFixes,
     systems: {
-      junction: { url: junctionUrl, proc: junction, headers: { authorization: `Bearer ${identity.token}` } },
+      junction: { url: junctionUrl, proc: junction, headers: auth },
       baseline: { url: `http://127.0.0.1:${baselinePort}/graphql`, proc: baseline, headers: {} },
       limit: { url: limitUrl, proc: limit, headers: {} },
       direct: { url: urls.payments, proc: backends, headers: DEMO_HEADERS.payments },
+      ...cached,
     },
   };
 }
 
-export async function post(system: Pick<System, 'url' | 'headers'>, body: string): Promise<{ status: number; text: string }> {
+/** A system that was started; the cached ones are only when Dashboard-cached runs. */
+export function systemOf(running: Running, name: SystemName): System {
+  const system = running.systems[name];
+  if (!system) throw new Error(`${name} was not started`);
+  return system;
+}
+
+/** The static server, serving the bytes and content-type junction-cached answers the Dashboard with. */
+async function startStatic(set: ProcessSet, source: System, cpu: number | undefined): Promise<System> {
+  await waitAnswering(source, DASHBOARD_BODY, 60_000);
+  const answer = await post(source, DASHBOARD_BODY);
+  if (answer.status !== 200) throw new Error(`junction-cached answered the Dashboard with HTTP ${answer.status}: ${answer.text.slice(0, 200)}`);
+  const file = join(mkdtempSync(join(tmpdir(), 'junction-bench-')), 'dashboard.json');
+  writeFileSync(file, answer.text);
+  const proc = set.start('static', process.execPath, ['--import', 'tsx', 'bench/static-server.ts'], {
+    env: { ...baseEnv(), STATIC_BODY_FILE: file, STATIC_CONTENT_TYPE: answer.contentType, PORT: '0' }, cpu,
+  });
+  return { url: (await waitForOutput(proc, GRAPHQL_LINE, 30_000))[1]!, proc, headers: {} };
+}
+
+export async function post(system: Pick<System, 'url' | 'headers'>, body: string): Promise<{ status: number; text: string; contentType: string }> {
   const response = await fetch(system.url, { method: 'POST', headers: { ...system.headers, 'content-type': 'application/json' }, body });
-  return { status: response.status, text: await response.text() };
+  return { status: response.status, text: await response.text(), contentType: response.headers.get('content-type') ?? '' };
 }
 
 /** Sorts object keys at every level, so two answers can be compared as data. */
@@ -121,11 +157,11 @@ export interface Check {
   /** Upstream calls one request made, alone (exact, no load). */
   upstreamCalls: number;
   upstreamOperations: Record<string, number>;
-  /** First 300 characters of the answer when it differs from Junction's. */
+  /** First 300 characters of the answer when it differs from the first system's. */
   sample?: string;
 }
 
-/** Sends each scenario once to each system, compares with Junction's answer, counts its upstream calls. */
+/** Sends each scenario once to each of its systems, compares with the first system's answer, counts its upstream calls. */
 export async function checkResponses(running: Running, list: readonly Scenario[]): Promise<Check[]> {
   const upstream = Object.values(running.urls);
   const checks: Check[] = [];
@@ -135,7 +171,7 @@ export async function checkResponses(running: Running, list: readonly Scenario[]
     let reference: string | undefined;
     for (const system of scenario.systems) {
       await resetUpstream(upstream);
-      const answer = await post(running.systems[system], body);
+      const answer = await post(systemOf(running, system), body);
       const calls = await upstreamCalls(upstream);
       reference ??= answer.text;
       let verdict: Verdict = 'DIFFERENT';
