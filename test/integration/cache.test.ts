@@ -146,6 +146,33 @@ describe('caching in Redis', () => {
   });
 });
 
+describe('in production', () => {
+  it('answers a hit with exactly the bytes of the first answer, and no backend call', async () => {
+    const redis = await sharedRedis();
+    const h = await startHarness({ cacheStore: createRedisStore(redis, quiet, { prefix: uniquePrefix() }) });
+    try {
+      const token = await h.issuer.token();
+      const ask = async () => {
+        const response = await h.fetch('/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query: 'query($c: ID!) { customer(id: $c) { id name address { city } } }', variables: { c: h.seed.customers[2]!.id } }),
+        });
+        return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
+      };
+      const first = await ask();
+      await h.resetStats();
+      const hit = await ask();
+      expect(hit).toEqual(first);
+      expect(JSON.parse(hit.text)).toEqual({ data: { customer: { id: h.seed.customers[2]!.id, name: h.seed.customers[2]!.name, address: { city: h.seed.customers[2]!.address!.city } } } });
+      expect(callCounts(await h.stats())).toEqual({ payments: 0, maps: 0, messaging: 0 });
+    } finally {
+      await h.close();
+      redis.disconnect();
+    }
+  });
+});
+
 describe('one Redis, several instances', () => {
   it('an answer cached by one gateway instance is served by another', async () => {
     const redis = await sharedRedis();
