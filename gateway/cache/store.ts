@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import type { CacheEntry, CacheStore } from '../../sources/common/cache.ts';
 
 /**
- * Two stores behind one interface. Each entry is written as `{"e": <expires at, ms>, "v": <value>}`
- * and read against the injected clock, so expiry is exact and testable with a faked clock;
- * Redis's own PX expiry (and the memory store's LRU) only reclaims space.
+ * Two stores behind one interface. Each entry carries its expiry time, read against the injected
+ * clock, so expiry is exact and testable with a faked clock; Redis's own PX expiry (and the
+ * memory store's LRU) only reclaims space.
  *
  * Tags are sets of entry keys (`tag:<name>`), so invalidation reads one set and deletes its
  * members: never `KEYS` or `SCAN`. A tag set expires with the longest-lived entry added to it.
@@ -17,21 +17,14 @@ export interface StoreOptions {
   prefix?: string;
 }
 
-interface Stored {
-  e: number;
-  v: string;
-}
-
-const encode = (value: string, expiresAt: number) => JSON.stringify({ e: expiresAt, v: value } satisfies Stored);
+/** Redis holds `<expires at, ms>\n<value>`: read with one indexOf, no JSON around a value that may be 30 KB of JSON itself. */
+const encode = (value: string, expiresAt: number) => `${expiresAt}\n${value}`;
 
 function decode(raw: string | null | undefined, now: number): string | undefined {
   if (raw == null) return undefined;
-  try {
-    const stored = JSON.parse(raw) as Stored;
-    return typeof stored.e === 'number' && now < stored.e && typeof stored.v === 'string' ? stored.v : undefined;
-  } catch {
-    return undefined;
-  }
+  const newline = raw.indexOf('\n');
+  if (newline < 0) return undefined;
+  return now < Number(raw.slice(0, newline)) ? raw.slice(newline + 1) : undefined;
 }
 
 /** Drops a tag's set and every entry in it, atomically; in chunks so `unpack` stays within Lua's stack. */
@@ -109,7 +102,7 @@ export function createRedisStore(redis: Redis, logger: Logger, options: StoreOpt
 export function createMemoryStore(options: StoreOptions & { maxEntries?: number } = {}): CacheStore {
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntries ?? MEMORY_STORE_MAX_ENTRIES;
-  const entries = new Map<string, { raw: string; tags: readonly string[] }>();
+  const entries = new Map<string, { value: string; expiresAt: number; tags: readonly string[] }>();
   const tagged = new Map<string, Set<string>>();
   // Every way out (expiry, eviction, overwrite, invalidation) also leaves the tag sets, so they
   // never outgrow the entries.
@@ -130,20 +123,20 @@ export function createMemoryStore(options: StoreOptions & { maxEntries?: number 
       return keys.map((key) => {
         const entry = entries.get(key);
         if (!entry) return undefined;
-        const value = decode(entry.raw, at);
-        if (value === undefined) remove(key);
-        else {
-          entries.delete(key); // most recently used goes last
-          entries.set(key, entry);
+        if (at >= entry.expiresAt) {
+          remove(key);
+          return undefined;
         }
-        return value;
+        entries.delete(key); // most recently used goes last
+        entries.set(key, entry);
+        return entry.value;
       });
     },
     async setMany(list: readonly CacheEntry[]) {
       const at = now();
       for (const { key, value, ttlMs, tags = [] } of list) {
         remove(key);
-        entries.set(key, { raw: encode(value, at + ttlMs), tags });
+        entries.set(key, { value, expiresAt: at + ttlMs, tags });
         for (const tag of tags) {
           let keys = tagged.get(tag);
           if (!keys) tagged.set(tag, (keys = new Set()));
