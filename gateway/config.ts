@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DEMO_PORTS, SOURCE_NAMES, type SourceName } from '../sources/index.ts';
 import type { SourceCredentials } from '../sources/common/credentials.ts';
 import type { ApiKeyEntry } from './auth/api-keys.ts';
+import { DEFAULT_LIMITS, type Limits } from './plugins/limits/limits.ts';
 
 /**
  * Everything Junction can be told, read from the environment once at start-up, validated as a
@@ -59,6 +60,8 @@ const envSchema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CACHE: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  TRUSTED_PROXIES: z.string().transform((v) => v.split(/[\s,]+/).filter((x) => x !== '')).optional(),
+  ...Object.fromEntries(Object.entries(DEFAULT_LIMITS).map(([name, value]) => [name, positiveInt(1_000_000_000).default(value)])) as { [K in keyof Limits]: z.ZodDefault<ReturnType<typeof positiveInt>> },
   AUTH_JWKS_URL: url.optional(),
   AUTH_JWKS_FILE: z.string().optional(),
   AUTH_ISSUER: z.string().optional(),
@@ -98,6 +101,10 @@ export interface Config {
   redisUrl: string | undefined;
   /** The entity and response caches (in Redis with REDIS_URL, else in memory); off: every read reaches a backend. */
   cache: boolean;
+  /** What clients may send (gateway/plugins/limits/limits.ts). */
+  limits: Limits;
+  /** Proxies whose `x-forwarded-for` is believed when telling anonymous clients apart. */
+  trustedProxies: readonly string[];
   auth: AuthConfig;
   /**
    * The gateway's own credentials per backend; undefined where none is configured (main.ts then
@@ -200,6 +207,8 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     upstream: { timeoutMs: e.UPSTREAM_TIMEOUT_MS, maxResponseBytes: e.UPSTREAM_MAX_RESPONSE_BYTES },
     redisUrl: e.REDIS_URL,
     cache: e.CACHE === 'on',
+    limits: Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, e[name as keyof Limits]])) as unknown as Limits,
+    trustedProxies: e.TRUSTED_PROXIES ?? [],
     logLevel: e.LOG_LEVEL,
     auth,
     credentials,

@@ -18,6 +18,12 @@ import { useUpstreamDebug } from './plugins/upstream-debug/use-upstream-debug.ts
 import { useJit } from './plugins/jit/use-jit.ts';
 import { principalPerRequest, useDevIssuerJwks, useIdentity } from './plugins/identity/use-identity.ts';
 import { useJunctionResponseCache } from './cache/response-cache.ts';
+import { DEFAULT_LIMITS } from './plugins/limits/limits.ts';
+import { useBodyLimit } from './plugins/limits/use-body-limit.ts';
+import { useShapeLimits } from './plugins/limits/use-shape-limits.ts';
+import { useCostLimit } from './plugins/limits/use-cost-limit.ts';
+import { useRateLimits } from './plugins/limits/use-rate-limits.ts';
+import { createRateLimitEngine, type RateLimitEngine } from './plugins/limits/rate-limits.ts';
 import { createEntityCache } from '../sources/common/entity-cache.ts';
 import type { CacheStore } from '../sources/common/cache.ts';
 import type { Auth } from './auth/index.ts';
@@ -26,7 +32,7 @@ import type { SourceCredentials } from '../sources/common/credentials.ts';
 import type { UpstreamCallRecord } from '../sources/common/upstream-fetch.ts';
 
 export interface GatewayOptions {
-  config: Pick<Config, 'mode' | 'upstream'>;
+  config: Pick<Config, 'mode' | 'upstream'> & Partial<Pick<Config, 'limits' | 'trustedProxies'>>;
   /** Base URL of each backend. */
   sourceUrls: Record<SourceName, string>;
   logger: Logger;
@@ -49,6 +55,8 @@ export interface GatewayOptions {
    * instance); absent: nothing is cached.
    */
   cacheStore?: CacheStore;
+  /** Counting for rate limits (Redis-backed when there is a Redis). Default: in memory. */
+  rateLimits?: RateLimitEngine;
 }
 
 export interface Gateway {
@@ -62,6 +70,8 @@ export interface Gateway {
 /** Assembles Junction from its plugins. Opens no port and reads no environment: main.ts does. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config, sourceUrls, logger, fetch, healthChecks = [], meshDir, meshConfig, env, credentials, auth, cacheStore } = options;
+  const limits = config.limits ?? DEFAULT_LIMITS;
+  const rateLimits = options.rateLimits ?? createRateLimitEngine();
   const dev = config.mode === 'development';
   // Which request a backend call belongs to, for the debug extension (development only).
   const upstreamLog = dev ? new AsyncLocalStorage<UpstreamCallRecord[]>() : undefined;
@@ -116,19 +126,27 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }),
       // Refuse forged cross-site requests before any parsing or upstream work.
       useCsrfPrevention(),
+      // No body bigger than the limit is ever held, compressed or not.
+      useBodyLimit(limits.MAX_BODY_BYTES),
+      // Tokens while parsing, then depth, aliases and directives: before anything runs.
+      useShapeLimits(limits),
       // Development without auth settings: the embedded issuer's public keys, for other tools.
       auth.devIssuer !== undefined && useDevIssuerJwks(auth.devIssuer),
       // Who is calling, verified, on the context; bad credentials end the request with 401.
       useIdentity(principalOf),
-      // Production hides the schema's shape; development shows it to GraphiQL.
-      !dev && useProductionSurface(),
+      // Production hides the schema's shape, except from developers; development shows it to GraphiQL.
+      !dev && useProductionSurface(principalOf),
       // Per-request loaders on the context, for the resolvers.
       useLoaders(sources, entityCache, invalidate),
+      // What the operation could cost the backends, against the caller's budget, before it runs.
+      useCostLimit(limits),
       // Compiled execution: graphql-js interprets every document anew, JIT runs it as compiled code.
       useJit(),
       // After the JIT, so that a miss runs the compiled document; before the debug extension, so
       // that a stored answer never holds one request's debug details.
       cacheStore !== undefined && useJunctionResponseCache({ store: cacheStore, principalOf, exposeMetadata: dev }),
+      // After the response cache: a caller over its budget is refused even an answer from cache.
+      useRateLimits({ engine: rateLimits, limits, principalOf, trustedProxies: new Set(config.trustedProxies ?? []) }),
       // Development: which backend calls a request made, on request (x-junction-debug: 1).
       upstreamLog !== undefined && useUpstreamDebug(upstreamLog),
       // Last: it must see the errors every other plugin and resolver raised.

@@ -36,6 +36,26 @@ export const ERROR_CATALOGUE = {
     description:
       'The caller lacks the scopes a field needs (`@requiresScopes`); `extensions.requiredScopes` lists the alternatives. That field is null, no backend was called for it, and the rest of the query answers.',
   },
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    description: 'The request body is over `MAX_BODY_BYTES` (2 MiB), counted after decompression (gzip and deflate are read, up to the limit and no further).',
+  },
+  BAD_REQUEST: {
+    status: 400,
+    description: 'The request body is not what GraphQL over HTTP expects: malformed JSON, invalid UTF-8, an unsupported encoding, or variables nested deeper than 32 levels.',
+  },
+  QUERY_TOO_LARGE: {
+    status: 400,
+    description: 'The document is over a shape limit, checked before execution: `MAX_TOKENS` (2000), `MAX_DEPTH` (15), `MAX_ALIASES` (30) or `MAX_DIRECTIVES` (50). `extensions.limit` names it. No backend is called.',
+  },
+  QUERY_TOO_COSTLY: {
+    status: 400,
+    description: 'The operation could cost the backends more than the caller\'s budget (list sizes multiplied; see Limits). `extensions.cost` and `extensions.maxCost` say by how much. No backend is called.',
+  },
+  RATE_LIMITED: {
+    status: undefined,
+    description: 'Too many calls: `extensions.retryAfter` is the wait in seconds. A field over its `@rateLimit` is null in a 200; a caller over its whole-endpoint budget gets HTTP 429 with `Retry-After`.',
+  },
   UPSTREAM_REJECTED: {
     status: undefined,
     description:
@@ -78,12 +98,14 @@ export interface JunctionErrorOptions {
   headers?: Record<string, string>;
   /** Anything else a client can act on, e.g. `requiredScopes`. */
   extensions?: Record<string, unknown>;
+  /** The response status when this error refuses the whole request, where the catalogue gives none (RATE_LIMITED: 429). */
+  status?: number;
   originalError?: Error;
 }
 
 /** The one factory for client-facing errors: every error a resolver or plugin raises comes from here. */
 export function junctionError(code: ErrorCode, message: string, options: JunctionErrorOptions = {}): GraphQLError {
-  const { status } = ERROR_CATALOGUE[code] as { status: number | undefined };
+  const status = options.status ?? (ERROR_CATALOGUE[code] as { status: number | undefined }).status;
   const extensions: Record<string, unknown> = { code, ...options.extensions };
   if (options.source !== undefined) extensions.source = options.source;
   if (options.upstreamCode !== undefined) extensions.upstreamCode = options.upstreamCode;

@@ -17,6 +17,7 @@ import { closeServer, listen, type DemoBackend } from '../sources/common/server.
 import { DEMO_CREDENTIALS, randomCredentials, type SourceCredentials } from '../sources/common/credentials.ts';
 import { createAuth } from './auth/index.ts';
 import { createMemoryStore, createRedisStore } from './cache/store.ts';
+import { createRateLimitEngine } from './plugins/limits/rate-limits.ts';
 import type { CacheStore } from '../sources/common/cache.ts';
 
 /** Where start-up writes what each user source exposed and lost. */
@@ -80,7 +81,8 @@ async function main(): Promise<void> {
   if (!config.cache) logger.info('CACHE=off: every read reaches its backend');
   else if (redis) cacheStore = createRedisStore(redis, logger);
   else cacheStore = createMemoryStore();
-  const gateway = await createGateway({ config, sourceUrls, logger, healthChecks, credentials, auth, ...(cacheStore ? { cacheStore } : {}) });
+  const rateLimits = createRateLimitEngine(redis);
+  const gateway = await createGateway({ config, sourceUrls, logger, healthChecks, credentials, auth, rateLimits, ...(cacheStore ? { cacheStore } : {}) });
   if (gateway.reports.length > 0) {
     // The full list of downgrades is long (Stripe has over a thousand): the terminal gets the
     // summary, the file gets every location.

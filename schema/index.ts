@@ -3,6 +3,7 @@ import type { IResolvers } from '@graphql-tools/utils';
 import type { GraphQLSchema } from 'graphql';
 import * as scalars from './scalars.ts';
 import * as authorization from './authorization.ts';
+import * as rateLimit from './rate-limit.ts';
 import * as payments from './payments.ts';
 import * as maps from './maps.ts';
 import * as messaging from './messaging.ts';
@@ -12,6 +13,7 @@ import * as customerMessages from './links/customer-messages.ts';
 import * as messageCustomer from './links/message-customer.ts';
 import type { TypeOrigin } from './origins.ts';
 import { applyAuthorization } from './authorization.ts';
+import { applyRateLimits } from './rate-limit.ts';
 
 /**
  * The public contract: one module per domain, one per cross-source link. A module is
@@ -19,6 +21,7 @@ import { applyAuthorization } from './authorization.ts';
  */
 const modules: { typeDefs: string; resolvers?: object; origins?: TypeOrigin[] }[] = [
   authorization,
+  rateLimit,
   scalars,
   payments,
   maps,
@@ -32,8 +35,9 @@ const modules: { typeDefs: string; resolvers?: object; origins?: TypeOrigin[] }[
 export const origins: readonly TypeOrigin[] = modules.flatMap((m) => m.origins ?? []);
 
 export function buildPublicSchema(): GraphQLSchema {
-  return applyAuthorization(makeExecutableSchema({
+  // Authorization wraps the rate limit: a denied call spends none of the caller's allowance.
+  return applyAuthorization(applyRateLimits(makeExecutableSchema({
     typeDefs: modules.map((m) => m.typeDefs),
     resolvers: modules.map((m) => (m.resolvers ?? {}) as IResolvers),
-  }));
+  })));
 }

@@ -11,7 +11,7 @@ export const typeDefs = /* GraphQL */ `
 
   type Mutation {
     "Sends a text message to a customer (by id) or to a phone number. Exactly one of the two."
-    sendMessage(input: SendMessageInput!): Message @requiresScopes(scopes: [["messages:send"]])
+    sendMessage(input: SendMessageInput!): Message @requiresScopes(scopes: [["messages:send"]]) @rateLimit(max: 10, window: "1m")
   }
 
   type Message @requiresScopes(scopes: [["messages:read"]]) @cacheControl(maxAge: 30, scope: PRIVATE) {

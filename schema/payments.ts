@@ -22,9 +22,9 @@ export const typeDefs = /* GraphQL */ `
 
   type Mutation {
     "Charges a customer. Send an idempotencyKey so that a retried request creates one payment, not two."
-    createPayment(input: CreatePaymentInput!): Payment @requiresScopes(scopes: [["payments:write"]])
+    createPayment(input: CreatePaymentInput!): Payment @requiresScopes(scopes: [["payments:write"]]) @rateLimit(max: 30, window: "1m")
     "Refunds all of a payment, or \`amount\` of it (minor units)."
-    refundPayment(paymentId: ID!, amount: Int, idempotencyKey: String): Refund @requiresScopes(scopes: [["payments:write"]])
+    refundPayment(paymentId: ID!, amount: Int, idempotencyKey: String): Refund @requiresScopes(scopes: [["payments:write"]]) @rateLimit(max: 30, window: "1m")
   }
 
   "The state of a payment."

@@ -9,6 +9,8 @@ import type { StatsSnapshot } from '../../sources/common/stats.ts';
 import { randomCredentials, type SourceCredentials } from '../../sources/common/credentials.ts';
 import { createAuth } from '../../gateway/auth/index.ts';
 import type { CacheStore } from '../../sources/common/cache.ts';
+import { DEFAULT_LIMITS, type Limits } from '../../gateway/plugins/limits/limits.ts';
+import type { RateLimitEngine } from '../../gateway/plugins/limits/rate-limits.ts';
 import type { AuthConfig } from '../../gateway/config.ts';
 import { createTestIssuer, TEST_AUTH, type TestIssuer } from './test-issuer.ts';
 
@@ -62,6 +64,11 @@ export interface HarnessOptions {
    * backends' own: tests of the cache pass one (createMemoryStore, or createRedisStore on a real Redis).
    */
   cacheStore?: CacheStore;
+  /** Limits over the defaults (gateway/plugins/limits/limits.ts). */
+  limits?: Partial<Limits>;
+  trustedProxies?: string[];
+  /** Rate limit counting; default in memory. */
+  rateLimits?: RateLimitEngine;
 }
 
 /** Real demo backends on free ports, and a gateway over them, driven through `yoga.fetch`. */
@@ -89,7 +96,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       credentials,
       auth,
       ...(options.cacheStore ? { cacheStore: options.cacheStore } : {}),
+      ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
       config: {
+        limits: { ...DEFAULT_LIMITS, ...options.limits },
+        trustedProxies: options.trustedProxies ?? [],
         mode: options.mode ?? 'production',
         upstream: {
           timeoutMs: options.upstream?.timeoutMs ?? DEFAULTS.upstreamTimeoutMs,
@@ -107,8 +117,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     throw err;
   }
 
-  const fetchGateway = (path: string, init?: RequestInit) =>
-    Promise.resolve(gateway.yoga.fetch(new Request(`http://junction.test${path}`, init)));
+  // As over real HTTP, the connection has a peer address: `x-test-remote-address` sets it (the
+  // header itself is taken off), else every request comes from 192.0.2.10.
+  const fetchGateway = (path: string, init?: RequestInit) => {
+    const headers = new Headers(init?.headers);
+    const remoteAddress = headers.get('x-test-remote-address') ?? '192.0.2.10';
+    headers.delete('x-test-remote-address');
+    return Promise.resolve(gateway.yoga.fetch(new Request(`http://junction.test${path}`, { ...init, headers }), { req: { socket: { remoteAddress } } }));
+  };
 
   const fullAccess = await issuer.token();
   return {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULTS, loadConfig } from '../../gateway/config.ts';
+import { DEFAULT_LIMITS } from '../../gateway/plugins/limits/limits.ts';
 
 /** The least a production start needs: where tokens' keys, issuer and audience are. */
 const IDP = { AUTH_JWKS_URL: 'https://idp.example/.well-known/jwks.json', AUTH_ISSUER: 'https://idp.example/', AUTH_AUDIENCE: 'https://api.example' };
@@ -29,6 +30,8 @@ describe('loadConfig', () => {
       upstream: { timeoutMs: DEFAULTS.upstreamTimeoutMs, maxResponseBytes: DEFAULTS.upstreamMaxResponseBytes },
       redisUrl: undefined,
       cache: true,
+      limits: DEFAULT_LIMITS,
+      trustedProxies: [],
       logLevel: 'info',
       auth: {
         keys: { kind: 'remote', url: IDP.AUTH_JWKS_URL },
@@ -91,6 +94,13 @@ describe('loadConfig', () => {
       expect.stringMatching(/^AUTH_API_KEYS_FILE: \[0.sha256\] must be the hex SHA-256/),
       expect.stringMatching(/^AUTH_JWKS_URL: not set/), // with no usable key, production has no auth at all
     ]);
+  });
+
+  it('reads every limit and the trusted proxies from the environment', () => {
+    const config = loadConfig({ ...IDP, MAX_DEPTH: '8', RATE_USER_PER_MIN: '60', TRUSTED_PROXIES: '10.0.0.1, 10.0.0.2' });
+    expect(config.limits).toEqual({ ...DEFAULT_LIMITS, MAX_DEPTH: 8, RATE_USER_PER_MIN: 60 });
+    expect(config.trustedProxies).toEqual(['10.0.0.1', '10.0.0.2']);
+    expect(problemsOf({ ...IDP, MAX_BODY_BYTES: '0' })).toEqual(['MAX_BODY_BYTES="0": must be at least 1']);
   });
 
   it('pins algorithms to a list it knows and refuses none', () => {

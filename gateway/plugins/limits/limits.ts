@@ -1,0 +1,61 @@
+import type { Principal } from '../../auth/principal.ts';
+
+/**
+ * Every limit Junction enforces on what a client sends, with its default. Each can be changed
+ * with the environment variable of the same name (config.ts); the README lists them all.
+ */
+export interface Limits {
+  /** Request body, after decompression, in bytes. */
+  MAX_BODY_BYTES: number;
+  /** Lexical tokens in a document: refused while parsing, before the parser goes deep. */
+  MAX_TOKENS: number;
+  MAX_DEPTH: number;
+  MAX_ALIASES: number;
+  MAX_DIRECTIVES: number;
+  /** What an operation may cost the backends (gateway/plugins/limits/cost.ts), by kind of caller. */
+  MAX_COST_ANONYMOUS: number;
+  MAX_COST_USER: number;
+  MAX_COST_SERVICE: number;
+  MAX_COST_DEVELOPER: number;
+  /** Operations per minute per caller, for the whole endpoint, by kind of caller. */
+  RATE_ANONYMOUS_PER_MIN: number;
+  RATE_USER_PER_MIN: number;
+  RATE_SERVICE_PER_MIN: number;
+  RATE_DEVELOPER_PER_MIN: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  MAX_BODY_BYTES: 2 * 1024 * 1024,
+  MAX_TOKENS: 2_000,
+  MAX_DEPTH: 15,
+  MAX_ALIASES: 30,
+  MAX_DIRECTIVES: 50,
+  MAX_COST_ANONYMOUS: 2_000,
+  MAX_COST_USER: 10_000,
+  MAX_COST_SERVICE: 50_000,
+  MAX_COST_DEVELOPER: 100_000,
+  RATE_ANONYMOUS_PER_MIN: 300,
+  RATE_USER_PER_MIN: 1_200,
+  RATE_SERVICE_PER_MIN: 12_000,
+  RATE_DEVELOPER_PER_MIN: 3_000,
+});
+
+/** The scope that makes a caller a developer: introspection in production, larger limits. */
+export const DEVELOPER_SCOPE = 'junction:developer';
+
+export type CallerKind = 'anonymous' | 'user' | 'service' | 'developer';
+
+export function callerKind(principal: Principal): CallerKind {
+  if (principal.scopes.has(DEVELOPER_SCOPE)) return 'developer';
+  return principal.kind;
+}
+
+export function maxCostFor(limits: Limits, principal: Principal): number {
+  const kind = callerKind(principal);
+  return { anonymous: limits.MAX_COST_ANONYMOUS, user: limits.MAX_COST_USER, service: limits.MAX_COST_SERVICE, developer: limits.MAX_COST_DEVELOPER }[kind];
+}
+
+export function ratePerMinFor(limits: Limits, principal: Principal): number {
+  const kind = callerKind(principal);
+  return { anonymous: limits.RATE_ANONYMOUS_PER_MIN, user: limits.RATE_USER_PER_MIN, service: limits.RATE_SERVICE_PER_MIN, developer: limits.RATE_DEVELOPER_PER_MIN }[kind];
+}
