@@ -14,15 +14,19 @@ import type { Limits } from './limits.ts';
  * with `extensions.limit` naming the limit.
  */
 export function useShapeLimits(limits: Pick<Limits, 'MAX_TOKENS' | 'MAX_DEPTH' | 'MAX_ALIASES' | 'MAX_DIRECTIVES'>): Plugin {
-  const refused = new WeakMap<GraphQLError, string>();
-  const note = (limit: string) => [(_ctx: ValidationContext | null, error: GraphQLError) => void refused.set(error, limit)];
-  const rules = [
-    maxDepthRule({ n: limits.MAX_DEPTH, onReject: note('MAX_DEPTH'), propagateOnRejection: true }),
-    maxAliasesRule({ n: limits.MAX_ALIASES, onReject: note('MAX_ALIASES'), propagateOnRejection: true }),
-    maxDirectivesRule({ n: limits.MAX_DIRECTIVES, onReject: note('MAX_DIRECTIVES'), propagateOnRejection: true }),
-  ];
   const catalogued = (error: GraphQLError, limit: string) =>
     junctionError('QUERY_TOO_LARGE', error.message.replace(/^Syntax Error: /, ''), { extensions: { limit } });
+  // graphql-armor's rules throw by default, which skips validation's error handling; reported
+  // instead, each as a catalogued error, they come out as a 400 like any validation error.
+  const report = (limit: string) => ({
+    propagateOnRejection: false,
+    onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(catalogued(error, limit))],
+  });
+  const rules = [
+    maxDepthRule({ n: limits.MAX_DEPTH, ...report('MAX_DEPTH') }),
+    maxAliasesRule({ n: limits.MAX_ALIASES, ...report('MAX_ALIASES') }),
+    maxDirectivesRule({ n: limits.MAX_DIRECTIVES, ...report('MAX_DIRECTIVES') }),
+  ];
 
   return {
     onParse({ setParseFn }) {
@@ -39,13 +43,9 @@ export function useShapeLimits(limits: Pick<Limits, 'MAX_TOKENS' | 'MAX_DEPTH' |
       for (const rule of rules) addValidationRule(rule);
       return ({ valid, result, setResult }) => {
         if (valid) return;
-        const mapped = result.map((error) => {
-          const limit = refused.get(error);
-          return limit ? catalogued(error, limit) : error;
-        });
         // A shape refusal says all there is to say; other validation errors would only repeat it.
-        const shape = mapped.filter((e) => e.extensions?.code === 'QUERY_TOO_LARGE');
-        setResult(shape.length > 0 ? shape : mapped);
+        const shape = result.filter((e) => e.extensions?.code === 'QUERY_TOO_LARGE');
+        if (shape.length > 0) setResult(shape);
       };
     },
   };
