@@ -60,6 +60,9 @@ const envSchema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CACHE: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  PAYMENTS_MAX_CALLS_PER_SEC: positiveInt(100_000).optional(),
+  MAPS_MAX_CALLS_PER_SEC: positiveInt(100_000).optional(),
+  MESSAGING_MAX_SENDS_PER_SEC: positiveInt(100_000).optional(),
   TRUSTED_PROXIES: z.string().transform((v) => v.split(/[\s,]+/).filter((x) => x !== '')).optional(),
   ...Object.fromEntries(Object.entries(DEFAULT_LIMITS).map(([name, value]) => [name, positiveInt(1_000_000_000).default(value)])) as { [K in keyof Limits]: z.ZodDefault<ReturnType<typeof positiveInt>> },
   AUTH_JWKS_URL: url.optional(),
@@ -105,6 +108,8 @@ export interface Config {
   limits: Limits;
   /** Proxies whose `x-forwarded-for` is believed when telling anonymous clients apart. */
   trustedProxies: readonly string[];
+  /** Providers' rate limits, kept on our side; undefined: none. */
+  quotas: { payments: number | undefined; maps: number | undefined; messagingSends: number | undefined };
   auth: AuthConfig;
   /**
    * The gateway's own credentials per backend; undefined where none is configured (main.ts then
@@ -209,6 +214,7 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     cache: e.CACHE === 'on',
     limits: Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, e[name as keyof Limits]])) as unknown as Limits,
     trustedProxies: e.TRUSTED_PROXIES ?? [],
+    quotas: { payments: e.PAYMENTS_MAX_CALLS_PER_SEC, maps: e.MAPS_MAX_CALLS_PER_SEC, messagingSends: e.MESSAGING_MAX_SENDS_PER_SEC },
     logLevel: e.LOG_LEVEL,
     auth,
     credentials,

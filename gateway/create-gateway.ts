@@ -57,6 +57,8 @@ export interface GatewayOptions {
   cacheStore?: CacheStore;
   /** Counting for rate limits (Redis-backed when there is a Redis). Default: in memory. */
   rateLimits?: RateLimitEngine;
+  /** Providers' rate limits kept on our side, per source (gateway/plugins/limits/upstream-quota.ts). */
+  quotas?: Partial<Record<SourceName, (operation: string) => Promise<void>>>;
 }
 
 export interface Gateway {
@@ -80,7 +82,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     maxResponseBytes: config.upstream.maxResponseBytes,
     ...(fetch ? { fetch } : {}),
     ...(upstreamLog ? { onCall: (record: UpstreamCallRecord) => upstreamLog.getStore()?.push(record) } : {}),
-  });
+  }, options.quotas);
   const { schema, reports } = await buildGatewaySchema({
     meshDir,
     meshConfig,

@@ -74,6 +74,11 @@ export const ERROR_CATALOGUE = {
     status: undefined,
     description: 'A backend did not answer completely within its timeout (`UPSTREAM_TIMEOUT_MS`).',
   },
+  UPSTREAM_RATE_LIMITED: {
+    status: undefined,
+    description:
+      'A backend\'s rate limit: it answered 429, or the quota configured for it (`<SOURCE>_MAX_CALLS_PER_SEC`) is used up for now. Junction does not call it again before `extensions.retryAfter` seconds.',
+  },
   UPSTREAM_BAD_RESPONSE: {
     status: undefined,
     description: 'A backend answered with something unreadable: wrong format, an XML DOCTYPE, or a body over `UPSTREAM_MAX_RESPONSE_BYTES`.',
@@ -128,6 +133,10 @@ export function fromUpstreamError(error: UpstreamError): GraphQLError {
       return junctionError('UPSTREAM_TIMEOUT', `The ${source} service did not answer in time.`, options);
     case 'bad_response':
       return junctionError('UPSTREAM_BAD_RESPONSE', `The ${source} service sent an unreadable answer.`, options);
+    case 'throttled':
+      return junctionError('UPSTREAM_RATE_LIMITED', `The ${source} service is at its rate limit; retry in ${error.retryAfterSec ?? 1} s.`, {
+        ...options, extensions: { retryAfter: error.retryAfterSec ?? 1 },
+      });
     default:
       if (isRejection(error)) {
         // The backend's message is about the client's own input, so it is worth passing on.

@@ -18,6 +18,7 @@ import { DEMO_CREDENTIALS, randomCredentials, type SourceCredentials } from '../
 import { createAuth } from './auth/index.ts';
 import { createMemoryStore, createRedisStore } from './cache/store.ts';
 import { createRateLimitEngine } from './plugins/limits/rate-limits.ts';
+import { createUpstreamQuota } from './plugins/limits/upstream-quota.ts';
 import type { CacheStore } from '../sources/common/cache.ts';
 
 /** Where start-up writes what each user source exposed and lost. */
@@ -82,7 +83,13 @@ async function main(): Promise<void> {
   else if (redis) cacheStore = createRedisStore(redis, logger);
   else cacheStore = createMemoryStore();
   const rateLimits = createRateLimitEngine(redis);
-  const gateway = await createGateway({ config, sourceUrls, logger, healthChecks, credentials, auth, rateLimits, ...(cacheStore ? { cacheStore } : {}) });
+  const { payments: paymentsRate, maps: mapsRate, messagingSends } = config.quotas;
+  const quotas = {
+    ...(paymentsRate ? { payments: createUpstreamQuota({ source: 'payments', perSec: paymentsRate }, redis) } : {}),
+    ...(mapsRate ? { maps: createUpstreamQuota({ source: 'maps', perSec: mapsRate }, redis) } : {}),
+    ...(messagingSends ? { messaging: createUpstreamQuota({ source: 'messaging', perSec: messagingSends, operations: ['sendMessage'] }, redis) } : {}),
+  };
+  const gateway = await createGateway({ config, sourceUrls, logger, healthChecks, credentials, auth, rateLimits, quotas, ...(cacheStore ? { cacheStore } : {}) });
   if (gateway.reports.length > 0) {
     // The full list of downgrades is long (Stripe has over a thousand): the terminal gets the
     // summary, the file gets every location.

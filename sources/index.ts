@@ -37,15 +37,23 @@ export function createSourceClients(
   urls: Record<SourceName, string>,
   credentials: SourceCredentials,
   upstream: UpstreamOptions = {},
+  quotas: Partial<Record<SourceName, (operation: string) => Promise<void>>> = {},
 ): SourceClients {
-  // One keep-alive pool per backend; idle connections are closed after 10 s.
-  const options = (url: string, headers?: Record<string, string>) =>
-    ({ inFlight: new Map(), dispatcher: new Agent({ keepAliveTimeout: 10_000 }), ...upstream, url, ...(headers ? { headers } : {}) });
+  // One keep-alive pool per backend (idle connections closed after 10 s), one 429 backoff each.
+  const options = (name: SourceName, headers?: Record<string, string>) => ({
+    inFlight: new Map(),
+    dispatcher: new Agent({ keepAliveTimeout: 10_000 }),
+    backoff: { until: 0 },
+    ...upstream,
+    url: urls[name],
+    ...(headers ? { headers } : {}),
+    ...(quotas[name] ? { quota: quotas[name] } : {}),
+  });
   const headers = credentialHeaders(credentials);
   return {
-    payments: createPaymentsClient(options(urls.payments, headers.payments)),
-    maps: createMapsClient(options(urls.maps), credentials.maps),
-    messaging: createMessagingClient(options(urls.messaging, headers.messaging)),
+    payments: createPaymentsClient(options('payments', headers.payments)),
+    maps: createMapsClient(options('maps'), credentials.maps),
+    messaging: createMessagingClient(options('messaging', headers.messaging)),
   };
 }
 

@@ -8,24 +8,27 @@ import { sendJson } from './stats.ts';
  * Tests use it to prove what the gateway does when a backend errors, over real HTTP.
  */
 export interface Faults {
-  /** Arms a fault; `count` defaults to 1, and -1 means until cleared. */
-  arm(operation: string, count?: number): void;
-  /** True when this call of `operation` must fail (and uses up one armed failure). */
-  take(operation: string): boolean;
+  /**
+   * Arms a fault; `count` defaults to 1, and -1 means until cleared. `throttle` makes a REST
+   * backend answer 429 with `Retry-After: <seconds>` instead of failing (a provider's rate limit).
+   */
+  arm(operation: string, count?: number, throttle?: { retryAfterSec: number }): void;
+  /** The fault this call of `operation` must show (using up one armed failure), or undefined. */
+  take(operation: string): { throttle?: { retryAfterSec: number } } | undefined;
   clear(): void;
 }
 
 export function createFaults(): Faults {
-  let armed = new Map<string, number>();
+  let armed = new Map<string, { left: number; throttle?: { retryAfterSec: number } }>();
   return {
-    arm(operation, count = 1) {
-      armed.set(operation, count);
+    arm(operation, count = 1, throttle) {
+      armed.set(operation, { left: count, ...(throttle ? { throttle } : {}) });
     },
     take(operation) {
-      const left = armed.get(operation);
-      if (left === undefined || left === 0) return false;
-      if (left > 0) armed.set(operation, left - 1);
-      return true;
+      const fault = armed.get(operation);
+      if (fault === undefined || fault.left === 0) return undefined;
+      if (fault.left > 0) fault.left -= 1;
+      return fault.throttle ? { throttle: fault.throttle } : {};
     },
     clear() {
       armed = new Map();
@@ -57,10 +60,11 @@ export function handleFaultsRoute(req: IncomingMessage, res: ServerResponse, fau
   });
   req.on('end', () => {
     try {
-      const parsed = JSON.parse(body) as { operation?: unknown; count?: unknown };
+      const parsed = JSON.parse(body) as { operation?: unknown; count?: unknown; retryAfter?: unknown };
       if (typeof parsed.operation !== 'string' || parsed.operation === '') throw new Error('operation must be a non-empty string');
       if (parsed.count !== undefined && !Number.isInteger(parsed.count)) throw new Error('count must be an integer');
-      faults.arm(parsed.operation, parsed.count as number | undefined);
+      if (parsed.retryAfter !== undefined && !(Number.isInteger(parsed.retryAfter) && (parsed.retryAfter as number) >= 0)) throw new Error('retryAfter must be whole seconds');
+      faults.arm(parsed.operation, parsed.count as number | undefined, parsed.retryAfter === undefined ? undefined : { retryAfterSec: parsed.retryAfter as number });
       sendJson(res, 200, { armed: parsed.operation, count: parsed.count ?? 1 });
     } catch (err) {
       sendJson(res, 400, { error: (err as Error).message });

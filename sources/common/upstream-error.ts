@@ -15,7 +15,9 @@ export type UpstreamFailure =
   /** A GraphQL backend answered with `errors`. */
   | 'graphql'
   /** An answer that could not be read: wrong content type, unparsable, over the size cap. */
-  | 'bad_response';
+  | 'bad_response'
+  /** The provider's rate limit: it answered 429, or its quota here is used up. `retryAfterSec` says when. */
+  | 'throttled';
 
 export interface UpstreamErrorDetails {
   source: string;
@@ -25,6 +27,8 @@ export interface UpstreamErrorDetails {
   status?: number;
   /** The backend's own error code: a REST error `code`, a SOAP `faultcode`, a GraphQL error code. */
   upstreamCode?: string;
+  /** For `throttled`: seconds until the backend may be called again. */
+  retryAfterSec?: number;
   cause?: unknown;
 }
 
@@ -35,6 +39,7 @@ export class UpstreamError extends Error {
   readonly failure: UpstreamFailure;
   readonly status: number | undefined;
   readonly upstreamCode: string | undefined;
+  readonly retryAfterSec: number | undefined;
 
   constructor(message: string, details: UpstreamErrorDetails) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -43,5 +48,6 @@ export class UpstreamError extends Error {
     this.failure = details.failure;
     this.status = details.status;
     this.upstreamCode = details.upstreamCode;
+    this.retryAfterSec = details.retryAfterSec;
   }
 }

@@ -24,6 +24,16 @@ export interface SourceClientOptions {
   inFlight?: Map<string, Promise<UpstreamResponse>>;
   /** Sent with every call, over the call's own: the gateway's credentials for this backend. */
   headers?: Record<string, string>;
+  /**
+   * Waits for room in the provider's quota before a call goes out (shared by every instance), or
+   * rejects with a `throttled` UpstreamError when there is none soon.
+   */
+  quota?: (operation: string) => Promise<void>;
+  /**
+   * Until when (ms since the epoch) the backend asked not to be called, after a 429 with
+   * `Retry-After`; one per client. Calls before then fail at once as `throttled`.
+   */
+  backoff?: { until: number };
   /** Told about every call that reached the network or joined one in flight (debugging, metrics). */
   onCall?: (record: UpstreamCallRecord) => void;
 }
@@ -83,7 +93,7 @@ export async function callUpstream(given: UpstreamCall, options: SourceClientOpt
   const read = call.read ?? (method === 'GET' || method === 'HEAD');
   const key = read && options.inFlight ? coalescingKey(method, call) : undefined;
   const shared = key === undefined ? undefined : options.inFlight!.get(key);
-  const pending = shared ?? send(call, options);
+  const pending = shared ?? guarded(call, options);
   if (key !== undefined && !shared) {
     options.inFlight!.set(key, pending);
     // Forget it once settled: single flight shares answers in flight, it is not a cache.
@@ -131,6 +141,39 @@ function headerRecord(init: HeadersInit | undefined): Record<string, string> {
   if (init instanceof Headers || Array.isArray(init)) for (const [name, value] of init) add(name, value);
   else for (const name of Object.keys(init)) add(name, init[name]!);
   return out;
+}
+
+/**
+ * A call as the provider wants it: not before the time its last 429 named, and within its quota.
+ * A 429 is turned into `throttled` here, for every kind of source alike.
+ */
+async function guarded(call: UpstreamCall, options: SourceClientOptions): Promise<UpstreamResponse> {
+  const { source, operation } = call;
+  const wait = options.backoff ? options.backoff.until - Date.now() : 0;
+  if (wait > 0) {
+    throw new UpstreamError(`${source} asked not to be called for ${Math.ceil(wait / 1000)} s more`, {
+      source, operation, failure: 'throttled', retryAfterSec: Math.ceil(wait / 1000),
+    });
+  }
+  await options.quota?.(operation);
+  const response = await send(call, options);
+  if (response.status === 429) {
+    const retryAfterSec = retryAfterSeconds(response.headers.get('retry-after')) ?? 1;
+    if (options.backoff) options.backoff.until = Math.max(options.backoff.until, Date.now() + retryAfterSec * 1000);
+    throw new UpstreamError(`${source} is rate limiting ${operation}; retry in ${retryAfterSec} s`, {
+      source, operation, failure: 'throttled', status: 429, retryAfterSec,
+    });
+  }
+  return response;
+}
+
+/** `Retry-After` as seconds: a number of seconds, or an HTTP date. */
+export function retryAfterSeconds(value: string | null): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds));
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
 }
 
 /** A response whose body has not been read yet. */

@@ -95,7 +95,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
     let raw: Buffer | undefined;
     if (operation.write) raw = await readBody(req);
     else req.resume();
-    if (context.faults.take(operation.name)) {
+    const fault = context.faults.take(operation.name);
+    if (fault?.throttle) {
+      // As Stripe when a key sends too fast: 429, rate_limit_error, and when to come back.
+      return sendError(res, new ApiError(429, 'rate_limit_error', 'rate_limit', 'Too many requests hit the API too quickly.'),
+        { 'retry-after': String(fault.throttle.retryAfterSec) });
+    }
+    if (fault) {
       return sendError(res, new ApiError(500, 'api_error', 'injected_fault',
         `Injected fault: ${operation.name} failed on purpose (POST /_faults).`));
     }

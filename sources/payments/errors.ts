@@ -2,7 +2,7 @@
  * Stripe-shaped API errors: `{error: {type, code, message, param?}}`. Handlers throw
  * `ApiError`; the server turns it into the response, so every error leaves by one path.
  */
-export type ApiErrorType = 'invalid_request_error' | 'idempotency_error' | 'api_error';
+export type ApiErrorType = 'invalid_request_error' | 'idempotency_error' | 'api_error' | 'rate_limit_error';
 
 export interface ApiErrorBody {
   error: { type: ApiErrorType; code: string; message: string; param?: string };

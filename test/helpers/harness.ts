@@ -69,6 +69,8 @@ export interface HarnessOptions {
   trustedProxies?: string[];
   /** Rate limit counting; default in memory. */
   rateLimits?: RateLimitEngine;
+  /** Providers' rate limits, per source. */
+  quotas?: GatewayOptions['quotas'];
 }
 
 /** Real demo backends on free ports, and a gateway over them, driven through `yoga.fetch`. */
@@ -97,6 +99,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       auth,
       ...(options.cacheStore ? { cacheStore: options.cacheStore } : {}),
       ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
+      ...(options.quotas ? { quotas: options.quotas } : {}),
       config: {
         limits: { ...DEFAULT_LIMITS, ...options.limits },
         trustedProxies: options.trustedProxies ?? [],

@@ -2,6 +2,7 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRateLimitEngine } from '../../gateway/plugins/limits/rate-limits.ts';
+import { createUpstreamQuota } from '../../gateway/plugins/limits/upstream-quota.ts';
 import { callCounts, startHarness, type Harness } from '../helpers/harness.ts';
 import { sharedRedis, startOwnRedis, uniquePrefix } from '../helpers/redis.ts';
 
@@ -221,5 +222,42 @@ describe('production surface for developers', () => {
     const dev = await h.query(INTROSPECT, {}, { authorization: `Bearer ${await h.issuer.token({ scopes: ['junction:developer'] })}` });
     expect(dev.status).toBe(200);
     expect(dev.body.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+  });
+});
+
+describe('protecting the providers\' quotas', () => {
+  it('honours a 429\'s Retry-After: the error says when, and the backend is not called again before then', async () => {
+    const h = await startHarness();
+    try {
+      const Q = 'query($c: ID!) { customer(id: $c) { id } }';
+      const response = await fetch(`${h.backends.payments.url}/_faults`, { method: 'POST', body: JSON.stringify({ operation: 'listCustomers', retryAfter: 30 }) });
+      expect(response.status).toBe(200);
+      const first = await h.query(Q, { c: h.seed.customers[0]!.id });
+      expect(first.body.data).toEqual({ customer: null });
+      expect(first.body.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_RATE_LIMITED', source: 'payments', retryAfter: 30 });
+      await h.resetStats();
+      const second = await h.query(Q, { c: h.seed.customers[1]!.id });
+      expect(second.body.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_RATE_LIMITED', source: 'payments' });
+      expect(second.body.errors![0]!.extensions!.retryAfter).toBeLessThanOrEqual(30);
+      expect(callCounts(await h.stats()).payments).toBe(0);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('keeps messaging at its sends per second: a short queue, then a clear refusal, never more than the provider allows', async () => {
+    const h = await startHarness({ quotas: { messaging: createUpstreamQuota({ source: 'messaging', perSec: 2, operations: ['sendMessage'], maxQueue: 1 }) } });
+    try {
+      const SEND = 'mutation { sendMessage(input: { phone: "+4930111222333", body: "hi" }) { id } }';
+      const answers = await Promise.all(Array.from({ length: 5 }, () => h.query(SEND)));
+      const sent = answers.filter((a) => a.body.data?.sendMessage);
+      const refused = answers.filter((a) => a.body.errors?.[0]?.extensions?.code === 'UPSTREAM_RATE_LIMITED');
+      expect(sent).toHaveLength(3); // 2 at once, 1 after waiting for the next second
+      expect(refused).toHaveLength(2);
+      expect(refused[0]!.body.errors![0]!.extensions).toMatchObject({ source: 'messaging', retryAfter: 1 });
+      expect((await h.stats()).messaging.operations).toEqual({ sendMessage: 3 });
+    } finally {
+      await h.close();
+    }
   });
 });

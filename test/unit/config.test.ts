@@ -32,6 +32,7 @@ describe('loadConfig', () => {
       cache: true,
       limits: DEFAULT_LIMITS,
       trustedProxies: [],
+      quotas: { payments: undefined, maps: undefined, messagingSends: undefined },
       logLevel: 'info',
       auth: {
         keys: { kind: 'remote', url: IDP.AUTH_JWKS_URL },
