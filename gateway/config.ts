@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { JSONWebKeySet } from 'jose';
 import { z } from 'zod';
@@ -60,6 +61,7 @@ const envSchema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CACHE: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  PERSISTED_DOCUMENTS_FILE: z.string().optional(),
   PAYMENTS_MAX_CALLS_PER_SEC: positiveInt(100_000).optional(),
   MAPS_MAX_CALLS_PER_SEC: positiveInt(100_000).optional(),
   MESSAGING_MAX_SENDS_PER_SEC: positiveInt(100_000).optional(),
@@ -108,6 +110,8 @@ export interface Config {
   limits: Limits;
   /** Proxies whose `x-forwarded-for` is believed when telling anonymous clients apart. */
   trustedProxies: readonly string[];
+  /** Documents browsers may send, by SHA-256 (PERSISTED_DOCUMENTS_FILE); undefined: any document. */
+  persistedDocuments: ReadonlyMap<string, string> | undefined;
   /** Providers' rate limits, kept on our side; undefined: none. */
   quotas: { payments: number | undefined; maps: number | undefined; messagingSends: number | undefined };
   auth: AuthConfig;
@@ -182,6 +186,7 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
   const e = parsed.data;
   const mode = e.NODE_ENV === 'development' ? 'development' : 'production';
   const auth = authConfig(e, mode, problems, readJson);
+  const persistedDocuments = e.PERSISTED_DOCUMENTS_FILE ? persistedFrom(readJson('PERSISTED_DOCUMENTS_FILE', e.PERSISTED_DOCUMENTS_FILE), problems) : undefined;
   const credentials = {
     payments: e.PAYMENTS_SECRET_KEY ? { secretKey: e.PAYMENTS_SECRET_KEY } : undefined,
     maps: e.MAPS_USERNAME && e.MAPS_API_KEY ? { username: e.MAPS_USERNAME, apiKey: e.MAPS_API_KEY } : undefined,
@@ -214,11 +219,30 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     cache: e.CACHE === 'on',
     limits: Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, e[name as keyof Limits]])) as unknown as Limits,
     trustedProxies: e.TRUSTED_PROXIES ?? [],
+    persistedDocuments,
     quotas: { payments: e.PAYMENTS_MAX_CALLS_PER_SEC, maps: e.MAPS_MAX_CALLS_PER_SEC, messagingSends: e.MESSAGING_MAX_SENDS_PER_SEC },
     logLevel: e.LOG_LEVEL,
     auth,
     credentials,
   } satisfies Config);
+}
+
+/** `{ "<sha256 of the document>": "<document>" }`, each hash checked, as Apollo's persisted queries. */
+function persistedFrom(value: unknown, problems: string[]): Map<string, string> | undefined {
+  if (value === undefined) return undefined;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    problems.push('PERSISTED_DOCUMENTS_FILE: must hold a JSON object of "<sha256>": "<document>"');
+    return undefined;
+  }
+  const documents = new Map<string, string>();
+  for (const [hash, document] of Object.entries(value)) {
+    if (typeof document !== 'string' || createHash('sha256').update(document).digest('hex') !== hash.toLowerCase()) {
+      problems.push(`PERSISTED_DOCUMENTS_FILE: "${hash.slice(0, 16)}..." is not the SHA-256 of its document`);
+      continue;
+    }
+    documents.set(hash.toLowerCase(), document);
+  }
+  return documents;
 }
 
 const SECRET_KEYS = ['PAYMENTS_SECRET_KEY', 'MAPS_USERNAME', 'MAPS_API_KEY', 'MESSAGING_ACCOUNT_SID', 'MESSAGING_AUTH_TOKEN'];

@@ -18,7 +18,9 @@ import { useUpstreamDebug } from './plugins/upstream-debug/use-upstream-debug.ts
 import { useJit } from './plugins/jit/use-jit.ts';
 import { principalPerRequest, useDevIssuerJwks, useIdentity } from './plugins/identity/use-identity.ts';
 import { useJunctionResponseCache } from './cache/response-cache.ts';
-import { DEFAULT_LIMITS } from './plugins/limits/limits.ts';
+import { DEFAULT_LIMITS, isTrustedCaller } from './plugins/limits/limits.ts';
+import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
+import { junctionError, type ErrorCode } from './errors.ts';
 import { useBodyLimit } from './plugins/limits/use-body-limit.ts';
 import { useShapeLimits } from './plugins/limits/use-shape-limits.ts';
 import { useCostLimit } from './plugins/limits/use-cost-limit.ts';
@@ -32,7 +34,7 @@ import type { SourceCredentials } from '../sources/common/credentials.ts';
 import type { UpstreamCallRecord } from '../sources/common/upstream-fetch.ts';
 
 export interface GatewayOptions {
-  config: Pick<Config, 'mode' | 'upstream'> & Partial<Pick<Config, 'limits' | 'trustedProxies'>>;
+  config: Pick<Config, 'mode' | 'upstream'> & Partial<Pick<Config, 'limits' | 'trustedProxies' | 'persistedDocuments'>>;
   /** Base URL of each backend. */
   sourceUrls: Record<SourceName, string>;
   logger: Logger;
@@ -73,6 +75,11 @@ export interface Gateway {
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config, sourceUrls, logger, fetch, healthChecks = [], meshDir, meshConfig, env, credentials, auth, cacheStore } = options;
   const limits = config.limits ?? DEFAULT_LIMITS;
+  const persisted = config.persistedDocuments;
+  const catalogued = (code: ErrorCode, message: string) => {
+    const error = junctionError(code, message);
+    return { message: error.message, extensions: error.extensions };
+  };
   const rateLimits = options.rateLimits ?? createRateLimitEngine();
   const dev = config.mode === 'development';
   // Which request a backend call belongs to, for the debug extension (development only).
@@ -101,6 +108,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const yoga = createYoga<Record<string, unknown>, JunctionContext>({
     schema,
     graphqlEndpoint: '/graphql',
+    // Parsed and bounded by useBodyLimit: browsers are refused, services get MAX_BATCH.
+    batching: { limit: limits.MAX_BATCH },
     landingPage: false,
     graphiql: dev
       ? async () => ({
@@ -129,7 +138,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // Refuse forged cross-site requests before any parsing or upstream work.
       useCsrfPrevention(),
       // No body bigger than the limit is ever held, compressed or not.
-      useBodyLimit(limits.MAX_BODY_BYTES),
+      useBodyLimit(limits.MAX_BODY_BYTES, { max: limits.MAX_BATCH, allowed: async (request) => isTrustedCaller(await principalOf(request)) }),
+      // With a persisted-documents file, browsers may only send documents from it.
+      persisted !== undefined && usePersistedOperations({
+        getPersistedOperation: (key) => persisted.get(key) ?? null,
+        allowArbitraryOperations: async (request) => isTrustedCaller(await principalOf(request)),
+        customErrors: {
+          persistedQueryOnly: catalogued('PERSISTED_DOCUMENT_REQUIRED', 'Only persisted documents are accepted from this caller: send extensions.persistedQuery.sha256Hash.'),
+          notFound: catalogued('PERSISTED_DOCUMENT_NOT_FOUND', 'No persisted document has this hash.'),
+          keyNotFound: catalogued('PERSISTED_DOCUMENT_REQUIRED', 'Only persisted documents are accepted from this caller: send extensions.persistedQuery.sha256Hash.'),
+        },
+      }),
       // Tokens while parsing, then depth, aliases and directives: before anything runs.
       useShapeLimits(limits),
       // Development without auth settings: the embedded issuer's public keys, for other tools.

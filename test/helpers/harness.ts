@@ -71,6 +71,8 @@ export interface HarnessOptions {
   rateLimits?: RateLimitEngine;
   /** Providers' rate limits, per source. */
   quotas?: GatewayOptions['quotas'];
+  /** Documents browsers may send, by SHA-256. */
+  persistedDocuments?: ReadonlyMap<string, string>;
 }
 
 /** Real demo backends on free ports, and a gateway over them, driven through `yoga.fetch`. */
@@ -103,6 +105,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       config: {
         limits: { ...DEFAULT_LIMITS, ...options.limits },
         trustedProxies: options.trustedProxies ?? [],
+        ...(options.persistedDocuments ? { persistedDocuments: options.persistedDocuments } : {}),
         mode: options.mode ?? 'production',
         upstream: {
           timeoutMs: options.upstream?.timeoutMs ?? DEFAULTS.upstreamTimeoutMs,

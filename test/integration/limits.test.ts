@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { deflateSync, gzipSync } from 'node:zlib';
+import { hashApiKey } from '../../gateway/auth/api-keys.ts';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRateLimitEngine } from '../../gateway/plugins/limits/rate-limits.ts';
@@ -259,5 +261,47 @@ describe('protecting the providers\' quotas', () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe('batches and persisted documents', () => {
+  const KEY = 'jk_test_reports';
+  const LISTED = '{ merchant(id: "m") { id } }';
+  const hash = createHash('sha256').update(LISTED).digest('hex');
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      persistedDocuments: new Map([[hash, LISTED]]),
+      auth: () => ({ apiKeys: [{ service: 'reports', sha256: hashApiKey(KEY), scopes: [] }] }),
+    });
+  });
+  afterAll(() => h.close());
+
+  const user = async () => ({ authorization: `Bearer ${await h.issuer.token()}` });
+  const accept = { accept: 'application/graphql-response+json' };
+
+  it('accepts a batch of up to 10 operations from a service, none from a browser', async () => {
+    const two = JSON.stringify([{ query: LISTED }, { query: '{ merchant(id: "n") { name } }' }]);
+    const service = await post(h, two, { 'x-api-key': KEY });
+    expect(service.status).toBe(200);
+    expect(service.body).toEqual([{ data: { merchant: null } }, { data: { merchant: null } }]);
+    const browser = await post(h, two, await user());
+    expect(browser.status).toBe(400);
+    expect(browser.body.errors![0]!.extensions!.code).toBe('BAD_REQUEST');
+    const eleven = await post(h, JSON.stringify(Array.from({ length: 11 }, () => ({ query: LISTED }))), { 'x-api-key': KEY });
+    expect(eleven.status).toBe(400);
+    expect(eleven.body.errors![0]!.message).toMatch(/1 to 10 operations; this one has 11/);
+  });
+
+  it('lets browsers send only listed documents, by hash; services may send any', async () => {
+    const byHash = await post(h, JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: hash } } }), await user());
+    expect(byHash.body).toEqual({ data: { merchant: null } });
+    const arbitrary = await post(h, JSON.stringify({ query: '{ merchant(id: "other") { id } }' }), { ...(await user()), ...accept });
+    expect(arbitrary.status).toBe(400);
+    expect(arbitrary.body.errors![0]!.extensions!.code).toBe('PERSISTED_DOCUMENT_REQUIRED');
+    const unknown = await post(h, JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: 'f'.repeat(64) } } }), { ...(await user()), ...accept });
+    expect(unknown.body.errors![0]!.extensions!.code).toBe('PERSISTED_DOCUMENT_NOT_FOUND');
+    const service = await post(h, JSON.stringify({ query: '{ merchant(id: "other") { id } }' }), { 'x-api-key': KEY });
+    expect(service.body).toEqual({ data: { merchant: null } });
   });
 });

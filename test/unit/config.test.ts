@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULTS, loadConfig } from '../../gateway/config.ts';
 import { DEFAULT_LIMITS } from '../../gateway/plugins/limits/limits.ts';
@@ -32,6 +33,7 @@ describe('loadConfig', () => {
       cache: true,
       limits: DEFAULT_LIMITS,
       trustedProxies: [],
+      persistedDocuments: undefined,
       quotas: { payments: undefined, maps: undefined, messagingSends: undefined },
       logLevel: 'info',
       auth: {
@@ -102,6 +104,14 @@ describe('loadConfig', () => {
     expect(config.limits).toEqual({ ...DEFAULT_LIMITS, MAX_DEPTH: 8, RATE_USER_PER_MIN: 60 });
     expect(config.trustedProxies).toEqual(['10.0.0.1', '10.0.0.2']);
     expect(problemsOf({ ...IDP, MAX_BODY_BYTES: '0' })).toEqual(['MAX_BODY_BYTES="0": must be at least 1']);
+  });
+
+  it('reads persisted documents by hash and refuses a hash that is not its document\'s', () => {
+    const doc = '{ merchant(id: "m") { id } }';
+    const hash = createHash('sha256').update(doc).digest('hex');
+    const read = (path: string) => JSON.stringify(path === 'good.json' ? { [hash]: doc } : { [hash]: `${doc} ` });
+    expect(loadConfig({ ...IDP, PERSISTED_DOCUMENTS_FILE: 'good.json' }, read).persistedDocuments).toEqual(new Map([[hash, doc]]));
+    expect(problemsOf({ ...IDP, PERSISTED_DOCUMENTS_FILE: 'bad.json' }, read)).toEqual([expect.stringMatching(/is not the SHA-256 of its document/)]);
   });
 
   it('pins algorithms to a list it knows and refuses none', () => {

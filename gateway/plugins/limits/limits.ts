@@ -22,6 +22,8 @@ export interface Limits {
   RATE_USER_PER_MIN: number;
   RATE_SERVICE_PER_MIN: number;
   RATE_DEVELOPER_PER_MIN: number;
+  /** Operations in one batched request (a JSON array), accepted from services and developers only. */
+  MAX_BATCH: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -38,6 +40,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   RATE_USER_PER_MIN: 1_200,
   RATE_SERVICE_PER_MIN: 12_000,
   RATE_DEVELOPER_PER_MIN: 3_000,
+  MAX_BATCH: 10,
 });
 
 /** The scope that makes a caller a developer: introspection in production, larger limits. */
@@ -58,4 +61,10 @@ export function maxCostFor(limits: Limits, principal: Principal): number {
 export function ratePerMinFor(limits: Limits, principal: Principal): number {
   const kind = callerKind(principal);
   return { anonymous: limits.RATE_ANONYMOUS_PER_MIN, user: limits.RATE_USER_PER_MIN, service: limits.RATE_SERVICE_PER_MIN, developer: limits.RATE_DEVELOPER_PER_MIN }[kind];
+}
+
+/** Services and developers may batch and send documents outside the persisted list; browsers may not. */
+export function isTrustedCaller(principal: Principal): boolean {
+  const kind = callerKind(principal);
+  return kind === 'service' || kind === 'developer';
 }

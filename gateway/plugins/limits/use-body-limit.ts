@@ -12,7 +12,7 @@ export const MAX_VARIABLES_DEPTH = 32;
  * deflate body is inflated as a stream and abandoned the moment it passes the limit (a 100 MB
  * bomb stops at 2 MiB). Bad bytes and bad JSON are 400s with a GraphQL error, never 500s.
  */
-export function useBodyLimit(maxBytes: number): Plugin {
+export function useBodyLimit(maxBytes: number, batch: { max: number; allowed: (request: Request) => Promise<boolean> }): Plugin {
   const tooLarge = () => junctionError('PAYLOAD_TOO_LARGE', `The request body is over ${maxBytes} bytes (counted after decompression).`);
   const bad = (why: string) => junctionError('BAD_REQUEST', why);
 
@@ -60,11 +60,16 @@ export function useBodyLimit(maxBytes: number): Plugin {
         } catch (err) {
           throw bad(`The request body is not valid JSON: ${(err as Error).message}`);
         }
-        if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-          throw bad('The request body must be a JSON object with a "query" (batched requests are not accepted).');
+        if (Array.isArray(body)) {
+          // A batch multiplies what one request costs: services may send a few, browsers none.
+          if (!(await batch.allowed(req))) throw bad('Batched requests (a JSON array) are accepted from services only; send one operation per request.');
+          if (body.length === 0 || body.length > batch.max) throw bad(`A batch holds 1 to ${batch.max} operations; this one has ${body.length}.`);
         }
-        if (depthOf((body as { variables?: unknown }).variables) > MAX_VARIABLES_DEPTH) {
-          throw bad(`The variables are nested deeper than ${MAX_VARIABLES_DEPTH} levels.`);
+        for (const one of Array.isArray(body) ? body : [body]) {
+          if (one === null || typeof one !== 'object' || Array.isArray(one)) throw bad('Each operation must be a JSON object with a "query".');
+          if (depthOf((one as { variables?: unknown }).variables) > MAX_VARIABLES_DEPTH) {
+            throw bad(`The variables are nested deeper than ${MAX_VARIABLES_DEPTH} levels.`);
+          }
         }
         return body as Record<string, unknown>;
       });
