@@ -20,6 +20,10 @@ export const DEFAULTS = Object.freeze({
   demoPorts: DEMO_PORTS,
   upstreamTimeoutMs: 5_000,
   upstreamMaxResponseBytes: 5 * 1024 * 1024,
+  /** Longest a request may wait on backends, in ms: calls are cut to what is left of it. */
+  requestDeadlineMs: 10_000,
+  /** Longest SIGTERM waits for requests in flight before the process exits, in ms. */
+  drainMs: 10_000,
   logLevel: 'info',
   auth: {
     algorithms: ['RS256'] as ('RS256' | 'ES256')[],
@@ -62,6 +66,11 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CACHE: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   PERSISTED_DOCUMENTS_FILE: z.string().optional(),
+  REQUEST_DEADLINE_MS: positiveInt(300_000).default(DEFAULTS.requestDeadlineMs),
+  DRAIN_MS: positiveInt(300_000).default(DEFAULTS.drainMs),
+  PAYMENTS_TIMEOUT_MS: positiveInt(120_000).optional(),
+  MAPS_TIMEOUT_MS: positiveInt(120_000).optional(),
+  MESSAGING_TIMEOUT_MS: positiveInt(120_000).optional(),
   PAYMENTS_MAX_CALLS_PER_SEC: positiveInt(100_000).optional(),
   MAPS_MAX_CALLS_PER_SEC: positiveInt(100_000).optional(),
   MESSAGING_MAX_SENDS_PER_SEC: positiveInt(100_000).optional(),
@@ -91,6 +100,8 @@ const envSchema = z.object({
 export interface SourceConfig {
   /** Where the backend is; undefined means "start the demo backend". */
   url: string | undefined;
+  /** This source's own call timeout (`<SOURCE>_TIMEOUT_MS`), over UPSTREAM_TIMEOUT_MS. */
+  timeoutMs: number | undefined;
   /** Port for the demo backend when it is started. */
   demoPort: number;
 }
@@ -101,7 +112,9 @@ export interface Config {
   port: number;
   host: string;
   sources: Readonly<Record<SourceName, Readonly<SourceConfig>>>;
-  upstream: Readonly<{ timeoutMs: number; maxResponseBytes: number }>;
+  upstream: Readonly<{ timeoutMs: number; maxResponseBytes: number; requestDeadlineMs?: number }>;
+  /** SIGTERM: how long in-flight requests may take to finish. */
+  drainMs: number;
   /** Unset: in-memory stores, and the log says so. */
   redisUrl: string | undefined;
   /** The entity and response caches (in Redis with REDIS_URL, else in memory); off: every read reaches a backend. */
@@ -210,11 +223,12 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     port: e.PORT,
     host: e.HOST,
     sources: {
-      payments: { url: e.PAYMENTS_URL, demoPort: e.PAYMENTS_PORT },
-      maps: { url: e.MAPS_URL, demoPort: e.MAPS_PORT },
-      messaging: { url: e.MESSAGING_URL, demoPort: e.MESSAGING_PORT },
+      payments: { url: e.PAYMENTS_URL, demoPort: e.PAYMENTS_PORT, timeoutMs: e.PAYMENTS_TIMEOUT_MS },
+      maps: { url: e.MAPS_URL, demoPort: e.MAPS_PORT, timeoutMs: e.MAPS_TIMEOUT_MS },
+      messaging: { url: e.MESSAGING_URL, demoPort: e.MESSAGING_PORT, timeoutMs: e.MESSAGING_TIMEOUT_MS },
     },
-    upstream: { timeoutMs: e.UPSTREAM_TIMEOUT_MS, maxResponseBytes: e.UPSTREAM_MAX_RESPONSE_BYTES },
+    upstream: { timeoutMs: e.UPSTREAM_TIMEOUT_MS, maxResponseBytes: e.UPSTREAM_MAX_RESPONSE_BYTES, requestDeadlineMs: e.REQUEST_DEADLINE_MS },
+    drainMs: e.DRAIN_MS,
     redisUrl: e.REDIS_URL,
     cache: e.CACHE === 'on',
     limits: Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, e[name as keyof Limits]])) as unknown as Limits,

@@ -28,13 +28,20 @@ import { useRateLimits } from './plugins/limits/use-rate-limits.ts';
 import { createRateLimitEngine, type RateLimitEngine } from './plugins/limits/rate-limits.ts';
 import { createEntityCache } from '../sources/common/entity-cache.ts';
 import type { CacheStore } from '../sources/common/cache.ts';
+import { createResilience, type BreakerState, type ResilienceOptions, type SourceResilience } from '../sources/common/resilience.ts';
+import { useDeadline } from './plugins/deadline/use-deadline.ts';
 import type { Auth } from './auth/index.ts';
 import { DEV_ISSUER } from './auth/dev-issuer.ts';
 import type { SourceCredentials } from '../sources/common/credentials.ts';
 import type { UpstreamCallRecord } from '../sources/common/upstream-fetch.ts';
 
 export interface GatewayOptions {
-  config: Pick<Config, 'mode' | 'upstream'> & Partial<Pick<Config, 'limits' | 'trustedProxies' | 'persistedDocuments'>>;
+  config: Pick<Config, 'mode' | 'upstream'> & Partial<Pick<Config, 'limits' | 'trustedProxies' | 'persistedDocuments'>> & {
+    /** Per-source call timeouts, over `upstream.timeoutMs`. */
+    sourceTimeouts?: Partial<Record<SourceName, number>>;
+    /** Per-source breaker and retry settings (tests shorten them). */
+    resilience?: Partial<Omit<ResilienceOptions, 'source'>>;
+  };
   /** Base URL of each backend. */
   sourceUrls: Record<SourceName, string>;
   logger: Logger;
@@ -64,6 +71,10 @@ export interface GatewayOptions {
 }
 
 export interface Gateway {
+  /** Starts shutdown: readiness answers 503 from now on. */
+  drain(): void;
+  /** Each source's circuit breaker. */
+  breakers(): Record<SourceName, BreakerState>;
   yoga: YogaServerInstance<Record<string, unknown>, JunctionContext>;
   schema: GraphQLSchema;
   sources: SourceClients;
@@ -84,12 +95,22 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const dev = config.mode === 'development';
   // Which request a backend call belongs to, for the debug extension (development only).
   const upstreamLog = dev ? new AsyncLocalStorage<UpstreamCallRecord[]>() : undefined;
+  // The current request's deadline, for every backend call the request causes (see useDeadline).
+  const deadlines = new AsyncLocalStorage<number>();
+  const deadlineMs = config.upstream.requestDeadlineMs ?? 10_000;
+  const resilience = Object.fromEntries(SOURCE_NAMES.map((name) => [name, createResilience({ source: name, ...config.resilience })])) as Record<SourceName, SourceResilience>;
+  const perSource = Object.fromEntries(SOURCE_NAMES.map((name) => [name, {
+    resilience: resilience[name],
+    deadline: () => deadlines.getStore(),
+    ...(config.sourceTimeouts?.[name] !== undefined ? { timeoutMs: config.sourceTimeouts[name] } : {}),
+  }]));
+  let draining = false;
   const sources = createSourceClients(sourceUrls, credentials, {
     timeoutMs: config.upstream.timeoutMs,
     maxResponseBytes: config.upstream.maxResponseBytes,
     ...(fetch ? { fetch } : {}),
     ...(upstreamLog ? { onCall: (record: UpstreamCallRecord) => upstreamLog.getStore()?.push(record) } : {}),
-  }, options.quotas);
+  }, options.quotas, perSource);
   const { schema, reports } = await buildGatewaySchema({
     meshDir,
     meshConfig,
@@ -132,8 +153,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // First: every later plugin and every log line can name the request.
       useRequestId(requestIds),
       // Before GraphQL handling: probes are plain GETs that must answer even when the schema can't.
+      // A backend that is down costs its own fields, not the instance: sources are non-critical.
       useHealth({
-        checks: [...SOURCE_NAMES.map((name) => ({ name, probe: () => sources[name].probe() })), ...healthChecks],
+        checks: [
+          ...SOURCE_NAMES.map((name) => ({ name, critical: false, probe: () => sources[name].probe(), details: () => ({ breaker: resilience[name].state() }) })),
+          ...healthChecks,
+        ],
+        draining: () => draining,
       }),
       // Refuse forged cross-site requests before any parsing or upstream work.
       useCsrfPrevention(),
@@ -161,6 +187,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       useLoaders(sources, entityCache, invalidate),
       // What the operation could cost the backends, against the caller's budget, before it runs.
       useCostLimit(limits),
+      // Every backend call of a request shares one deadline.
+      useDeadline(deadlines, deadlineMs),
       // Compiled execution: graphql-js interprets every document anew, JIT runs it as compiled code.
       useJit(),
       // After the JIT, so that a miss runs the compiled document; before the debug extension, so
@@ -174,5 +202,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       useErrorCatalogue({ mode: config.mode, logger, requestIds }),
     ],
   });
-  return { yoga, schema, sources, reports };
+  return {
+    yoga, schema, sources, reports,
+    drain: () => {
+      draining = true;
+    },
+    breakers: () => Object.fromEntries(SOURCE_NAMES.map((name) => [name, resilience[name].state()])) as Record<SourceName, BreakerState>,
+  };
 }

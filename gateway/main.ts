@@ -89,7 +89,10 @@ async function main(): Promise<void> {
     ...(mapsRate ? { maps: createUpstreamQuota({ source: 'maps', perSec: mapsRate }, redis) } : {}),
     ...(messagingSends ? { messaging: createUpstreamQuota({ source: 'messaging', perSec: messagingSends, operations: ['sendMessage'] }, redis) } : {}),
   };
-  const gateway = await createGateway({ config, sourceUrls, logger, healthChecks, credentials, auth, rateLimits, quotas, ...(cacheStore ? { cacheStore } : {}) });
+  const sourceTimeouts = Object.fromEntries(SOURCE_NAMES.flatMap((name) => (config.sources[name].timeoutMs ? [[name, config.sources[name].timeoutMs]] : [])));
+  const gateway = await createGateway({
+    config: { ...config, sourceTimeouts }, sourceUrls, logger, healthChecks, credentials, auth, rateLimits, quotas, ...(cacheStore ? { cacheStore } : {}),
+  });
   if (gateway.reports.length > 0) {
     // The full list of downgrades is long (Stripe has over a thousand): the terminal gets the
     // summary, the file gets every location.
@@ -117,7 +120,16 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info({ signal, drainMs: config.drainMs }, 'shutting down: readiness is 503, requests in flight finish');
+    // Readiness fails first, so load balancers stop sending; no new connections are taken; idle
+    // keep-alive connections are closed; requests in flight finish, for at most DRAIN_MS.
+    gateway.drain();
+    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const idle = setInterval(() => server.closeIdleConnections(), 100);
+    const timedOut = await Promise.race([drained.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), config.drainMs).unref())]);
+    clearInterval(idle);
+    if (timedOut) logger.warn({ drainMs: config.drainMs }, 'requests still in flight after DRAIN_MS; closing them');
     await closeServer(server).catch(() => undefined);
     await Promise.allSettled(Object.values(backends).map((b) => b.close()));
     redis?.disconnect();

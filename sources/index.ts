@@ -38,6 +38,7 @@ export function createSourceClients(
   credentials: SourceCredentials,
   upstream: UpstreamOptions = {},
   quotas: Partial<Record<SourceName, (operation: string) => Promise<void>>> = {},
+  perSource: Partial<Record<SourceName, Partial<UpstreamOptions>>> = {},
 ): SourceClients {
   // One keep-alive pool per backend (idle connections closed after 10 s), one 429 backoff each.
   const options = (name: SourceName, headers?: Record<string, string>) => ({
@@ -48,6 +49,7 @@ export function createSourceClients(
     url: urls[name],
     ...(headers ? { headers } : {}),
     ...(quotas[name] ? { quota: quotas[name] } : {}),
+    ...perSource[name],
   });
   const headers = credentialHeaders(credentials);
   return {

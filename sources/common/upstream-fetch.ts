@@ -1,5 +1,6 @@
 import { request, type Dispatcher } from 'undici';
 import { UpstreamError } from './upstream-error.ts';
+import type { SourceResilience } from './resilience.ts';
 
 /** Options every source client takes. */
 export interface SourceClientOptions {
@@ -34,6 +35,13 @@ export interface SourceClientOptions {
    * `Retry-After`; one per client. Calls before then fail at once as `throttled`.
    */
   backoff?: { until: number };
+  /** Circuit breaker and retries for this source (resilience.ts); absent: one attempt, no breaker. */
+  resilience?: SourceResilience;
+  /**
+   * The current request's deadline (ms since the epoch), if any: a call never waits past it, and
+   * the source's own timeout is cut to what is left.
+   */
+  deadline?: () => number | undefined;
   /** Told about every call that reached the network or joined one in flight (debugging, metrics). */
   onCall?: (record: UpstreamCallRecord) => void;
 }
@@ -156,7 +164,12 @@ async function guarded(call: UpstreamCall, options: SourceClientOptions): Promis
     });
   }
   await options.quota?.(operation);
-  const response = await send(call, options);
+  const deadline = options.deadline?.();
+  // Safe to repeat: reads, and writes the backend de-duplicates by their idempotency key.
+  const retryable = (call.read ?? ['GET', 'HEAD'].includes((call.init.method ?? 'GET').toUpperCase()))
+    || headerRecord(call.init.headers)['idempotency-key'] !== undefined;
+  const attempt = () => send(call, options, deadline);
+  const response = options.resilience ? await options.resilience.run(attempt, { retryable, operation, ...(deadline !== undefined ? { deadline } : {}) }) : await attempt();
   if (response.status === 429) {
     const retryAfterSec = retryAfterSeconds(response.headers.get('retry-after')) ?? 1;
     if (options.backoff) options.backoff.until = Math.max(options.backoff.until, Date.now() + retryAfterSec * 1000);
@@ -217,8 +230,10 @@ function viaFetch(doFetch: typeof globalThis.fetch): Transport {
   };
 }
 
-async function send(call: UpstreamCall, options: SourceClientOptions): Promise<UpstreamResponse> {
-  const { timeoutMs = DEFAULT_UPSTREAM_TIMEOUT_MS, maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES } = options;
+async function send(call: UpstreamCall, options: SourceClientOptions, deadline?: number): Promise<UpstreamResponse> {
+  const { maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES } = options;
+  const ownTimeout = options.timeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
+  const timeoutMs = deadline === undefined ? ownTimeout : Math.max(1, Math.min(ownTimeout, deadline - Date.now()));
   const { source, operation } = call;
   const open = options.dispatcher && !options.fetch ? viaUndici(options.dispatcher) : viaFetch(options.fetch ?? globalThis.fetch);
   // One signal for headers and body, so a backend that drips its body cannot hold the call.

@@ -4,8 +4,10 @@ export interface HealthCheck {
   name: string;
   /** Resolves when the dependency answers; throws (any error) when it does not. */
   probe(): Promise<void>;
-  /** A failing non-critical check is reported but does not make the gateway unready. Default true. */
+  /** A failing non-critical check is reported (status "degraded") but does not make the gateway unready. Default true. */
   critical?: boolean;
+  /** More to report about the dependency, e.g. its circuit breaker's state. */
+  details?: () => Record<string, unknown>;
 }
 
 export interface HealthOptions {
@@ -14,16 +16,19 @@ export interface HealthOptions {
   timeoutMs?: number;
   /** Injected clock for latency figures. Default performance.now. */
   now?: () => number;
+  /** True once shutdown has begun: readiness is 503 at once, so load balancers stop sending. */
+  draining?: () => boolean;
 }
 
 export const DEFAULT_HEALTH_TIMEOUT_MS = 2_000;
 
 /**
- * `GET /healthz`: the process is up. `GET /readyz`: 200 when every critical dependency answers,
- * 503 otherwise, with each one's status and latency. Error details stay in the log: the body
- * names which dependency failed, not how to reach it.
+ * `GET /healthz`: the process is up. `GET /readyz`: 200 `ready` when every dependency answers,
+ * 200 `degraded` when only non-critical ones (the backends: each failing source costs only its own
+ * fields) do not, 503 when a critical one is down or the gateway is draining for shutdown. Each
+ * dependency's status, latency and details are listed; error details stay in the log.
  */
-export function useHealth({ checks, timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS, now = () => performance.now() }: HealthOptions): Plugin {
+export function useHealth({ checks, timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS, now = () => performance.now(), draining = () => false }: HealthOptions): Plugin {
   return {
     async onRequest({ url, request, endResponse, fetchAPI }) {
       if (request.method !== 'GET' && request.method !== 'HEAD') return;
@@ -32,22 +37,28 @@ export function useHealth({ checks, timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS, now =
         return;
       }
       if (url.pathname !== '/readyz') return;
+      const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+      if (draining()) {
+        endResponse(new fetchAPI.Response(JSON.stringify({ status: 'draining' }), { status: 503, headers }));
+        return;
+      }
       const results = await Promise.all(
         checks.map(async (check) => {
           const started = now();
           try {
             await withTimeout(check.probe(), timeoutMs);
-            return [check.name, { status: 'up', latencyMs: Math.round(now() - started) }, check] as const;
+            return [check.name, { status: 'up', latencyMs: Math.round(now() - started), ...check.details?.() }, check] as const;
           } catch {
-            return [check.name, { status: 'down', latencyMs: Math.round(now() - started) }, check] as const;
+            return [check.name, { status: 'down', latencyMs: Math.round(now() - started), ...check.details?.() }, check] as const;
           }
         }),
       );
       const ready = results.every(([, r, check]) => r.status === 'up' || check.critical === false);
+      const whole = results.every(([, r]) => r.status === 'up');
       endResponse(
         new fetchAPI.Response(
-          JSON.stringify({ status: ready ? 'ready' : 'unready', sources: Object.fromEntries(results.map(([n, r]) => [n, r])) }),
-          { status: ready ? 200 : 503, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } },
+          JSON.stringify({ status: !ready ? 'unready' : whole ? 'ready' : 'degraded', sources: Object.fromEntries(results.map(([n, r]) => [n, r])) }),
+          { status: ready ? 200 : 503, headers },
         ),
       );
     },
