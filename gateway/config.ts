@@ -24,6 +24,8 @@ export const DEFAULTS = Object.freeze({
   requestDeadlineMs: 10_000,
   /** Longest SIGTERM waits for requests in flight before the process exits, in ms. */
   drainMs: 10_000,
+  /** After SIGTERM, how long new requests are still taken (readiness already 503), in ms. */
+  shutdownDelayMs: 2_000,
   logLevel: 'info',
   auth: {
     algorithms: ['RS256'] as ('RS256' | 'ES256')[],
@@ -68,6 +70,7 @@ const envSchema = z.object({
   PERSISTED_DOCUMENTS_FILE: z.string().optional(),
   REQUEST_DEADLINE_MS: positiveInt(300_000).default(DEFAULTS.requestDeadlineMs),
   DRAIN_MS: positiveInt(300_000).default(DEFAULTS.drainMs),
+  SHUTDOWN_DELAY_MS: z.coerce.number({ error: 'must be a number' }).int().min(0).max(60_000).default(DEFAULTS.shutdownDelayMs),
   PAYMENTS_TIMEOUT_MS: positiveInt(120_000).optional(),
   MAPS_TIMEOUT_MS: positiveInt(120_000).optional(),
   MESSAGING_TIMEOUT_MS: positiveInt(120_000).optional(),
@@ -115,6 +118,8 @@ export interface Config {
   upstream: Readonly<{ timeoutMs: number; maxResponseBytes: number; requestDeadlineMs?: number }>;
   /** SIGTERM: how long in-flight requests may take to finish. */
   drainMs: number;
+  /** SIGTERM: how long new requests are still taken while balancers notice readiness is 503. */
+  shutdownDelayMs: number;
   /** Unset: in-memory stores, and the log says so. */
   redisUrl: string | undefined;
   /** The entity and response caches (in Redis with REDIS_URL, else in memory); off: every read reaches a backend. */
@@ -229,6 +234,7 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     },
     upstream: { timeoutMs: e.UPSTREAM_TIMEOUT_MS, maxResponseBytes: e.UPSTREAM_MAX_RESPONSE_BYTES, requestDeadlineMs: e.REQUEST_DEADLINE_MS },
     drainMs: e.DRAIN_MS,
+    shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
     redisUrl: e.REDIS_URL,
     cache: e.CACHE === 'on',
     limits: Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, e[name as keyof Limits]])) as unknown as Limits,

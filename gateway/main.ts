@@ -21,6 +21,9 @@ import { createRateLimitEngine } from './plugins/limits/rate-limits.ts';
 import { createUpstreamQuota } from './plugins/limits/upstream-quota.ts';
 import type { CacheStore } from '../sources/common/cache.ts';
 
+/** After SIGTERM, how long idle keep-alive connections may still carry one last request. */
+const IDLE_GRACE_MS = 1_000;
+
 /** Where start-up writes what each user source exposed and lost. */
 const SOURCES_REPORT = 'reports/sources-report.json';
 
@@ -102,7 +105,12 @@ async function main(): Promise<void> {
       `\nYour sources (from .meshrc.yaml), each under its own namespace:\n${formatReport(gateway.reports)}\nEvery downgrade, by location: ${SOURCES_REPORT}\n`,
     );
   }
-  const server = createServer(gateway.yoga);
+  let shuttingDown = false;
+  const server = createServer((req, res) => {
+    // While draining, every answer closes its connection, so no client reuses one that is about to go.
+    if (shuttingDown) res.setHeader('connection', 'close');
+    void gateway.yoga(req, res);
+  });
   const url = await listen(server, config.port, config.host);
 
   const lines = [
@@ -121,13 +129,23 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, drainMs: config.drainMs }, 'shutting down: readiness is 503, requests in flight finish');
-    // Readiness fails first, so load balancers stop sending; no new connections are taken; idle
-    // keep-alive connections are closed; requests in flight finish, for at most DRAIN_MS.
+    // Readiness fails first, so load balancers stop sending; no new connections are taken; every
+    // answer from now on closes its connection. Idle keep-alive connections get a grace second to
+    // be used (and so closed cleanly) before they are closed: closing one at once races a client
+    // already sending on it. Requests in flight finish, for at most DRAIN_MS in all.
     gateway.drain();
+    shuttingDown = true;
+    // SIGTERM (an orchestrator): keep taking requests while balancers notice the 503, so that none
+    // races the listener closing. SIGINT (a person at a terminal): no wait.
+    if (signal === 'SIGTERM' && config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    const idle = setInterval(() => server.closeIdleConnections(), 100);
+    let idle: NodeJS.Timeout | undefined;
+    const grace = setTimeout(() => {
+      server.closeIdleConnections();
+      idle = setInterval(() => server.closeIdleConnections(), 100);
+    }, Math.min(IDLE_GRACE_MS, config.drainMs));
     const timedOut = await Promise.race([drained.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), config.drainMs).unref())]);
+    clearTimeout(grace);
     clearInterval(idle);
     if (timedOut) logger.warn({ drainMs: config.drainMs }, 'requests still in flight after DRAIN_MS; closing them');
     await closeServer(server).catch(() => undefined);

@@ -10,8 +10,9 @@ import { UpstreamError } from './upstream-error.ts';
  * - A circuit breaker per source: after `failureThreshold` failures in a row (no answer, a
  *   timeout, a 5xx) it opens and calls fail at once, for `halfOpenAfterMs`; then one probe is let
  *   through, and a success closes it.
- * - Retries, for calls that are safe to repeat only: reads, and writes carrying an idempotency
- *   key the backend honours. Up to `maxRetries`, with exponential backoff and jitter, never past
+ * - Retries of fast failures (no connection, a 5xx; never a timeout, which has used its time),
+ *   for calls that are safe to repeat only: reads, and writes carrying an idempotency key the
+ *   backend honours. Up to `maxRetries`, with exponential backoff and jitter, never past
  *   the request's deadline, and out of a budget that grows by `retryRatio` per call (at most
  *   `budgetCap`), so that retries stay a small share of the traffic when a backend is down.
  */
@@ -39,9 +40,17 @@ export interface SourceResilience {
   state(): BreakerState;
 }
 
-/** A failure that says the backend is unwell (it counts towards the breaker and may be retried). */
+/** A failure that says the backend is unwell: it counts towards the breaker. */
 function isBackendFailure(error: unknown): boolean {
   return error instanceof UpstreamError && (error.failure === 'unreachable' || error.failure === 'timeout');
+}
+
+/**
+ * Worth another try: a failure that came fast (no connection, a reset). A timeout is not retried:
+ * it has already used the time the caller was promised.
+ */
+function isFastFailure(error: unknown): boolean {
+  return error instanceof UpstreamError && error.failure === 'unreachable';
 }
 const isFailedAnswer = (result: unknown) => typeof (result as { status?: number })?.status === 'number' && (result as { status: number }).status >= 500;
 
@@ -58,7 +67,7 @@ export function createResilience(options: ResilienceOptions): SourceResilience {
       tokens = Math.min(budgetCap, tokens + retryRatio);
       const mayRetry = () => retryable && tokens >= 1 && (deadline === undefined || deadline - Date.now() > 50);
       const retries = retry(
-        handleWhen((error) => isBackendFailure(error) && mayRetry()).orWhenResult((result) => isFailedAnswer(result) && mayRetry()),
+        handleWhen((error) => isFastFailure(error) && mayRetry()).orWhenResult((result) => isFailedAnswer(result) && mayRetry()),
         { maxAttempts: maxRetries, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }) },
       );
       retries.onRetry(() => {

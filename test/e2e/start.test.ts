@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLE_QUERY } from '../../gateway/example-query.ts';
+import { Agent, fetch as undiciFetch } from 'undici';
 
 /**
  * What a newcomer gets from `npm start`: the real entry point as its own process, demo
@@ -115,5 +116,47 @@ describe('npm start', () => {
 
   it('refuses to start on bad configuration, listing every problem', async () => {
     await expect(start({ PORT: 'eighty', MAPS_URL: 'not a url', NODE_ENV: 'development' })).rejects.toThrow(/PORT="eighty"[\s\S]*MAPS_URL="not a url"/);
+  });
+});
+
+describe('SIGTERM under load', () => {
+  it('turns readiness to 503 at once, finishes every request in flight, and exits within DRAIN_MS', async () => {
+    const { child, url } = await start({ NODE_ENV: 'development', DRAIN_MS: '5000', SHUTDOWN_DELAY_MS: '300' });
+    const agent = new Agent({ keepAliveTimeout: 10_000, connections: 8 });
+    const failures: string[] = [];
+    let completed = 0;
+    let signalled = false;
+    // Each worker is a client behind a balancer: once readiness has gone 503 (the signal), it sends
+    // nothing new, but every request it had in flight must complete.
+    const worker = async () => {
+      while (!signalled) {
+        try {
+          const response = await undiciFetch(`${url}/graphql`, {
+            method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ query: `{ merchant(id: "mer_x") { id } geocode(address: "Berlin") { id } }` }),
+          });
+          const body = await response.text();
+          if (response.status !== 200) failures.push(`HTTP ${response.status}: ${body.slice(0, 100)}`);
+          completed += 1;
+        } catch (err) {
+          failures.push(`${(err as { cause?: { code?: string } }).cause?.code ?? ''} ${(err as Error).message}`);
+          return;
+        }
+      }
+    };
+    const workers = Array.from({ length: 8 }, worker);
+    while (completed < 200) await new Promise((r) => setImmediate(r));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const signalledAt = Date.now();
+    signalled = true;
+    child.kill('SIGTERM');
+    await Promise.all(workers);
+    // Readiness says so at once (the listener is still open during SHUTDOWN_DELAY_MS).
+    expect((await undiciFetch(`${url}/readyz`, { dispatcher: agent })).status).toBe(503);
+    expect(await exited).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(5_000);
+    expect(failures).toEqual([]);
+    expect(completed).toBeGreaterThan(200);
+    await agent.close();
   });
 });

@@ -50,7 +50,10 @@ export interface HarnessOptions {
   mode?: 'development' | 'production';
   upstream?: Partial<GatewayOptions['config']['upstream']>;
   /** Point a source somewhere other than its demo backend (e.g. a closed port). */
-  sourceUrls?: Partial<Record<SourceName, string>>;
+  sourceUrls?: Partial<Record<SourceName, string>> | ((backends: Record<SourceName, DemoBackend>) => Promise<Partial<Record<SourceName, string>>>);
+  /** Per-source call timeouts and breaker/retry settings (gateway config). */
+  sourceTimeouts?: Partial<Record<SourceName, number>>;
+  resilience?: GatewayOptions['config']['resilience'];
   /** A sources file other than .meshrc.yaml (user sources). */
   meshConfig?: string;
   /** Values for `{env.NAME}` in the sources file, given the demo backends' URLs. */
@@ -88,8 +91,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       done();
     },
   });
+  const overrides = typeof options.sourceUrls === 'function' ? await options.sourceUrls(backends) : options.sourceUrls;
   const sourceUrls = Object.fromEntries(
-    SOURCE_NAMES.map((name) => [name, options.sourceUrls?.[name] ?? backends[name].url]),
+    SOURCE_NAMES.map((name) => [name, overrides?.[name] ?? backends[name].url]),
   ) as Record<SourceName, string>;
   let gateway: Gateway;
   const logger = createLogger('info', sink);
@@ -105,6 +109,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       config: {
         limits: { ...DEFAULT_LIMITS, ...options.limits },
         trustedProxies: options.trustedProxies ?? [],
+        ...(options.sourceTimeouts ? { sourceTimeouts: options.sourceTimeouts } : {}),
+        ...(options.resilience ? { resilience: options.resilience } : {}),
         ...(options.persistedDocuments ? { persistedDocuments: options.persistedDocuments } : {}),
         mode: options.mode ?? 'production',
         upstream: {

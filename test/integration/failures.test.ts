@@ -1,0 +1,199 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { callCounts, startHarness, type Harness } from '../helpers/harness.ts';
+import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.ts';
+
+/**
+ * hardening.md's Upstreams rows: the payments backend behind a TCP fault proxy, the other two
+ * direct. Payments has a 300 ms timeout here; a failing source must cost only its own fields.
+ */
+const TIMEOUT_MS = 300;
+const MIXED = 'query($m: ID!, $a: String!) { merchant(id: $m) { id name } geocode(address: $a) { id } }';
+
+describe('when the payments backend misbehaves', () => {
+  let h: Harness;
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    h = await startHarness({
+      sourceTimeouts: { payments: TIMEOUT_MS },
+      // A high threshold here: these cases are about one request each, the breaker has its own test.
+      resilience: { failureThreshold: 1000 },
+      sourceUrls: async (backends) => {
+        proxy = await startFaultProxy(backends.payments.url);
+        return { payments: proxy.url };
+      },
+    });
+  });
+  afterAll(async () => {
+    await h.close();
+    await proxy.close();
+  });
+  beforeEach(async () => {
+    proxy.mode = 'pass';
+    await h.resetStats();
+  });
+
+  const ask = async () => {
+    const started = performance.now();
+    const answer = await h.query(MIXED, { m: h.seed.merchants[0]!.id, a: h.seed.places[0]!.formattedAddress });
+    return { ...answer, elapsedMs: performance.now() - started };
+  };
+  const expectPartial = (answer: Awaited<ReturnType<typeof ask>>, code: string) => {
+    expect(answer.status).toBe(200);
+    expect(answer.body.data).toEqual({ merchant: null, geocode: [{ id: h.seed.places[0]!.id }] });
+    expect(answer.body.errors).toHaveLength(1);
+    expect(answer.body.errors![0]).toMatchObject({ path: ['merchant'], extensions: { code, source: 'payments' } });
+  };
+
+  const cases: [string, FaultProxy['mode'], string, number][] = [
+    ['refuses connections', 'reset', 'UPSTREAM_UNAVAILABLE', TIMEOUT_MS + 100],
+    ['hangs', 'hang', 'UPSTREAM_TIMEOUT', TIMEOUT_MS + 100],
+    ['drips one byte a second', 'drip', 'UPSTREAM_TIMEOUT', TIMEOUT_MS + 100],
+    ['answers 503', { status: 503, body: '{"error":{"type":"api_error","message":"down"}}', headers: { 'content-type': 'application/json' } }, 'UPSTREAM_ERROR', TIMEOUT_MS + 100],
+    ['answers invalid JSON', { status: 200, body: '{"object": "merchant", ', headers: { 'content-type': 'application/json' } }, 'UPSTREAM_BAD_RESPONSE', 100],
+    ['answers an HTML error page', { status: 502, body: '<html><body><h1>502 Bad Gateway</h1></body></html>', headers: { 'content-type': 'text/html' } }, 'UPSTREAM_ERROR', TIMEOUT_MS + 100],
+  ];
+  for (const [what, mode, code, withinMs] of cases) {
+    it(`${what}: a 200 with maps' data and ${code} for payments' field, within ${withinMs} ms`, async () => {
+      proxy.mode = mode;
+      const answer = await ask();
+      expectPartial(answer, code);
+      expect(answer.elapsedMs).toBeLessThan(withinMs);
+    });
+  }
+
+  it('answers an oversized body: UPSTREAM_BAD_RESPONSE, read no further than the cap', async () => {
+    proxy.mode = { status: 200, body: `{"object":"merchant","name":"${'x'.repeat(6 * 1024 * 1024)}"}`, headers: { 'content-type': 'application/json' } };
+    expectPartial(await ask(), 'UPSTREAM_BAD_RESPONSE');
+  });
+
+  it('retries a read after a fast failure: one reset costs nothing', async () => {
+    proxy.mode = 'reset';
+    const connections = proxy.connections;
+    const pending = ask();
+    setTimeout(() => {
+      proxy.mode = 'pass';
+    }, 20);
+    const answer = await pending;
+    expect(answer.body.errors).toBeUndefined();
+    expect(proxy.connections - connections).toBeGreaterThanOrEqual(2);
+  });
+  // Last: the payments client then holds off for the Retry-After it was given.
+  it('answers 429 with Retry-After: UPSTREAM_RATE_LIMITED with retryAfter, and no call before then', async () => {
+    proxy.mode = { status: 429, body: '{"error":{"type":"rate_limit_error"}}', headers: { 'content-type': 'application/json', 'retry-after': '7' } };
+    const answer = await ask();
+    expectPartial(answer, 'UPSTREAM_RATE_LIMITED');
+    expect(answer.body.errors![0]!.extensions!.retryAfter).toBe(7);
+    proxy.mode = 'pass';
+    const connections = proxy.connections;
+    expectPartial(await ask(), 'UPSTREAM_RATE_LIMITED');
+    expect(proxy.connections).toBe(connections);
+  });
+
+});
+
+describe('a mutation whose backend fails after committing', () => {
+  let h: Harness;
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    h = await startHarness({
+      sourceUrls: async (backends) => {
+        proxy = await startFaultProxy(backends.payments.url);
+        return { payments: proxy.url };
+      },
+    });
+  });
+  afterAll(async () => {
+    await h.close();
+    await proxy.close();
+  });
+
+  it('reaches the backend exactly once: a write without an idempotency key is never retried', async () => {
+    const input = { customerId: h.seed.customers[0]!.id, merchantId: h.seed.merchants[0]!.id, amount: 999, currency: 'eur' };
+    proxy.mode = 'commit-then-502';
+    // A read first: the pooled connections the mode change dropped are retried away by it.
+    await h.query('{ merchant(id: "m") { id } }');
+    await h.resetStats();
+    const failed = await h.query('mutation($i: CreatePaymentInput!) { createPayment(input: $i) { id } }', { i: input });
+    expect(failed.body.data).toEqual({ createPayment: null });
+    expect(failed.body.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', source: 'payments' });
+    // The backend did the work once, and was not asked again.
+    expect((await h.stats()).payments.operations).toEqual({ createPayment: 1 });
+  });
+});
+
+describe('the circuit breaker', () => {
+  let h: Harness;
+  let proxy: FaultProxy;
+  beforeEach(async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    h = await startHarness({
+      resilience: { failureThreshold: 3, halfOpenAfterMs: 5_000, maxRetries: 0 },
+      sourceUrls: async (backends) => {
+        proxy = await startFaultProxy(backends.payments.url);
+        return { payments: proxy.url };
+      },
+    });
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    await h.close();
+    await proxy.close();
+  });
+
+  it('opens after repeated failures, fails fast while open, probes, and closes when the source recovers', async () => {
+    const Q = 'query($m: ID!) { merchant(id: $m) { id } }';
+    const m = { m: h.seed.merchants[1]!.id };
+    proxy.mode = { status: 503, body: 'busy', headers: { 'content-type': 'text/plain' } };
+    for (let i = 0; i < 3; i++) await h.query(Q, m);
+    expect(h.gateway.breakers().payments).toBe('open');
+    const before = proxy.connections;
+    const fast = await h.query(Q, m);
+    expect(fast.body.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', source: 'payments', upstreamCode: 'circuit_open' });
+    expect(proxy.connections).toBe(before); // not sent
+    const ready = await (await h.fetch('/readyz')).json();
+    expect(ready.sources.payments.breaker).toBe('open');
+
+    proxy.mode = 'pass';
+    vi.setSystemTime(Date.now() + 5_001);
+    const probe = await h.query(Q, m);
+    expect(probe.body.errors).toBeUndefined();
+    expect(h.gateway.breakers().payments).toBe('closed');
+    expect(callCounts(await h.stats()).payments).toBeGreaterThan(0);
+  });
+});
+
+describe('when the maps backend sends a hostile reply', () => {
+  let h: Harness;
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    h = await startHarness({
+      sourceUrls: async (backends) => {
+        proxy = await startFaultProxy(backends.maps.url);
+        return { maps: proxy.url };
+      },
+    });
+  });
+  afterAll(async () => {
+    await h.close();
+    await proxy.close();
+  });
+
+  const GEO = 'query($p: ID!, $m: ID!) { place(id: $p) { id } merchant(id: $m) { id } }';
+  const laughs = '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+    + '<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;"><!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>'
+    + '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><GeocodeResponse xmlns="http://junction.dev/maps/v1"><place><id>&lol9;</id></place></GeocodeResponse></soap:Body></soap:Envelope>';
+
+  for (const [what, body] of [['an XML entity bomb', laughs], ['a 50 MB body', `<x>${'a'.repeat(50 * 1024 * 1024)}</x>`]] as const) {
+    it(`${what}: a field error within 100 ms, the other source answering`, async () => {
+      proxy.mode = { status: 200, body, headers: { 'content-type': 'text/xml; charset=utf-8' } };
+      // Once untimed: connections settle after the mode change and the canned body is encoded.
+      await h.query(GEO, { p: h.seed.places[1]!.id, m: h.seed.merchants[0]!.id });
+      const started = performance.now();
+      const { status, body: answer } = await h.query(GEO, { p: h.seed.places[0]!.id, m: h.seed.merchants[0]!.id });
+      expect(performance.now() - started).toBeLessThan(100);
+      expect(status).toBe(200);
+      expect(answer.data).toEqual({ place: null, merchant: { id: h.seed.merchants[0]!.id } });
+      expect(answer.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', source: 'maps' });
+    });
+  }
+});
