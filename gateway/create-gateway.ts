@@ -30,6 +30,7 @@ import { createEntityCache } from '../sources/common/entity-cache.ts';
 import type { CacheStore } from '../sources/common/cache.ts';
 import { createResilience, type BreakerState, type ResilienceOptions, type SourceResilience } from '../sources/common/resilience.ts';
 import { useDeadline } from './plugins/deadline/use-deadline.ts';
+import { useStaleMark } from './cache/use-stale-mark.ts';
 import type { Auth } from './auth/index.ts';
 import { DEV_ISSUER } from './auth/dev-issuer.ts';
 import type { SourceCredentials } from '../sources/common/credentials.ts';
@@ -121,8 +122,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const requestIds = new WeakMap<Request, string>();
   const principalOf = principalPerRequest(auth.authenticate);
+  // Which requests were answered in part from stale entries (their backend failing).
+  const staleMarks = new AsyncLocalStorage<{ stale: boolean }>();
   const entityCache = cacheStore
-    ? createEntityCache({ store: cacheStore, ...(upstreamLog ? { onHit: (record) => upstreamLog.getStore()?.push(record) } : {}) })
+    ? createEntityCache({
+      store: cacheStore,
+      onStale: (record) => {
+        const mark = staleMarks.getStore();
+        if (mark) mark.stale = true;
+        upstreamLog?.getStore()?.push(record);
+      },
+      ...(upstreamLog ? { onHit: (record) => upstreamLog.getStore()?.push(record) } : {}),
+    })
     : undefined;
   const invalidate = cacheStore ? (tags: readonly string[]) => cacheStore.invalidateTags(tags) : async () => undefined;
 
@@ -189,6 +200,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       useCostLimit(limits),
       // Every backend call of a request shares one deadline.
       useDeadline(deadlines, deadlineMs),
+      // Answers served in part from stale entries say so (and are never kept by the response cache).
+      cacheStore !== undefined && useStaleMark(staleMarks),
       // Compiled execution: graphql-js interprets every document anew, JIT runs it as compiled code.
       useJit(),
       // After the JIT, so that a miss runs the compiled document; before the debug extension, so

@@ -85,5 +85,7 @@ export function useJunctionResponseCache({ store, principalOf, exposeMetadata, n
         .update(JSON.stringify([documentString, variableValues ?? {}, operationName ?? null, sessionId ?? null, request.headers.get('accept') ?? '']))
         .digest('hex'),
     includeExtensionMetadata: exposeMetadata,
+    // Never an answer with errors, nor one served in part from stale entries.
+    shouldCacheResult: ({ result }) => !result.errors?.length && !(result.extensions as { stale?: boolean } | undefined)?.stale,
   }) as Plugin;
 }

@@ -57,6 +57,7 @@ export function createRedisStore(redis: Redis, logger: Logger, options: StoreOpt
   const skipping = () => Date.now() < skipUntil;
   return {
     kind: 'redis',
+    now,
     async getMany(keys) {
       if (keys.length === 0) return [];
       if (skipping()) return keys.map(() => undefined);
@@ -118,6 +119,7 @@ export function createMemoryStore(options: StoreOptions & { maxEntries?: number 
   };
   return {
     kind: 'memory',
+    now,
     async getMany(keys) {
       const at = now();
       return keys.map((key) => {

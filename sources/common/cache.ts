@@ -20,4 +20,6 @@ export interface CacheStore {
   invalidateTags(tags: readonly string[]): Promise<void>;
   /** Where entries live, for logs and /readyz: 'redis' or 'memory'. */
   readonly kind: 'redis' | 'memory';
+  /** The store's clock, in ms (faked in tests): what expiry and freshness are measured against. */
+  now(): number;
 }

@@ -23,6 +23,11 @@ export interface EntitySpec<K, V> {
   source: string;
   namespace: string;
   ttlMs: number;
+  /**
+   * Public data only: how long past `ttlMs` an entry is kept to be served, marked stale, when its
+   * backend fails. Absent: never served stale.
+   */
+  staleMs?: number;
   keyOf: (key: K) => string;
   tagsOf?: (value: V) => string[];
 }
@@ -31,10 +36,15 @@ export interface EntityCacheOptions {
   store: CacheStore;
   /** Told about every batch that found keys in the cache (the debug extension marks them cached). */
   onHit?: (record: UpstreamCallRecord) => void;
+  /** Told when expired entries were served because their backend failed (the response says so). */
+  onStale?: (record: UpstreamCallRecord) => void;
   now?: () => number;
 }
 
 /** How long each kind of entity is kept: slow-changing, paid-for look-ups longest. */
+/** How long public entities are kept past their TTL, to be served stale while their backend is down. */
+export const ENTITY_STALE_MS = 3_600_000;
+
 export const ENTITY_TTL_MS = Object.freeze({
   customer: 60_000,
   merchant: 300_000,
@@ -42,25 +52,33 @@ export const ENTITY_TTL_MS = Object.freeze({
   place: 86_400_000,
 });
 
-export function createEntityCache({ store, onHit, now = () => performance.now() }: EntityCacheOptions): EntityCache {
+export function createEntityCache({ store, onHit, onStale, now = () => performance.now() }: EntityCacheOptions): EntityCache {
   // Per instance, per namespace: keys being fetched now, by cache key.
   const inFlight = new Map<string, Promise<unknown>>();
 
   return {
     batch<K, V>(spec: EntitySpec<K, V>, load: (keys: readonly K[]) => Promise<V[]>) {
-      const { source, namespace, ttlMs, keyOf, tagsOf } = spec;
+      const { source, namespace, ttlMs, staleMs = 0, keyOf, tagsOf } = spec;
       return async (keys: readonly K[]) => {
         const started = now();
         const cacheKeys = keys.map((key) => `${namespace}:${keyOf(key)}`);
         const stored = await store.getMany(cacheKeys);
+        const at = store.now();
         const results: (V | Promise<V>)[] = new Array(keys.length);
         const missing: number[] = [];
+        const stale = new Map<number, V>();
         let hits = 0;
         stored.forEach((raw, i) => {
-          if (raw !== undefined) {
-            results[i] = JSON.parse(raw) as V;
-            hits += 1;
-            return;
+          // An entry is `<fresh until, ms>\n<JSON>`; past that, it is only a fallback.
+          const newline = raw === undefined ? -1 : raw.indexOf('\n');
+          if (raw !== undefined && newline > 0) {
+            const value = JSON.parse(raw.slice(newline + 1)) as V;
+            if (at < Number(raw.slice(0, newline))) {
+              results[i] = value;
+              hits += 1;
+              return;
+            }
+            stale.set(i, value);
           }
           const pending = inFlight.get(cacheKeys[i]!) as Promise<V> | undefined;
           if (pending) results[i] = pending;
@@ -69,7 +87,12 @@ export function createEntityCache({ store, onHit, now = () => performance.now() 
         if (hits > 0) onHit?.({ source, operation: `cache:${namespace}`, batchSize: hits, durationMs: Math.round((now() - started) * 10) / 10, coalesced: false, cached: true });
 
         if (missing.length > 0) {
-          const fetched = load(missing.map((i) => keys[i]!));
+          const loaded = load(missing.map((i) => keys[i]!));
+          // The backend failed: what is kept past its freshness is served instead, and said to be.
+          const fetched = stale.size === 0 ? loaded : loaded.catch((error: unknown) => {
+            onStale?.({ source, operation: `stale:${namespace}`, batchSize: stale.size, durationMs: Math.round((now() - started) * 10) / 10, coalesced: false, cached: true });
+            return missing.map((i) => (stale.has(i) ? stale.get(i)! : (error instanceof Error ? error : new Error(String(error))) as V));
+          });
           missing.forEach((i, position) => {
             const one = fetched.then((values) => values[position] as V);
             one.catch(() => undefined); // the caller sees the error through `results`
@@ -82,7 +105,8 @@ export function createEntityCache({ store, onHit, now = () => performance.now() 
             const entries = missing.flatMap((i, position) => {
               const value = values[position];
               if (value === null || value === undefined || value instanceof Error) return [];
-              return [{ key: cacheKeys[i]!, value: JSON.stringify(value), ttlMs, ...(tagsOf ? { tags: tagsOf(value) } : {}) }];
+              if (stale.has(i) && stale.get(i) === value) return []; // served stale: keep the old entry as it is
+              return [{ key: cacheKeys[i]!, value: `${store.now() + ttlMs}\n${JSON.stringify(value)}`, ttlMs: ttlMs + staleMs, ...(tagsOf ? { tags: tagsOf(value) } : {}) }];
             });
             // Written in the background: a slow or failed store never delays the answer.
             void store.setMany(entries);

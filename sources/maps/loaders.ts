@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import { orderByKeys } from '../common/batch.ts';
-import { ENTITY_TTL_MS, NO_CACHE, type EntityCache } from '../common/entity-cache.ts';
+import { ENTITY_STALE_MS, ENTITY_TTL_MS, NO_CACHE, type EntityCache } from '../common/entity-cache.ts';
 import { MAPS_MAX_BATCH, MAPS_SOURCE, type MapsClient, type Place } from './client.ts';
 
 /**
@@ -21,7 +21,7 @@ export function createMapsLoaders(client: MapsClient, cache: EntityCache = NO_CA
   return {
     /** Places matching an address; an address the service does not know gives an empty list. */
     geocode: new DataLoader<string, Place[]>(
-      cache.batch({ source: MAPS_SOURCE, namespace: 'geocode', ttlMs: ENTITY_TTL_MS.geocode, keyOf: geocodeKey }, async (addresses) => {
+      cache.batch({ source: MAPS_SOURCE, namespace: 'geocode', ttlMs: ENTITY_TTL_MS.geocode, staleMs: ENTITY_STALE_MS, keyOf: geocodeKey }, async (addresses) => {
         const results = await client.geocodeBatch(addresses);
         return addresses.map((address) => results.get(address) ?? []);
       }),
@@ -29,7 +29,7 @@ export function createMapsLoaders(client: MapsClient, cache: EntityCache = NO_CA
     ),
     place: new DataLoader<string, Place | null>(
       cache.batch(
-        { source: MAPS_SOURCE, namespace: 'place', ttlMs: ENTITY_TTL_MS.place, keyOf: (id) => id, tagsOf: (p: Place | null) => (p ? [`Place:${p.id}`] : []) },
+        { source: MAPS_SOURCE, namespace: 'place', ttlMs: ENTITY_TTL_MS.place, staleMs: ENTITY_STALE_MS, keyOf: (id) => id, tagsOf: (p: Place | null) => (p ? [`Place:${p.id}`] : []) },
         async (ids) => orderByKeys(ids, await client.getPlaces(ids), (p) => p.id),
       ),
       options,

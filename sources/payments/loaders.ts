@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { groupByKeys, orderByKeys } from '../common/batch.ts';
 import type { CustomerRecord, MerchantRecord, PaymentRecord, RefundRecord } from '../common/seed.ts';
-import { ENTITY_TTL_MS, NO_CACHE, type EntityCache } from '../common/entity-cache.ts';
+import { ENTITY_STALE_MS, ENTITY_TTL_MS, NO_CACHE, type EntityCache } from '../common/entity-cache.ts';
 import { PAYMENTS_MAX_BATCH, PAYMENTS_SOURCE, type PaymentsClient } from './client.ts';
 
 /**
@@ -20,7 +20,7 @@ export function createPaymentsLoaders(client: PaymentsClient, cache: EntityCache
     ),
     merchant: new DataLoader<string, MerchantRecord | null>(
       cache.batch(
-        { source: PAYMENTS_SOURCE, namespace: 'merchant', ttlMs: ENTITY_TTL_MS.merchant, keyOf: (id) => id, tagsOf: (m: MerchantRecord | null) => (m ? [`Merchant:${m.id}`] : []) },
+        { source: PAYMENTS_SOURCE, namespace: 'merchant', ttlMs: ENTITY_TTL_MS.merchant, staleMs: ENTITY_STALE_MS, keyOf: (id) => id, tagsOf: (m: MerchantRecord | null) => (m ? [`Merchant:${m.id}`] : []) },
         async (ids) => orderByKeys(ids, await client.merchantsByIds(ids), (m) => m.id),
       ),
       options,

@@ -111,6 +111,24 @@ describe('caching in Redis', () => {
     expect(callCounts(await h.stats())).toEqual({ payments: 1, maps: 1, messaging: 0 });
   });
 
+  it('serves public entities past their freshness, marked stale, while the backend is down, within the stale window', async () => {
+    const LOCATION = 'query($c: ID!) { customer(id: $c) { address { location { lat lng } } } }';
+    const fresh = await h.query(LOCATION, { c: customer().id });
+    clock += 86_400_000 + 60_000; // the geocode entry is a minute past its day
+    await h.fault('maps', 'GeocodeBatch', -1);
+    const stale = await h.query(LOCATION, { c: customer().id });
+    expect(stale.body.errors).toBeUndefined();
+    expect(stale.body.data).toEqual(fresh.body.data);
+    expect(stale.body.extensions).toMatchObject({ stale: true, responseCache: { didCache: false } });
+    clock += 3_600_000; // past the stale window too
+    const gone = await h.query(LOCATION, { c: customer().id });
+    // An error from maps now (its breaker may have opened on the failures so far), no stale data.
+    expect(gone.body.errors![0]!.extensions).toMatchObject({ source: 'maps' });
+    expect(['UPSTREAM_ERROR', 'UPSTREAM_UNAVAILABLE']).toContain(gone.body.errors![0]!.extensions!.code);
+    expect(gone.body.extensions!.stale).toBeUndefined();
+    await fetch(`${h.backends.maps.url}/_faults`, { method: 'DELETE' });
+  });
+
   it('never caches an answer with errors or partial data', async () => {
     const MIXED = 'query($c: ID!) { customer(id: $c) { id messages(first: 1) { id } } }';
     await h.fault('messaging', 'messagesForCustomers');
