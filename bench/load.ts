@@ -58,7 +58,7 @@ export interface RoundResult {
   upstreamOperations: Record<string, number>;
 }
 
-interface LoadRun {
+export interface LoadRun {
   completed: number;
   graphqlErrors: number;
   sent: number;
@@ -68,7 +68,8 @@ interface LoadRun {
   elapsedMs: number;
 }
 
-function runLoad(target: Target, durationS: number): Promise<LoadRun> {
+/** Load for `durationS`, counting what came back (no /proc or upstream reading). */
+export function runLoad(target: Target, durationS: number): Promise<LoadRun> {
   return new Promise((resolve, reject) => {
     const latencies: number[] = [];
     let completed = 0;

@@ -210,7 +210,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // After the response cache: a caller over its budget is refused even an answer from cache.
       useRateLimits({ engine: rateLimits, limits, principalOf, trustedProxies: new Set(config.trustedProxies ?? []) }),
       // Development: which backend calls a request made, on request (x-junction-debug: 1).
-      upstreamLog !== undefined && useUpstreamDebug(upstreamLog),
+      upstreamLog !== undefined && useUpstreamDebug(upstreamLog, () => Object.fromEntries(SOURCE_NAMES.map((name) => [name, resilience[name].state()]))),
       // Last: it must see the errors every other plugin and resolver raised.
       useErrorCatalogue({ mode: config.mode, logger, requestIds }),
     ],

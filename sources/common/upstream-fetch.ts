@@ -169,7 +169,10 @@ async function guarded(call: UpstreamCall, options: SourceClientOptions): Promis
   const retryable = (call.read ?? ['GET', 'HEAD'].includes((call.init.method ?? 'GET').toUpperCase()))
     || headerRecord(call.init.headers)['idempotency-key'] !== undefined;
   const attempt = () => send(call, options, deadline);
-  const response = options.resilience ? await options.resilience.run(attempt, { retryable, operation, ...(deadline !== undefined ? { deadline } : {}) }) : await attempt();
+  // Readiness probes go straight through: they must see the backend itself, not its breaker.
+  const response = options.resilience && operation !== 'probe'
+    ? await options.resilience.run(attempt, { retryable, operation, ...(deadline !== undefined ? { deadline } : {}) })
+    : await attempt();
   if (response.status === 429) {
     const retryAfterSec = retryAfterSeconds(response.headers.get('retry-after')) ?? 1;
     if (options.backoff) options.backoff.until = Math.max(options.backoff.until, Date.now() + retryAfterSec * 1000);

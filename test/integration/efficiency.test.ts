@@ -84,6 +84,7 @@ describe('the x-junction-debug extension (development)', () => {
     const customers = new Set(body.data!.payments.edges.map((e: any) => e.node.customer.id)).size;
     expect(upstream[1]).toMatchObject({ batchSize: customers, coalesced: false, cached: false, status: 200, durationMs: expect.any(Number) });
     expect(upstream[0]!.batchSize).toBeUndefined();
+    expect(body.extensions!.breakers).toEqual({ payments: 'closed', maps: 'closed', messaging: 'closed' });
   });
 
   it('is absent without the header', async () => {

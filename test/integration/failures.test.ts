@@ -197,3 +197,36 @@ describe('when the maps backend sends a hostile reply', () => {
     });
   }
 });
+
+describe('starting with a source down', () => {
+  it('starts, serves the healthy sources, reports itself degraded, and picks the source up when it returns', async () => {
+    let proxy!: FaultProxy;
+    const h = await startHarness({
+      sourceUrls: async (backends) => {
+        proxy = await startFaultProxy(backends.payments.url);
+        proxy.mode = 'reset'; // down before the gateway even starts
+        return { payments: proxy.url };
+      },
+    });
+    try {
+      const down = await h.query(MIXED, { m: h.seed.merchants[0]!.id, a: h.seed.places[0]!.formattedAddress });
+      expect(down.body.data).toEqual({ merchant: null, geocode: [{ id: h.seed.places[0]!.id }] });
+      const ready = await h.fetch('/readyz');
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ status: 'degraded', sources: { payments: { status: 'down' }, maps: { status: 'up' } } });
+      proxy.mode = 'pass';
+      expect((await (await h.fetch('/readyz')).json()).status).toBe('ready'); // probes see the backend itself
+      // The failures opened payments' breaker: the first call after its 5 s goes through and closes it.
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(Date.now() + 5_001);
+      const back = await h.query(MIXED, { m: h.seed.merchants[0]!.id, a: h.seed.places[0]!.formattedAddress });
+      expect(back.body.errors).toBeUndefined();
+      expect(back.body.data!.merchant).toEqual({ id: h.seed.merchants[0]!.id, name: h.seed.merchants[0]!.name });
+      expect(h.gateway.breakers().payments).toBe('closed');
+    } finally {
+      vi.useRealTimers();
+      await h.close();
+      await proxy.close();
+    }
+  });
+});

@@ -13,11 +13,11 @@ export interface UpstreamDebugEntry extends UpstreamCallRecord {
 
 /**
  * Lists, in the response, every backend call a request caused: source, operation, batch size,
- * duration, and whether it joined an identical call in flight. The source clients report each
+ * duration, and whether it joined an identical call in flight; and each source's circuit breaker. The source clients report each
  * call to the gateway's `log`; running execution inside `log.run` is what ties a call, made
  * later on a DataLoader batch tick, to the request that caused it.
  */
-export function useUpstreamDebug(log: AsyncLocalStorage<UpstreamCallRecord[]>): Plugin {
+export function useUpstreamDebug(log: AsyncLocalStorage<UpstreamCallRecord[]>, breakers: () => Record<string, string>): Plugin {
   const calls = new WeakMap<Request, UpstreamCallRecord[]>();
   return {
     instrumentation: {
@@ -34,7 +34,7 @@ export function useUpstreamDebug(log: AsyncLocalStorage<UpstreamCallRecord[]>): 
       if (!records || !result || Symbol.asyncIterator in result) return;
       const single = result as ExecutionResult;
       const upstream: UpstreamDebugEntry[] = records.map((r) => ({ ...r, cached: r.cached ?? false }));
-      setResult({ ...single, extensions: { ...single.extensions, upstream } });
+      setResult({ ...single, extensions: { ...single.extensions, upstream, breakers: breakers() } });
     },
   };
 }
