@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { cachedText, uncached } from './cached-report.ts';
 import { fmt, table, targetList, type Report } from './report.ts';
+import { soakText } from './soak.ts';
 
 function checksTable(report: Report): string {
   const lines = report.checks.map((c) => `| ${c.scenario} | ${c.system} | ${c.verdict} | ${c.upstreamCalls} | ${Object.entries(c.upstreamOperations).map(([op, n]) => `${op} ${n}`).join(', ')} |`);
@@ -34,20 +35,22 @@ export function writeBenchmarksMd(path: string, report: Report): void {
 
 Issue 5's benchmark: what one client query costs a gateway and the backends behind it, measured
 side by side in one run against the same three demo backends; and, reported apart, issue 7's:
-what Junction's cache makes of the Dashboard. A benchmark, not a test: nothing fails on these
-numbers. This file is rewritten by every run; the raw figures of each round are in
+what Junction's cache makes of the Dashboard, and issue 9's soak: whether Junction's memory keeps
+growing under rounds of load. A benchmark, not a test: nothing fails on these numbers. This file is rewritten by every run; the raw figures of each round are in
 \`bench/results/latest.json\`.
 
 ## How to run
 
 \`\`\`sh
-npm run bench        # about 5-6 minutes; prints the table, writes bench/results/latest.json and this file
+npm run bench        # about 6-7 minutes (the soak's minute included); prints the tables, writes bench/results/latest.json and this file
 \`\`\`
 
 Options (environment): \`BENCH_ROUNDS\` (3), \`BENCH_DURATION\` (seconds per round, 4), \`BENCH_WARMUP\`
-(seconds before each round, 1), \`BENCH_ONLY=Dashboard,Latency\` (some scenarios only),
-\`BENCH_CPU_PROF=1\` (both Junctions run with \`node --cpu-prof\`; the profiles are written to
-\`bench/results/\`, and \`node --import tsx bench/profile-summary.ts <file>\` sums it up).
+(seconds before each round, 1), \`BENCH_ONLY=Dashboard,Latency\` (some scenarios only; the soak
+runs only when the list names \`Soak\`), \`BENCH_CPU_PROF=1\` (both Junctions run with \`node
+--cpu-prof\`; the profiles are written to \`bench/results/\`, and \`node --import tsx
+bench/profile-summary.ts <file>\` sums it up), \`SOAK_ROUNDS\` (5), \`SOAK_LOAD_S\` (seconds of
+load per soak round, 8), \`SOAK_REST_S\` (seconds of rest after it, 4).
 
 ## What runs
 
@@ -139,7 +142,16 @@ response cache, not computed: only the ratios set the two side by side.
 
 ${cachedText(report.cache)}
 ` : ''}
-## Same answers
+${report.soak ? `
+## Soak (issue 9)
+
+Junction (CACHE=off) after the scenarios above: rounds of Dashboard-pages load, each followed by a
+rest without load. Junction's heap cannot be read from outside it, so its RSS stands for it:
+\`VmRSS\` after each rest (the round's requests finished, the garbage collector given time), and
+the peak (\`VmHWM\`, reset before the load) apart. A leak shows as RSS after the rest that keeps rising.
+
+${soakText(report.soak)}
+` : ''}## Same answers
 
 Checked once before the load (and the Dashboards again after it), against the answer of the
 scenario's first system (Junction's; junction-cached's for Dashboard-cached):

@@ -58,7 +58,7 @@ export interface RoundResult {
   upstreamOperations: Record<string, number>;
 }
 
-export interface LoadRun {
+interface LoadRun {
   completed: number;
   graphqlErrors: number;
   sent: number;
@@ -68,7 +68,7 @@ export interface LoadRun {
   elapsedMs: number;
 }
 
-/** Load for `durationS`, counting what came back (no /proc or upstream reading). */
+/** Bare load, no /proc or upstream reading: for callers that read the process their own way (the soak). */
 export function runLoad(target: Target, durationS: number): Promise<LoadRun> {
   return new Promise((resolve, reject) => {
     const latencies: number[] = [];

@@ -1,6 +1,7 @@
 /**
  * Medians over rounds, ratios, issue 5's targets, and the three outputs: the table on stdout,
- * bench/results/latest.json and BENCHMARKS.md. Issue 7's cached scenario: cached-report.ts.
+ * bench/results/latest.json and BENCHMARKS.md. Issue 7's cached scenario: cached-report.ts; issue
+ * 9's soak: soak.ts.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -8,6 +9,7 @@ import type { CacheSummary } from './cached-report.ts';
 import type { RoundResult } from './load.ts';
 import { median, type Machine } from './measures.ts';
 import type { Scenario, SystemName } from './scenarios.ts';
+import type { Soak } from './soak.ts';
 import type { Check } from './systems.ts';
 
 export interface RoundRecord extends RoundResult {
@@ -54,6 +56,8 @@ export interface Report {
   rows: Row[];
   targets: Target[];
   cache: CacheSummary;
+  /** Issue 9's soak, when it ran. */
+  soak?: Soak;
   notes: string[];
   rounds: RoundRecord[];
 }

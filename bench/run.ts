@@ -4,11 +4,13 @@
  * with its cache and the static server (each its own process), checks once that the systems of
  * each scenario answer alike, then measures every scenario with autocannon, systems in turns, and
  * reports medians (stdout tables, bench/results/latest.json, BENCHMARKS.md), the cached scenario
- * apart. A benchmark, not a test: nothing here fails on timing.
+ * apart; last, issue 9's soak of Junction (soak.ts). A benchmark, not a test: nothing here fails
+ * on timing.
  *
  * Env: BENCH_DURATION (s per round, 4), BENCH_WARMUP (s before each round, 1), BENCH_ROUNDS (3),
- * BENCH_ONLY (comma-separated scenario names), BENCH_CPU_PROF=1 (both Junctions run with
- * --cpu-prof; the profiles land in bench/results/ when they stop).
+ * BENCH_ONLY (comma-separated scenario names, Soak among them), BENCH_CPU_PROF=1 (both Junctions
+ * run with --cpu-prof; the profiles land in bench/results/ when they stop), SOAK_ROUNDS (5),
+ * SOAK_LOAD_S (8), SOAK_REST_S (4).
  */
 import { writeBenchmarksMd } from './benchmarks-md.ts';
 import { measureRound, warmUp, type Target as LoadTarget } from './load.ts';
@@ -17,12 +19,14 @@ import { hasTaskset, pinSelf, ProcessSet, stop } from './processes.ts';
 import { cacheSummary, cachedText, uncached } from './cached-report.ts';
 import { observations, summarize, table, targetList, targets, writeJson, type Report, type RoundRecord } from './report.ts';
 import { readSeeds, scenarios, type Scenario, type SystemName } from './scenarios.ts';
+import { soak, soakLine, soakText, type Soak } from './soak.ts';
 import { checkResponses, startSystems, systemOf, waitAnswering, type Check, type Running } from './systems.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 4);
 const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+const SOAK = { rounds: Number(process.env.SOAK_ROUNDS ?? 5), loadS: Number(process.env.SOAK_LOAD_S ?? 8), restS: Number(process.env.SOAK_REST_S ?? 4) };
 const RESULTS = 'bench/results/latest.json';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -99,6 +103,13 @@ async function main(): Promise<void> {
       }
     }
 
+    let soaked: Soak | undefined;
+    if (!ONLY || ONLY.includes('Soak')) {
+      const pages = runnable.find((s) => s.name === 'Dashboard-pages')!;
+      log(`\nSoak (issue 9): junction, ${SOAK.rounds} rounds of ${SOAK.loadS} s Dashboard-pages load (${pages.connections} connections) and ${SOAK.restS} s rest`);
+      soaked = await soak(target(running, pages, 'junction'), running.systems.junction.proc.pid, SOAK, (round) => log(soakLine(round)));
+    }
+
     log('\nChecking again after the load:');
     const checksAfterLoad = await checkResponses(running, runnable.filter((s) => s.name.startsWith('Dashboard')));
     reportChecks(checksAfterLoad, 'After the load');
@@ -113,10 +124,11 @@ async function main(): Promise<void> {
     const elapsedS = (performance.now() - started) / 1000;
     const report: Report = {
       machine: machine(pinned), settings: { durationS: DURATION_S, warmupS: WARMUP_S, rounds: ROUNDS, pinned: pinned ? 'SUT CPU 0; backends + load CPU 1' : 'none' },
-      elapsedS, startRssMb, checks, checksAfterLoad, rows, targets: goals, cache, notes, rounds,
+      elapsedS, startRssMb, checks, checksAfterLoad, rows, targets: goals, cache, ...(soaked ? { soak: soaked } : {}), notes, rounds,
     };
     log(`\nMedians of ${ROUNDS} rounds (peak RSS: highest round):\n\n${table(uncached(rows))}\n\nIssue 5 targets:\n${targetList(goals)}`);
     if (cache.rows.length > 0) log(`\nCached (issue 7):\n\n${cachedText(cache)}`);
+    if (soaked) log(`\nSoak (issue 9):\n\n${soakText(soaked)}`);
     for (const note of notes) log(`note: ${note}`);
     if (process.env.BENCH_CPU_PROF === '1') { // stopping writes the profiles
       await Promise.all([running.systems.junction, running.systems['junction-cached']].map((system) => system && stop(system.proc, 10_000)));
