@@ -240,6 +240,21 @@ describe('when Redis fails', () => {
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
   });
 
+  it('Redis killed under load (20 concurrent clients, 400 requests): zero failed requests', async () => {
+    let sent = 0;
+    const failures: string[] = [];
+    const client = async () => {
+      while (sent < 400) {
+        const i = sent++;
+        if (i === 100) own.kill();
+        const { status, body } = await h.query('query($c: ID!) { customer(id: $c) { name } }', { c: h.seed.customers[i % 50]!.id });
+        if (status !== 200 || body.errors || !body.data?.customer) failures.push(`${status} ${JSON.stringify(body.errors)}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, client));
+    expect(failures).toEqual([]);
+  });
+
   it('Redis paused in the middle of a run: zero failed requests, each costing at most the 100 ms command timeout', async () => {
     const { statuses, durations } = await run(60, (i) => {
       if (i === 20) own.pause();
