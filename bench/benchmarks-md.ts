@@ -148,10 +148,12 @@ ${report.soak ? `
 Junction (CACHE=off) after the scenarios above: rounds of Dashboard-pages load, each followed by a
 rest without load. Junction's heap cannot be read from outside it, so its RSS stands for it:
 \`VmRSS\` after each rest (the round's requests finished, the garbage collector given time), and
-the peak (\`VmHWM\`, reset before the load) apart. A leak shows as RSS after the rest that keeps rising.
+the peak (\`VmHWM\`, reset before the load, read after the rest) apart. A leak shows as RSS after
+the rest that keeps rising.
 
 ${soakText(report.soak)}
-` : ''}## Same answers
+` : ''}
+## Same answers
 
 Checked once before the load (and the Dashboards again after it), against the answer of the
 scenario's first system (Junction's; junction-cached's for Dashboard-cached):

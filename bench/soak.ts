@@ -22,7 +22,8 @@ export interface SoakRound {
   rps: number;
   /** Connection errors and timeouts, non-2xx answers, and 2xx answers carrying GraphQL errors. */
   errors: number;
-  /** VmHWM during the load (reset before it). */
+  /** VmHWM, reset before the load and read after the rest: the requests left in flight when the load
+   * stopped are finished during the rest, and what they take belongs to the load. */
   peakRssMb: number;
   rssAfterRestMb: number;
 }
@@ -48,11 +49,10 @@ export async function soak(target: Target, pid: number, settings: SoakSettings, 
   for (let round = 1; round <= settings.rounds; round++) {
     resetPeakRss(pid);
     const run = await runLoad(target, settings.loadS);
-    const peak = peakRssMb(pid);
     await sleep(settings.restS * 1000);
     const done: SoakRound = {
       round, requests: run.completed, rps: run.completed / (run.elapsedMs / 1000),
-      errors: run.errors + run.non2xx + run.graphqlErrors, peakRssMb: peak, rssAfterRestMb: rssMb(pid),
+      errors: run.errors + run.non2xx + run.graphqlErrors, peakRssMb: peakRssMb(pid), rssAfterRestMb: rssMb(pid),
     };
     rounds.push(done);
     onRound(done);
@@ -61,19 +61,27 @@ export async function soak(target: Target, pid: number, settings: SoakSettings, 
   return { settings: { ...settings, connections: target.connections }, rssBeforeMb, rounds, rule: RULE, steadyGrowth, verdict: verdict(rounds, steadyGrowth) };
 }
 
-function judge(rounds: readonly SoakRound[]): boolean | undefined {
-  const after = rounds.slice(1).map((r) => r.rssAfterRestMb);
-  if (after.length < 2) return undefined;
-  const rising = after.every((mb, i) => i === 0 || mb > after[i - 1]!);
-  return rising && after.at(-1)! > (1 + GROWTH) * after[0]!;
+/** The round (from 3 on) whose RSS after the rest did not rise above the one before, if any. */
+function firstFall(judged: readonly SoakRound[]): SoakRound | undefined {
+  return judged.find((r, i) => i > 0 && r.rssAfterRestMb <= judged[i - 1]!.rssAfterRestMb);
 }
 
+function judge(rounds: readonly SoakRound[]): boolean | undefined {
+  const judged = rounds.slice(1);
+  if (judged.length < 2) return undefined;
+  return !firstFall(judged) && judged.at(-1)!.rssAfterRestMb > (1 + GROWTH) * judged[0]!.rssAfterRestMb;
+}
+
+// The reason is spelled out because the two ways to pass read differently: a round that fell back
+// (growth that stops) or a rise too small to matter.
 function verdict(rounds: readonly SoakRound[], steadyGrowth: boolean | undefined): string {
   if (steadyGrowth === undefined) return `not judged: ${rounds.length} round(s), the rule needs at least 3`;
   const [from, to] = [rounds[1]!, rounds.at(-1)!];
   const change = (to.rssAfterRestMb / from.rssAfterRestMb - 1) * 100;
+  const fell = firstFall(rounds.slice(1));
+  const why = steadyGrowth ? 'rising every round' : fell ? `round ${fell.round} no higher than round ${fell.round - 1}` : `at most ${GROWTH * 100}%`;
   return `${steadyGrowth ? 'STEADY GROWTH' : 'no steady growth'}: RSS after the rest ${fmt(from.rssAfterRestMb, 1)} MB in round ${from.round}, `
-    + `${fmt(to.rssAfterRestMb, 1)} MB in round ${to.round} (${change >= 0 ? '+' : ''}${fmt(change, 1)}%)`;
+    + `${fmt(to.rssAfterRestMb, 1)} MB in round ${to.round} (${change >= 0 ? '+' : ''}${fmt(change, 1)}%; ${why})`;
 }
 
 export function soakLine(r: SoakRound): string {
@@ -83,7 +91,7 @@ export function soakLine(r: SoakRound): string {
 
 /** The table, the rule and the verdict: the same text on stdout and in BENCHMARKS.md. */
 export function soakText(s: Soak): string {
-  const table = grid(['round', 'requests', 'req/s', 'errors', 'peak RSS during load MB', 'RSS after rest MB'],
+  const table = grid(['round', 'requests', 'req/s', 'errors', 'peak RSS (load, rest) MB', 'RSS after rest MB'],
     s.rounds.map((r) => [String(r.round), String(r.requests), fmt(r.rps, 0), String(r.errors), fmt(r.peakRssMb, 0), fmt(r.rssAfterRestMb, 1)]), 1);
   return `${s.settings.rounds} rounds of ${s.settings.loadS} s load (${s.settings.connections} connections) and ${s.settings.restS} s rest; `
     + `RSS before the first: ${fmt(s.rssBeforeMb, 1)} MB.\n\n${table}\n\nRule: ${s.rule}.\n\nVerdict: ${s.verdict}.`;
