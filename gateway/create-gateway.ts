@@ -29,8 +29,7 @@ import { createRateLimitEngine, type RateLimitEngine } from './plugins/limits/ra
 import { createEntityCache } from '../sources/common/entity-cache.ts';
 import type { CacheStore } from '../sources/common/cache.ts';
 import { createResilience, type BreakerState, type ResilienceOptions, type SourceResilience } from '../sources/common/resilience.ts';
-import { useDeadline } from './plugins/deadline/use-deadline.ts';
-import { useStaleMark } from './cache/use-stale-mark.ts';
+import { useRequestScope, type RequestScope } from './plugins/deadline/use-request-scope.ts';
 import type { Auth } from './auth/index.ts';
 import { DEV_ISSUER } from './auth/dev-issuer.ts';
 import type { SourceCredentials } from '../sources/common/credentials.ts';
@@ -96,13 +95,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const dev = config.mode === 'development';
   // Which request a backend call belongs to, for the debug extension (development only).
   const upstreamLog = dev ? new AsyncLocalStorage<UpstreamCallRecord[]>() : undefined;
-  // The current request's deadline, for every backend call the request causes (see useDeadline).
-  const deadlines = new AsyncLocalStorage<number>();
+  // The current request's deadline and stale mark, for every backend call it causes (useRequestScope).
+  const scopes = new AsyncLocalStorage<RequestScope>();
   const deadlineMs = config.upstream.requestDeadlineMs ?? 10_000;
   const resilience = Object.fromEntries(SOURCE_NAMES.map((name) => [name, createResilience({ source: name, ...config.resilience })])) as Record<SourceName, SourceResilience>;
   const perSource = Object.fromEntries(SOURCE_NAMES.map((name) => [name, {
     resilience: resilience[name],
-    deadline: () => deadlines.getStore(),
+    deadline: () => scopes.getStore()?.deadline,
     ...(config.sourceTimeouts?.[name] !== undefined ? { timeoutMs: config.sourceTimeouts[name] } : {}),
   }]));
   let draining = false;
@@ -122,14 +121,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const requestIds = new WeakMap<Request, string>();
   const principalOf = principalPerRequest(auth.authenticate);
-  // Which requests were answered in part from stale entries (their backend failing).
-  const staleMarks = new AsyncLocalStorage<{ stale: boolean }>();
   const entityCache = cacheStore
     ? createEntityCache({
       store: cacheStore,
       onStale: (record) => {
-        const mark = staleMarks.getStore();
-        if (mark) mark.stale = true;
+        const scope = scopes.getStore();
+        if (scope) scope.stale = true;
         upstreamLog?.getStore()?.push(record);
       },
       ...(upstreamLog ? { onHit: (record) => upstreamLog.getStore()?.push(record) } : {}),
@@ -198,10 +195,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       useLoaders(sources, entityCache, invalidate),
       // What the operation could cost the backends, against the caller's budget, before it runs.
       useCostLimit(limits),
-      // Every backend call of a request shares one deadline.
-      useDeadline(deadlines, deadlineMs),
-      // Answers served in part from stale entries say so (and are never kept by the response cache).
-      cacheStore !== undefined && useStaleMark(staleMarks),
+      // Every backend call of a request shares one deadline; answers served in part from stale
+      // entries say so (and are never kept by the response cache).
+      useRequestScope(scopes, deadlineMs),
       // Compiled execution: graphql-js interprets every document anew, JIT runs it as compiled code.
       useJit(),
       // After the JIT, so that a miss runs the compiled document; before the debug extension, so

@@ -1,11 +1,11 @@
 import {
-  BrokenCircuitError, CircuitState, ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry, wrap,
-  type CircuitBreakerPolicy, type IPolicy,
+  BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen,
+  type CircuitBreakerPolicy,
 } from 'cockatiel';
 import { UpstreamError } from './upstream-error.ts';
 
 /**
- * What keeps one failing backend from taking the gateway with it (cockatiel underneath):
+ * What keeps one failing backend from taking the gateway with it (the breaker is cockatiel's):
  *
  * - A circuit breaker per source: after `failureThreshold` failures in a row (no answer, a
  *   timeout, a 5xx) it opens and calls fail at once, for `halfOpenAfterMs`; then one probe is let
@@ -54,6 +54,12 @@ function isFastFailure(error: unknown): boolean {
 }
 const isFailedAnswer = (result: unknown) => typeof (result as { status?: number })?.status === 'number' && (result as { status: number }).status >= 500;
 
+/** Exponential backoff from 50 ms, capped at 1 s, with full jitter, never past the deadline. */
+function backoff(tries: number, deadline: number | undefined): Promise<void> {
+  const ceiling = Math.min(1_000, 50 * 2 ** tries, deadline === undefined ? Number.POSITIVE_INFINITY : Math.max(0, deadline - Date.now() - 50));
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+}
+
 export function createResilience(options: ResilienceOptions): SourceResilience {
   const { source, failureThreshold, halfOpenAfterMs, maxRetries, retryRatio, budgetCap } = { ...RESILIENCE_DEFAULTS, ...options };
   const breaker: CircuitBreakerPolicy = circuitBreaker(handleWhen(isBackendFailure).orWhenResult(isFailedAnswer), {
@@ -65,24 +71,27 @@ export function createResilience(options: ResilienceOptions): SourceResilience {
   return {
     async run(attempt, { retryable, operation, deadline }) {
       tokens = Math.min(budgetCap, tokens + retryRatio);
-      const mayRetry = () => retryable && tokens >= 1 && (deadline === undefined || deadline - Date.now() > 50);
-      const retries = retry(
-        handleWhen((error) => isFastFailure(error) && mayRetry()).orWhenResult((result) => isFailedAnswer(result) && mayRetry()),
-        { maxAttempts: maxRetries, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }) },
-      );
-      retries.onRetry(() => {
-        tokens -= 1;
-      });
-      const policy: IPolicy = wrap(retries, breaker);
-      try {
-        return await policy.execute(() => attempt());
-      } catch (error) {
-        if (error instanceof BrokenCircuitError) {
-          throw new UpstreamError(`${source} is failing; its circuit breaker is open, so ${operation} was not sent`, {
-            source, operation, failure: 'unreachable', upstreamCode: 'circuit_open', cause: error,
-          });
+      const mayRetry = (tries: number) => retryable && tries < maxRetries && tokens >= 1 && (deadline === undefined || deadline - Date.now() > 50);
+      // Written out rather than cockatiel's retry policy: that one would be built anew for every
+      // call (its predicate depends on the call), and the budget and deadline are ours anyway.
+      for (let tries = 0; ; tries++) {
+        let result;
+        try {
+          result = await breaker.execute(() => attempt());
+        } catch (error) {
+          if (error instanceof BrokenCircuitError) {
+            throw new UpstreamError(`${source} is failing; its circuit breaker is open, so ${operation} was not sent`, {
+              source, operation, failure: 'unreachable', upstreamCode: 'circuit_open', cause: error,
+            });
+          }
+          if (!(isFastFailure(error) && mayRetry(tries))) throw error;
+          await backoff(tries, deadline);
+          tokens -= 1;
+          continue;
         }
-        throw error;
+        if (!(isFailedAnswer(result) && mayRetry(tries))) return result;
+        await backoff(tries, deadline);
+        tokens -= 1;
       }
     },
     state() {
