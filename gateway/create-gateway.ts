@@ -22,6 +22,7 @@ import { DEFAULT_LIMITS, isTrustedCaller } from './plugins/limits/limits.ts';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { junctionError, type ErrorCode } from './errors.ts';
 import { useBodyLimit } from './plugins/limits/use-body-limit.ts';
+import { useLoadShedding } from './plugins/limits/use-load-shedding.ts';
 import { useShapeLimits } from './plugins/limits/use-shape-limits.ts';
 import { useCostLimit } from './plugins/limits/use-cost-limit.ts';
 import { useRateLimits } from './plugins/limits/use-rate-limits.ts';
@@ -169,6 +170,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         ],
         draining: () => draining,
       }),
+      // Over MAX_IN_FLIGHT, refuse at once rather than queue.
+      useLoadShedding(limits.MAX_IN_FLIGHT),
       // Refuse forged cross-site requests before any parsing or upstream work.
       useCsrfPrevention(),
       // No body bigger than the limit is ever held, compressed or not.

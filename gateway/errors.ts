@@ -56,6 +56,10 @@ export const ERROR_CATALOGUE = {
     status: undefined,
     description: 'Too many calls: `extensions.retryAfter` is the wait in seconds. A field over its `@rateLimit` is null in a 200; a caller over its whole-endpoint budget gets HTTP 429 with `Retry-After`.',
   },
+  OVERLOADED: {
+    status: 503,
+    description: 'The instance is already answering `MAX_IN_FLIGHT` requests; refused at once rather than queued (`Retry-After: 1`), so a balancer can send it elsewhere.',
+  },
   PERSISTED_DOCUMENT_REQUIRED: {
     status: 400,
     description: 'With `PERSISTED_DOCUMENTS_FILE` set, browsers (users and anonymous callers) may only send the hash of a listed document (`extensions.persistedQuery.sha256Hash`); services and developers may send any document.',

@@ -23,7 +23,8 @@ describe('caching in Redis', () => {
   afterAll(() => redis.disconnect());
   beforeEach(async () => {
     clock = Date.now();
-    h = await startHarness({ mode: 'development', cacheStore: createRedisStore(redis, quiet, { prefix: uniquePrefix(), now: () => clock }) });
+    // MAX_IN_FLIGHT raised: one test here sends 1000 requests at once on purpose.
+    h = await startHarness({ mode: 'development', limits: { MAX_IN_FLIGHT: 2_000 }, cacheStore: createRedisStore(redis, quiet, { prefix: uniquePrefix(), now: () => clock }) });
   });
   afterEach(() => h.close());
 

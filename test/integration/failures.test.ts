@@ -230,3 +230,40 @@ describe('starting with a source down', () => {
     }
   });
 });
+
+describe('load shedding', () => {
+  it('over MAX_IN_FLIGHT, refuses at once with 503 OVERLOADED instead of queueing; refused or short-cut requests free their place', async () => {
+    let proxy!: FaultProxy;
+    const h = await startHarness({
+      limits: { MAX_IN_FLIGHT: 2 },
+      sourceTimeouts: { payments: TIMEOUT_MS },
+      sourceUrls: async (backends) => {
+        proxy = await startFaultProxy(backends.payments.url);
+        return { payments: proxy.url };
+      },
+    });
+    try {
+      proxy.mode = 'hang';
+      const timed = (p: Promise<Awaited<ReturnType<Harness['query']>>>) => {
+        const started = performance.now();
+        return p.then((answer) => ({ ...answer, elapsedMs: performance.now() - started }));
+      };
+      const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => timed(h.query('query($m: ID!) { merchant(id: $m) { id } }', { m: `mer_${i}` }))));
+      const shed = answers.filter((a) => a.status === 503);
+      expect(shed).toHaveLength(4);
+      expect(shed.every((a) => a.body.errors![0]!.extensions!.code === 'OVERLOADED' && a.headers.get('retry-after') === '1' && a.elapsedMs < 50)).toBe(true);
+      expect(answers.filter((a) => a.status === 200)).toHaveLength(2);
+      // Requests ended early by other plugins (here: CSRF refusals) give their place back too.
+      for (let i = 0; i < 5; i++) {
+        const refused = await h.fetch('/graphql', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"query":"{ __typename }"}' });
+        expect(refused.status).toBe(400);
+      }
+      proxy.mode = 'pass';
+      expect((await h.query('{ merchant(id: "m") { id } }')).status).toBe(200);
+      expect((await h.query('{ merchant(id: "m") { id } }')).status).toBe(200);
+    } finally {
+      await h.close();
+      await proxy.close();
+    }
+  });
+});

@@ -24,6 +24,8 @@ export interface Limits {
   RATE_DEVELOPER_PER_MIN: number;
   /** Operations in one batched request (a JSON array), accepted from services and developers only. */
   MAX_BATCH: number;
+  /** GraphQL requests one instance answers at a time; more are refused with 503 OVERLOADED. */
+  MAX_IN_FLIGHT: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -41,6 +43,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   RATE_SERVICE_PER_MIN: 12_000,
   RATE_DEVELOPER_PER_MIN: 3_000,
   MAX_BATCH: 10,
+  MAX_IN_FLIGHT: 512,
 });
 
 /** The scope that makes a caller a developer: introspection in production, larger limits. */
