@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { callCounts, startHarness, type Harness } from '../helpers/harness.ts';
+import { callCounts, startHarness, type Harness, type HarnessOptions } from '../helpers/harness.ts';
+import type { SourceName } from '../../sources/index.ts';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.ts';
 
 /**
@@ -7,21 +8,30 @@ import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.ts';
  * direct. Payments has a 300 ms timeout here; a failing source must cost only its own fields.
  */
 const TIMEOUT_MS = 300;
+
+/** A gateway whose `source` is reached through a fault proxy (the others directly). */
+async function behindProxy(source: SourceName, options: HarnessOptions = {}): Promise<{ h: Harness; proxy: FaultProxy }> {
+  let proxy!: FaultProxy;
+  const h = await startHarness({
+    ...options,
+    sourceUrls: async (backends) => {
+      proxy = await startFaultProxy(backends[source].url);
+      return { [source]: proxy.url };
+    },
+  });
+  return { h, proxy };
+}
 const MIXED = 'query($m: ID!, $a: String!) { merchant(id: $m) { id name } geocode(address: $a) { id } }';
 
 describe('when the payments backend misbehaves', () => {
   let h: Harness;
   let proxy: FaultProxy;
   beforeAll(async () => {
-    h = await startHarness({
+    ({ h, proxy } = await behindProxy('payments', {
       sourceTimeouts: { payments: TIMEOUT_MS },
       // A high threshold here: these cases are about one request each, the breaker has its own test.
       resilience: { failureThreshold: 1000 },
-      sourceUrls: async (backends) => {
-        proxy = await startFaultProxy(backends.payments.url);
-        return { payments: proxy.url };
-      },
-    });
+    }));
   });
   afterAll(async () => {
     await h.close();
@@ -95,12 +105,7 @@ describe('a mutation whose backend fails after committing', () => {
   let h: Harness;
   let proxy: FaultProxy;
   beforeAll(async () => {
-    h = await startHarness({
-      sourceUrls: async (backends) => {
-        proxy = await startFaultProxy(backends.payments.url);
-        return { payments: proxy.url };
-      },
-    });
+    ({ h, proxy } = await behindProxy('payments'));
   });
   afterAll(async () => {
     await h.close();
@@ -126,13 +131,9 @@ describe('the circuit breaker', () => {
   let proxy: FaultProxy;
   beforeEach(async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
-    h = await startHarness({
+    ({ h, proxy } = await behindProxy('payments', {
       resilience: { failureThreshold: 3, halfOpenAfterMs: 5_000, maxRetries: 0 },
-      sourceUrls: async (backends) => {
-        proxy = await startFaultProxy(backends.payments.url);
-        return { payments: proxy.url };
-      },
-    });
+    }));
   });
   afterEach(async () => {
     vi.useRealTimers();
@@ -166,12 +167,7 @@ describe('when the maps backend sends a hostile reply', () => {
   let h: Harness;
   let proxy: FaultProxy;
   beforeAll(async () => {
-    h = await startHarness({
-      sourceUrls: async (backends) => {
-        proxy = await startFaultProxy(backends.maps.url);
-        return { maps: proxy.url };
-      },
-    });
+    ({ h, proxy } = await behindProxy('maps'));
   });
   afterAll(async () => {
     await h.close();
@@ -200,14 +196,8 @@ describe('when the maps backend sends a hostile reply', () => {
 
 describe('starting with a source down', () => {
   it('starts, serves the healthy sources, reports itself degraded, and picks the source up when it returns', async () => {
-    let proxy!: FaultProxy;
-    const h = await startHarness({
-      sourceUrls: async (backends) => {
-        proxy = await startFaultProxy(backends.payments.url);
-        proxy.mode = 'reset'; // down before the gateway even starts
-        return { payments: proxy.url };
-      },
-    });
+    const { h, proxy } = await behindProxy('payments');
+    proxy.mode = 'reset'; // down from the start: the gateway calls no backend while it starts
     try {
       const down = await h.query(MIXED, { m: h.seed.merchants[0]!.id, a: h.seed.places[0]!.formattedAddress });
       expect(down.body.data).toEqual({ merchant: null, geocode: [{ id: h.seed.places[0]!.id }] });
@@ -233,15 +223,7 @@ describe('starting with a source down', () => {
 
 describe('load shedding', () => {
   it('over MAX_IN_FLIGHT, refuses at once with 503 OVERLOADED instead of queueing; refused or short-cut requests free their place', async () => {
-    let proxy!: FaultProxy;
-    const h = await startHarness({
-      limits: { MAX_IN_FLIGHT: 2 },
-      sourceTimeouts: { payments: TIMEOUT_MS },
-      sourceUrls: async (backends) => {
-        proxy = await startFaultProxy(backends.payments.url);
-        return { payments: proxy.url };
-      },
-    });
+    const { h, proxy } = await behindProxy('payments', { limits: { MAX_IN_FLIGHT: 2 }, sourceTimeouts: { payments: TIMEOUT_MS } });
     try {
       proxy.mode = 'hang';
       const timed = (p: Promise<Awaited<ReturnType<Harness['query']>>>) => {
