@@ -96,10 +96,15 @@ export interface UpstreamCall {
  */
 export async function callUpstream(given: UpstreamCall, options: SourceClientOptions): Promise<UpstreamResponse> {
   const started = performance.now();
-  const call = options.headers ? { ...given, init: { ...given.init, headers: { ...headerRecord(given.init.headers), ...options.headers } } } : given;
-  const method = (call.init.method ?? 'GET').toUpperCase();
-  const read = call.read ?? (method === 'GET' || method === 'HEAD');
-  const key = read && options.inFlight ? coalescingKey(method, call) : undefined;
+  // Worked out once here; the single-flight key, the retry decision and the transport all read them.
+  const method = (given.init.method ?? 'GET').toUpperCase();
+  const call: PreparedCall = {
+    ...given,
+    method,
+    headers: { ...headerRecord(given.init.headers), ...options.headers },
+    read: given.read ?? (method === 'GET' || method === 'HEAD'),
+  };
+  const key = call.read && options.inFlight ? coalescingKey(call) : undefined;
   const shared = key === undefined ? undefined : options.inFlight!.get(key);
   const pending = shared ?? guarded(call, options);
   if (key !== undefined && !shared) {
@@ -126,11 +131,18 @@ export async function callUpstream(given: UpstreamCall, options: SourceClientOpt
   }
 }
 
-function coalescingKey(method: string, call: UpstreamCall): string {
-  const headers = headerRecord(call.init.headers);
-  const names = Object.keys(headers).sort();
+/** A call with its method, headers (the client's credentials included) and read-only-ness settled. */
+interface PreparedCall extends UpstreamCall {
+  method: string;
+  /** Lowercase names. */
+  headers: Record<string, string>;
+  read: boolean;
+}
+
+function coalescingKey(call: PreparedCall): string {
+  const names = Object.keys(call.headers).sort();
   const body = typeof call.init.body === 'string' ? call.init.body : '';
-  return JSON.stringify([method, call.url, names.map((name) => [name, headers[name]]), body]);
+  return JSON.stringify([call.method, call.url, names.map((name) => [name, call.headers[name]]), body]);
 }
 
 /**
@@ -155,7 +167,7 @@ function headerRecord(init: HeadersInit | undefined): Record<string, string> {
  * A call as the provider wants it: not before the time its last 429 named, and within its quota.
  * A 429 is turned into `throttled` here, for every kind of source alike.
  */
-async function guarded(call: UpstreamCall, options: SourceClientOptions): Promise<UpstreamResponse> {
+async function guarded(call: PreparedCall, options: SourceClientOptions): Promise<UpstreamResponse> {
   const { source, operation } = call;
   const wait = options.backoff ? options.backoff.until - Date.now() : 0;
   if (wait > 0) {
@@ -166,8 +178,7 @@ async function guarded(call: UpstreamCall, options: SourceClientOptions): Promis
   await options.quota?.(operation);
   const deadline = options.deadline?.();
   // Safe to repeat: reads, and writes the backend de-duplicates by their idempotency key.
-  const retryable = (call.read ?? ['GET', 'HEAD'].includes((call.init.method ?? 'GET').toUpperCase()))
-    || headerRecord(call.init.headers)['idempotency-key'] !== undefined;
+  const retryable = call.read || call.headers['idempotency-key'] !== undefined;
   const attempt = () => send(call, options, deadline);
   // Readiness probes go straight through: they must see the backend itself, not its breaker.
   const response = options.resilience && operation !== 'probe'
@@ -199,7 +210,7 @@ interface OpenResponse {
   body: AsyncIterable<Uint8Array> | null;
 }
 
-type Transport = (call: UpstreamCall, signal: AbortSignal) => Promise<OpenResponse>;
+type Transport = (call: PreparedCall, signal: AbortSignal) => Promise<OpenResponse>;
 
 /**
  * undici's own request API over the client's keep-alive pool: the same HTTP client that Node's
@@ -210,8 +221,8 @@ function viaUndici(dispatcher: Dispatcher): Transport {
   return async (call, signal) => {
     const response = await request(call.url, {
       dispatcher,
-      method: (call.init.method ?? 'GET') as Dispatcher.HttpMethod,
-      headers: headerRecord(call.init.headers),
+      method: call.method as Dispatcher.HttpMethod,
+      headers: call.headers,
       body: typeof call.init.body === 'string' ? call.init.body : null,
       signal,
     });
@@ -228,12 +239,12 @@ function viaUndici(dispatcher: Dispatcher): Transport {
 
 function viaFetch(doFetch: typeof globalThis.fetch): Transport {
   return async (call, signal) => {
-    const response = await doFetch(call.url, { ...call.init, signal });
+    const response = await doFetch(call.url, { ...call.init, headers: call.headers, signal });
     return { status: response.status, headers: response.headers, body: response.body as AsyncIterable<Uint8Array> | null };
   };
 }
 
-async function send(call: UpstreamCall, options: SourceClientOptions, deadline?: number): Promise<UpstreamResponse> {
+async function send(call: PreparedCall, options: SourceClientOptions, deadline?: number): Promise<UpstreamResponse> {
   const { maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES } = options;
   const ownTimeout = options.timeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
   const timeoutMs = deadline === undefined ? ownTimeout : Math.max(1, Math.min(ownTimeout, deadline - Date.now()));
