@@ -102,16 +102,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const resilience = Object.fromEntries(SOURCE_NAMES.map((name) => [name, createResilience({ source: name, ...config.resilience })])) as Record<SourceName, SourceResilience>;
   const perSource = Object.fromEntries(SOURCE_NAMES.map((name) => [name, {
     resilience: resilience[name],
-    deadline: () => scopes.getStore()?.deadline,
     ...(config.sourceTimeouts?.[name] !== undefined ? { timeoutMs: config.sourceTimeouts[name] } : {}),
+    ...(options.quotas?.[name] ? { quota: options.quotas[name] } : {}),
   }]));
   let draining = false;
   const sources = createSourceClients(sourceUrls, credentials, {
     timeoutMs: config.upstream.timeoutMs,
     maxResponseBytes: config.upstream.maxResponseBytes,
+    deadline: () => scopes.getStore()?.deadline,
     ...(fetch ? { fetch } : {}),
     ...(upstreamLog ? { onCall: (record: UpstreamCallRecord) => upstreamLog.getStore()?.push(record) } : {}),
-  }, options.quotas, perSource);
+  }, perSource);
   const { schema, reports } = await buildGatewaySchema({
     meshDir,
     meshConfig,

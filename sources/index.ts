@@ -37,7 +37,7 @@ export function createSourceClients(
   urls: Record<SourceName, string>,
   credentials: SourceCredentials,
   upstream: UpstreamOptions = {},
-  quotas: Partial<Record<SourceName, (operation: string) => Promise<void>>> = {},
+  /** Options of one source over the common ones: its timeout, quota, breaker. */
   perSource: Partial<Record<SourceName, Partial<UpstreamOptions>>> = {},
 ): SourceClients {
   // One keep-alive pool per backend (idle connections closed after 10 s), one 429 backoff each.
@@ -48,7 +48,6 @@ export function createSourceClients(
     ...upstream,
     url: urls[name],
     ...(headers ? { headers } : {}),
-    ...(quotas[name] ? { quota: quotas[name] } : {}),
     ...perSource[name],
   });
   const headers = credentialHeaders(credentials);
