@@ -14,7 +14,7 @@ import { useCsrfPrevention } from './plugins/security/use-csrf-prevention.ts';
 import { useProductionSurface } from './plugins/security/use-production-surface.ts';
 import { useLoaders } from './plugins/loaders/use-loaders.ts';
 import { createMaskError, useErrorCatalogue } from './plugins/errors/use-error-catalogue.ts';
-import { useUpstreamDebug } from './plugins/upstream-debug/use-upstream-debug.ts';
+import { DEBUG_HEADER, useUpstreamDebug } from './plugins/upstream-debug/use-upstream-debug.ts';
 import { useJit } from './plugins/jit/use-jit.ts';
 import { principalPerRequest, useDevIssuerJwks, useIdentity } from './plugins/identity/use-identity.ts';
 import { useJunctionResponseCache } from './cache/response-cache.ts';
@@ -94,10 +94,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
   const rateLimits = options.rateLimits ?? createRateLimitEngine();
   const dev = config.mode === 'development';
-  // Which request a backend call belongs to, for the debug extension (development only).
-  const upstreamLog = dev ? new AsyncLocalStorage<UpstreamCallRecord[]>() : undefined;
-  // The current request's deadline and stale mark, for every backend call it causes (useRequestScope).
+  // The current request's deadline, stale mark and (debugging) calls, for every backend call it
+  // causes (useRequestScope).
   const scopes = new AsyncLocalStorage<RequestScope>();
+  const scopesByRequest = new WeakMap<Request, RequestScope>();
+  const recordCall = (record: UpstreamCallRecord) => scopes.getStore()?.calls?.push(record);
   const deadlineMs = config.upstream.requestDeadlineMs ?? 10_000;
   const resilience = Object.fromEntries(SOURCE_NAMES.map((name) => [name, createResilience({ source: name, ...config.resilience })])) as Record<SourceName, SourceResilience>;
   const perSource = Object.fromEntries(SOURCE_NAMES.map((name) => [name, {
@@ -111,7 +112,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     maxResponseBytes: config.upstream.maxResponseBytes,
     deadline: () => scopes.getStore()?.deadline,
     ...(fetch ? { fetch } : {}),
-    ...(upstreamLog ? { onCall: (record: UpstreamCallRecord) => upstreamLog.getStore()?.push(record) } : {}),
+    ...(dev ? { onCall: recordCall } : {}),
   }, perSource);
   const { schema, reports } = await buildGatewaySchema({
     meshDir,
@@ -129,9 +130,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       onStale: (record) => {
         const scope = scopes.getStore();
         if (scope) scope.stale = true;
-        upstreamLog?.getStore()?.push(record);
+        recordCall(record);
       },
-      ...(upstreamLog ? { onHit: (record) => upstreamLog.getStore()?.push(record) } : {}),
+      ...(dev ? { onHit: recordCall } : {}),
     })
     : undefined;
   const invalidate = cacheStore ? (tags: readonly string[]) => cacheStore.invalidateTags(tags) : async () => undefined;
@@ -201,7 +202,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       useCostLimit(limits),
       // Every backend call of a request shares one deadline; answers served in part from stale
       // entries say so (and are never kept by the response cache).
-      useRequestScope(scopes, deadlineMs),
+      useRequestScope(scopes, {
+        deadlineMs,
+        collectCalls: (request) => dev && request.headers.get(DEBUG_HEADER) === '1',
+        byRequest: scopesByRequest,
+      }),
       // Compiled execution: graphql-js interprets every document anew, JIT runs it as compiled code.
       useJit(),
       // After the JIT, so that a miss runs the compiled document; before the debug extension, so
@@ -210,7 +215,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // After the response cache: a caller over its budget is refused even an answer from cache.
       useRateLimits({ engine: rateLimits, limits, principalOf, trustedProxies: new Set(config.trustedProxies ?? []) }),
       // Development: which backend calls a request made, on request (x-junction-debug: 1).
-      upstreamLog !== undefined && useUpstreamDebug(upstreamLog, () => Object.fromEntries(SOURCE_NAMES.map((name) => [name, resilience[name].state()]))),
+      dev && useUpstreamDebug(
+        (request) => scopesByRequest.get(request)?.calls,
+        () => Object.fromEntries(SOURCE_NAMES.map((name) => [name, resilience[name].state()])),
+      ),
       // Last: it must see the errors every other plugin and resolver raised.
       useErrorCatalogue({ mode: config.mode, logger, requestIds }),
     ],

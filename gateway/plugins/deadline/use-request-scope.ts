@@ -2,6 +2,7 @@ import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { handleStreamOrSingleExecutionResult } from '@envelop/core';
+import type { UpstreamCallRecord } from '../../../sources/common/upstream-fetch.ts';
 
 /** What every backend call of one request shares. */
 export interface RequestScope {
@@ -9,24 +10,36 @@ export interface RequestScope {
   deadline: number;
   /** Set when part of the answer was served from stale cache entries (their backend failing). */
   stale: boolean;
+  /** The backend calls made for the request, kept only when the debug extension asked for them. */
+  calls: UpstreamCallRecord[] | undefined;
+}
+
+export interface RequestScopeOptions {
+  deadlineMs: number;
+  /** Whether to keep the request's backend calls (development, `x-junction-debug: 1`). */
+  collectCalls: (request: Request) => boolean;
+  /** Where each request's scope is found again, by the debug extension. */
+  byRequest: WeakMap<Request, RequestScope>;
 }
 
 /**
  * One scope per request, carried by AsyncLocalStorage to every backend call the request causes,
- * including those a DataLoader makes a tick later (one storage for both needs: each one costs
+ * including those a DataLoader makes a tick later (one storage for every need: each storage costs
  * every promise of the process a hook):
  * - the deadline (REQUEST_DEADLINE_MS from the start of execution): each call's timeout is cut to
  *   what is left, and retries stop when little is left;
  * - the stale mark: an answer served in part from stale entries carries `extensions.stale: true`.
- *   Listed before the response cache, whose rule "never keep a stale answer" then sees it.
+ *   Listed before the response cache, whose rule "never keep a stale answer" then sees it;
+ * - in development, on request, the list of backend calls the debug extension shows.
  */
-export function useRequestScope(store: AsyncLocalStorage<RequestScope>, deadlineMs: number): Plugin {
-  const byContext = new WeakMap<object, RequestScope>();
+export function useRequestScope(store: AsyncLocalStorage<RequestScope>, { deadlineMs, collectCalls, byRequest }: RequestScopeOptions): Plugin {
+  const requestOf = (context: unknown) => (context as { request: Request }).request;
   return {
     instrumentation: {
       execute({ context }, wrapped) {
-        const scope: RequestScope = { deadline: Date.now() + deadlineMs, stale: false };
-        byContext.set(context as object, scope);
+        const request = requestOf(context);
+        const scope: RequestScope = { deadline: Date.now() + deadlineMs, stale: false, calls: collectCalls(request) ? [] : undefined };
+        byRequest.set(request, scope);
         return store.run(scope, wrapped);
       },
     },
@@ -34,7 +47,7 @@ export function useRequestScope(store: AsyncLocalStorage<RequestScope>, deadline
       return {
         onExecuteDone(payload) {
           return handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) => {
-            if (!byContext.get(args.contextValue as object)?.stale) return;
+            if (!byRequest.get(requestOf(args.contextValue))?.stale) return;
             setResult({ ...result, extensions: { ...result.extensions, stale: true } } as ExecutionResult);
           });
         },
