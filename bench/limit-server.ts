@@ -7,14 +7,17 @@
  */
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { credentialHeaders } from '../sources/common/credentials.ts';
+import { plainUsernameTokenHeader } from '../sources/common/ws-security.ts';
 
 const [PAY, MAPS, MSG] = ['PAYMENTS_URL', 'MAPS_URL', 'MESSAGING_URL'].map((name) => process.env[name] ?? '');
 const env = (name: string) => process.env[name] ?? '';
 // The backends' credentials, sent as each expects (sources/common/credentials.ts).
-const PAY_AUTH = { authorization: `Bearer ${env('PAYMENTS_SECRET_KEY')}` };
-const MSG_AUTH = { authorization: `Basic ${Buffer.from(`${env('MESSAGING_ACCOUNT_SID')}:${env('MESSAGING_AUTH_TOKEN')}`).toString('base64')}` };
-const WSSE = '<soap:Header><wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><wsse:UsernameToken>'
-  + `<wsse:Username>${env('MAPS_USERNAME')}</wsse:Username><wsse:Password>${env('MAPS_API_KEY')}</wsse:Password></wsse:UsernameToken></wsse:Security></soap:Header>`;
+const { payments: PAY_AUTH, messaging: MSG_AUTH } = credentialHeaders({
+  payments: { secretKey: env('PAYMENTS_SECRET_KEY') },
+  messaging: { accountSid: env('MESSAGING_ACCOUNT_SID'), authToken: env('MESSAGING_AUTH_TOKEN') },
+});
+const WSSE = `<soap:Header>${plainUsernameTokenHeader(env('MAPS_USERNAME'), env('MAPS_API_KEY'))}</soap:Header>`;
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- hand-written ceiling, shapes are known
 
