@@ -4,7 +4,7 @@ import { junctionError } from '../gateway/errors.ts';
 import { ANONYMOUS, type Principal } from '../gateway/auth/principal.ts';
 
 /**
- * Field authorization (and the cache-control directive that goes with it), declared in the schema with the directives Apollo and Hive use:
+ * Field authorization, declared in the schema with the directives Apollo and Hive use:
  * `@authenticated` (any verified caller) and `@requiresScopes(scopes: [[String!]!]!)` (the outer
  * list is OR, each inner list AND). On a type, they guard every field that returns the type; a
  * field's own directives replace its type's, so `sendMessage @requiresScopes(scopes:
@@ -16,15 +16,6 @@ import { ANONYMOUS, type Principal } from '../gateway/auth/principal.ts';
  * why guarded fields are nullable in the schema.
  */
 export const typeDefs = /* GraphQL */ `
-  "Who a cached answer may be served to."
-  enum CacheControlScope {
-    "Anyone: the answer does not depend on who asked."
-    PUBLIC
-    "Only the caller it was made for (the same identity and scopes)."
-    PRIVATE
-  }
-  "How long an answer holding this may be kept in Junction's response cache (seconds), and for whom. Without it, nothing is kept."
-  directive @cacheControl(maxAge: Int, scope: CacheControlScope) on FIELD_DEFINITION | OBJECT
   "Only a caller with a verified identity (a bearer token or an API key) may read this."
   directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE
   "Only a caller holding every scope of at least one of the lists may read this: [[a, b], [c]] means (a and b) or c."

@@ -3,6 +3,7 @@ import type { IResolvers } from '@graphql-tools/utils';
 import type { GraphQLSchema } from 'graphql';
 import * as scalars from './scalars.ts';
 import * as authorization from './authorization.ts';
+import * as cacheControl from './cache-control.ts';
 import * as rateLimit from './rate-limit.ts';
 import * as payments from './payments.ts';
 import * as maps from './maps.ts';
@@ -21,6 +22,7 @@ import { applyRateLimits } from './rate-limit.ts';
  */
 const modules: { typeDefs: string; resolvers?: object; origins?: TypeOrigin[] }[] = [
   authorization,
+  cacheControl,
   rateLimit,
   scalars,
   payments,

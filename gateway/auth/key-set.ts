@@ -1,5 +1,4 @@
-import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { errors as joseErrors } from 'jose';
+import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 
 /**
  * The identity provider's signing keys, fetched from one fixed URL (never from `jku` or `x5u` in
