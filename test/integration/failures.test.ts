@@ -9,8 +9,15 @@ import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.ts';
  */
 const TIMEOUT_MS = 300;
 
+interface Proxied {
+  h: Harness;
+  proxy: FaultProxy;
+  /** Stops the gateway, its backends and the proxy. */
+  close(): Promise<void>;
+}
+
 /** A gateway whose `source` is reached through a fault proxy (the others directly). */
-async function behindProxy(source: SourceName, options: HarnessOptions = {}): Promise<{ h: Harness; proxy: FaultProxy }> {
+async function behindProxy(source: SourceName, options: HarnessOptions = {}): Promise<Proxied> {
   let proxy!: FaultProxy;
   const h = await startHarness({
     ...options,
@@ -19,24 +26,22 @@ async function behindProxy(source: SourceName, options: HarnessOptions = {}): Pr
       return { [source]: proxy.url };
     },
   });
-  return { h, proxy };
+  return { h, proxy, close: () => Promise.all([h.close(), proxy.close()]).then(() => undefined) };
 }
 const MIXED = 'query($m: ID!, $a: String!) { merchant(id: $m) { id name } geocode(address: $a) { id } }';
 
 describe('when the payments backend misbehaves', () => {
   let h: Harness;
   let proxy: FaultProxy;
+  let setup: Proxied;
   beforeAll(async () => {
-    ({ h, proxy } = await behindProxy('payments', {
+    ({ h, proxy } = setup = await behindProxy('payments', {
       sourceTimeouts: { payments: TIMEOUT_MS },
       // A high threshold here: these cases are about one request each, the breaker has its own test.
       resilience: { failureThreshold: 1000 },
     }));
   });
-  afterAll(async () => {
-    await h.close();
-    await proxy.close();
-  });
+  afterAll(() => setup.close());
   beforeEach(async () => {
     proxy.mode = 'pass';
     await h.resetStats();
@@ -104,13 +109,11 @@ describe('when the payments backend misbehaves', () => {
 describe('a mutation whose backend fails after committing', () => {
   let h: Harness;
   let proxy: FaultProxy;
+  let setup: Proxied;
   beforeAll(async () => {
-    ({ h, proxy } = await behindProxy('payments'));
+    ({ h, proxy } = setup = await behindProxy('payments'));
   });
-  afterAll(async () => {
-    await h.close();
-    await proxy.close();
-  });
+  afterAll(() => setup.close());
 
   it('reaches the backend exactly once: a write without an idempotency key is never retried', async () => {
     const input = { customerId: h.seed.customers[0]!.id, merchantId: h.seed.merchants[0]!.id, amount: 999, currency: 'eur' };
@@ -129,16 +132,16 @@ describe('a mutation whose backend fails after committing', () => {
 describe('the circuit breaker', () => {
   let h: Harness;
   let proxy: FaultProxy;
+  let setup: Proxied;
   beforeEach(async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
-    ({ h, proxy } = await behindProxy('payments', {
+    ({ h, proxy } = setup = await behindProxy('payments', {
       resilience: { failureThreshold: 3, halfOpenAfterMs: 5_000, maxRetries: 0 },
     }));
   });
   afterEach(async () => {
     vi.useRealTimers();
-    await h.close();
-    await proxy.close();
+    await setup.close();
   });
 
   it('opens after repeated failures, fails fast while open, probes, and closes when the source recovers', async () => {
@@ -166,13 +169,11 @@ describe('the circuit breaker', () => {
 describe('when the maps backend sends a hostile reply', () => {
   let h: Harness;
   let proxy: FaultProxy;
+  let setup: Proxied;
   beforeAll(async () => {
-    ({ h, proxy } = await behindProxy('maps'));
+    ({ h, proxy } = setup = await behindProxy('maps'));
   });
-  afterAll(async () => {
-    await h.close();
-    await proxy.close();
-  });
+  afterAll(() => setup.close());
 
   const GEO = 'query($p: ID!, $m: ID!) { place(id: $p) { id } merchant(id: $m) { id } }';
   const laughs = '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
@@ -196,7 +197,8 @@ describe('when the maps backend sends a hostile reply', () => {
 
 describe('starting with a source down', () => {
   it('starts, serves the healthy sources, reports itself degraded, and picks the source up when it returns', async () => {
-    const { h, proxy } = await behindProxy('payments');
+    const setup = await behindProxy('payments');
+    const { h, proxy } = setup;
     proxy.mode = 'reset'; // down from the start: the gateway calls no backend while it starts
     try {
       const down = await h.query(MIXED, { m: h.seed.merchants[0]!.id, a: h.seed.places[0]!.formattedAddress });
@@ -215,15 +217,15 @@ describe('starting with a source down', () => {
       expect(h.gateway.breakers().payments).toBe('closed');
     } finally {
       vi.useRealTimers();
-      await h.close();
-      await proxy.close();
+      await setup.close();
     }
   });
 });
 
 describe('load shedding', () => {
   it('over MAX_IN_FLIGHT, refuses at once with 503 OVERLOADED instead of queueing; refused or short-cut requests free their place', async () => {
-    const { h, proxy } = await behindProxy('payments', { limits: { MAX_IN_FLIGHT: 2 }, sourceTimeouts: { payments: TIMEOUT_MS } });
+    const setup = await behindProxy('payments', { limits: { MAX_IN_FLIGHT: 2 }, sourceTimeouts: { payments: TIMEOUT_MS } });
+    const { h, proxy } = setup;
     try {
       proxy.mode = 'hang';
       const timed = (p: Promise<Awaited<ReturnType<Harness['query']>>>) => {
@@ -244,8 +246,7 @@ describe('load shedding', () => {
       expect((await h.query('{ merchant(id: "m") { id } }')).status).toBe(200);
       expect((await h.query('{ merchant(id: "m") { id } }')).status).toBe(200);
     } finally {
-      await h.close();
-      await proxy.close();
+      await setup.close();
     }
   });
 });
