@@ -68,30 +68,30 @@ export const ERROR_CATALOGUE = {
     status: 400,
     description: 'No document in `PERSISTED_DOCUMENTS_FILE` has the hash sent.',
   },
-  UPSTREAM_REJECTED: {
+  SOURCE_REJECTED: {
     status: undefined,
     description:
       'A backend refused the request as invalid (HTTP 4xx, a SOAP Client fault, a validation error). `extensions.source` names the backend, `extensions.upstreamCode` gives its own code, and the message is the backend\'s.',
   },
-  UPSTREAM_ERROR: {
+  SOURCE_ERROR: {
     status: undefined,
     description:
       'A backend failed (HTTP 5xx, a SOAP Server fault, a GraphQL error). The fields it serves are null; the rest of the query still answers.',
   },
-  UPSTREAM_UNAVAILABLE: {
+  SOURCE_UNAVAILABLE: {
     status: undefined,
     description: 'A backend could not be reached (connection refused or reset).',
   },
-  UPSTREAM_TIMEOUT: {
+  SOURCE_TIMEOUT: {
     status: undefined,
     description: 'A backend did not answer completely within its timeout (`UPSTREAM_TIMEOUT_MS`).',
   },
-  UPSTREAM_RATE_LIMITED: {
+  SOURCE_RATE_LIMITED: {
     status: undefined,
     description:
       'A backend\'s rate limit: it answered 429, or the quota configured for it (`<SOURCE>_MAX_CALLS_PER_SEC`) is used up for now. Junction does not call it again before `extensions.retryAfter` seconds.',
   },
-  UPSTREAM_BAD_RESPONSE: {
+  SOURCE_BAD_RESPONSE: {
     status: undefined,
     description: 'A backend answered with something unreadable: wrong format, an XML DOCTYPE, or a body over `UPSTREAM_MAX_RESPONSE_BYTES`.',
   },
@@ -140,21 +140,21 @@ export function fromUpstreamError(error: UpstreamError): GraphQLError {
   const options = { source, upstreamCode, originalError: error };
   switch (error.failure) {
     case 'unreachable':
-      return junctionError('UPSTREAM_UNAVAILABLE', `The ${source} service could not be reached.`, options);
+      return junctionError('SOURCE_UNAVAILABLE', `The ${source} service could not be reached.`, options);
     case 'timeout':
-      return junctionError('UPSTREAM_TIMEOUT', `The ${source} service did not answer in time.`, options);
+      return junctionError('SOURCE_TIMEOUT', `The ${source} service did not answer in time.`, options);
     case 'bad_response':
-      return junctionError('UPSTREAM_BAD_RESPONSE', `The ${source} service sent an unreadable answer.`, options);
+      return junctionError('SOURCE_BAD_RESPONSE', `The ${source} service sent an unreadable answer.`, options);
     case 'throttled':
-      return junctionError('UPSTREAM_RATE_LIMITED', `The ${source} service is at its rate limit; retry in ${error.retryAfterSec ?? 1} s.`, {
+      return junctionError('SOURCE_RATE_LIMITED', `The ${source} service is at its rate limit; retry in ${error.retryAfterSec ?? 1} s.`, {
         ...options, extensions: { retryAfter: error.retryAfterSec ?? 1 },
       });
     default:
       if (isRejection(error)) {
         // The backend's message is about the client's own input, so it is worth passing on.
-        return junctionError('UPSTREAM_REJECTED', error.message, options);
+        return junctionError('SOURCE_REJECTED', error.message, options);
       }
-      return junctionError('UPSTREAM_ERROR', `The ${source} service failed to answer ${operation}.`, options);
+      return junctionError('SOURCE_ERROR', `The ${source} service failed to answer ${operation}.`, options);
   }
 }
 

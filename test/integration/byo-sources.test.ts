@@ -91,20 +91,20 @@ describe('when a user source\'s backend fails', () => {
       // Located in the client's own document: the `client` field on line 2.
       locations: [{ line: 2, column: 16 }],
       path: ['ledger', 'client'],
-      extensions: { code: 'UPSTREAM_ERROR', source: 'ledger', upstreamCode: 'injected_fault' },
+      extensions: { code: 'SOURCE_ERROR', source: 'ledger', upstreamCode: 'injected_fault' },
     });
-    expect(byPath['geo.geocode']!.extensions).toEqual({ code: 'UPSTREAM_ERROR', source: 'geo', upstreamCode: 'Server' });
-    expect(byPath['sms.message']!.extensions).toEqual({ code: 'UPSTREAM_ERROR', source: 'sms', upstreamCode: 'INJECTED_FAULT' });
+    expect(byPath['geo.geocode']!.extensions).toEqual({ code: 'SOURCE_ERROR', source: 'geo', upstreamCode: 'Server' });
+    expect(byPath['sms.message']!.extensions).toEqual({ code: 'SOURCE_ERROR', source: 'sms', upstreamCode: 'INJECTED_FAULT' });
     // No upstream URL, header or body reaches the client; the log has each failure with the request id.
     expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|request-id|api_error|Injected fault/);
     for (const source of ['ledger', 'geo', 'sms']) {
-      expect(h.logs.some((l) => l.source === source && l.code === 'UPSTREAM_ERROR' && typeof l.requestId === 'string'), source).toBe(true);
+      expect(h.logs.some((l) => l.source === source && l.code === 'SOURCE_ERROR' && typeof l.requestId === 'string'), source).toBe(true);
     }
   });
 
-  it('passes on a backend\'s refusal of bad input as UPSTREAM_REJECTED with its message', async () => {
+  it('passes on a backend\'s refusal of bad input as SOURCE_REJECTED with its message', async () => {
     const { body } = await h.query('{ sms { sendMessage(to: "not-a-number", body: "hi") { id } } }'.replace('{ sms', 'mutation { sms'));
-    expect(body.errors![0]!.extensions).toEqual({ code: 'UPSTREAM_REJECTED', source: 'sms', upstreamCode: 'INVALID_PHONE_NUMBER' });
+    expect(body.errors![0]!.extensions).toEqual({ code: 'SOURCE_REJECTED', source: 'sms', upstreamCode: 'INVALID_PHONE_NUMBER' });
     expect(body.errors![0]!.message).toMatch(/not a valid phone number/);
   });
 });
@@ -117,7 +117,7 @@ describe('when a user source cannot be reached', () => {
   });
   afterAll(() => h.close());
 
-  it('answers UPSTREAM_UNAVAILABLE for each, and the curated contract still answers', async () => {
+  it('answers SOURCE_UNAVAILABLE for each, and the curated contract still answers', async () => {
     const customer = h.seed.customers[0]!;
     const { status, body } = await h.query(`query($c: ID!, $s: String!) {
       customer(id: $c) { name }
@@ -129,9 +129,9 @@ describe('when a user source cannot be reached', () => {
     expect(body.data!.customer).toEqual({ name: customer.name });
     const codes = Object.fromEntries(body.errors!.map((e) => [e.path![0], [e.extensions!.code, e.extensions!.source]]));
     expect(codes).toEqual({
-      ledger: ['UPSTREAM_UNAVAILABLE', 'ledger'],
-      geo: ['UPSTREAM_UNAVAILABLE', 'geo'],
-      sms: ['UPSTREAM_UNAVAILABLE', 'sms'],
+      ledger: ['SOURCE_UNAVAILABLE', 'ledger'],
+      geo: ['SOURCE_UNAVAILABLE', 'geo'],
+      sms: ['SOURCE_UNAVAILABLE', 'sms'],
     });
   });
 });

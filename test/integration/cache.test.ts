@@ -125,7 +125,7 @@ describe('caching in Redis', () => {
     const gone = await h.query(LOCATION, { c: customer().id });
     // An error from maps now (its breaker may have opened on the failures so far), no stale data.
     expect(gone.body.errors![0]!.extensions).toMatchObject({ source: 'maps' });
-    expect(['UPSTREAM_ERROR', 'UPSTREAM_UNAVAILABLE']).toContain(gone.body.errors![0]!.extensions!.code);
+    expect(['SOURCE_ERROR', 'SOURCE_UNAVAILABLE']).toContain(gone.body.errors![0]!.extensions!.code);
     expect(gone.body.extensions!.stale).toBeUndefined();
     await fetch(`${h.backends.maps.url}/_faults`, { method: 'DELETE' });
   });

@@ -23,7 +23,7 @@ describe('when a backend fails', () => {
   const customer = () => h.seed.customers[0]!;
   const merchant = () => h.seed.merchants[0]!;
 
-  it('a REST 500 nulls the payments fields with UPSTREAM_ERROR; maps still answers, on a 200', async () => {
+  it('a REST 500 nulls the payments fields with SOURCE_ERROR; maps still answers, on a 200', async () => {
     await h.fault('payments', 'listCustomers', 3); // the first call and both retries
     const place = h.seed.places[0]!;
     const { status, body } = await h.query('query($c: ID!, $p: ID!) { customer(id: $c) { id } place(id: $p) { id } }', { c: customer().id, p: place.id });
@@ -33,32 +33,32 @@ describe('when a backend fails', () => {
     expect(body.errors![0]).toMatchObject({
       message: 'The payments service failed to answer listCustomers.',
       path: ['customer'],
-      extensions: { code: 'UPSTREAM_ERROR', source: 'payments', upstreamCode: 'injected_fault' },
+      extensions: { code: 'SOURCE_ERROR', source: 'payments', upstreamCode: 'injected_fault' },
     });
   });
 
-  it('a SOAP Fault becomes UPSTREAM_ERROR from maps; the merchant still answers', async () => {
+  it('a SOAP Fault becomes SOURCE_ERROR from maps; the merchant still answers', async () => {
     await h.fault('maps', 'GetPlaces', 3);
     const { status, body } = await h.query('query($m: ID!) { merchant(id: $m) { name place { id } } }', { m: merchant().id });
     expect(status).toBe(200);
     expect(body.data).toEqual({ merchant: { name: merchant().name, place: null } });
-    expect(body.errors![0]).toMatchObject({ path: ['merchant', 'place'], extensions: { code: 'UPSTREAM_ERROR', source: 'maps', upstreamCode: 'Server' } });
+    expect(body.errors![0]).toMatchObject({ path: ['merchant', 'place'], extensions: { code: 'SOURCE_ERROR', source: 'maps', upstreamCode: 'Server' } });
   });
 
-  it('a GraphQL error from messaging becomes UPSTREAM_ERROR; the customer still answers', async () => {
+  it('a GraphQL error from messaging becomes SOURCE_ERROR; the customer still answers', async () => {
     await h.fault('messaging', 'messagesForCustomers');
     const { status, body } = await h.query('query($c: ID!) { customer(id: $c) { name messages { id } } }', { c: customer().id });
     expect(status).toBe(200);
     // messages is nullable (a field that needs its own scope must be), so only it is lost.
     expect(body.data).toEqual({ customer: { name: customer().name, messages: null } });
-    expect(body.errors![0]).toMatchObject({ path: ['customer', 'messages'], extensions: { code: 'UPSTREAM_ERROR', source: 'messaging', upstreamCode: 'INJECTED_FAULT' } });
+    expect(body.errors![0]).toMatchObject({ path: ['customer', 'messages'], extensions: { code: 'SOURCE_ERROR', source: 'messaging', upstreamCode: 'INJECTED_FAULT' } });
   });
 
   it('never mirrors a backend status, and never sends a stack trace in production', async () => {
     await h.fault('payments', 'listPayments', 3);
     const { status, body } = await h.query('{ payments { edges { cursor } } }');
     expect(status).toBe(200);
-    expect(body.errors![0]!.extensions).toEqual({ code: 'UPSTREAM_ERROR', source: 'payments', upstreamCode: 'injected_fault' });
+    expect(body.errors![0]!.extensions).toEqual({ code: 'SOURCE_ERROR', source: 'payments', upstreamCode: 'injected_fault' });
     expect(JSON.stringify(body)).not.toMatch(/stack|at .*\.ts:\d+/);
     // The failure is in the gateway's log with the request id, for whoever runs it.
     expect(h.logs.some((l) => l.source === 'payments' && l.operation === 'listPayments' && typeof l.requestId === 'string')).toBe(true);
@@ -72,12 +72,12 @@ describe('when a backend is down', () => {
   });
   afterAll(() => h.close());
 
-  it('answers UPSTREAM_UNAVAILABLE for its fields and serves the rest', async () => {
+  it('answers SOURCE_UNAVAILABLE for its fields and serves the rest', async () => {
     const merchant = h.seed.merchants[0]!;
     const { status, body } = await h.query('query($m: ID!) { merchant(id: $m) { name place { id } } }', { m: merchant.id });
     expect(status).toBe(200);
     expect(body.data).toEqual({ merchant: { name: merchant.name, place: null } });
-    expect(body.errors![0]!.extensions).toEqual({ code: 'UPSTREAM_UNAVAILABLE', source: 'maps' });
+    expect(body.errors![0]!.extensions).toEqual({ code: 'SOURCE_UNAVAILABLE', source: 'maps' });
   });
 
   it('reports itself degraded on /readyz, naming the source that is down, and stays in rotation', async () => {

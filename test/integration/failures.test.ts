@@ -60,12 +60,12 @@ describe('when the payments backend misbehaves', () => {
   };
 
   const cases: [string, FaultProxy['mode'], string, number][] = [
-    ['refuses connections', 'reset', 'UPSTREAM_UNAVAILABLE', TIMEOUT_MS + 100],
-    ['hangs', 'hang', 'UPSTREAM_TIMEOUT', TIMEOUT_MS + 100],
-    ['drips one byte a second', 'drip', 'UPSTREAM_TIMEOUT', TIMEOUT_MS + 100],
-    ['answers 503', { status: 503, body: '{"error":{"type":"api_error","message":"down"}}', headers: { 'content-type': 'application/json' } }, 'UPSTREAM_ERROR', TIMEOUT_MS + 100],
-    ['answers invalid JSON', { status: 200, body: '{"object": "merchant", ', headers: { 'content-type': 'application/json' } }, 'UPSTREAM_BAD_RESPONSE', 100],
-    ['answers an HTML error page', { status: 502, body: '<html><body><h1>502 Bad Gateway</h1></body></html>', headers: { 'content-type': 'text/html' } }, 'UPSTREAM_ERROR', TIMEOUT_MS + 100],
+    ['refuses connections', 'reset', 'SOURCE_UNAVAILABLE', TIMEOUT_MS + 100],
+    ['hangs', 'hang', 'SOURCE_TIMEOUT', TIMEOUT_MS + 100],
+    ['drips one byte a second', 'drip', 'SOURCE_TIMEOUT', TIMEOUT_MS + 100],
+    ['answers 503', { status: 503, body: '{"error":{"type":"api_error","message":"down"}}', headers: { 'content-type': 'application/json' } }, 'SOURCE_ERROR', TIMEOUT_MS + 100],
+    ['answers invalid JSON', { status: 200, body: '{"object": "merchant", ', headers: { 'content-type': 'application/json' } }, 'SOURCE_BAD_RESPONSE', 100],
+    ['answers an HTML error page', { status: 502, body: '<html><body><h1>502 Bad Gateway</h1></body></html>', headers: { 'content-type': 'text/html' } }, 'SOURCE_ERROR', TIMEOUT_MS + 100],
   ];
   for (const [what, mode, code, withinMs] of cases) {
     it(`${what}: a 200 with maps' data and ${code} for payments' field, within ${withinMs} ms`, async () => {
@@ -76,9 +76,9 @@ describe('when the payments backend misbehaves', () => {
     });
   }
 
-  it('answers an oversized body: UPSTREAM_BAD_RESPONSE, read no further than the cap', async () => {
+  it('answers an oversized body: SOURCE_BAD_RESPONSE, read no further than the cap', async () => {
     proxy.mode = { status: 200, body: `{"object":"merchant","name":"${'x'.repeat(6 * 1024 * 1024)}"}`, headers: { 'content-type': 'application/json' } };
-    expectPartial(await ask(), 'UPSTREAM_BAD_RESPONSE');
+    expectPartial(await ask(), 'SOURCE_BAD_RESPONSE');
   });
 
   it('retries a read after a fast failure: one reset costs nothing', async () => {
@@ -93,14 +93,14 @@ describe('when the payments backend misbehaves', () => {
     expect(proxy.connections - connections).toBeGreaterThanOrEqual(2);
   });
   // Last: the payments client then holds off for the Retry-After it was given.
-  it('answers 429 with Retry-After: UPSTREAM_RATE_LIMITED with retryAfter, and no call before then', async () => {
+  it('answers 429 with Retry-After: SOURCE_RATE_LIMITED with retryAfter, and no call before then', async () => {
     proxy.mode = { status: 429, body: '{"error":{"type":"rate_limit_error"}}', headers: { 'content-type': 'application/json', 'retry-after': '7' } };
     const answer = await ask();
-    expectPartial(answer, 'UPSTREAM_RATE_LIMITED');
+    expectPartial(answer, 'SOURCE_RATE_LIMITED');
     expect(answer.body.errors![0]!.extensions!.retryAfter).toBe(7);
     proxy.mode = 'pass';
     const connections = proxy.connections;
-    expectPartial(await ask(), 'UPSTREAM_RATE_LIMITED');
+    expectPartial(await ask(), 'SOURCE_RATE_LIMITED');
     expect(proxy.connections).toBe(connections);
   });
 
@@ -123,7 +123,7 @@ describe('a mutation whose backend fails after committing', () => {
     await h.resetStats();
     const failed = await h.query('mutation($i: CreatePaymentInput!) { createPayment(input: $i) { id } }', { i: input });
     expect(failed.body.data).toEqual({ createPayment: null });
-    expect(failed.body.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_ERROR', source: 'payments' });
+    expect(failed.body.errors![0]!.extensions).toMatchObject({ code: 'SOURCE_ERROR', source: 'payments' });
     // The backend did the work once, and was not asked again.
     expect((await h.stats()).payments.operations).toEqual({ createPayment: 1 });
   });
@@ -152,7 +152,7 @@ describe('the circuit breaker', () => {
     expect(h.gateway.breakers().payments).toBe('open');
     const before = proxy.connections;
     const fast = await h.query(Q, m);
-    expect(fast.body.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', source: 'payments', upstreamCode: 'circuit_open' });
+    expect(fast.body.errors![0]!.extensions).toMatchObject({ code: 'SOURCE_UNAVAILABLE', source: 'payments', upstreamCode: 'circuit_open' });
     expect(proxy.connections).toBe(before); // not sent
     const ready = await (await h.fetch('/readyz')).json();
     expect(ready.sources.payments.breaker).toBe('open');
@@ -190,7 +190,7 @@ describe('when the maps backend sends a hostile reply', () => {
       expect(performance.now() - started).toBeLessThan(100);
       expect(status).toBe(200);
       expect(answer.data).toEqual({ place: null, merchant: { id: h.seed.merchants[0]!.id } });
-      expect(answer.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_BAD_RESPONSE', source: 'maps' });
+      expect(answer.errors![0]!.extensions).toMatchObject({ code: 'SOURCE_BAD_RESPONSE', source: 'maps' });
     });
   }
 });

@@ -236,10 +236,10 @@ describe('protecting the providers\' quotas', () => {
       expect(response.status).toBe(200);
       const first = await h.query(Q, { c: h.seed.customers[0]!.id });
       expect(first.body.data).toEqual({ customer: null });
-      expect(first.body.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_RATE_LIMITED', source: 'payments', retryAfter: 30 });
+      expect(first.body.errors![0]!.extensions).toMatchObject({ code: 'SOURCE_RATE_LIMITED', source: 'payments', retryAfter: 30 });
       await h.resetStats();
       const second = await h.query(Q, { c: h.seed.customers[1]!.id });
-      expect(second.body.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_RATE_LIMITED', source: 'payments' });
+      expect(second.body.errors![0]!.extensions).toMatchObject({ code: 'SOURCE_RATE_LIMITED', source: 'payments' });
       expect(second.body.errors![0]!.extensions!.retryAfter).toBeLessThanOrEqual(30);
       expect(callCounts(await h.stats()).payments).toBe(0);
     } finally {
@@ -253,7 +253,7 @@ describe('protecting the providers\' quotas', () => {
       const SEND = 'mutation { sendMessage(input: { phone: "+4930111222333", body: "hi" }) { id } }';
       const answers = await Promise.all(Array.from({ length: 5 }, () => h.query(SEND)));
       const sent = answers.filter((a) => a.body.data?.sendMessage);
-      const refused = answers.filter((a) => a.body.errors?.[0]?.extensions?.code === 'UPSTREAM_RATE_LIMITED');
+      const refused = answers.filter((a) => a.body.errors?.[0]?.extensions?.code === 'SOURCE_RATE_LIMITED');
       expect(sent).toHaveLength(3); // 2 at once, 1 after waiting for the next second
       expect(refused).toHaveLength(2);
       expect(refused[0]!.body.errors![0]!.extensions).toMatchObject({ source: 'messaging', retryAfter: 1 });

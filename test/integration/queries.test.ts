@@ -202,7 +202,7 @@ describe('mutations', () => {
     const { status, body } = await h.query(CREATE, { input });
     expect(status).toBe(200);
     expect(body.data).toEqual({ createPayment: null });
-    expect(body.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_REJECTED', source: 'payments', upstreamCode: 'resource_missing' });
+    expect(body.errors![0]!.extensions).toMatchObject({ code: 'SOURCE_REJECTED', source: 'payments', upstreamCode: 'resource_missing' });
   });
 
   it('refundPayment refunds part, then the rest, and the payment shows it', async () => {
@@ -214,7 +214,7 @@ describe('mutations', () => {
     const rest = await h.query(REFUND, { p: payment.id });
     expect(rest.body.data!.refundPayment).toMatchObject({ amount: payment.amount - 100, payment: { status: 'REFUNDED', amountRefunded: payment.amount } });
     const over = await h.query(REFUND, { p: payment.id, a: 1 });
-    expect(over.body.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_REJECTED', source: 'payments' });
+    expect(over.body.errors![0]!.extensions).toMatchObject({ code: 'SOURCE_REJECTED', source: 'payments' });
   });
 
   it('sendMessage texts a customer at the number on file, or a given number', async () => {

@@ -18,18 +18,18 @@ describe('the error catalogue', () => {
   });
 
   it('maps each kind of upstream failure to its code, keeping the backend\'s own code', () => {
-    expect(fromUpstreamError(upstream('unreachable')).extensions).toEqual({ code: 'UPSTREAM_UNAVAILABLE', source: 'payments' });
-    expect(fromUpstreamError(upstream('timeout')).extensions.code).toBe('UPSTREAM_TIMEOUT');
-    expect(fromUpstreamError(upstream('bad_response')).extensions.code).toBe('UPSTREAM_BAD_RESPONSE');
-    expect(fromUpstreamError(upstream('http', { status: 503, upstreamCode: 'api_error' })).extensions).toEqual({ code: 'UPSTREAM_ERROR', source: 'payments', upstreamCode: 'api_error' });
-    expect(fromUpstreamError(upstream('http', { status: 429 })).extensions.code).toBe('UPSTREAM_ERROR');
+    expect(fromUpstreamError(upstream('unreachable')).extensions).toEqual({ code: 'SOURCE_UNAVAILABLE', source: 'payments' });
+    expect(fromUpstreamError(upstream('timeout')).extensions.code).toBe('SOURCE_TIMEOUT');
+    expect(fromUpstreamError(upstream('bad_response')).extensions.code).toBe('SOURCE_BAD_RESPONSE');
+    expect(fromUpstreamError(upstream('http', { status: 503, upstreamCode: 'api_error' })).extensions).toEqual({ code: 'SOURCE_ERROR', source: 'payments', upstreamCode: 'api_error' });
+    expect(fromUpstreamError(upstream('http', { status: 429 })).extensions.code).toBe('SOURCE_ERROR');
     const rejected = fromUpstreamError(upstream('http', { status: 400, upstreamCode: 'resource_missing' }));
-    expect(rejected.extensions.code).toBe('UPSTREAM_REJECTED');
+    expect(rejected.extensions.code).toBe('SOURCE_REJECTED');
     expect(rejected.message).toBe('backend said no');
-    expect(fromUpstreamError(upstream('soap_fault', { upstreamCode: 'Client' })).extensions.code).toBe('UPSTREAM_REJECTED');
-    expect(fromUpstreamError(upstream('soap_fault', { upstreamCode: 'Server' })).extensions.code).toBe('UPSTREAM_ERROR');
-    expect(fromUpstreamError(upstream('graphql', { upstreamCode: 'INVALID_PHONE_NUMBER' })).extensions.code).toBe('UPSTREAM_REJECTED');
-    expect(fromUpstreamError(upstream('graphql', { upstreamCode: 'INTERNAL' })).extensions.code).toBe('UPSTREAM_ERROR');
+    expect(fromUpstreamError(upstream('soap_fault', { upstreamCode: 'Client' })).extensions.code).toBe('SOURCE_REJECTED');
+    expect(fromUpstreamError(upstream('soap_fault', { upstreamCode: 'Server' })).extensions.code).toBe('SOURCE_ERROR');
+    expect(fromUpstreamError(upstream('graphql', { upstreamCode: 'INVALID_PHONE_NUMBER' })).extensions.code).toBe('SOURCE_REJECTED');
+    expect(fromUpstreamError(upstream('graphql', { upstreamCode: 'INTERNAL' })).extensions.code).toBe('SOURCE_ERROR');
   });
 
   it('never puts the backend\'s HTTP status on the gateway\'s response', () => {

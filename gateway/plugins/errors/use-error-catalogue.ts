@@ -12,7 +12,7 @@ export interface ErrorCatalogueOptions {
 
 /**
  * Makes every error in a result a catalogued one (gateway/errors.ts) before it leaves:
- * a source client's failure becomes its UPSTREAM_* code with the source's name, anything
+ * a source client's failure becomes its SOURCE_* code with the source's name, anything
  * unexpected becomes INTERNAL_SERVER_ERROR with the request id, and the original is logged
  * with that id. Errors raised on purpose (already catalogued) pass unchanged.
  */
@@ -64,7 +64,7 @@ export function toClientError(
   if (original === undefined || original === null || original instanceof GraphQLError) {
     // User sources' failures arrive already catalogued (gateway/composition/byo/source-errors.ts).
     const { code, source, upstreamCode } = error.extensions as { code?: unknown; source?: unknown; upstreamCode?: unknown };
-    if (typeof code === 'string' && code.startsWith('UPSTREAM_')) {
+    if (typeof code === 'string' && code.startsWith('SOURCE_')) {
       logger.warn({ requestId, source, code, upstreamCode, path: error.path }, `upstream ${String(source)} failed: ${code}`);
     }
     return error;
