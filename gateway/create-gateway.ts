@@ -22,7 +22,7 @@ import { DEFAULT_LIMITS, isTrustedCaller } from './plugins/limits/limits.ts';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { junctionError, type ErrorCode } from './errors.ts';
 import { useBodyLimit } from './plugins/limits/use-body-limit.ts';
-import { useLoadShedding } from './plugins/limits/use-load-shedding.ts';
+import { createLoadShedding, type LoadShedding } from './plugins/limits/use-load-shedding.ts';
 import { useShapeLimits } from './plugins/limits/use-shape-limits.ts';
 import { useCostLimit } from './plugins/limits/use-cost-limit.ts';
 import { useRateLimits } from './plugins/limits/use-rate-limits.ts';
@@ -69,11 +69,20 @@ export interface GatewayOptions {
   rateLimits?: RateLimitEngine;
   /** Providers' rate limits kept on our side, per source (gateway/plugins/limits/upstream-quota.ts). */
   quotas?: Partial<Record<SourceName, (operation: string) => Promise<void>>>;
+  /**
+   * Sample the event loop to take fewer requests while the CPU is saturated (default true). Tests
+   * turn it off so that a busy test machine never sheds their requests, and feed samples by hand.
+   */
+  watchEventLoop?: boolean;
 }
 
 export interface Gateway {
   /** Starts shutdown: readiness answers 503 from now on. */
   drain(): void;
+  /** Stops the gateway's own timers (the event-loop sampler); after the server has closed. */
+  close(): void;
+  /** Requests in flight and how many the instance takes now (gateway/plugins/limits/use-load-shedding.ts). */
+  shedding: Pick<LoadShedding, 'state' | 'observe'>;
   /** Each source's circuit breaker. */
   breakers(): Record<SourceName, BreakerState>;
   yoga: YogaServerInstance<Record<string, unknown>, JunctionContext>;
@@ -107,6 +116,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.quotas?.[name] ? { quota: options.quotas[name] } : {}),
   }]));
   let draining = false;
+  const shedding = createLoadShedding({ maxInFlight: limits.MAX_IN_FLIGHT, maxEventLoopDelayMs: limits.MAX_EVENT_LOOP_DELAY_MS }, options.watchEventLoop ?? true);
   const sources = createSourceClients(sourceUrls, credentials, {
     timeoutMs: config.upstream.timeoutMs,
     maxResponseBytes: config.upstream.maxResponseBytes,
@@ -172,8 +182,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         ],
         draining: () => draining,
       }),
-      // Over MAX_IN_FLIGHT, refuse at once rather than queue.
-      useLoadShedding(limits.MAX_IN_FLIGHT),
+      // Over MAX_IN_FLIGHT, or over what a saturated CPU gets through, refuse at once rather than queue.
+      shedding.plugin,
       // Refuse forged cross-site requests before any parsing or upstream work.
       useCsrfPrevention(),
       // No body bigger than the limit is ever held, compressed or not.
@@ -228,6 +238,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     drain: () => {
       draining = true;
     },
+    close: () => shedding.stop(),
+    shedding,
     breakers: () => Object.fromEntries(SOURCE_NAMES.map((name) => [name, resilience[name].state()])) as Record<SourceName, BreakerState>,
   };
 }

@@ -149,6 +149,7 @@ async function main(): Promise<void> {
     clearInterval(idle);
     if (timedOut) logger.warn({ drainMs: config.drainMs }, 'requests still in flight after DRAIN_MS; closing them');
     await closeServer(server).catch(() => undefined);
+    gateway.close();
     await Promise.allSettled(Object.values(backends).map((b) => b.close()));
     redis?.disconnect();
     process.exit(0);

@@ -249,4 +249,34 @@ describe('load shedding', () => {
       await setup.close();
     }
   });
+
+  it('takes fewer requests at a time while the event loop is late, never because a backend is slow, and grows back', async () => {
+    const setup = await behindProxy('payments', { sourceTimeouts: { payments: 2_000 } });
+    const { h, proxy } = setup;
+    try {
+      proxy.mode = 'hang';
+      const merchant = (i: number) => h.query('query($m: ID!) { merchant(id: $m) { id } }', { m: `mer_${i}` });
+      // 20 requests waiting on a hanging backend, the event loop on time: all taken.
+      const waiting = Array.from({ length: 20 }, (_, i) => merchant(i));
+      await vi.waitFor(() => expect(h.gateway.shedding.state().inFlight).toBe(20));
+      h.gateway.shedding.observe(2);
+      expect(h.gateway.shedding.state().limit).toBe(512);
+      // A late loop (a saturated CPU): nine tenths of what runs, and the next request is refused at once.
+      h.gateway.shedding.observe(250);
+      expect(h.gateway.shedding.state()).toEqual({ inFlight: 20, limit: 18 });
+      const started = performance.now();
+      const refused = await merchant(99);
+      expect(refused.status).toBe(503);
+      expect(refused.body.errors![0]!.extensions!.code).toBe('OVERLOADED');
+      expect(performance.now() - started).toBeLessThan(50);
+      // On time again: the limit grows back and requests are taken.
+      for (let i = 0; i < 100; i++) h.gateway.shedding.observe(0);
+      expect(h.gateway.shedding.state().limit).toBe(512);
+      proxy.mode = 'pass';
+      expect((await merchant(100)).status).toBe(200);
+      await Promise.all(waiting);
+    } finally {
+      await setup.close();
+    }
+  });
 });

@@ -1,19 +1,40 @@
 import type { Plugin } from 'graphql-yoga';
 import { junctionError } from '../../errors.ts';
+import { ConcurrencyLimit, watchEventLoop } from './concurrency-limit.ts';
+
+export interface LoadSheddingOptions {
+  /** MAX_IN_FLIGHT: never more requests at a time than this. */
+  maxInFlight: number;
+  /** MAX_EVENT_LOOP_DELAY_MS: fewer while the event loop is later than this (concurrency-limit.ts). */
+  maxEventLoopDelayMs: number;
+}
+
+export interface LoadShedding {
+  plugin: Plugin;
+  /** Requests being answered now, and how many the instance takes at the moment. */
+  state(): { inFlight: number; limit: number };
+  /** Feeds the limit one event-loop sample by hand (tests; the watcher does it otherwise). */
+  observe(delayMs: number): void;
+  /** Stops sampling the event loop. */
+  stop(): void;
+}
 
 /**
- * Sheds load instead of queueing it: with `maxInFlight` GraphQL requests already being answered,
- * the next is refused at once with 503 OVERLOADED and `Retry-After: 1`, so that the requests taken
- * keep their latency and a balancer can send the excess elsewhere. Health probes are not counted.
+ * Sheds load instead of queueing it: with as many GraphQL requests being answered as the instance
+ * takes now (ConcurrencyLimit), the next is refused at once with 503 OVERLOADED and
+ * `Retry-After: 1`, before its body is read, so that the requests taken keep their latency and a
+ * balancer can send the excess elsewhere. Health probes and GraphiQL pages are not counted.
  */
-export function useLoadShedding(maxInFlight: number): Plugin {
+export function createLoadShedding(options: LoadSheddingOptions, watch = true): LoadShedding {
   let inFlight = 0;
   const counted = new WeakSet<Request>();
-  return {
+  const limit = new ConcurrencyLimit({ max: options.maxInFlight, targetDelayMs: options.maxEventLoopDelayMs });
+  const stop = watch ? watchEventLoop(limit, () => inFlight) : () => undefined;
+  const plugin: Plugin = {
     onRequest({ request, url, endResponse, fetchAPI }) {
       if (url.pathname !== '/graphql' || (request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html'))) return;
-      if (inFlight >= maxInFlight) {
-        const error = junctionError('OVERLOADED', `This instance is answering ${inFlight} requests, its most; retry in a second.`, { headers: { 'Retry-After': '1' } });
+      if (inFlight >= limit.current) {
+        const error = junctionError('OVERLOADED', 'This instance is answering as many requests as it can; retry in a second.', { headers: { 'Retry-After': '1' } });
         endResponse(fetchAPI.Response.json({ errors: [error.toJSON()] }, { status: 503, headers: { 'retry-after': '1' } }));
         return;
       }
@@ -23,5 +44,11 @@ export function useLoadShedding(maxInFlight: number): Plugin {
     onResponse({ request }) {
       if (counted.delete(request)) inFlight -= 1;
     },
+  };
+  return {
+    plugin,
+    state: () => ({ inFlight, limit: limit.current }),
+    observe: (delayMs) => limit.observe(delayMs, inFlight),
+    stop,
   };
 }
