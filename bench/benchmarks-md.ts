@@ -42,7 +42,7 @@ growing under rounds of load. A benchmark, not a test: nothing fails on these nu
 ## How to run
 
 \`\`\`sh
-npm run bench        # about 6-7 minutes (the soak's minute included); prints the tables, writes bench/results/latest.json and this file
+npm run bench        # about 7-8 minutes (the soak's minute and a half included); prints the tables, writes bench/results/latest.json and this file
 \`\`\`
 
 Options (environment): \`BENCH_ROUNDS\` (3), \`BENCH_DURATION\` (seconds per round, 4), \`BENCH_WARMUP\`
@@ -56,7 +56,7 @@ load per soak round, 8), \`SOAK_REST_S\` (seconds of rest after it, 4).
 
 | system | what it is |
 |---|---|
-| junction | \`dist/gateway/main.js\` (compiled by \`npm run build\`, plain Node), NODE_ENV=production, LOG_LEVEL=warn, CACHE=off (no entity or response cache): every scenario but Dashboard-cached |
+| junction | \`dist/gateway/main.js\` (compiled by \`npm run build\`, plain Node; with the soak's SIGUSR2 heap snapshots set up, which do nothing until signalled), NODE_ENV=production, LOG_LEVEL=warn, CACHE=off (no entity or response cache): every scenario but Dashboard-cached |
 | junction-cached | the same process with CACHE=on, in-memory store (no Redis): entity cache and whole-response cache; only Dashboard-cached |
 | static | \`bench/static-server.ts\`: plain \`node:http\` writing, for every request, the bytes and content-type junction-cached answered the Dashboard with (fetched once at start): the most any cached gateway could do |
 | baseline | the same sources served by Mesh's own server: \`bench/mesh-baseline/.meshrc.yaml\`, \`mesh build\` then \`mesh start\` (one process, no fork), declarative batched links (\`keyField\`/\`keysArg\`/\`valueKeyField\`) plus two code resolvers over the in-context SDK |
@@ -146,10 +146,14 @@ ${report.soak ? `
 ## Soak (issue 9)
 
 Junction (CACHE=off) after the scenarios above: rounds of Dashboard-pages load, each followed by a
-rest without load. Junction's heap cannot be read from outside it, so its RSS stands for it:
-\`VmRSS\` after each rest (the round's requests finished, the garbage collector given time), and
-the peak (\`VmHWM\`, reset before the load, read after the rest) apart. A leak shows as RSS after
-the rest that keeps rising.
+rest without load. After each rest, and once before the first round, Junction writes heap
+snapshots (\`node --heapsnapshot-signal=SIGUSR2\`; each runs a full garbage collection first): the
+second of two is read and its live objects counted by class, so a leak shows as a class whose
+count keeps rising (the first lets go what only the collection it runs finds dead: AbortSignal
+timers held by a FinalizationRegistry). \`bench/heap-ids-reset.mjs\`, loaded into Junction, turns
+off the object tracking a snapshot leaves on (it halved Junction's throughput). RSS is read before
+the snapshots: \`VmRSS\` after each rest, and the peak (\`VmHWM\`, reset before the load, read after
+the rest) apart; writing snapshots leaves some 90 MB more RSS from round 1 on.
 
 ${soakText(report.soak)}
 ` : ''}

@@ -107,7 +107,9 @@ async function main(): Promise<void> {
     if (!ONLY || ONLY.includes('Soak')) {
       const pages = runnable.find((s) => s.name === 'Dashboard-pages')!;
       log(`\nSoak (issue 9): junction, ${SOAK.rounds} rounds of ${SOAK.loadS} s Dashboard-pages load (${pages.connections} connections) and ${SOAK.restS} s rest`);
-      soaked = await soak(target(running, pages, 'junction'), running.systems.junction.proc.pid, SOAK, (round) => log(soakLine(round)));
+      const { proc, snapshotDir } = running.systems.junction;
+      if (!snapshotDir) throw new Error('junction was started without a heap snapshot folder');
+      soaked = await soak(target(running, pages, 'junction'), { pid: proc.pid, snapshotDir }, SOAK, (round) => log(soakLine(round)));
     }
 
     log('\nChecking again after the load:');

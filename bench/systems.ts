@@ -21,6 +21,8 @@ export interface System {
   proc: Proc;
   /** Sent with every request: Junction's bearer token, the payments key for `direct`. */
   headers: Record<string, string>;
+  /** Where the process writes a heap snapshot on SIGUSR2 (junction only: the soak's). */
+  snapshotDir?: string;
 }
 
 export interface Running {
@@ -80,12 +82,16 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
   // Junction as it runs in production: compiled by `npm run build` (the bench script runs it
   // first), under plain Node, without tsx's loader in memory. `junction` has its cache off: the
   // scenarios it runs measure what computing an answer costs. junction-cached differs only in that.
-  const startJunction = (name: string, cache: 'on' | 'off') => set.start(name, node, [...profile, 'dist/gateway/main.js'], {
+  // The soak's heap snapshots: Node and heap-ids-reset.mjs add a SIGUSR2 listener at start and do
+  // nothing more until the signal, so the scenarios measured before the soak run as without them.
+  const snapshotDir = mkdtempSync(join(tmpdir(), 'junction-heap-'));
+  const snapshots = ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`, '--import', new URL('heap-ids-reset.mjs', import.meta.url).href];
+  const startJunction = (name: string, cache: 'on' | 'off', extra: string[] = []) => set.start(name, node, [...profile, ...extra, 'dist/gateway/main.js'], {
     // One bench user sends thousands of requests a minute: its endpoint budget is lifted so that the
     // run measures answering, not refusing (the budgets have their own tests).
     env: { ...env, ...identity.env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn', CACHE: cache, RATE_USER_PER_MIN: '1000000000' }, cpu: cpus.sut,
   });
-  const junction = startJunction('junction', 'off');
+  const junction = startJunction('junction', 'off', snapshots);
   const junctionCached = options.cached ? startJunction('junction-cached', 'on') : undefined;
   const limit = set.start('limit', node, ['--import', 'tsx', 'bench/limit-server.ts'], { env: { ...env, PORT: '0' }, cpu: cpus.sut });
   // The build runs next to the others starting (it is not measured); mesh start after it.
@@ -105,7 +111,7 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
   return {
     backends, urls, artifactFixes,
     systems: {
-      junction: { url: junctionUrl, proc: junction, headers: auth },
+      junction: { url: junctionUrl, proc: junction, headers: auth, snapshotDir },
       baseline: { url: `http://127.0.0.1:${baselinePort}/graphql`, proc: baseline, headers: {} },
       limit: { url: limitUrl, proc: limit, headers: {} },
       direct: { url: urls.payments, proc: backends, headers: DEMO_HEADERS.payments },
