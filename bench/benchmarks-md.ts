@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { cachedText, uncached } from './cached-report.ts';
 import { fmt, table, targetList, type Report } from './report.ts';
 import { soakText } from './soak.ts';
+import { overloadText } from './overload.ts';
 
 function checksTable(report: Report): string {
   const lines = report.checks.map((c) => `| ${c.scenario} | ${c.system} | ${c.verdict} | ${c.upstreamCalls} | ${Object.entries(c.upstreamOperations).map(([op, n]) => `${op} ${n}`).join(', ')} |`);
@@ -42,11 +43,11 @@ growing under rounds of load. A benchmark, not a test: nothing fails on these nu
 ## How to run
 
 \`\`\`sh
-npm run bench        # about 7-8 minutes (the soak's minute and a half included); prints the tables, writes bench/results/latest.json and this file
+npm run bench        # about 8-9 minutes (the overload's 20 s and the soak's minute and a half included); prints the tables, writes bench/results/latest.json and this file
 \`\`\`
 
 Options (environment): \`BENCH_ROUNDS\` (3), \`BENCH_DURATION\` (seconds per round, 4), \`BENCH_WARMUP\`
-(seconds before each round, 1), \`BENCH_ONLY=Dashboard,Latency\` (some scenarios only; the soak
+(seconds before each round, 1), \`BENCH_ONLY=Dashboard,Latency\` (some scenarios only; Overload and the soak
 runs only when the list names \`Soak\`), \`BENCH_CPU_PROF=1\` (both Junctions run with \`node
 --cpu-prof\`; the profiles are written to \`bench/results/\`, and \`node --import tsx
 bench/profile-summary.ts <file>\` sums it up), \`SOAK_ROUNDS\` (5), \`SOAK_LOAD_S\` (seconds of
@@ -141,6 +142,18 @@ Dashboard-cached, medians as above. Apart from the table above because its answe
 response cache, not computed: only the ratios set the two side by side.
 
 ${cachedText(report.cache)}
+` : ''}
+${report.overload ? `
+## Overload (hardening)
+
+Junction (CACHE=off) on Dashboard-pages: a closed-loop round finds the rate it answers at
+saturation and the p99 there (the baseline); then requests are sent at twice that rate at even
+intervals whatever comes back (an open loop, by \`bench/overload.ts\` with undici rather than
+autocannon, whose rate limit sends each second's quota in one burst), each one's latency counted
+from when it was due to leave. What Junction cannot take it refuses with 503 \`OVERLOADED\`
+(\`MAX_IN_FLIGHT\`, \`MAX_QUEUE_MS\`).
+
+${overloadText(report.overload)}
 ` : ''}
 ${report.soak ? `
 ## Soak (issue 9)

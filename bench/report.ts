@@ -10,6 +10,7 @@ import type { RoundResult } from './load.ts';
 import { median, type Machine } from './measures.ts';
 import type { Scenario, SystemName } from './scenarios.ts';
 import type { Soak } from './soak.ts';
+import type { Overload } from './overload.ts';
 import type { Check } from './systems.ts';
 
 export interface RoundRecord extends RoundResult {
@@ -57,6 +58,7 @@ export interface Report {
   targets: Target[];
   cache: CacheSummary;
   /** Issue 9's soak, when it ran. */
+  overload?: Overload;
   soak?: Soak;
   notes: string[];
   rounds: RoundRecord[];

@@ -8,7 +8,7 @@
  * on timing.
  *
  * Env: BENCH_DURATION (s per round, 4), BENCH_WARMUP (s before each round, 1), BENCH_ROUNDS (3),
- * BENCH_ONLY (comma-separated scenario names, Soak among them), BENCH_CPU_PROF=1 (both Junctions
+ * BENCH_ONLY (comma-separated scenario names, Overload and Soak among them), OVERLOAD_S (8), BENCH_CPU_PROF=1 (both Junctions
  * run with --cpu-prof; the profiles land in bench/results/ when they stop), SOAK_ROUNDS (5),
  * SOAK_LOAD_S (8), SOAK_REST_S (4).
  */
@@ -20,6 +20,7 @@ import { cacheSummary, cachedText, uncached } from './cached-report.ts';
 import { observations, summarize, table, targetList, targets, writeJson, type Report, type RoundRecord } from './report.ts';
 import { readSeeds, scenarios, type Scenario, type SystemName } from './scenarios.ts';
 import { soak, soakLine, soakText, type Soak } from './soak.ts';
+import { overload, overloadText, type Overload } from './overload.ts';
 import { checkResponses, startSystems, systemOf, waitAnswering, type Check, type Running } from './systems.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 4);
@@ -27,6 +28,7 @@ const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
 const SOAK = { rounds: Number(process.env.SOAK_ROUNDS ?? 5), loadS: Number(process.env.SOAK_LOAD_S ?? 8), restS: Number(process.env.SOAK_REST_S ?? 4) };
+const OVERLOAD = { durationS: Number(process.env.OVERLOAD_S ?? 8), factor: 2 };
 const RESULTS = 'bench/results/latest.json';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -103,6 +105,15 @@ async function main(): Promise<void> {
       }
     }
 
+    // Before the soak: its heap snapshots leave Junction's process larger.
+    let overloaded: Overload | undefined;
+    if (!ONLY || ONLY.includes('Overload')) {
+      const pages = runnable.find((s) => s.name === 'Dashboard-pages')!;
+      log(`\nOverload (hardening): junction, Dashboard-pages at saturation (${pages.connections} connections), then offered ${OVERLOAD.factor}x that rate, ${OVERLOAD.durationS} s each`);
+      overloaded = await overload(target(running, pages, 'junction'), { sut: running.systems.junction.proc.pid, backends: running.backends.pid }, OVERLOAD);
+      log(`  ${overloaded.verdict}`);
+    }
+
     let soaked: Soak | undefined;
     if (!ONLY || ONLY.includes('Soak')) {
       const pages = runnable.find((s) => s.name === 'Dashboard-pages')!;
@@ -126,10 +137,11 @@ async function main(): Promise<void> {
     const elapsedS = (performance.now() - started) / 1000;
     const report: Report = {
       machine: machine(pinned), settings: { durationS: DURATION_S, warmupS: WARMUP_S, rounds: ROUNDS, pinned: pinned ? 'SUT CPU 0; backends + load CPU 1' : 'none' },
-      elapsedS, startRssMb, checks, checksAfterLoad, rows, targets: goals, cache, ...(soaked ? { soak: soaked } : {}), notes, rounds,
+      elapsedS, startRssMb, checks, checksAfterLoad, rows, targets: goals, cache, ...(overloaded ? { overload: overloaded } : {}), ...(soaked ? { soak: soaked } : {}), notes, rounds,
     };
     log(`\nMedians of ${ROUNDS} rounds (peak RSS: highest round):\n\n${table(uncached(rows))}\n\nIssue 5 targets:\n${targetList(goals)}`);
     if (cache.rows.length > 0) log(`\nCached (issue 7):\n\n${cachedText(cache)}`);
+    if (overloaded) log(`\nOverload (hardening):\n\n${overloadText(overloaded)}`);
     if (soaked) log(`\nSoak (issue 9):\n\n${soakText(soaked)}`);
     for (const note of notes) log(`note: ${note}`);
     if (process.env.BENCH_CPU_PROF === '1') { // stopping writes the profiles

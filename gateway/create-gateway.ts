@@ -116,7 +116,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.quotas?.[name] ? { quota: options.quotas[name] } : {}),
   }]));
   let draining = false;
-  const shedding = createLoadShedding({ maxInFlight: limits.MAX_IN_FLIGHT, maxEventLoopDelayMs: limits.MAX_EVENT_LOOP_DELAY_MS }, options.watchEventLoop ?? true);
+  const shedding = createLoadShedding({ maxInFlight: limits.MAX_IN_FLIGHT, maxQueueMs: limits.MAX_QUEUE_MS }, options.watchEventLoop ?? true);
   const sources = createSourceClients(sourceUrls, credentials, {
     timeoutMs: config.upstream.timeoutMs,
     maxResponseBytes: config.upstream.maxResponseBytes,

@@ -58,7 +58,7 @@ export const ERROR_CATALOGUE = {
   },
   OVERLOADED: {
     status: 503,
-    description: 'The instance is answering as many requests as it takes now (`MAX_IN_FLIGHT`, or fewer while its CPU is saturated: `MAX_EVENT_LOOP_DELAY_MS`); refused at once rather than queued (`Retry-After: 1`), so a balancer can send it elsewhere.',
+    description: 'The instance is answering as many requests as it takes now (`MAX_IN_FLIGHT`, or fewer while its CPU is saturated: `MAX_QUEUE_MS`); refused at once rather than queued (`Retry-After: 1`), so a balancer can send it elsewhere.',
   },
   PERSISTED_DOCUMENT_REQUIRED: {
     status: 400,

@@ -250,27 +250,27 @@ describe('load shedding', () => {
     }
   });
 
-  it('takes fewer requests at a time while the event loop is late, never because a backend is slow, and grows back', async () => {
+  it('takes fewer requests at a time while the CPU is saturated, never because a backend is slow, and takes more again', async () => {
     const setup = await behindProxy('payments', { sourceTimeouts: { payments: 2_000 } });
     const { h, proxy } = setup;
     try {
       proxy.mode = 'hang';
       const merchant = (i: number) => h.query('query($m: ID!) { merchant(id: $m) { id } }', { m: `mer_${i}` });
-      // 20 requests waiting on a hanging backend, the event loop on time: all taken.
+      // 20 requests waiting on a hanging backend, the event loop mostly idle: all taken.
       const waiting = Array.from({ length: 20 }, (_, i) => merchant(i));
       await vi.waitFor(() => expect(h.gateway.shedding.state().inFlight).toBe(20));
-      h.gateway.shedding.observe(2);
+      for (let i = 0; i < 10; i++) h.gateway.shedding.observe({ utilization: 0.3, finished: 0, windowMs: 100 });
       expect(h.gateway.shedding.state().limit).toBe(512);
-      // A late loop (a saturated CPU): nine tenths of what runs, and the next request is refused at once.
-      h.gateway.shedding.observe(250);
-      expect(h.gateway.shedding.state()).toEqual({ inFlight: 20, limit: 18 });
+      // A saturated loop finishing 3 requests per 100 ms (30 a second): 15 in MAX_QUEUE_MS (500 ms).
+      for (let i = 0; i < 10; i++) h.gateway.shedding.observe({ utilization: 0.98, finished: 3, windowMs: 100 });
+      expect(h.gateway.shedding.state()).toEqual({ inFlight: 20, limit: 15 });
       const started = performance.now();
       const refused = await merchant(99);
       expect(refused.status).toBe(503);
       expect(refused.body.errors![0]!.extensions!.code).toBe('OVERLOADED');
       expect(performance.now() - started).toBeLessThan(50);
-      // On time again: the limit grows back and requests are taken.
-      for (let i = 0; i < 100; i++) h.gateway.shedding.observe(0);
+      // The CPU no longer saturated: the cap again, and requests are taken.
+      h.gateway.shedding.observe({ utilization: 0.5, finished: 0, windowMs: 100 });
       expect(h.gateway.shedding.state().limit).toBe(512);
       proxy.mode = 'pass';
       expect((await merchant(100)).status).toBe(200);

@@ -1,43 +1,41 @@
 import { describe, expect, it } from 'vitest';
-import { ConcurrencyLimit, MIN_CONCURRENCY } from '../../gateway/plugins/limits/concurrency-limit.ts';
+import { ConcurrencyLimit, SETTLE } from '../../gateway/plugins/limits/concurrency-limit.ts';
+
+const busy = (finished: number) => ({ utilization: 0.97, finished, windowMs: 100 });
+const calm = (finished: number) => ({ utilization: 0.4, finished, windowMs: 100 });
 
 describe('ConcurrencyLimit', () => {
-  const limit = () => new ConcurrencyLimit({ max: 512, targetDelayMs: 100 });
+  const limit = () => new ConcurrencyLimit({ max: 512, maxQueueMs: 500 });
 
-  it('stays at MAX_IN_FLIGHT while the event loop is on time, however many requests wait on backends', () => {
+  it('stays at MAX_IN_FLIGHT while the CPU is not saturated, however many requests wait on backends', () => {
     const l = limit();
-    for (let i = 0; i < 1000; i++) l.observe(2, 500);
+    for (let i = 0; i < 100; i++) l.observe(calm(1));
     expect(l.current).toBe(512);
   });
 
-  it('cuts to nine tenths of the requests running when the loop is late, down to the floor', () => {
+  it('while saturated, takes what finishes in MAX_QUEUE_MS at the rate measured while saturated', () => {
     const l = limit();
-    l.observe(150, 40);
-    expect(l.current).toBe(36);
-    l.observe(150, 36);
-    expect(l.current).toBe(32);
-    for (let i = 0; i < 50; i++) l.observe(400, l.current);
-    expect(l.current).toBe(MIN_CONCURRENCY);
+    // 15 finished per 100 ms: 150 a second, so 75 in 500 ms; applied after SETTLE windows.
+    for (let i = 0; i < SETTLE - 1; i++) l.observe(busy(15));
+    expect(l.current).toBe(512);
+    l.observe(busy(15));
+    expect(l.current).toBe(75);
   });
 
-  it('grows back to the cap, by a twentieth (at least one) per sample on time', () => {
+  it('a quiet spell lifts the limit but does not lower what the CPU is known to get through', () => {
     const l = limit();
-    for (let i = 0; i < 50; i++) l.observe(400, 8);
-    expect(l.current).toBe(MIN_CONCURRENCY);
-    l.observe(0, 8);
-    expect(l.current).toBe(9);
-    let samples = 1;
-    while (l.current < 512) {
-      l.observe(0, 0);
-      samples++;
-    }
-    // 10 ms a sample: from the floor back to the cap within a second (89 samples), not at once.
-    expect(samples).toBe(89);
+    for (let i = 0; i < 20; i++) l.observe(busy(15));
+    for (let i = 0; i < 50; i++) l.observe(calm(0));
+    expect(l.current).toBe(512);
+    for (let i = 0; i < SETTLE; i++) l.observe(busy(15));
+    expect(l.current).toBe(75);
   });
 
-  it('with a cap under the floor, the cap is the floor', () => {
-    const l = new ConcurrencyLimit({ max: 2, targetDelayMs: 100 });
-    l.observe(500, 2);
-    expect(l.current).toBe(2);
+  it('never under one request, never over the cap', () => {
+    const l = limit();
+    for (let i = 0; i < 50; i++) l.observe(busy(0));
+    expect(l.current).toBe(1);
+    for (let i = 0; i < 50; i++) l.observe(busy(10_000));
+    expect(l.current).toBe(512);
   });
 });

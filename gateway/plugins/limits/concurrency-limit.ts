@@ -1,33 +1,51 @@
 /**
  * How many GraphQL requests one instance takes at a time. Never more than MAX_IN_FLIGHT (a bound on
- * memory), and fewer while the instance's own CPU is the bottleneck: then every request taken
- * beyond what the CPU gets through only waits in the event loop, and makes every other request
- * wait with it.
+ * memory), and, while the instance's own CPU is saturated, no more than it finishes in
+ * MAX_QUEUE_MS at the rate it is finishing them now (Little's law: requests in flight over
+ * requests finished per second is how long each one takes). Beyond that, a request taken only
+ * waits for the CPU, and makes every other request wait with it; refusing it at once lets a
+ * balancer or the client's retry send it elsewhere.
  *
- * The signal is the event loop's delay: how late a timer fires. It grows with the work queued on
- * this process and with nothing else, so a slow backend (whose requests sit idle, waiting on a
- * socket) never makes the instance refuse work; timeouts and breakers deal with that. The limit
- * moves like TCP's window: cut by a tenth of the requests actually running whenever the delay is
- * over its target, grown back by a twentieth (at least one) on every sample under it, between
- * MIN_CONCURRENCY and the cap.
+ * Saturated means the event loop was busy for at least SATURATED of the last window
+ * (`performance.eventLoopUtilization`). That depends on this process's own work and nothing else,
+ * so requests waiting on a slow backend (idle, on a socket) never make the instance refuse work;
+ * timeouts and breakers deal with those. The event loop's delay is not used: Node runs the
+ * callbacks of hundreds of requests in iterations of bounded length, so the delay stays near
+ * 100 ms while the queue, and every request's wait, grows to seconds (measured, BENCHMARKS.md).
  */
-export const MIN_CONCURRENCY = 8;
+import { performance } from 'node:perf_hooks';
 
-/** How often the event loop is sampled. */
-export const SAMPLE_MS = 10;
+export const SATURATED = 0.9;
 
-const DECREASE = 0.9;
-const INCREASE = 0.05;
+/** How often utilisation and the finishing rate are sampled. */
+export const WINDOW_MS = 100;
+
+/** Saturated windows in a row before the limit applies. */
+export const SETTLE = 5;
+
+/** Weight of the newest window in the finishing rate: about the last second counts. */
+const SMOOTHING = 0.1;
 
 export interface ConcurrencyLimitOptions {
   /** MAX_IN_FLIGHT. */
   max: number;
-  /** MAX_EVENT_LOOP_DELAY_MS: a sample over it lowers the limit. */
-  targetDelayMs: number;
+  /** MAX_QUEUE_MS. */
+  maxQueueMs: number;
+}
+
+/** One window: the event loop's utilisation (0 to 1), requests finished, and its length. */
+export interface LoadSample {
+  utilization: number;
+  finished: number;
+  windowMs: number;
 }
 
 export class ConcurrencyLimit {
   #current: number;
+  /** Requests finished per second while saturated, smoothed: what the CPU gets through. */
+  #rate: number | undefined;
+  /** Saturated windows in a row. */
+  #saturatedFor = 0;
 
   constructor(private readonly options: ConcurrencyLimitOptions) {
     this.#current = options.max;
@@ -38,31 +56,38 @@ export class ConcurrencyLimit {
     return this.#current;
   }
 
-  /** One sample: the event loop's delay, and how many requests were in flight when it was taken. */
-  observe(delayMs: number, inFlight: number): void {
-    const { max, targetDelayMs } = this.options;
-    const floor = Math.min(MIN_CONCURRENCY, max);
-    if (delayMs > targetDelayMs) {
-      // From what is running, not from the limit: after a quiet spell the limit is at the cap, far
-      // above the requests whose work is making the loop late.
-      this.#current = Math.max(floor, Math.floor(Math.min(this.#current, inFlight) * DECREASE));
-    } else {
-      this.#current = Math.min(max, this.#current + Math.max(1, Math.floor(this.#current * INCREASE)));
+  observe(sample: LoadSample): void {
+    const { max, maxQueueMs } = this.options;
+    if (sample.utilization < SATURATED) {
+      this.#saturatedFor = 0;
+      this.#current = max;
+      return;
     }
+    // Only saturated windows measure what the CPU gets through; a quiet spell says nothing of it.
+    const rate = (sample.finished * 1000) / sample.windowMs;
+    this.#rate = this.#rate === undefined ? rate : SMOOTHING * rate + (1 - SMOOTHING) * this.#rate;
+    this.#saturatedFor += 1;
+    // A burst that saturates the loop for less than SETTLE windows is let through: the first
+    // windows of a burst finish little of what they started.
+    if (this.#saturatedFor >= SETTLE) this.#current = Math.min(max, Math.max(1, Math.floor((this.#rate * maxQueueMs) / 1000)));
   }
 }
 
 /**
- * Samples the event loop's delay every SAMPLE_MS into `limit`. The timer does not keep the
- * process alive; the returned function stops it.
+ * Samples the event loop's utilisation every WINDOW_MS into `limit`, with the requests finished
+ * meanwhile. The timer does not keep the process alive; the returned function stops it.
  */
-export function watchEventLoop(limit: ConcurrencyLimit, inFlight: () => number): () => void {
-  let last = performance.now();
+export function watchEventLoop(limit: ConcurrencyLimit, finished: () => number): () => void {
+  let last = performance.eventLoopUtilization();
+  let lastAt = performance.now();
+  let lastFinished = finished();
   const timer = setInterval(() => {
-    const now = performance.now();
-    limit.observe(Math.max(0, now - last - SAMPLE_MS), inFlight());
-    last = now;
-  }, SAMPLE_MS);
+    const now = performance.eventLoopUtilization();
+    const at = performance.now();
+    const done = finished();
+    limit.observe({ utilization: performance.eventLoopUtilization(now, last).utilization, finished: done - lastFinished, windowMs: at - lastAt });
+    [last, lastAt, lastFinished] = [now, at, done];
+  }, WINDOW_MS);
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -26,8 +26,8 @@ export interface Limits {
   MAX_BATCH: number;
   /** GraphQL requests one instance answers at a time; more are refused with 503 OVERLOADED. */
   MAX_IN_FLIGHT: number;
-  /** Event-loop delay over which the instance takes fewer requests at a time (concurrency-limit.ts). */
-  MAX_EVENT_LOOP_DELAY_MS: number;
+  /** While the CPU is saturated: no more requests at a time than finish in this many ms (concurrency-limit.ts). */
+  MAX_QUEUE_MS: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -46,7 +46,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   RATE_DEVELOPER_PER_MIN: 3_000,
   MAX_BATCH: 10,
   MAX_IN_FLIGHT: 512,
-  MAX_EVENT_LOOP_DELAY_MS: 100,
+  MAX_QUEUE_MS: 500,
 });
 
 /** The scope that makes a caller a developer: introspection in production, larger limits. */

@@ -1,20 +1,20 @@
 import type { Plugin } from 'graphql-yoga';
 import { junctionError } from '../../errors.ts';
-import { ConcurrencyLimit, watchEventLoop } from './concurrency-limit.ts';
+import { ConcurrencyLimit, watchEventLoop, type LoadSample } from './concurrency-limit.ts';
 
 export interface LoadSheddingOptions {
   /** MAX_IN_FLIGHT: never more requests at a time than this. */
   maxInFlight: number;
-  /** MAX_EVENT_LOOP_DELAY_MS: fewer while the event loop is later than this (concurrency-limit.ts). */
-  maxEventLoopDelayMs: number;
+  /** MAX_QUEUE_MS: while the CPU is saturated, no more than finish in this time (concurrency-limit.ts). */
+  maxQueueMs: number;
 }
 
 export interface LoadShedding {
   plugin: Plugin;
   /** Requests being answered now, and how many the instance takes at the moment. */
   state(): { inFlight: number; limit: number };
-  /** Feeds the limit one event-loop sample by hand (tests; the watcher does it otherwise). */
-  observe(delayMs: number): void;
+  /** Feeds the limit one sample by hand (tests; the watcher does it otherwise). */
+  observe(sample: LoadSample): void;
   /** Stops sampling the event loop. */
   stop(): void;
 }
@@ -27,9 +27,10 @@ export interface LoadShedding {
  */
 export function createLoadShedding(options: LoadSheddingOptions, watch = true): LoadShedding {
   let inFlight = 0;
+  let finished = 0;
   const counted = new WeakSet<Request>();
-  const limit = new ConcurrencyLimit({ max: options.maxInFlight, targetDelayMs: options.maxEventLoopDelayMs });
-  const stop = watch ? watchEventLoop(limit, () => inFlight) : () => undefined;
+  const limit = new ConcurrencyLimit({ max: options.maxInFlight, maxQueueMs: options.maxQueueMs });
+  const stop = watch ? watchEventLoop(limit, () => finished) : () => undefined;
   const plugin: Plugin = {
     onRequest({ request, url, endResponse, fetchAPI }) {
       if (url.pathname !== '/graphql' || (request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html'))) return;
@@ -42,13 +43,16 @@ export function createLoadShedding(options: LoadSheddingOptions, watch = true): 
       counted.add(request);
     },
     onResponse({ request }) {
-      if (counted.delete(request)) inFlight -= 1;
+      if (counted.delete(request)) {
+        inFlight -= 1;
+        finished += 1;
+      }
     },
   };
   return {
     plugin,
     state: () => ({ inFlight, limit: limit.current }),
-    observe: (delayMs) => limit.observe(delayMs, inFlight),
+    observe: (sample) => limit.observe(sample),
     stop,
   };
 }
