@@ -48,7 +48,7 @@ npm run bench        # about 8-9 minutes (the overload's 20 s and the soak's min
 
 Options (environment): \`BENCH_ROUNDS\` (3), \`BENCH_DURATION\` (seconds per round, 4), \`BENCH_WARMUP\`
 (seconds before each round, 1), \`BENCH_ONLY=Dashboard,Latency\` (some scenarios only; Overload and the soak
-runs only when the list names \`Soak\`), \`BENCH_CPU_PROF=1\` (both Junctions run with \`node
+run only when the list names them), \`BENCH_CPU_PROF=1\` (both Junctions run with \`node
 --cpu-prof\`; the profiles are written to \`bench/results/\`, and \`node --import tsx
 bench/profile-summary.ts <file>\` sums it up), \`SOAK_ROUNDS\` (5), \`SOAK_LOAD_S\` (seconds of
 load per soak round, 8), \`SOAK_REST_S\` (seconds of rest after it, 4).
