@@ -33,12 +33,16 @@ export interface OverloadPids {
 export interface CpuUse {
   sutPct: number;
   backendsPct: number;
+  /** This process: the load tool. */
+  loadToolPct: number;
 }
 
 export interface Overload {
   settings: OverloadSettings & { connections: number };
   saturation: { rps: number; p50Ms: number; p99Ms: number; errors: number; cpu: CpuUse };
   openCpu: CpuUse;
+  /** p99 of how late the load tool sent requests in the open loop: large means it, not Junction, was behind. */
+  loadToolLateP99Ms: number;
   offeredRps: number;
   sent: number;
   accepted: { count: number; rps: number; p50Ms: number; p99Ms: number };
@@ -62,6 +66,8 @@ const RULE = `passes when the accepted requests' p99 is at most 2x the p99 at sa
 
 interface OpenLoopRun {
   sent: number;
+  /** How late the load tool sent each request (its own event loop busy), ms. */
+  lateness: number[];
   accepted: number[];
   refused: number[];
   failed: number;
@@ -75,9 +81,10 @@ async function openLoop(target: Target, rate: number, durationS: number): Promis
   const pool = new Pool(url.origin, { connections: 1024, pipelining: 1 });
   const bodies = target.bodies ?? [target.body ?? ''];
   const headers = { ...target.headers, 'content-type': 'application/json', accept: 'application/graphql-response+json' };
-  const run: OpenLoopRun = { sent: 0, accepted: [], refused: [], failed: 0, elapsedMs: 0 };
+  const run: OpenLoopRun = { sent: 0, lateness: [], accepted: [], refused: [], failed: 0, elapsedMs: 0 };
   const pending = new Set<Promise<void>>();
   const send = (dueAt: number, body: string) => {
+    run.lateness.push(performance.now() - dueAt);
     const done = pool.request({ path: url.pathname, method: 'POST', headers, body })
       .then(async (response) => {
         const text = await response.body.text();
@@ -108,11 +115,14 @@ async function openLoop(target: Target, rate: number, durationS: number): Promis
 
 /** Runs `round` and reads how much CPU Junction and the backends used meanwhile. */
 async function withCpu<T>(pids: OverloadPids, round: () => Promise<T>): Promise<[T, CpuUse]> {
-  const [sut, backends, started] = [cpuTicks(pids.sut), cpuTicks(pids.backends), performance.now()];
+  const [sut, backends, own, started] = [cpuTicks(pids.sut), cpuTicks(pids.backends), process.cpuUsage(), performance.now()];
   const result = await round();
   const seconds = (performance.now() - started) / 1000;
   const pct = (ticks: number) => (ticks / CLK_TCK / seconds) * 100;
-  return [result, { sutPct: pct(cpuTicks(pids.sut) - sut), backendsPct: pct(cpuTicks(pids.backends) - backends) }];
+  const used = process.cpuUsage(own);
+  return [result, {
+    sutPct: pct(cpuTicks(pids.sut) - sut), backendsPct: pct(cpuTicks(pids.backends) - backends), loadToolPct: ((used.user + used.system) / 1e6 / seconds) * 100,
+  }];
 }
 
 export async function overload(target: Target, pids: OverloadPids, settings: OverloadSettings): Promise<Overload> {
@@ -141,18 +151,18 @@ export async function overload(target: Target, pids: OverloadPids, settings: Ove
     + `${fmt(accepted.rps, 0)} req/s taken with p99 ${fmt(accepted.p99Ms, 0)} ms (${fmt(p99Ratio, 2)}x the ${fmt(saturation.p99Ms, 0)} ms baseline), `
     + `${fmt(refused.rps, 0)} req/s refused with p99 ${fmt(refused.p99Ms, 1)} ms, ${open.failed} failed`;
   return {
-    settings: { ...settings, connections: target.connections }, saturation, openCpu, offeredRps, sent: open.sent, accepted, refused,
+    settings: { ...settings, connections: target.connections }, saturation, openCpu, loadToolLateP99Ms: percentile([...open.lateness].sort((a, b) => a - b), 99), offeredRps, sent: open.sent, accepted, refused,
     failed: open.failed, p99Ratio, rule: RULE, passed, verdict,
   };
 }
 
 /** The table, the rule and the verdict: the same text on stdout and in BENCHMARKS.md. */
 export function overloadText(o: Overload): string {
-  const table = grid(['round', 'offered req/s', 'taken req/s', 'p50 ms', 'p99 ms', 'refused req/s', 'refused p99 ms', 'failed', 'Junction CPU %', 'backends CPU %'], [
+  const table = grid(['round', 'offered req/s', 'taken req/s', 'p50 ms', 'p99 ms', 'refused req/s', 'refused p99 ms', 'failed', 'Junction CPU %', 'backends CPU %', 'load tool CPU %'], [
     [`closed loop, ${o.settings.connections} connections`, '-', fmt(o.saturation.rps, 0), fmt(o.saturation.p50Ms, 1), fmt(o.saturation.p99Ms, 1), '-', '-', String(o.saturation.errors),
-      fmt(o.saturation.cpu.sutPct, 0), fmt(o.saturation.cpu.backendsPct, 0)],
+      fmt(o.saturation.cpu.sutPct, 0), fmt(o.saturation.cpu.backendsPct, 0), fmt(o.saturation.cpu.loadToolPct, 0)],
     [`open loop, ${o.settings.factor}x`, fmt(o.offeredRps, 0), fmt(o.accepted.rps, 0), fmt(o.accepted.p50Ms, 1), fmt(o.accepted.p99Ms, 1), fmt(o.refused.rps, 0), fmt(o.refused.p99Ms, 1), String(o.failed),
-      fmt(o.openCpu.sutPct, 0), fmt(o.openCpu.backendsPct, 0)],
+      fmt(o.openCpu.sutPct, 0), fmt(o.openCpu.backendsPct, 0), fmt(o.openCpu.loadToolPct, 0)],
   ], 1);
-  return `${o.settings.durationS} s a round.\n\n${table}\n\nRule: ${o.rule}.\n\nVerdict: ${o.verdict}.`;
+  return `${o.settings.durationS} s a round. In the open loop the load tool sent its requests with a p99 of ${fmt(o.loadToolLateP99Ms, 1)} ms after they were due.\n\n${table}\n\nRule: ${o.rule}.\n\nVerdict: ${o.verdict}.`;
 }
