@@ -1,7 +1,7 @@
 /**
  * How many GraphQL requests one instance takes at a time. Never more than MAX_IN_FLIGHT (a bound on
  * memory), and, while the instance's own CPU is saturated, no more than it finishes in
- * MAX_QUEUE_MS at the rate it is finishing them now (Little's law: requests in flight over
+ * MAX_QUEUE_MS at the rate it finished them while saturated (Little's law: requests in flight over
  * requests finished per second is how long each one takes). Beyond that, a request taken only
  * waits for the CPU, and makes every other request wait with it; refusing it at once lets a
  * balancer or the client's retry send it elsewhere.
@@ -10,8 +10,9 @@
  * (`performance.eventLoopUtilization`). That depends on this process's own work and nothing else,
  * so requests waiting on a slow backend (idle, on a socket) never make the instance refuse work;
  * timeouts and breakers deal with those. The event loop's delay is not used: Node runs the
- * callbacks of hundreds of requests in iterations of bounded length, so the delay stays near
- * 100 ms while the queue, and every request's wait, grows to seconds (measured, BENCHMARKS.md).
+ * callbacks of hundreds of requests in iterations of bounded length, so the delay stays short
+ * while the queue grows (measured with bench/overload.ts: shedding above a 150 ms delay let
+ * through nearly every request offered at twice the saturation rate, and they waited up to 8 s).
  */
 import { performance } from 'node:perf_hooks';
 
