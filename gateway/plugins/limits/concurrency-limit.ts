@@ -14,7 +14,7 @@
  * while the queue grows (measured with bench/overload.ts: shedding above a 150 ms delay let
  * through nearly every request offered at twice the saturation rate, and they waited up to 8 s).
  */
-import { performance } from 'node:perf_hooks';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
 export const SATURATED = 0.9;
 
@@ -74,20 +74,24 @@ export class ConcurrencyLimit {
   }
 }
 
+/** Node's cumulative event-loop utilisation (`performance.eventLoopUtilization`). */
+export type LoopClock = () => EventLoopUtilization;
+
 /**
  * Samples the event loop's utilisation every WINDOW_MS into `limit`, with the requests finished
- * meanwhile. The timer does not keep the process alive; the returned function stops it.
+ * meanwhile; the window's length is the idle plus active time the loop reports. The timer does
+ * not keep the process alive; the returned function stops it.
  */
-export function watchEventLoop(limit: ConcurrencyLimit, finished: () => number): () => void {
-  let last = performance.eventLoopUtilization();
-  let lastAt = performance.now();
+export function watchEventLoop(limit: ConcurrencyLimit, finished: () => number, clock: LoopClock = () => performance.eventLoopUtilization()): () => void {
+  let last = clock();
   let lastFinished = finished();
   const timer = setInterval(() => {
-    const now = performance.eventLoopUtilization();
-    const at = performance.now();
+    const now = clock();
     const done = finished();
-    limit.observe({ utilization: performance.eventLoopUtilization(now, last).utilization, finished: done - lastFinished, windowMs: at - lastAt });
-    [last, lastAt, lastFinished] = [now, at, done];
+    const windowMs = now.idle + now.active - (last.idle + last.active);
+    const utilization = windowMs > 0 ? (now.active - last.active) / windowMs : 0;
+    limit.observe({ utilization, finished: done - lastFinished, windowMs: Math.max(windowMs, 1) });
+    [last, lastFinished] = [now, done];
   }, WINDOW_MS);
   timer.unref();
   return () => clearInterval(timer);
