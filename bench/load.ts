@@ -104,16 +104,23 @@ export async function warmUp(target: Target, seconds: number): Promise<void> {
   await runLoad(target, seconds);
 }
 
-interface Snapshot {
+export interface Snapshot {
   atMs: number;
   sutTicks: number;
   backendsTicks: number;
   loaderMicros: number;
 }
 
-function snapshot(sutPid: number, backendsPid: number): Snapshot {
+export function snapshot(sutPid: number, backendsPid: number): Snapshot {
   const usage = process.cpuUsage();
   return { atMs: performance.now(), sutTicks: cpuTicks(sutPid), backendsTicks: cpuTicks(backendsPid), loaderMicros: usage.user + usage.system };
+}
+
+/** Percent of one core each process used between two snapshots (the load tool is this process). */
+export function cpuBetween(start: Snapshot, end: Snapshot): { sutPct: number; backendsPct: number; loadToolPct: number } {
+  const seconds = (end.atMs - start.atMs) / 1000;
+  const pct = (ticks: number) => (ticks / CLK_TCK / seconds) * 100;
+  return { sutPct: pct(end.sutTicks - start.sutTicks), backendsPct: pct(end.backendsTicks - start.backendsTicks), loadToolPct: ((end.loaderMicros - start.loaderMicros) / 1e6 / seconds) * 100 };
 }
 
 export async function measureRound(target: Target, options: RoundOptions): Promise<RoundResult> {
@@ -132,8 +139,7 @@ export async function measureRound(target: Target, options: RoundOptions): Promi
   const peak = peakRssMb(sutPid);
 
   const sorted = [...run.latencies].sort((a, b) => a - b);
-  const loadS = (end.atMs - start.atMs) / 1000;
-  const percentOfCore = (ticks: number) => (ticks / CLK_TCK / loadS) * 100;
+  const cpu = cpuBetween(start, end);
   return {
     requests: run.completed,
     sent: run.sent,
@@ -144,9 +150,9 @@ export async function measureRound(target: Target, options: RoundOptions): Promi
     upstreamPerRequest: calls.total / run.sent,
     cpuSecondsPer1k: ((drained.sutTicks - start.sutTicks) / CLK_TCK / run.sent) * 1000,
     peakRssMb: peak,
-    sutCpuPct: percentOfCore(end.sutTicks - start.sutTicks),
-    backendsCpuPct: percentOfCore(end.backendsTicks - start.backendsTicks),
-    loaderCpuPct: ((end.loaderMicros - start.loaderMicros) / 1e6 / loadS) * 100,
+    sutCpuPct: cpu.sutPct,
+    backendsCpuPct: cpu.backendsPct,
+    loaderCpuPct: cpu.loadToolPct,
     errors: run.errors,
     non2xx: run.non2xx,
     graphqlErrors: run.graphqlErrors,

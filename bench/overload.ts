@@ -12,8 +12,8 @@
  * it, so time spent queued in the load tool counts against Junction (no coordinated omission).
  */
 import { Pool } from 'undici';
-import { runLoad, type Target } from './load.ts';
-import { CLK_TCK, cpuTicks, percentile, sleep } from './measures.ts';
+import { cpuBetween, runLoad, snapshot, type Target } from './load.ts';
+import { percentile, sleep } from './measures.ts';
 import { fmt, grid } from './report.ts';
 
 export interface OverloadSettings {
@@ -113,16 +113,11 @@ async function openLoop(target: Target, rate: number, durationS: number): Promis
   return run;
 }
 
-/** Runs `round` and reads how much CPU Junction and the backends used meanwhile. */
+/** Runs `round` and reads how much CPU Junction, the backends and the load tool used meanwhile. */
 async function withCpu<T>(pids: OverloadPids, round: () => Promise<T>): Promise<[T, CpuUse]> {
-  const [sut, backends, own, started] = [cpuTicks(pids.sut), cpuTicks(pids.backends), process.cpuUsage(), performance.now()];
+  const start = snapshot(pids.sut, pids.backends);
   const result = await round();
-  const seconds = (performance.now() - started) / 1000;
-  const pct = (ticks: number) => (ticks / CLK_TCK / seconds) * 100;
-  const used = process.cpuUsage(own);
-  return [result, {
-    sutPct: pct(cpuTicks(pids.sut) - sut), backendsPct: pct(cpuTicks(pids.backends) - backends), loadToolPct: ((used.user + used.system) / 1e6 / seconds) * 100,
-  }];
+  return [result, cpuBetween(start, snapshot(pids.sut, pids.backends))];
 }
 
 export async function overload(target: Target, pids: OverloadPids, settings: OverloadSettings): Promise<Overload> {
