@@ -38,7 +38,7 @@ return #members`;
 
 /**
  * Redis, shared by every gateway instance. Every command is bounded by the client's
- * `commandTimeout` (100 ms, gateway/redis.ts), and any error is a miss or a skipped write: Redis
+ * command timeout (`COMMAND_TIMEOUT_MS`, 100 ms, gateway/redis.ts), and any error is a miss or a skipped write: Redis
  * trouble never fails a request. Errors are logged at most once per 10 s.
  */
 export function createRedisStore(redis: Redis, logger: Logger, options: StoreOptions = {}): CacheStore {

@@ -3,12 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { REDIS_OPTIONS } from '../../gateway/redis.ts';
+import type { Redis } from 'ioredis';
+import { createRedis } from '../../gateway/redis.ts';
 
 /** The machine's Redis (REDIS_URL, else 127.0.0.1:6379), with Junction's fail-fast options. */
 export async function sharedRedis(): Promise<Redis> {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { ...REDIS_OPTIONS });
+  const redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   await redis.connect();
   return redis;
 }
@@ -36,7 +36,7 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   const server: ChildProcess = spawn('redis-server', ['--port', '0', '--unixsocket', path, '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
   for (let i = 0; i < 100 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 20));
   if (!existsSync(path)) throw new Error('redis-server did not start');
-  const redis = new Redis({ path, ...REDIS_OPTIONS });
+  const redis = createRedis({ path });
   redis.on('error', () => undefined); // killed on purpose: the store reports its own failures
   await redis.connect();
   return {
