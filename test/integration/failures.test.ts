@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { callCounts, startHarness, type Harness, type HarnessOptions } from '../helpers/harness.ts';
 import type { SourceName } from '../../sources/index.ts';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.ts';
+import { RELEASE, SETTLE } from '../../gateway/plugins/limits/concurrency-limit.ts';
 
 /**
  * hardening.md's Upstreams rows: the payments backend behind a TCP fault proxy, the other two
@@ -261,16 +262,20 @@ describe('load shedding', () => {
       await vi.waitFor(() => expect(h.gateway.shedding.state().inFlight).toBe(20));
       for (let i = 0; i < 10; i++) h.gateway.shedding.observe({ utilization: 0.3, finished: 0, windowMs: 100 });
       expect(h.gateway.shedding.state().limit).toBe(512);
-      // A saturated loop finishing 3 requests per 100 ms (30 a second): 15 in MAX_QUEUE_MS (500 ms).
-      for (let i = 0; i < 10; i++) h.gateway.shedding.observe({ utilization: 0.98, finished: 3, windowMs: 100 });
+      // A saturated loop finishing 3 requests per 100 ms (30.6 a second of busy time): 15 in
+      // MAX_QUEUE_MS (500 ms), once SETTLE windows have measured the rate.
+      for (let i = 0; i < SETTLE; i++) h.gateway.shedding.observe({ utilization: 0.98, finished: 3, windowMs: 100 });
       expect(h.gateway.shedding.state()).toEqual({ inFlight: 20, limit: 15 });
       const started = performance.now();
       const refused = await merchant(99);
       expect(refused.status).toBe(503);
       expect(refused.body.errors![0]!.extensions!.code).toBe('OVERLOADED');
       expect(performance.now() - started).toBeLessThan(50);
-      // The CPU no longer saturated: the cap again, and requests are taken.
-      h.gateway.shedding.observe({ utilization: 0.5, finished: 0, windowMs: 100 });
+      // The CPU no longer saturated: after RELEASE windows in a row (not one), the cap again, and
+      // requests are taken.
+      for (let i = 0; i < RELEASE - 1; i++) h.gateway.shedding.observe({ utilization: 0.2, finished: 0, windowMs: 100 });
+      expect(h.gateway.shedding.state().limit).toBe(15);
+      h.gateway.shedding.observe({ utilization: 0.2, finished: 0, windowMs: 100 });
       expect(h.gateway.shedding.state().limit).toBe(512);
       proxy.mode = 'pass';
       expect((await merchant(100)).status).toBe(200);

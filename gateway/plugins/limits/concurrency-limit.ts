@@ -6,8 +6,9 @@
  * waits for the CPU, and makes every other request wait with it; refusing it at once lets a
  * balancer or the client's retry send it elsewhere.
  *
- * Saturated means the event loop was busy for at least SATURATED of the last window
- * (`performance.eventLoopUtilization`). That depends on this process's own work and nothing else,
+ * Saturated means the event loop was busy for at least SATURATED of a window
+ * (`performance.eventLoopUtilization`); the limit applies from the first saturated window once the
+ * rate is known (SETTLE), and is lifted after RELEASE windows in a row that were not saturated. That depends on this process's own work and nothing else,
  * so requests waiting on a slow backend (idle, on a socket) never make the instance refuse work;
  * timeouts and breakers deal with those. The event loop's delay is not used: Node runs the
  * callbacks of hundreds of requests in iterations of bounded length, so the delay stays short
@@ -21,8 +22,28 @@ export const SATURATED = 0.9;
 /** How often utilisation and the finishing rate are sampled. */
 export const WINDOW_MS = 100;
 
-/** Saturated windows in a row before the limit applies. */
-export const SETTLE = 5;
+/**
+ * Busy windows (utilisation >= MEASURED) the instance must have seen, in all, before its rate is
+ * trusted: the first windows of the first burst finish little of what they started, so the rate is
+ * their plain mean until then (an average started from the first window alone put the limit at 1
+ * and took 5 s to climb back, refusing a steady 32 connections). From then on one saturated window
+ * applies the limit. (Asking for several saturated windows in a row, as an
+ * earlier version did, waited ~900 ms at the start of an overload, a single dip resetting the
+ * count, while requests in flight climbed to twice the limit; they waited over 1.5 s.)
+ */
+export const SETTLE = 10;
+
+/**
+ * Windows in a row below SATURATED before the limit is lifted. Under overload, with the limit
+ * holding requests back, single windows dip below it (the loop waits a moment on the backends, or
+ * on the GC's helper threads on the same core): measured with bench/overload.ts, runs of up to 3.
+ * Lifting the limit on each of them let in-flight requests climb from ~50 to 250, and those
+ * waited seconds.
+ */
+export const RELEASE = 10;
+
+/** Windows busier than this measure the rate (below it, too little finishes to tell). */
+const MEASURED = 0.5;
 
 /** Weight of the newest window in the finishing rate: about the last second counts. */
 const SMOOTHING = 0.1;
@@ -43,10 +64,16 @@ export interface LoadSample {
 
 export class ConcurrencyLimit {
   #current: number;
-  /** Requests finished per second while saturated, smoothed: what the CPU gets through. */
+  /**
+   * Requests finished per second of the event loop's busy time, smoothed: what the CPU gets
+   * through when it is saturated. Measured in every busy window (not only saturated ones) and
+   * scaled by its utilisation, so the windows that dip below SATURATED still count.
+   */
   #rate: number | undefined;
-  /** Saturated windows in a row. */
-  #saturatedFor = 0;
+  /** Windows that measured the rate, in all; windows in a row that were not saturated. */
+  #measured = 0;
+  #calmFor = 0;
+  #limited = false;
 
   constructor(private readonly options: ConcurrencyLimitOptions) {
     this.#current = options.max;
@@ -59,18 +86,22 @@ export class ConcurrencyLimit {
 
   observe(sample: LoadSample): void {
     const { max, maxQueueMs } = this.options;
-    if (sample.utilization < SATURATED) {
-      this.#saturatedFor = 0;
-      this.#current = max;
-      return;
+    if (sample.utilization >= MEASURED) {
+      const rate = (sample.finished * 1000) / (sample.utilization * sample.windowMs);
+      this.#measured += 1;
+      // The mean of the windows so far, then a moving average once there are 1 / SMOOTHING of them.
+      this.#rate = (this.#rate ?? 0) + (rate - (this.#rate ?? 0)) * Math.max(SMOOTHING, 1 / this.#measured);
     }
-    // Only saturated windows measure what the CPU gets through; a quiet spell says nothing of it.
-    const rate = (sample.finished * 1000) / sample.windowMs;
-    this.#rate = this.#rate === undefined ? rate : SMOOTHING * rate + (1 - SMOOTHING) * this.#rate;
-    this.#saturatedFor += 1;
-    // A burst that saturates the loop for less than SETTLE windows is let through: the first
-    // windows of a burst finish little of what they started.
-    if (this.#saturatedFor >= SETTLE) this.#current = Math.min(max, Math.max(1, Math.floor((this.#rate * maxQueueMs) / 1000)));
+    if (sample.utilization >= SATURATED) {
+      this.#calmFor = 0;
+      if (this.#measured >= SETTLE) this.#limited = true;
+    } else {
+      this.#calmFor += 1;
+      if (this.#calmFor >= RELEASE) this.#limited = false;
+    }
+    this.#current = this.#limited && this.#rate !== undefined
+      ? Math.min(max, Math.max(1, Math.floor((this.#rate * maxQueueMs) / 1000)))
+      : max;
   }
 }
 
