@@ -26,6 +26,12 @@ export const DEFAULTS = Object.freeze({
   drainMs: 10_000,
   /** After SIGTERM, how long new requests are still taken (readiness already 503), in ms. */
   shutdownDelayMs: 2_000,
+  /**
+   * How long an idle client connection is kept open, in ms: longer than balancers keep theirs
+   * (60 s is common), so the balancer, not Junction, closes an idle connection and never sends on
+   * one Junction is closing (Node's 5 s default answers that race with a reset, a 502 upstream).
+   */
+  keepAliveTimeoutMs: 65_000,
   logLevel: 'info',
   auth: {
     algorithms: ['RS256'] as ('RS256' | 'ES256')[],
@@ -71,6 +77,7 @@ const envSchema = z.object({
   REQUEST_DEADLINE_MS: positiveInt(300_000).default(DEFAULTS.requestDeadlineMs),
   DRAIN_MS: positiveInt(300_000).default(DEFAULTS.drainMs),
   SHUTDOWN_DELAY_MS: z.coerce.number({ error: 'must be a number' }).int().min(0).max(60_000).default(DEFAULTS.shutdownDelayMs),
+  KEEP_ALIVE_TIMEOUT_MS: positiveInt(600_000).default(DEFAULTS.keepAliveTimeoutMs),
   PAYMENTS_TIMEOUT_MS: positiveInt(120_000).optional(),
   MAPS_TIMEOUT_MS: positiveInt(120_000).optional(),
   MESSAGING_TIMEOUT_MS: positiveInt(120_000).optional(),
@@ -120,6 +127,8 @@ export interface Config {
   drainMs: number;
   /** SIGTERM: how long new requests are still taken while balancers notice readiness is 503. */
   shutdownDelayMs: number;
+  /** How long an idle client connection stays open. */
+  keepAliveTimeoutMs: number;
   /** Unset: in-memory stores, and the log says so. */
   redisUrl: string | undefined;
   /** The entity and response caches (in Redis with REDIS_URL, else in memory); off: every read reaches a backend. */
@@ -235,6 +244,7 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     upstream: { timeoutMs: e.UPSTREAM_TIMEOUT_MS, maxResponseBytes: e.UPSTREAM_MAX_RESPONSE_BYTES, requestDeadlineMs: e.REQUEST_DEADLINE_MS },
     drainMs: e.DRAIN_MS,
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
+    keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
     redisUrl: e.REDIS_URL,
     cache: e.CACHE === 'on',
     limits: Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, e[name as keyof Limits]])) as unknown as Limits,

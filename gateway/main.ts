@@ -111,6 +111,10 @@ async function main(): Promise<void> {
     if (shuttingDown) res.setHeader('connection', 'close');
     void gateway.yoga(req, res);
   });
+  // Idle connections stay open longer than a balancer keeps its own (see KEEP_ALIVE_TIMEOUT_MS).
+  // Reused connections also matter under load: a saturated event loop accepts one new connection
+  // per turn (libuv 1.45+), so a client that must open new ones waits for it (BENCHMARKS.md).
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
   const url = await listen(server, config.port, config.host);
 
   const lines = [

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLE_QUERY } from '../../gateway/example-query.ts';
@@ -108,6 +109,21 @@ describe('npm start', () => {
     // Production is the default without NODE_ENV: no GraphiQL.
     const page = await fetch(`${url}/graphql`, { headers: { accept: 'text/html' } });
     expect(await page.text()).not.toMatch(/graphiql/i);
+  });
+
+  it('keeps an idle client connection open for KEEP_ALIVE_TIMEOUT_MS, then closes it', async () => {
+    const { url } = await start({ NODE_ENV: 'development', KEEP_ALIVE_TIMEOUT_MS: '400' });
+    const { hostname, port } = new URL(url);
+    const socket = connect(Number(port), hostname);
+    const answered = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    socket.write(`GET /healthz HTTP/1.1\r\nhost: ${hostname}\r\n\r\n`);
+    await answered;
+    const idleFrom = performance.now();
+    await new Promise((resolve) => socket.once('close', resolve));
+    const idleMs = performance.now() - idleFrom;
+    // Closed by Junction (the client never ends it) once idle for the setting, not Node's 5 s.
+    expect(idleMs).toBeGreaterThanOrEqual(390);
+    expect(idleMs).toBeLessThan(2_000);
   });
 
   it('refuses to start in production without auth settings, naming the one to set', async () => {

@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       upstream: { timeoutMs: DEFAULTS.upstreamTimeoutMs, maxResponseBytes: DEFAULTS.upstreamMaxResponseBytes, requestDeadlineMs: 10_000 },
       drainMs: 10_000,
       shutdownDelayMs: 2_000,
+      keepAliveTimeoutMs: 65_000,
       redisUrl: undefined,
       cache: true,
       limits: DEFAULT_LIMITS,
