@@ -151,7 +151,10 @@ saturation and the p99 there (the baseline); then requests are sent at twice tha
 intervals whatever comes back (an open loop, by \`bench/overload.ts\` with undici rather than
 autocannon, whose rate limit sends each second's quota in one burst), each one's latency counted
 from when it was due to leave. What Junction cannot take it refuses with 503 \`OVERLOADED\`
-(\`MAX_IN_FLIGHT\`, \`MAX_QUEUE_MS\`).
+(\`MAX_IN_FLIGHT\`, \`MAX_QUEUE_MS\`). The judged round runs over connections opened before it, as
+a balancer's keep-alive pool is; the same round is then run again over a new pool that opens
+connections during the overload, to show what that costs (a saturated Node process accepts one new
+connection per turn of its event loop).
 
 ${overloadText(report.overload)}
 ` : ''}
