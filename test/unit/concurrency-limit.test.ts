@@ -28,7 +28,7 @@ describe('ConcurrencyLimit', () => {
   it('measures the rate per second of busy time, in windows that were busy but not saturated too', () => {
     const l = limit();
     // 7 finished in a window busy 70 ms: 100 a busy second, 50 in 500 ms.
-    for (let i = 0; i < 20; i++) l.observe(busy(7));
+    for (let i = 0; i < SETTLE; i++) l.observe(busy(7));
     expect(l.current).toBe(512);
     l.observe(saturated(10));
     expect(l.current).toBe(50);
@@ -45,18 +45,21 @@ describe('ConcurrencyLimit', () => {
 
   it('the rate starts as the mean of the first windows, not the first window alone', () => {
     const l = limit();
-    // The first windows of a burst finish little of what they started: 0, 0, then 15 a window.
+    // The first windows of a burst finish little of what they started: 0, then 15 a window.
     l.observe(saturated(0));
-    l.observe(saturated(0));
-    for (let i = 0; i < SETTLE - 2; i++) l.observe(saturated(15));
-    // Mean of 0, 0 and eight 15s: 12 a window, 120 a second, 60 in 500 ms (from the first window
-    // alone, moving slowly, it would have been ~20).
-    expect(l.current).toBe(60);
+    for (let i = 0; i < 9; i++) l.observe(saturated(15));
+    // The mean, 13.5 a window of busy time: 135 a second (from the first window alone, moving by a
+    // tenth each window, it would be ~92).
+    expect(l.rate).toBeCloseTo(135, 6);
+    expect(l.current).toBe(512); // not trusted before SETTLE windows
+    for (let i = 10; i < SETTLE; i++) l.observe(saturated(15));
+    expect(l.current).toBeGreaterThanOrEqual(74);
+    expect(l.current).toBeLessThanOrEqual(75);
   });
 
   it('holds through dips below saturation; lifted after RELEASE windows in a row that were not saturated', () => {
     const l = limit();
-    for (let i = 0; i < 20; i++) l.observe(saturated(15));
+    for (let i = 0; i < SETTLE; i++) l.observe(saturated(15));
     expect(l.current).toBe(75);
     // Dips of up to RELEASE - 1 windows, as an overloaded instance waiting on its backends has.
     for (let round = 0; round < 3; round++) {

@@ -1,19 +1,20 @@
 /**
  * How many GraphQL requests one instance takes at a time. Never more than MAX_IN_FLIGHT (a bound on
  * memory), and, while the instance's own CPU is saturated, no more than it finishes in
- * MAX_QUEUE_MS at the rate it finished them while saturated (Little's law: requests in flight over
+ * MAX_QUEUE_MS at the rate its CPU gets through them (Little's law: requests in flight over
  * requests finished per second is how long each one takes). Beyond that, a request taken only
  * waits for the CPU, and makes every other request wait with it; refusing it at once lets a
  * balancer or the client's retry send it elsewhere.
  *
  * Saturated means the event loop was busy for at least SATURATED of a window
  * (`performance.eventLoopUtilization`); the limit applies from the first saturated window once the
- * rate is known (SETTLE), and is lifted after RELEASE windows in a row that were not saturated. That depends on this process's own work and nothing else,
- * so requests waiting on a slow backend (idle, on a socket) never make the instance refuse work;
- * timeouts and breakers deal with those. The event loop's delay is not used: Node runs the
- * callbacks of hundreds of requests in iterations of bounded length, so the delay stays short
- * while the queue grows (measured with bench/overload.ts: shedding above a 150 ms delay let
- * through nearly every request offered at twice the saturation rate, and they waited up to 8 s).
+ * rate is known (SETTLE), and is lifted after RELEASE windows in a row that were not saturated.
+ * That depends on this process's own work and nothing else, so requests waiting on a slow backend
+ * (idle, on a socket) never make the instance refuse work; timeouts and breakers deal with those.
+ * The event loop's delay is not used: Node runs the callbacks of hundreds of requests in
+ * iterations of bounded length, so the delay stays short while the queue grows (measured with
+ * bench/overload.ts: shedding above a 150 ms delay let through nearly every request offered at
+ * twice the saturation rate, and they waited up to 8 s).
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
@@ -24,14 +25,16 @@ export const WINDOW_MS = 100;
 
 /**
  * Busy windows (utilisation >= MEASURED) the instance must have seen, in all, before its rate is
- * trusted: the first windows of the first burst finish little of what they started, so the rate is
- * their plain mean until then (an average started from the first window alone put the limit at 1
- * and took 5 s to climb back, refusing a steady 32 connections). From then on one saturated window
- * applies the limit. (Asking for several saturated windows in a row, as an
- * earlier version did, waited ~900 ms at the start of an overload, a single dip resetting the
- * count, while requests in flight climbed to twice the limit; they waited over 1.5 s.)
+ * trusted: 3 s of busy time. A new process is slow for its first seconds (code not yet compiled),
+ * and the first windows of a burst finish little of what they started; so the rate starts as the
+ * plain mean of the first windows (an average started from the first window alone put the limit
+ * at 1 and took 5 s to climb back, refusing a steady 32 connections), and is not used until then
+ * (after 10 windows a new process under 32 connections still refused 60 of 560 requests). From
+ * then on one saturated window applies the limit. (Asking for several saturated windows in a row, as an earlier version did,
+ * waited ~900 ms at the start of an overload, a single dip resetting the count, while requests in
+ * flight climbed to twice the limit; they waited over 1.5 s.)
  */
-export const SETTLE = 10;
+export const SETTLE = 30;
 
 /**
  * Windows in a row below SATURATED before the limit is lifted. Under overload, with the limit
@@ -82,6 +85,11 @@ export class ConcurrencyLimit {
   /** Requests the instance takes at a time, now. */
   get current(): number {
     return this.#current;
+  }
+
+  /** Requests finished per second of busy time, as measured so far (undefined before any busy window). */
+  get rate(): number | undefined {
+    return this.#rate;
   }
 
   observe(sample: LoadSample): void {
