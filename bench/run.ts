@@ -120,7 +120,7 @@ async function main(): Promise<void> {
       log(`\nSoak (issue 9): junction, ${SOAK.rounds} rounds of ${SOAK.loadS} s Dashboard-pages load (${pages.connections} connections) and ${SOAK.restS} s rest`);
       const { proc, snapshotDir } = running.systems.junction;
       if (!snapshotDir) throw new Error('junction was started without a heap snapshot folder');
-      soaked = await soak(target(running, pages, 'junction'), { pid: proc.pid, snapshotDir }, SOAK, (round) => log(soakLine(round)));
+      soaked = await soak(target(running, pages, 'junction'), { pid: proc.pid, snapshotDir, backendsPid: running.backends.pid }, SOAK, (round) => log(soakLine(round)));
     }
 
     log('\nChecking again after the load:');

@@ -9,8 +9,8 @@
  * a soak without snapshots.
  */
 import { takeCensus, type HeapCensus } from './heap-snapshot.ts';
-import { runLoad, type Target } from './load.ts';
-import { peakRssMb, resetPeakRss, rssMb, sleep } from './measures.ts';
+import { runLoad, snapshot, type Target } from './load.ts';
+import { CLK_TCK, peakRssMb, resetPeakRss, rssMb, sleep } from './measures.ts';
 import { fmt, grid } from './report.ts';
 
 export interface SoakSettings {
@@ -23,6 +23,8 @@ export interface SoakSettings {
 export interface Soaked {
   pid: number;
   snapshotDir: string;
+  /** The demo backends' process: its CPU per request tells a slower machine from a slower Junction. */
+  backendsPid: number;
 }
 
 export interface SoakRound {
@@ -32,6 +34,10 @@ export interface SoakRound {
   rps: number;
   /** Connection errors and timeouts, non-2xx answers, and 2xx answers carrying GraphQL errors. */
   errors: number;
+  /** CPU per answered request during the load, ms: Junction's, and the backends' (the same work
+   * every round, so it rises only when the machine is slower). */
+  sutCpuMsPerRequest: number;
+  backendsCpuMsPerRequest: number;
   /** VmHWM, reset before the load and read after the rest: the requests left in flight when the load
    * stopped are finished during the rest, and what they take belongs to the load. */
   peakRssMb: number;
@@ -100,14 +106,19 @@ export async function soak(target: Target, soaked: Soaked, settings: SoakSetting
   const rounds: SoakRound[] = [];
   for (let round = 1; round <= settings.rounds; round++) {
     resetPeakRss(pid);
+    const before = snapshot(pid, soaked.backendsPid);
     const run = await runLoad(target, settings.loadS);
+    const after = snapshot(pid, soaked.backendsPid);
+    const cpuMs = (ticks: number) => (ticks / CLK_TCK) * 1000 / Math.max(1, run.completed);
     await sleep(settings.restS * 1000);
     const [peak, rss] = [peakRssMb(pid), rssMb(pid)];
     const census = await takeCensus(pid, snapshotDir);
     censuses.push(census);
     const done: SoakRound = {
       round, requests: run.completed, rps: run.completed / (run.elapsedMs / 1000),
-      errors: run.errors + run.non2xx + run.graphqlErrors, peakRssMb: peak, rssAfterRestMb: rss,
+      errors: run.errors + run.non2xx + run.graphqlErrors,
+      sutCpuMsPerRequest: cpuMs(after.sutTicks - before.sutTicks), backendsCpuMsPerRequest: cpuMs(after.backendsTicks - before.backendsTicks),
+      peakRssMb: peak, rssAfterRestMb: rss,
       heapMb: census.bytes / MB, codeMb: census.uncountedBytes / MB,
     };
     rounds.push(done);
@@ -175,7 +186,7 @@ function judgeRss(rounds: readonly SoakRound[]): Judgement {
 
 export function soakLine(r: SoakRound): string {
   return `  round ${r.round}  ${String(r.requests).padStart(7)} requests  ${fmt(r.rps, 0).padStart(6)} req/s  peak ${fmt(r.peakRssMb, 0)} MB  `
-    + `after the rest ${fmt(r.rssAfterRestMb, 1)} MB, heap after GC ${fmt(r.heapMb, 1)} MB (code and V8 internals ${fmt(r.codeMb, 1)})${r.errors > 0 ? `  ${r.errors} errors` : ''}`;
+    + `CPU/req ${fmt(r.sutCpuMsPerRequest, 2)} ms (backends ${fmt(r.backendsCpuMsPerRequest, 2)})  after the rest ${fmt(r.rssAfterRestMb, 1)} MB, heap after GC ${fmt(r.heapMb, 1)} MB (code and V8 internals ${fmt(r.codeMb, 1)})${r.errors > 0 ? `  ${r.errors} errors` : ''}`;
 }
 
 /** Live objects of each class in each snapshot, and the rise the rule judges. */
@@ -186,8 +197,9 @@ function classTable(list: readonly ClassSeries[], last: number): string {
 
 /** The tables, the rules and the verdicts: the same text on stdout and in BENCHMARKS.md. */
 export function soakText(s: Soak): string {
-  const table = grid(['round', 'requests', 'req/s', 'errors', 'peak RSS (load, rest) MB', 'RSS after rest MB', 'heap after GC MB', 'of it code and V8 internals MB'],
-    s.rounds.map((r) => [String(r.round), String(r.requests), fmt(r.rps, 0), String(r.errors), fmt(r.peakRssMb, 0), fmt(r.rssAfterRestMb, 1), fmt(r.heapMb, 1), fmt(r.codeMb, 1)]), 1);
+  const table = grid(['round', 'requests', 'req/s', 'errors', 'Junction CPU ms/req', 'backends CPU ms/req', 'peak RSS (load, rest) MB', 'RSS after rest MB', 'heap after GC MB', 'of it code and V8 internals MB'],
+    s.rounds.map((r) => [String(r.round), String(r.requests), fmt(r.rps, 0), String(r.errors), fmt(r.sutCpuMsPerRequest, 2), fmt(r.backendsCpuMsPerRequest, 2),
+      fmt(r.peakRssMb, 0), fmt(r.rssAfterRestMb, 1), fmt(r.heapMb, 1), fmt(r.codeMb, 1)]), 1);
   const n = s.rounds.length;
   const classes = s.heap.growing.length > 0
     ? `Live objects of the classes that grow every round${s.heap.growing.length > SHOWN ? ` (the first ${SHOWN} of ${s.heap.growing.length})` : ''}:\n\n${classTable(s.heap.growing, n)}`
