@@ -51,7 +51,11 @@ Options (environment): \`BENCH_ROUNDS\` (3), \`BENCH_DURATION\` (seconds per rou
 run only when the list names them), \`BENCH_CPU_PROF=1\` (both Junctions run with \`node
 --cpu-prof\`; the profiles are written to \`bench/results/\`, and \`node --import tsx
 bench/profile-summary.ts <file>\` sums it up), \`SOAK_ROUNDS\` (5), \`SOAK_LOAD_S\` (seconds of
-load per soak round, 8), \`SOAK_REST_S\` (seconds of rest after it, 4).
+load per soak round, 8), \`SOAK_REST_S\` (seconds of rest after it, 4), \`BENCH_JUNCTION_NODE_FLAGS\`
+(Node or V8 flags for the Junctions only, to compare GC settings: \`--max-semi-space-size=8\` brought
+peak RSS to 242-249 MB against 270-276, and Junction's CPU per request to 8.3-9.5 ms against 6.7-7.1, in
+two runs each way on a noisy machine (the limit server's own varied 2.0-2.8 ms): not a clear trade,
+so not the default).
 
 ## What runs
 

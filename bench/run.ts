@@ -10,7 +10,7 @@
  * Env: BENCH_DURATION (s per round, 4), BENCH_WARMUP (s before each round, 1), BENCH_ROUNDS (3),
  * BENCH_ONLY (comma-separated scenario names, Overload and Soak among them), OVERLOAD_S (8), BENCH_CPU_PROF=1 (both Junctions
  * run with --cpu-prof; the profiles land in bench/results/ when they stop), SOAK_ROUNDS (5),
- * SOAK_LOAD_S (8), SOAK_REST_S (4).
+ * SOAK_LOAD_S (8), SOAK_REST_S (4), BENCH_JUNCTION_NODE_FLAGS (Node flags for the Junctions only).
  */
 import { writeBenchmarksMd } from './benchmarks-md.ts';
 import { measureRound, warmUp, type Target as LoadTarget } from './load.ts';

@@ -86,7 +86,9 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
   // nothing more until the signal, so the scenarios measured before the soak run as without them.
   const snapshotDir = mkdtempSync(join(tmpdir(), 'junction-heap-'));
   const snapshots = ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`, '--import', new URL('heap-ids-reset.mjs', import.meta.url).href];
-  const startJunction = (name: string, cache: 'on' | 'off', extra: string[] = []) => set.start(name, node, [...profile, ...extra, 'dist/gateway/main.js'], {
+  // BENCH_JUNCTION_NODE_FLAGS: Node/V8 flags for both Junctions only (GC settings, say), to compare.
+  const flags = (process.env.BENCH_JUNCTION_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const startJunction = (name: string, cache: 'on' | 'off', extra: string[] = []) => set.start(name, node, [...flags, ...profile, ...extra, 'dist/gateway/main.js'], {
     // One bench user sends thousands of requests a minute: its endpoint budget is lifted so that the
     // run measures answering, not refusing (the budgets have their own tests).
     env: { ...env, ...identity.env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn', CACHE: cache, RATE_USER_PER_MIN: '1000000000' }, cpu: cpus.sut,
