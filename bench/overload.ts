@@ -103,15 +103,22 @@ interface OpenLoopRun {
   sent: number;
   /** How late the load tool sent each request (its own event loop busy), ms. */
   lateness: number[];
-  accepted: number[];
-  refused: number[];
-  failed: number;
   elapsedMs: number;
   /** Connections the load tool opened while the loop ran. */
   connectionsOpened: number;
   /** Each request: the second it was due in, its latency, and what came back. */
-  outcomes: { second: number; latencyMs: number; kind: 'taken' | 'refused' | 'failed' }[];
+  outcomes: Outcome[];
 }
+
+interface Outcome {
+  second: number;
+  latencyMs: number;
+  kind: 'taken' | 'refused' | 'failed';
+}
+
+/** The latencies of one kind of outcome, ascending. */
+const latenciesOf = (outcomes: readonly Outcome[], kind: Outcome['kind']): number[] =>
+  outcomes.filter((o) => o.kind === kind).map((o) => o.latencyMs).sort((a, b) => a - b);
 
 /** The open loop second by second: where in the round the latency was. */
 function perSecond(run: OpenLoopRun): OverloadSecond[] {
@@ -119,9 +126,8 @@ function perSecond(run: OpenLoopRun): OverloadSecond[] {
   const last = Math.max(0, ...run.outcomes.map((o) => o.second));
   for (let second = 0; second <= last; second++) {
     const these = run.outcomes.filter((o) => o.second === second);
-    const latencies = (kind: string) => these.filter((o) => o.kind === kind).map((o) => o.latencyMs).sort((a, b) => a - b);
-    const taken = latencies('taken');
-    const refused = latencies('refused');
+    const taken = latenciesOf(these, 'taken');
+    const refused = latenciesOf(these, 'refused');
     seconds.push({
       second, sent: these.length, taken: taken.length, takenP50Ms: percentile(taken, 50), takenP99Ms: percentile(taken, 99),
       refused: refused.length, refusedP99Ms: percentile(refused, 99), failed: these.length - taken.length - refused.length,
@@ -150,7 +156,7 @@ async function openLoop(target: Target, { pool, opened }: ReturnType<typeof load
   const openedBefore = opened();
   const bodies = target.bodies ?? [target.body ?? ''];
   const headers = { ...target.headers, 'content-type': 'application/json', accept: 'application/graphql-response+json' };
-  const run: OpenLoopRun = { sent: 0, lateness: [], accepted: [], refused: [], failed: 0, elapsedMs: 0, connectionsOpened: 0, outcomes: [] };
+  const run: OpenLoopRun = { sent: 0, lateness: [], elapsedMs: 0, connectionsOpened: 0, outcomes: [] };
   const pending = new Set<Promise<void>>();
   let started = 0;
   const send = (dueAt: number, body: string) => {
@@ -159,21 +165,10 @@ async function openLoop(target: Target, { pool, opened }: ReturnType<typeof load
     const done = pool.request({ path: url.pathname, method: 'POST', headers, body })
       .then(async (response) => {
         const text = await response.body.text();
-        const latencyMs = performance.now() - dueAt;
-        if (response.statusCode === 200 && !text.includes('"errors":[')) {
-          run.accepted.push(latencyMs);
-          run.outcomes.push({ second, latencyMs, kind: 'taken' });
-        } else if (response.statusCode === 503 && text.includes('"OVERLOADED"')) {
-          run.refused.push(latencyMs);
-          run.outcomes.push({ second, latencyMs, kind: 'refused' });
-        } else {
-          run.failed++;
-          run.outcomes.push({ second, latencyMs, kind: 'failed' });
-        }
-      }, () => {
-        run.failed++;
-        run.outcomes.push({ second, latencyMs: performance.now() - dueAt, kind: 'failed' });
-      })
+        const kind = response.statusCode === 200 && !text.includes('"errors":[') ? 'taken'
+          : response.statusCode === 503 && text.includes('"OVERLOADED"') ? 'refused' : 'failed';
+        run.outcomes.push({ second, latencyMs: performance.now() - dueAt, kind });
+      }, () => void run.outcomes.push({ second, latencyMs: performance.now() - dueAt, kind: 'failed' }))
       .finally(() => pending.delete(done));
     pending.add(done);
   };
@@ -222,25 +217,27 @@ export async function overload(target: Target, pids: OverloadPids, settings: Ove
   const fresh = loadPool(target);
   const coldRun = await openLoop(target, fresh, offeredRps, settings.durationS);
   await fresh.pool.close();
-  const summary = (run: OpenLoopRun, latencies: number[]): OpenLoopSummary => {
-    const s = [...latencies].sort((a, b) => a - b);
+  const summary = (run: OpenLoopRun, kind: Outcome['kind']): OpenLoopSummary => {
+    const s = latenciesOf(run.outcomes, kind);
     return { count: s.length, rps: s.length / (run.elapsedMs / 1000), p50Ms: percentile(s, 50), p99Ms: percentile(s, 99) };
   };
-  const accepted = summary(open, open.accepted);
-  const refused = summary(open, open.refused);
+  const failedIn = (run: OpenLoopRun) => run.outcomes.filter((o) => o.kind === 'failed').length;
+  const accepted = summary(open, 'taken');
+  const refused = summary(open, 'refused');
+  const failed = failedIn(open);
   const p99Ratio = accepted.p99Ms / saturation.p99Ms;
-  const coldAccepted = summary(coldRun, coldRun.accepted);
+  const coldAccepted = summary(coldRun, 'taken');
   const cold = {
-    accepted: coldAccepted, refused: summary(coldRun, coldRun.refused), failed: coldRun.failed, connectionsOpened: coldRun.connectionsOpened,
+    accepted: coldAccepted, refused: summary(coldRun, 'refused'), failed: failedIn(coldRun), connectionsOpened: coldRun.connectionsOpened,
     p99Ratio: coldAccepted.p99Ms / saturation.p99Ms, seconds: perSecond(coldRun),
   };
-  const passed = p99Ratio <= 2 && (refused.count === 0 || refused.p99Ms <= FAST_REFUSAL * saturation.p99Ms) && open.failed === 0;
+  const passed = p99Ratio <= 2 && (refused.count === 0 || refused.p99Ms <= FAST_REFUSAL * saturation.p99Ms) && failed === 0;
   const verdict = `${passed ? 'passed' : 'NOT PASSED'}: offered ${fmt(offeredRps, 0)} req/s (${settings.factor}x the ${fmt(saturation.rps, 0)} req/s at saturation); `
     + `${fmt(accepted.rps, 0)} req/s taken with p99 ${fmt(accepted.p99Ms, 0)} ms (${fmt(p99Ratio, 2)}x the ${fmt(saturation.p99Ms, 0)} ms baseline), `
-    + `${fmt(refused.rps, 0)} req/s refused with p99 ${fmt(refused.p99Ms, 1)} ms, ${open.failed} failed`;
+    + `${fmt(refused.rps, 0)} req/s refused with p99 ${fmt(refused.p99Ms, 1)} ms, ${failed} failed`;
   return {
     settings: { ...settings, connections: target.connections }, saturation, openCpu, loadToolLateP99Ms: percentile([...open.lateness].sort((a, b) => a - b), 99), offeredRps, sent: open.sent, accepted, refused,
-    failed: open.failed, p99Ratio, seconds: perSecond(open), connections: { warm: warmOpened, openedDuring: open.connectionsOpened }, cold, rule: RULE, passed, verdict,
+    failed, p99Ratio, seconds: perSecond(open), connections: { warm: warmOpened, openedDuring: open.connectionsOpened }, cold, rule: RULE, passed, verdict,
   };
 }
 
