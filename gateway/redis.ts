@@ -32,14 +32,12 @@ export const REDIS_OPTIONS = Object.freeze({
  * any reply that has arrived. Only a command Redis has really not answered fails.
  */
 export class FailFastRedis extends Redis {
-  commandTimeoutMs = COMMAND_TIMEOUT_MS;
-
   override sendCommand(command: Command, stream?: Parameters<Redis['sendCommand']>[1]): unknown {
     const sent = super.sendCommand(command, stream);
     if (!command.isResolved) {
       const timer = setTimeout(() => setImmediate(() => {
         if (!command.isResolved) command.reject(new Error('Command timed out'));
-      }), this.commandTimeoutMs);
+      }), COMMAND_TIMEOUT_MS);
       const clear = () => clearTimeout(timer);
       command.promise.then(clear, clear);
     }
@@ -48,10 +46,8 @@ export class FailFastRedis extends Redis {
 }
 
 /** A fail-fast client for a redis:// URL, or for options (a unix socket's `path`, say). */
-export function createRedis(target: string | RedisOptions, options: RedisOptions = {}): FailFastRedis {
-  return typeof target === 'string'
-    ? new FailFastRedis(target, { ...REDIS_OPTIONS, ...options })
-    : new FailFastRedis({ ...REDIS_OPTIONS, ...target, ...options });
+export function createRedis(target: string | RedisOptions): FailFastRedis {
+  return typeof target === 'string' ? new FailFastRedis(target, { ...REDIS_OPTIONS }) : new FailFastRedis({ ...REDIS_OPTIONS, ...target });
 }
 
 /** Hides the password of a redis:// URL for logs. */

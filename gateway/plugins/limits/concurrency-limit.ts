@@ -30,9 +30,9 @@ export const WINDOW_MS = 100;
  * plain mean of the first windows (an average started from the first window alone put the limit
  * at 1 and took 5 s to climb back, refusing a steady 32 connections), and is not used until then
  * (after 10 windows a new process under 32 connections still refused 60 of 560 requests). From
- * then on one saturated window applies the limit. (Asking for several saturated windows in a row, as an earlier version did,
- * waited ~900 ms at the start of an overload, a single dip resetting the count, while requests in
- * flight climbed to twice the limit; they waited over 1.5 s.)
+ * then on one saturated window applies the limit. (Asking for several saturated windows in a row,
+ * as an earlier version did, waited ~900 ms at the start of an overload, a single dip resetting the
+ * count, while requests in flight climbed to twice the limit; they waited over 1.5 s.)
  */
 export const SETTLE = 30;
 
@@ -98,7 +98,8 @@ export class ConcurrencyLimit {
       const rate = (sample.finished * 1000) / (sample.utilization * sample.windowMs);
       this.#measured += 1;
       // The mean of the windows so far, then a moving average once there are 1 / SMOOTHING of them.
-      this.#rate = (this.#rate ?? 0) + (rate - (this.#rate ?? 0)) * Math.max(SMOOTHING, 1 / this.#measured);
+      const before = this.#rate ?? 0;
+      this.#rate = before + (rate - before) * Math.max(SMOOTHING, 1 / this.#measured);
     }
     if (sample.utilization >= SATURATED) {
       this.#calmFor = 0;
