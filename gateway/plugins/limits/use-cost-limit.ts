@@ -6,14 +6,23 @@ import { maxCostFor, type Limits } from './limits.ts';
 
 /**
  * Refuses an operation whose cost (cost.ts: objects times list sizes) is over the caller's
- * budget, after validation and before the first resolver: no backend is called for it.
+ * budget, or whose fragments written out in place hold more than MAX_SELECTIONS field selections,
+ * after validation and before it is compiled or any resolver runs: no backend is called for it.
  */
 export function useCostLimit(limits: Limits): Plugin {
   return {
     onExecute({ args, setResultAndStopExecution }) {
       const principal = (args.contextValue as { principal?: Principal }).principal ?? ANONYMOUS;
       const maxCost = maxCostFor(limits, principal);
-      const cost = operationCost(args.schema, args.document, args.operationName, args.variableValues);
+      const { cost, selections } = operationCost(args.schema, args.document, args.operationName, args.variableValues);
+      if (selections > limits.MAX_SELECTIONS) {
+        setResultAndStopExecution({
+          errors: [junctionError('QUERY_TOO_COSTLY', `This operation holds ${selections} field selections once its fragments are written out in place, over the ${limits.MAX_SELECTIONS} allowed: spread fewer fragments, or each fewer times.`, {
+            extensions: { limit: 'MAX_SELECTIONS', selections, maxSelections: limits.MAX_SELECTIONS },
+          })],
+        });
+        return;
+      }
       if (cost <= maxCost) return;
       setResultAndStopExecution({
         errors: [junctionError('QUERY_TOO_COSTLY', `This operation could cost ${cost}, over the ${maxCost} allowed to this caller: ask for fewer items (smaller \`first\`) or fewer nested lists.`, {
