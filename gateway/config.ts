@@ -32,6 +32,13 @@ export const DEFAULTS = Object.freeze({
    * one Junction is closing (Node's 5 s default answers that race with a reset, a 502 upstream).
    */
   keepAliveTimeoutMs: 65_000,
+  /**
+   * How long a client may take to send a request's headers, in ms; the whole request (headers and
+   * body) gets this plus BODY_TIMEOUT_MS before Node answers 408 and closes the connection.
+   */
+  headersTimeoutMs: 10_000,
+  /** How long `/readyz` keeps one round of backend probes, in ms: a flood of probes costs the backends one round per interval. */
+  readyCacheMs: 1_000,
   logLevel: 'info',
   auth: {
     algorithms: ['RS256'] as ('RS256' | 'ES256')[],
@@ -78,6 +85,9 @@ const envSchema = z.object({
   DRAIN_MS: positiveInt(300_000).default(DEFAULTS.drainMs),
   SHUTDOWN_DELAY_MS: z.coerce.number({ error: 'must be a number' }).int().min(0).max(60_000).default(DEFAULTS.shutdownDelayMs),
   KEEP_ALIVE_TIMEOUT_MS: positiveInt(600_000).default(DEFAULTS.keepAliveTimeoutMs),
+  HEADERS_TIMEOUT_MS: positiveInt(600_000).default(DEFAULTS.headersTimeoutMs),
+  READY_CACHE_MS: z.coerce.number({ error: 'must be a number' }).int().min(0).max(60_000).default(DEFAULTS.readyCacheMs),
+  CORS_ORIGINS: z.string().transform((v) => v.split(/[\s,]+/).filter((x) => x !== '')).pipe(z.array(z.string().refine(isOrigin, 'each must be an origin such as https://app.example.com (scheme, host and port only), or *'))).optional(),
   PAYMENTS_TIMEOUT_MS: positiveInt(120_000).optional(),
   MAPS_TIMEOUT_MS: positiveInt(120_000).optional(),
   MESSAGING_TIMEOUT_MS: positiveInt(120_000).optional(),
@@ -129,6 +139,15 @@ export interface Config {
   shutdownDelayMs: number;
   /** How long an idle client connection stays open. */
   keepAliveTimeoutMs: number;
+  /** How long a client may take to send a request's headers (Node's `headersTimeout`). */
+  headersTimeoutMs: number;
+  /** How long one round of `/readyz` backend probes is kept and shared. */
+  readyCacheMs: number;
+  /**
+   * Browser origins allowed to call Junction cross-origin (CORS_ORIGINS); empty: none, so no page
+   * on another origin can read an answer. `*` allows every origin, without credentials.
+   */
+  corsOrigins: readonly string[];
   /** Unset: in-memory stores, and the log says so. */
   redisUrl: string | undefined;
   /** The entity and response caches (in Redis with REDIS_URL, else in memory); off: every read reaches a backend. */
@@ -245,6 +264,9 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     drainMs: e.DRAIN_MS,
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
     keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
+    headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
+    readyCacheMs: e.READY_CACHE_MS,
+    corsOrigins: e.CORS_ORIGINS ?? [],
     redisUrl: e.REDIS_URL,
     cache: e.CACHE === 'on',
     limits: Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, e[name as keyof Limits]])) as unknown as Limits,
@@ -255,6 +277,16 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     auth,
     credentials,
   } satisfies Config);
+}
+
+/** `https://host[:port]` exactly as a browser sends it in `Origin` (no path, no trailing slash), or `*`. */
+function isOrigin(value: string): boolean {
+  if (value === '*') return true;
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
+  }
 }
 
 /** `{ "<sha256 of the document>": "<document>" }`, each hash checked, as Apollo's persisted queries. */

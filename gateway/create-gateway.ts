@@ -12,6 +12,7 @@ import { useRequestId } from './plugins/request-id/use-request-id.ts';
 import { useHealth, type HealthCheck } from './plugins/health/use-health.ts';
 import { useCsrfPrevention } from './plugins/security/use-csrf-prevention.ts';
 import { useProductionSurface } from './plugins/security/use-production-surface.ts';
+import { useCorsPolicy } from './plugins/security/use-cors-policy.ts';
 import { useLoaders } from './plugins/loaders/use-loaders.ts';
 import { createMaskError, useErrorCatalogue } from './plugins/errors/use-error-catalogue.ts';
 import { DEBUG_HEADER, useUpstreamDebug } from './plugins/upstream-debug/use-upstream-debug.ts';
@@ -21,7 +22,7 @@ import { useJunctionResponseCache } from './cache/response-cache.ts';
 import { DEFAULT_LIMITS, isTrustedCaller } from './plugins/limits/limits.ts';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { junctionError, type ErrorCode } from './errors.ts';
-import { useBodyLimit } from './plugins/limits/use-body-limit.ts';
+import { useRequestReader } from './plugins/limits/use-request-reader.ts';
 import { createLoadShedding, type LoadShedding } from './plugins/limits/use-load-shedding.ts';
 import { useShapeLimits } from './plugins/limits/use-shape-limits.ts';
 import { useCostLimit } from './plugins/limits/use-cost-limit.ts';
@@ -37,7 +38,7 @@ import type { SourceCredentials } from '../sources/common/credentials.ts';
 import type { UpstreamCallRecord } from '../sources/common/upstream-fetch.ts';
 
 export interface GatewayOptions {
-  config: Pick<Config, 'mode' | 'upstream'> & Partial<Pick<Config, 'limits' | 'trustedProxies' | 'persistedDocuments'>> & {
+  config: Pick<Config, 'mode' | 'upstream'> & Partial<Pick<Config, 'limits' | 'trustedProxies' | 'persistedDocuments' | 'corsOrigins' | 'readyCacheMs'>> & {
     /** Per-source call timeouts, over `upstream.timeoutMs`. */
     sourceTimeouts?: Partial<Record<SourceName, number>>;
     /** Per-source breaker and retry settings (tests shorten them). */
@@ -150,7 +151,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const yoga = createYoga<Record<string, unknown>, JunctionContext>({
     schema,
     graphqlEndpoint: '/graphql',
-    // Parsed and bounded by useBodyLimit: browsers are refused, services get MAX_BATCH.
+    // yoga's default answers every origin with itself; useCorsPolicy allows only CORS_ORIGINS.
+    cors: false,
+    // Parsed and bounded by useRequestReader: browsers are refused, services get MAX_BATCH.
     batching: { limit: limits.MAX_BATCH },
     landingPage: false,
     graphiql: dev
@@ -181,13 +184,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           ...healthChecks,
         ],
         draining: () => draining,
+        ...(config.readyCacheMs !== undefined ? { cacheMs: config.readyCacheMs } : {}),
       }),
-      // Over MAX_IN_FLIGHT, or over what a saturated CPU gets through, refuse at once rather than queue.
-      shedding.plugin,
+      // Foreign origins get no CORS headers: only CORS_ORIGINS may read answers from a browser.
+      useCorsPolicy(config.corsOrigins ?? []),
       // Refuse forged cross-site requests before any parsing or upstream work.
       useCsrfPrevention(),
-      // No body bigger than the limit is ever held, compressed or not.
-      useBodyLimit(limits.MAX_BODY_BYTES, { max: limits.MAX_BATCH, allowed: async (request) => isTrustedCaller(await principalOf(request)) }),
+      // Every request, whatever its method and media type, read by one reader with every limit:
+      // size, time to arrive, nesting, batches.
+      useRequestReader({ limits, mayBatch: async (request) => isTrustedCaller(await principalOf(request)) }),
+      // Once its body is in: over MAX_IN_FLIGHT, or over what a saturated CPU gets through, refuse
+      // at once rather than queue.
+      shedding.plugin,
       // With a persisted-documents file, browsers may only send documents from it.
       persisted !== undefined && usePersistedOperations({
         getPersistedOperation: (key) => persisted.get(key) ?? null,

@@ -42,7 +42,19 @@ export const ERROR_CATALOGUE = {
   },
   BAD_REQUEST: {
     status: 400,
-    description: 'The request body is not what GraphQL over HTTP expects: malformed JSON, invalid UTF-8, an unsupported encoding, or variables nested deeper than 32 levels.',
+    description: 'The request is not what GraphQL over HTTP expects: malformed JSON, invalid UTF-8, an unsupported `Content-Encoding`, no `query`, `variables` that are not an object, JSON nested deeper than `MAX_VARIABLES_DEPTH` (32) levels (refused before it is parsed), or a batch from a browser or over `MAX_BATCH`.',
+  },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    description: 'The request body did not arrive within `BODY_TIMEOUT_MS` (10 s) of its headers. The connection is closed.',
+  },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    description: 'GraphQL requests are `GET` or `POST`; a mutation only ever runs from a `POST`.',
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    description: 'A POST body of a type Junction does not read. It reads `application/json` (and `application/graphql+json`), `application/graphql` (the document as the body) and `application/x-www-form-urlencoded`; not `multipart/form-data` (no file uploads), `text/plain` or anything else.',
   },
   QUERY_TOO_LARGE: {
     status: 400,

@@ -106,15 +106,25 @@ async function main(): Promise<void> {
     );
   }
   let shuttingDown = false;
-  const server = createServer((req, res) => {
+  // Timeouts set explicitly rather than left to Node's (60 s for headers, 300 s for a request,
+  // checked every 30 s): a client sending a byte at a time holds a connection for at most
+  // HEADERS_TIMEOUT_MS + BODY_TIMEOUT_MS, give or take the one-second check, before Node answers 408
+  // and closes it. The request reader (use-request-reader.ts) refuses a late body sooner, with a GraphQL
+  // error; this is the backstop for connections that never get that far.
+  const server = createServer({
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.headersTimeoutMs + config.limits.BODY_TIMEOUT_MS,
+    connectionsCheckingInterval: 1_000,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+  }, (req, res) => {
     // While draining, every answer closes its connection, so no client reuses one that is about to go.
     if (shuttingDown) res.setHeader('connection', 'close');
     void gateway.yoga(req, res);
   });
-  // Idle connections stay open longer than a balancer keeps its own (see KEEP_ALIVE_TIMEOUT_MS).
-  // Reused connections also matter under load: a saturated event loop accepts one new connection
-  // per turn (libuv 1.45+), so a client that must open new ones waits for it (BENCHMARKS.md).
-  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  // keepAliveTimeout above: idle connections stay open longer than a balancer keeps its own (see
+  // KEEP_ALIVE_TIMEOUT_MS). Reused connections also matter under load: a saturated event loop
+  // accepts one new connection per turn (libuv 1.45+), so a client that must open new ones waits
+  // for it (BENCHMARKS.md).
   const url = await listen(server, config.port, config.host);
 
   const lines = [

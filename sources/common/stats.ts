@@ -11,10 +11,14 @@ export interface StatsSnapshot {
   operations: Record<string, number>;
   /** Size of each batch request, per operation, in arrival order (ids asked for in one call). */
   batchSizes: Record<string, number[]>;
+  /** Health probes (`GET /`) received; not in `total`. */
+  probes: number;
 }
 
 export interface Stats {
   record(operation: string, batchSize?: number): void;
+  /** Notes a health probe (`GET /`). */
+  probed(): void;
   /** Notes a credential presented to an operation; an absent one is noted as ''. */
   sawCredential(credential: string): void;
   /**
@@ -30,12 +34,16 @@ export interface Stats {
 
 export function createStats(): Stats {
   let total = 0;
+  let probes = 0;
   let operations = new Map<string, number>();
   let batchSizes = new Map<string, number[]>();
   let credentials = new Set<string>();
   return {
     sawCredential(credential) {
       if (credentials.size < 20) credentials.add(credential);
+    },
+    probed() {
+      probes++;
     },
     record(operation, batchSize) {
       total++;
@@ -49,6 +57,7 @@ export function createStats(): Stats {
     snapshot() {
       return {
         total,
+        probes,
         operations: Object.fromEntries(operations),
         batchSizes: Object.fromEntries([...batchSizes].map(([k, v]) => [k, [...v]])),
       };
@@ -58,6 +67,7 @@ export function createStats(): Stats {
     },
     reset() {
       total = 0;
+      probes = 0;
       operations = new Map();
       batchSizes = new Map();
       credentials = new Set();
@@ -68,6 +78,8 @@ export function createStats(): Stats {
 /** Answers `GET /_stats` and `POST /_stats/reset`; returns false for any other request. */
 export function handleStatsRoute(req: IncomingMessage, res: ServerResponse, stats: Stats): boolean {
   const path = (req.url ?? '/').split('?')[0];
+  // Counted here, the one route every demo backend asks first; answered by the backend itself.
+  if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) stats.probed();
   if (path === '/_stats' && req.method === 'GET') {
     sendJson(res, 200, stats.snapshot());
     return true;

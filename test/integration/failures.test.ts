@@ -208,9 +208,12 @@ describe('starting with a source down', () => {
       expect(ready.status).toBe(200);
       expect(await ready.json()).toMatchObject({ status: 'degraded', sources: { payments: { status: 'down' }, maps: { status: 'up' } } });
       proxy.mode = 'pass';
+      vi.useFakeTimers({ toFake: ['Date'] });
+      // One round of probes answers readiness for READY_CACHE_MS (1 s): a second later, a new round.
+      expect((await (await h.fetch('/readyz')).json()).status).toBe('degraded');
+      vi.setSystemTime(Date.now() + 1_001);
       expect((await (await h.fetch('/readyz')).json()).status).toBe('ready'); // probes see the backend itself
       // The failures opened payments' breaker: the first call after its 5 s goes through and closes it.
-      vi.useFakeTimers({ toFake: ['Date'] });
       vi.setSystemTime(Date.now() + 5_001);
       const back = await h.query(MIXED, { m: h.seed.merchants[0]!.id, a: h.seed.places[0]!.formattedAddress });
       expect(back.body.errors).toBeUndefined();

@@ -63,3 +63,155 @@ describe('document walks', () => {
     expect(callCounts(await h.stats())).toEqual({ payments: 0, maps: 0, messaging: 0 });
   });
 });
+
+describe('one reader for every request', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ limits: { BODY_TIMEOUT_MS: 200 } });
+  });
+  afterAll(() => h.close());
+  beforeEach(() => h.resetStats());
+
+  // A developer may batch, as a service may.
+  const developer = async () => ({ authorization: `Bearer ${await h.issuer.token({ sub: 'dev', scopes: ['junction:developer'] })}` });
+  const deep = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+
+  it('holds the body limit, batch rule and nesting limit for every content type it parses, and refuses the others with 415', async () => {
+    const big = JSON.stringify({ query: `{ merchant(id: "${'x'.repeat(3 * 1024 * 1024)}") { id } }` });
+    const batch = JSON.stringify(Array.from({ length: 10 }, () => ({ query: '{ __typename }' })));
+    const nested = JSON.stringify({ query: 'query($v: [[Int]]) { __typename }' }).replace('}', `, "variables": { "v": ${deep(5_000)} } }`);
+    for (const type of ['application/json', 'application/json; charset=utf-8', 'application/json, text/plain', 'APPLICATION/JSON', 'application/graphql+json']) {
+      // Sent as a stream, with no declared length: the reader must count, not trust a header.
+      const chunked = await h.fetch('/graphql', { method: 'POST', headers: { 'content-type': type }, body: new Blob([big]).stream(), duplex: 'half' } as RequestInit);
+      expect(chunked.status, type).toBe(413);
+      expect((await chunked.json()).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+      const anonymousBatch = await post(h, batch, { 'content-type': type });
+      expect(anonymousBatch.status, type).toBe(400);
+      expect(anonymousBatch.body.errors![0]!.message).toMatch(/services only/);
+      const tooDeep = await post(h, nested, { 'content-type': type });
+      expect(tooDeep.status, type).toBe(400);
+      expect(tooDeep.body.errors![0]!.extensions!.code).toBe('BAD_REQUEST');
+    }
+    // application/graphql carries the document itself: bounded the same way.
+    const document = await h.fetch('/graphql', { method: 'POST', headers: { 'content-type': 'application/graphql' }, body: new Blob([`{ merchant(id: "${'x'.repeat(3 * 1024 * 1024)}") { id } }`]).stream(), duplex: 'half' } as RequestInit);
+    expect(document.status).toBe(413);
+    // A form (with the CSRF header a browser form cannot send) gets the variables' nesting limit.
+    const form = await h.fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-graphql-csrf': '1', accept: 'application/graphql-response+json' },
+      body: new URLSearchParams({ query: 'query($v: [[Int]]) { __typename }', variables: `{"v": ${deep(5_000)}}` }).toString(),
+    });
+    expect(form.status).toBe(400);
+    expect((await form.json()).errors[0].extensions.code).toBe('BAD_REQUEST');
+    // So does a GET's query string.
+    const get = await h.fetch(`/graphql?${new URLSearchParams({ query: '{ __typename }', variables: `{"v": ${deep(2_000)}}` })}`, { headers: { accept: 'application/graphql-response+json' } });
+    expect(get.status).toBe(400);
+    for (const type of ['multipart/form-data; boundary=x', 'text/plain', 'application/xml', 'application/octet-stream']) {
+      const refused = await h.fetch('/graphql', { method: 'POST', headers: { 'content-type': type, 'x-graphql-csrf': '1' }, body: '{"query":"{ __typename }"}' });
+      expect(refused.status, type).toBe(415);
+      expect((await refused.json()).errors[0].extensions.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    }
+    expect(callCounts(await h.stats())).toEqual({ payments: 0, maps: 0, messaging: 0 });
+  });
+
+  it('still takes a batch from a trusted caller through any JSON content type', async () => {
+    const batch = JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]);
+    const { status, body } = await post(h, batch, { 'content-type': 'application/json; charset=utf-8', ...(await developer()) });
+    expect(status).toBe(200);
+    expect(body).toEqual([{ data: { __typename: 'Query' } }, { data: { __typename: 'Query' } }]);
+  });
+
+  it('refuses 2 MB of variables nested a million levels before parsing them, in milliseconds', async () => {
+    const levels = 1_000_000;
+    const body = `{"query":"query($v: [[Int]]) { __typename }","variables":{"v":${deep(levels)}}}`;
+    expect(body.length).toBeGreaterThan(2_000_000);
+    const started = performance.now();
+    const { status, body: answer } = await post(h, body);
+    const elapsed = performance.now() - started;
+    expect(status).toBe(400);
+    expect(answer.errors![0]!.extensions!.code).toBe('BAD_REQUEST');
+    // JSON.parse alone spent 600 ms on such a body; 150 ms leaves room for a busy machine.
+    expect(elapsed).toBeLessThan(150);
+  });
+
+  it('refuses a body that does not arrive within BODY_TIMEOUT_MS with 408, and closes the connection', async () => {
+    const dripping = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"query": "{ __typename'));
+      },
+    });
+    const started = performance.now();
+    const response = await h.fetch('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: dripping, duplex: 'half' } as RequestInit);
+    expect(response.status).toBe(408);
+    expect(response.headers.get('connection')).toBe('close');
+    expect((await response.json()).errors[0].extensions.code).toBe('REQUEST_TIMEOUT');
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('keeps answering while hundreds of clients are still sending their bodies: they hold no place in MAX_IN_FLIGHT', async () => {
+    const slow = await startHarness({ limits: { MAX_IN_FLIGHT: 8, BODY_TIMEOUT_MS: 5_000 } });
+    const controllers: ReadableStreamDefaultController<Uint8Array>[] = [];
+    try {
+      const pending = Array.from({ length: 600 }, () => slow.fetch('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: new ReadableStream<Uint8Array>({ start: (c) => void controllers.push(c) }),
+        duplex: 'half',
+      } as RequestInit));
+      await new Promise((r) => setImmediate(r));
+      const merchant = slow.seed.merchants[0]!;
+      const answers = await Promise.all(Array.from({ length: 5 }, () => slow.query('query($m: ID!) { merchant(id: $m) { id } }', { m: merchant.id })));
+      for (const { status, body } of answers) {
+        expect(status).toBe(200);
+        expect(body.data).toEqual({ merchant: { id: merchant.id } });
+      }
+      expect(slow.gateway.shedding.state().inFlight).toBe(0);
+      // The slow bodies finish at last, and are answered.
+      for (const c of controllers) {
+        c.enqueue(new TextEncoder().encode('{"query":"{ __typename }"}'));
+        c.close();
+      }
+      const late = await Promise.all(pending);
+      expect(late.filter((r) => r.status === 200).length + late.filter((r) => r.status === 503).length).toBe(600);
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
+describe('health', () => {
+  it('/readyz under a flood probes each backend at most once per READY_CACHE_MS', async () => {
+    const h = await startHarness();
+    try {
+      await h.resetStats();
+      const answers = await Promise.all(Array.from({ length: 1_000 }, () => h.fetch('/readyz', { headers: { 'x-test-remote-address': '198.51.100.7' } })));
+      expect(answers.every((r) => r.status === 200)).toBe(true);
+      const stats = await h.stats();
+      // One round: each backend's probe once (`/` of each backend, outside its operations).
+      expect(Object.values(stats).map((s) => s.probes ?? 0)).toEqual([1, 1, 1]);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('CORS', () => {
+  const preflight = (h: Harness, origin: string) => h.fetch('/graphql', {
+    method: 'OPTIONS',
+    headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' },
+  });
+
+  it('gives a foreign origin nothing: no Access-Control-Allow-* on a preflight or an answer', async () => {
+    const h = await startHarness();
+    try {
+      const response = await preflight(h, 'https://evil.example');
+      expect([...response.headers.keys()].filter((k) => k.startsWith('access-control-'))).toEqual([]);
+      const answer = await h.fetch('/graphql', { method: 'POST', headers: { origin: 'https://evil.example', 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+      expect(answer.status).toBe(200);
+      expect([...answer.headers.keys()].filter((k) => k.startsWith('access-control-'))).toEqual([]);
+      expect(answer.headers.get('vary')).toMatch(/Origin/);
+    } finally {
+      await h.close();
+    }
+  });
+});

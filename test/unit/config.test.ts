@@ -32,6 +32,9 @@ describe('loadConfig', () => {
       drainMs: 10_000,
       shutdownDelayMs: 2_000,
       keepAliveTimeoutMs: 65_000,
+      headersTimeoutMs: 10_000,
+      readyCacheMs: 1_000,
+      corsOrigins: [],
       redisUrl: undefined,
       cache: true,
       limits: DEFAULT_LIMITS,
@@ -107,6 +110,11 @@ describe('loadConfig', () => {
     expect(config.limits).toEqual({ ...DEFAULT_LIMITS, MAX_DEPTH: 8, RATE_USER_PER_MIN: 60 });
     expect(config.trustedProxies).toEqual(['10.0.0.1', '10.0.0.2']);
     expect(problemsOf({ ...IDP, MAX_BODY_BYTES: '0' })).toEqual(['MAX_BODY_BYTES="0": must be at least 1']);
+  });
+
+  it('reads the CORS allow-list as origins only, and refuses anything else', () => {
+    expect(loadConfig({ ...IDP, CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).corsOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    expect(problemsOf({ ...IDP, CORS_ORIGINS: 'https://app.example.com/path' })).toEqual([expect.stringMatching(/^CORS_ORIGINS=.*must be an origin/)]);
   });
 
   it('reads persisted documents by hash and refuses a hash that is not its document\'s', () => {

@@ -7,11 +7,20 @@ import type { Principal } from '../../auth/principal.ts';
 export interface Limits {
   /** Request body, after decompression, in bytes. */
   MAX_BODY_BYTES: number;
+  /** Time a request's body may take to arrive, in ms, once its headers are in: a slower body is refused with 408. */
+  BODY_TIMEOUT_MS: number;
+  /** Nesting of `variables` (and of the whole JSON body), counted before the body is parsed. */
+  MAX_VARIABLES_DEPTH: number;
   /** Lexical tokens in a document: refused while parsing, before the parser goes deep. */
   MAX_TOKENS: number;
   MAX_DEPTH: number;
   MAX_ALIASES: number;
   MAX_DIRECTIVES: number;
+  /**
+   * Field selections in an operation with every fragment spread written out in place: the work a
+   * walk over the document may cost (cost.ts). Refused as QUERY_TOO_COSTLY.
+   */
+  MAX_SELECTIONS: number;
   /** What an operation may cost the backends (gateway/plugins/limits/cost.ts), by kind of caller. */
   MAX_COST_ANONYMOUS: number;
   MAX_COST_USER: number;
@@ -32,10 +41,13 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   MAX_BODY_BYTES: 2 * 1024 * 1024,
+  BODY_TIMEOUT_MS: 10_000,
+  MAX_VARIABLES_DEPTH: 32,
   MAX_TOKENS: 2_000,
   MAX_DEPTH: 15,
   MAX_ALIASES: 30,
   MAX_DIRECTIVES: 50,
+  MAX_SELECTIONS: 5_000,
   MAX_COST_ANONYMOUS: 2_000,
   MAX_COST_USER: 10_000,
   MAX_COST_SERVICE: 50_000,

@@ -22,8 +22,14 @@ export interface LoadShedding {
 /**
  * Sheds load instead of queueing it: with as many GraphQL requests being answered as the instance
  * takes now (ConcurrencyLimit), the next is refused at once with 503 OVERLOADED and
- * `Retry-After: 1`, before its body is read, so that the requests taken keep their latency and a
- * balancer can send the excess elsewhere. Health probes and GraphiQL pages are not counted.
+ * `Retry-After: 1`, so that the requests taken keep their latency and a balancer can send the
+ * excess elsewhere.
+ *
+ * A request counts from the moment its body has been read (use-request-reader.ts) until its
+ * answer goes out. A client still sending its body holds a connection, bounded by BODY_TIMEOUT_MS,
+ * but none of the places executing requests need: 512 connections dripping a byte every few
+ * seconds refused every other request with 503 while they were counted from their headers.
+ * Health probes and GraphiQL pages are never counted.
  */
 export function createLoadShedding(options: LoadSheddingOptions, watch = true): LoadShedding {
   let inFlight = 0;
@@ -32,15 +38,16 @@ export function createLoadShedding(options: LoadSheddingOptions, watch = true): 
   const limit = new ConcurrencyLimit({ max: options.maxInFlight, maxQueueMs: options.maxQueueMs });
   const stop = watch ? watchEventLoop(limit, () => finished) : () => undefined;
   const plugin: Plugin = {
-    onRequest({ request, url, endResponse, fetchAPI }) {
-      if (url.pathname !== '/graphql' || (request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html'))) return;
-      if (inFlight >= limit.current) {
-        const error = junctionError('OVERLOADED', 'This instance is answering as many requests as it can; retry in a second.', { headers: { 'Retry-After': '1' } });
-        endResponse(fetchAPI.Response.json({ errors: [error.toJSON()] }, { status: 503, headers: { 'retry-after': '1' } }));
-        return;
-      }
-      inFlight += 1;
-      counted.add(request);
+    onRequestParse({ request }) {
+      return {
+        onRequestParseDone() {
+          if (inFlight >= limit.current) {
+            throw junctionError('OVERLOADED', 'This instance is answering as many requests as it can; retry in a second.', { headers: { 'retry-after': '1' } });
+          }
+          inFlight += 1;
+          counted.add(request);
+        },
+      };
     },
     onResponse({ request }) {
       if (counted.delete(request)) {
