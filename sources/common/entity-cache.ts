@@ -101,15 +101,19 @@ export function createEntityCache({ store, onHit, onStale, now = () => performan
           });
           const forget = () => missing.forEach((i) => inFlight.delete(cacheKeys[i]!));
           fetched.then((values) => {
-            forget();
             const entries = missing.flatMap((i, position) => {
               const value = values[position];
               if (value === null || value === undefined || value instanceof Error) return [];
               if (stale.has(i) && stale.get(i) === value) return []; // served stale: keep the old entry as it is
               return [{ key: cacheKeys[i]!, value: `${store.now() + ttlMs}\n${JSON.stringify(value)}`, ttlMs: ttlMs + staleMs, ...(tagsOf ? { tags: tagsOf(value) } : {}) }];
             });
-            // Written in the background: a slow or failed store never delays the answer.
-            void store.setMany(entries);
+            // Written in the background: a slow or failed store never delays the answer. The keys
+            // stay in flight until the store has them, and one turn of the event loop longer: a
+            // batch that read the store before the write landed, and missed, must still find them
+            // here (forgotten as soon as the backend answered, they made a 1000-request burst on one
+            // key call the backend twice now and then). Every reply Redis sent before the write's
+            // own is handled before the setImmediate.
+            void store.setMany(entries).catch(() => undefined).finally(() => setImmediate(forget));
           }, forget);
         }
         // One key's failure is that key's (DataLoader takes an Error per key): hits still answer.

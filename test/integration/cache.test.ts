@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../gateway/logger.ts';
-import { createRedisStore } from '../../gateway/cache/store.ts';
+import { createMemoryStore, createRedisStore } from '../../gateway/cache/store.ts';
+import type { CacheStore } from '../../sources/common/cache.ts';
 import { callCounts, startHarness, type Harness } from '../helpers/harness.ts';
 import { sharedRedis, startOwnRedis, uniquePrefix } from '../helpers/redis.ts';
 
@@ -12,6 +13,7 @@ import { sharedRedis, startOwnRedis, uniquePrefix } from '../helpers/redis.ts';
  */
 const quiet = createLogger('silent');
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const CUSTOMER_QUERY = 'query($c: ID!) { customer(id: $c) { id name email } }';
 
 describe('caching in Redis', () => {
   let redis: Redis;
@@ -162,6 +164,31 @@ describe('caching in Redis', () => {
     const answers = await Promise.all(tokens.map((t) => h.query(CUSTOMER, { c: customer().id }, bearer(t))));
     expect(answers.every((a) => a.status === 200 && a.body.data?.customer?.id === customer().id)).toBe(true);
     expect((await h.stats()).payments.operations).toEqual({ listCustomers: 1 });
+  });
+});
+
+describe('single flight while the store is being written', () => {
+  it('a request that misses the store while the first answer is still being written waits for that answer, never the backend', async () => {
+    // The race behind a rare `listCustomers: 2` in the 1000-request test: the backend has answered,
+    // the store write has not landed, and another request reads the store in between.
+    const memory = createMemoryStore();
+    let release!: () => void;
+    const written = new Promise<void>((resolve) => (release = resolve));
+    const store: CacheStore = { ...memory, setMany: async (entries) => { await written; await memory.setMany(entries); } };
+    const h = await startHarness({ mode: 'development', cacheStore: store });
+    try {
+      const id = h.seed.customers[0]!.id;
+      await h.resetStats();
+      const first = await h.query(CUSTOMER_QUERY, { c: id }, bearer(await h.issuer.token({ sub: 'first' })));
+      expect(first.body.data).toEqual({ customer: expect.objectContaining({ id }) });
+      const second = await h.query(CUSTOMER_QUERY, { c: id }, bearer(await h.issuer.token({ sub: 'second' })));
+      expect(second.body.data).toEqual(first.body.data);
+      release();
+      expect((await h.stats()).payments.operations).toEqual({ listCustomers: 1 });
+    } finally {
+      release();
+      await h.close();
+    }
   });
 });
 
