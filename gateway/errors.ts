@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { UpstreamError } from '../sources/common/upstream-error.ts';
+import { UnsendableValueError, UpstreamError } from '../sources/common/upstream-error.ts';
 
 /**
  * The catalogue of every error a client can receive from Junction. Each entry has a stable
@@ -10,7 +10,7 @@ import { UpstreamError } from '../sources/common/upstream-error.ts';
 export const ERROR_CATALOGUE = {
   BAD_USER_INPUT: {
     status: undefined,
-    description: 'An argument is out of range or malformed (a bad cursor, `first` over its limit, an invalid phone number).',
+    description: 'An argument is out of range or malformed (a bad cursor, `first` over its limit, an invalid phone number), or holds what its backend\'s protocol cannot carry (a control character for a SOAP backend, CR or LF in a value sent as a header, `..` as a path segment); no backend is called for it. A variable that does not fit its declared type is refused with this code too, and a 400.',
   },
   CSRF_REFUSED: {
     status: 400,
@@ -83,7 +83,7 @@ export const ERROR_CATALOGUE = {
   SOURCE_REJECTED: {
     status: undefined,
     description:
-      'A backend refused the request as invalid (HTTP 4xx, a SOAP Client fault, a validation error). `extensions.source` names the backend, `extensions.upstreamCode` gives its own code, and the message is the backend\'s.',
+      'A backend refused the request as invalid (HTTP 4xx, a SOAP Client or Sender fault whatever its HTTP status, a validation error). `extensions.source` names the backend, `extensions.upstreamCode` gives its own code. The message is the backend\'s; in production only its first line, at most 200 characters. Such a refusal is never retried and never counts against the backend\'s circuit breaker.',
   },
   SOURCE_ERROR: {
     status: undefined,
@@ -143,6 +143,21 @@ export function junctionError(code: ErrorCode, message: string, options: Junctio
   return new GraphQLError(message, { extensions, originalError: options.originalError });
 }
 
+/** Longest backend message passed on to a client in production, in characters. */
+export const MAX_BACKEND_MESSAGE_LENGTH = 200;
+
+/**
+ * A backend's own message as production passes it on: its first line only (a .NET or Java fault
+ * carries its stack frames on the lines after), without control characters, at most
+ * MAX_BACKEND_MESSAGE_LENGTH characters.
+ */
+export function backendMessage(text: string): string {
+  const first = text.split(/\r?\n|\r/).map((line) => line.trim()).find((line) => line !== '') ?? '';
+  // eslint-disable-next-line no-control-regex
+  const clean = first.replace(/[\u0000-\u001f\u007f]/g, ' ');
+  return clean.length > MAX_BACKEND_MESSAGE_LENGTH ? `${clean.slice(0, MAX_BACKEND_MESSAGE_LENGTH - 1)}…` : clean;
+}
+
 /**
  * Turns a source client's failure into the catalogued error a client sees. The backend's HTTP
  * status is never mirrored: a failed backend gives a field error on a 200 with partial data.
@@ -176,7 +191,8 @@ function isRejection(error: UpstreamError): boolean {
     case 'http':
       return error.status !== undefined && error.status >= 400 && error.status < 500 && error.status !== 429;
     case 'soap_fault':
-      return error.upstreamCode === 'Client';
+      // SOAP 1.1 says Client (or Client.Something), SOAP 1.2 Sender.
+      return error.upstreamCode !== undefined && /^(Client|Sender)(\..*)?$/.test(error.upstreamCode);
     case 'graphql':
       return error.upstreamCode !== undefined && /^(BAD_USER_INPUT|GRAPHQL_VALIDATION_FAILED|INVALID_.+|TOO_MANY_.+)$/.test(error.upstreamCode);
     default:
@@ -184,4 +200,9 @@ function isRejection(error: UpstreamError): boolean {
   }
 }
 
-export { UpstreamError };
+/** A caller's value its backend's protocol cannot carry (upstream-error.ts): BAD_USER_INPUT, nothing sent. */
+export function fromUnsendableValue(error: UnsendableValueError): GraphQLError {
+  return junctionError('BAD_USER_INPUT', `An argument cannot be sent to its backend: ${error.message}`, { originalError: error });
+}
+
+export { UnsendableValueError, UpstreamError };

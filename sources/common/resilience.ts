@@ -8,7 +8,7 @@ import { UpstreamError } from './upstream-error.ts';
  * What keeps one failing backend from taking the gateway with it (the breaker is cockatiel's):
  *
  * - A circuit breaker per source: after `failureThreshold` failures in a row (no answer, a
- *   timeout, a 5xx) it opens and calls fail at once, for `halfOpenAfterMs`; then one probe is let
+ *   timeout, a 5xx that is not a refusal of the request) it opens and calls fail at once, for `halfOpenAfterMs`; then one probe is let
  *   through, and a success closes it.
  * - Retries of fast failures (no connection, a 5xx; never a timeout, which has used its time),
  *   for calls that are safe to repeat only: reads, and writes carrying an idempotency key the
@@ -36,7 +36,7 @@ export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
 
 export interface SourceResilience {
   /** Runs one attempt-or-retries of `attempt`; `retryable` says whether this call may be repeated. */
-  run<T extends { status: number }>(attempt: () => Promise<T>, options: { retryable: boolean; operation: string; deadline?: number }): Promise<T>;
+  run<T extends { status: number; rejected?: boolean }>(attempt: () => Promise<T>, options: { retryable: boolean; operation: string; deadline?: number }): Promise<T>;
   state(): BreakerState;
 }
 
@@ -52,7 +52,15 @@ function isBackendFailure(error: unknown): boolean {
 function isFastFailure(error: unknown): boolean {
   return error instanceof UpstreamError && error.failure === 'unreachable';
 }
-const isFailedAnswer = (result: unknown) => typeof (result as { status?: number })?.status === 'number' && (result as { status: number }).status >= 500;
+/**
+ * An answer that says the backend failed: a 5xx, unless the backend was refusing the request
+ * itself (a SOAP Client fault travels as a 500): a caller's bad input must never open the breaker
+ * that every other caller's calls go through.
+ */
+const isFailedAnswer = (result: unknown) => {
+  const answer = result as { status?: unknown; rejected?: boolean } | undefined;
+  return typeof answer?.status === 'number' && answer.status >= 500 && answer.rejected !== true;
+};
 
 /** Exponential backoff from 50 ms, capped at 1 s, with full jitter, never past the deadline. */
 function backoff(tries: number, deadline: number | undefined): Promise<void> {

@@ -51,3 +51,19 @@ export class UpstreamError extends Error {
     this.retryAfterSec = details.retryAfterSec;
   }
 }
+
+/**
+ * A value from the caller that the backend's protocol cannot carry: a character XML 1.0 does not
+ * allow (control characters, lone surrogates), a header value with CR, LF or NUL, a path segment
+ * that cannot be percent-encoded. Raised before any call is made, and the caller's error
+ * (`BAD_USER_INPUT`): never sent, never retried, never counted against the backend's breaker.
+ */
+export class UnsendableValueError extends Error {
+  override readonly name = 'UnsendableValueError';
+}
+
+/** The first character at fault, described for a message: `U+0001 at position 12`. */
+export function describeCharacter(text: string, index: number): string {
+  const code = text.codePointAt(index) ?? 0;
+  return `U+${code.toString(16).toUpperCase().padStart(4, '0')} at position ${index}`;
+}

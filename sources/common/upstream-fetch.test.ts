@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from 'undici';
-import { callUpstream, type SourceClientOptions, type UpstreamCallRecord } from './upstream-fetch.ts';
-import { UpstreamError } from './upstream-error.ts';
+import { callUpstream, pathSegment, type SourceClientOptions, type UpstreamCallRecord } from './upstream-fetch.ts';
+import { UnsendableValueError, UpstreamError } from './upstream-error.ts';
 import { closeServer, listen } from './server.ts';
 
 /** A backend with one route per behaviour, counting what it receives. */
@@ -80,3 +80,19 @@ for (const [label, make] of Object.entries(paths)) {
     });
   });
 }
+
+describe('values a caller cannot make the gateway send', () => {
+  it('refuses a header value holding CR, LF or NUL before any call, as the caller\'s error', async () => {
+    const before = hits;
+    for (const value of ['a\r\nx-injected: 1', 'a\nb', 'a\u0000b', 'ключ']) {
+      await expect(callUpstream({ source: 's', operation: 'op', url: `${url}/x`, init: { headers: { 'x-value': value } } }, { url }))
+        .rejects.toBeInstanceOf(UnsendableValueError);
+    }
+    expect(hits).toBe(before);
+  });
+
+  it('keeps a path segment one segment, and refuses what no encoding can keep so', () => {
+    expect(pathSegment('../admin/users?all=1#')).toBe('..%2Fadmin%2Fusers%3Fall%3D1%23');
+    for (const value of ['', '.', '..', 'lone \ud800']) expect(() => pathSegment(value)).toThrow(UnsendableValueError);
+  });
+});

@@ -1,5 +1,5 @@
 import { request, type Dispatcher } from 'undici';
-import { UpstreamError } from './upstream-error.ts';
+import { describeCharacter, UnsendableValueError, UpstreamError } from './upstream-error.ts';
 import type { SourceResilience } from './resilience.ts';
 
 /** Options every source client takes. */
@@ -72,6 +72,12 @@ export interface UpstreamResponse {
   status: number;
   headers: UpstreamHeaders;
   text: string;
+  /**
+   * True when the answer is the backend refusing this request as invalid (the call's `rejected`
+   * said so), whatever its status: not a failure of the backend, so never retried or counted by
+   * its breaker.
+   */
+  rejected?: boolean;
 }
 
 export interface UpstreamCall {
@@ -87,6 +93,12 @@ export interface UpstreamCall {
    * on a write: two identical payments are two payments.
    */
   read?: boolean;
+  /**
+   * Tells a refusal of the request from a failure of the backend, for answers whose status cannot:
+   * a SOAP Client fault comes with HTTP 500, as a Server fault does. Default: a status of 500 or
+   * more is a failure, anything else is not.
+   */
+  rejected?: (response: UpstreamResponse) => boolean;
 }
 
 /**
@@ -104,6 +116,7 @@ export async function callUpstream(given: UpstreamCall, options: SourceClientOpt
     headers: { ...headerRecord(given.init.headers), ...options.headers },
     read: given.read ?? (method === 'GET' || method === 'HEAD'),
   };
+  checkHeaderValues(call.headers);
   const key = call.read && options.inFlight ? coalescingKey(call) : undefined;
   const shared = key === undefined ? undefined : options.inFlight!.get(key);
   const pending = shared ?? guarded(call, options);
@@ -161,6 +174,36 @@ function headerRecord(init: HeadersInit | undefined): Record<string, string> {
   if (init instanceof Headers || Array.isArray(init)) for (const [name, value] of init) add(name, value);
   else for (const name of Object.keys(init)) add(name, init[name]!);
   return out;
+}
+
+/** What a header value may hold (RFC 9110 field-value, as Node's HTTP client enforces it): no CR, LF or NUL. */
+const NOT_HEADER_VALUE = /[^\t\u0020-\u007e\u0080-\u00ff]/;
+
+/**
+ * Refuses, before anything is sent, a header value the HTTP client would refuse (or, worse, a
+ * CR LF that would split the request): it came from a caller's argument, so it is the caller's
+ * error, not the backend's failure.
+ */
+function checkHeaderValues(headers: Record<string, string>): void {
+  for (const name of Object.keys(headers)) {
+    const bad = NOT_HEADER_VALUE.exec(headers[name]!);
+    if (bad) throw new UnsendableValueError(`The value sent as the ${name} header holds a character a header cannot carry (${describeCharacter(headers[name]!, bad.index)}).`);
+  }
+}
+
+/**
+ * One path segment of a backend URL, percent-encoded so that it stays one segment whatever it
+ * holds (`/`, `?`, `#`). `.`, `..` and the empty string cannot be one segment in any encoding
+ * (URL parsers resolve `%2E%2E` as `..`), and text with a lone surrogate cannot be encoded: both
+ * are refused.
+ */
+export function pathSegment(value: string): string {
+  if (value === '' || value === '.' || value === '..') throw new UnsendableValueError(`${JSON.stringify(value)} cannot be sent as one segment of a URL path.`);
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    throw new UnsendableValueError('The value holds a lone UTF-16 surrogate, which cannot be sent in a URL.');
+  }
 }
 
 /**
@@ -256,7 +299,9 @@ async function send(call: PreparedCall, options: SourceClientOptions, deadline?:
   try {
     response = await open(call, signal);
     const text = await readCapped(response.body, response.headers.get('content-length'), maxResponseBytes);
-    return { status: response.status, headers: response.headers, text };
+    const answer: UpstreamResponse = { status: response.status, headers: response.headers, text };
+    if (call.rejected?.(answer)) answer.rejected = true;
+    return answer;
   } catch (cause) {
     if (cause instanceof ResponseTooLarge) {
       throw new UpstreamError(`${source} answered ${operation} with more than ${maxResponseBytes} bytes`, {

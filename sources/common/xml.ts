@@ -15,6 +15,7 @@
  * elements), a second root and unbound prefixes are errors too.
  */
 import { SaxesParser, type SaxesTagNS } from 'saxes';
+import { describeCharacter, UnsendableValueError } from './upstream-error.ts';
 
 export interface XmlAttribute {
   /** As written, with its prefix. */
@@ -43,16 +44,33 @@ export class XmlError extends Error {
   override readonly name = 'XmlError';
 }
 
+/**
+ * True when a SOAP reply is a fault that blames the request: SOAP 1.1 `faultcode` Client (or
+ * Client.Something), SOAP 1.2 `Code/Value` Sender. Read from the text without parsing it, for
+ * telling a refusal from a failure before the reply is decoded.
+ */
+export function isSoapSenderFault(text: string): boolean {
+  return /<(?:[\w.-]+:)?faultcode\b[^>]*>\s*(?:[\w.-]+:)?Client\b/.test(text)
+    || /<(?:[\w.-]+:)?Code\b[^>]*>\s*<(?:[\w.-]+:)?Value\b[^>]*>\s*(?:[\w.-]+:)?Sender\s*</.test(text);
+}
+
 /** True when the text declares a DTD or an entity: such documents are never parsed. */
 export const hasDtd = (text: string): boolean => /<!DOCTYPE|<!ENTITY/i.test(text);
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' };
 
+/** Characters XML 1.0 cannot carry, escaped or not: C0 controls but tab, CR and LF; lone surrogates; U+FFFE and U+FFFF. */
+const NOT_XML = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+
 /**
  * Escapes text for element content or a quoted attribute. A carriage return becomes `&#13;`
  * because XML parsers fold a literal CR LF into LF, which would change the text the reader sees.
+ * Text holding a character no XML document may contain is refused (UnsendableValueError): sent,
+ * it would be a malformed request that the backend rejects, as a fault that looks like its own.
  */
 export function escapeXml(text: string): string {
+  const bad = NOT_XML.exec(text);
+  if (bad) throw new UnsendableValueError(`The text holds a character XML cannot carry (${describeCharacter(text, bad.index)}).`);
   return text.replace(/[&<>"'\r]/g, (c) => ESCAPES[c] ?? c);
 }
 

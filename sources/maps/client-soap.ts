@@ -1,4 +1,4 @@
-import { child, escapeXml, hasDtd, parseXml, XmlError, type XmlElement } from '../common/xml.ts';
+import { child, escapeXml, hasDtd, isSoapSenderFault, parseXml, XmlError, type XmlElement } from '../common/xml.ts';
 import { UpstreamError } from '../common/upstream-error.ts';
 import { plainUsernameTokenHeader } from '../common/ws-security.ts';
 import { callUpstream, joinUrl, type SourceClientOptions } from '../common/upstream-fetch.ts';
@@ -60,6 +60,8 @@ export function createSoapCaller(options: SourceClientOptions, credentials?: Map
       url: endpoint,
       // Every maps operation only reads, so identical calls in flight may share one answer.
       read: true,
+      // A Client fault is the request's fault, though SOAP sends it with HTTP 500.
+      rejected: (response) => isSoapSenderFault(response.text),
       ...(batchSize !== undefined ? { batchSize } : {}),
       init: {
         method: 'POST',

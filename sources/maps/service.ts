@@ -1,5 +1,5 @@
 import type { IServices } from 'soap';
-import type { Faults } from '../common/faults.ts';
+import { REJECTION_TEXT, type Faults } from '../common/faults.ts';
 import type { GeoPoint, PlaceRecord } from '../common/seed.ts';
 import type { Stats } from '../common/stats.ts';
 import { MAPS_MAX_BATCH, requestElementFor, type MapsOperation } from './contract.ts';
@@ -85,7 +85,9 @@ export function createMapsService({ index, stats, faults }: MapsServiceDeps): IS
   const operation = (name: MapsOperation, batchOf: string | undefined, run: (args: Args) => object) =>
     (args: Args) => {
       stats.record(name, batchOf === undefined ? undefined : itemCount(args, batchOf));
-      if (faults.take(name)) throw soapFault('Server', `${name} failed: injected fault`);
+      const fault = faults.take(name);
+      if (fault?.rejection) throw soapFault('Client', REJECTION_TEXT);
+      if (fault) throw soapFault('Server', `${name} failed: injected fault`);
       try {
         return run(args);
       } catch (err) {

@@ -1,4 +1,4 @@
-import type { Faults } from '../common/faults.ts';
+import { REJECTION_TEXT, type Faults } from '../common/faults.ts';
 import type { MessageRecord } from '../common/seed.ts';
 import type { Stats } from '../common/stats.ts';
 import { dateTimeScalar } from './date-time.ts';
@@ -25,7 +25,9 @@ interface CustomerMessages {
 export function createResolvers({ store, stats, faults }: ResolverDeps) {
   const begin = (operation: string, batchSize?: number) => {
     stats.record(operation, batchSize);
-    if (faults.take(operation)) throw messagingError('INJECTED_FAULT', `Injected fault for ${operation}`);
+    const fault = faults.take(operation);
+    if (fault?.rejection) throw messagingError('INVALID_ARGUMENT', REJECTION_TEXT);
+    if (fault) throw messagingError('INJECTED_FAULT', `Injected fault for ${operation}`);
   };
 
   return {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { DEMO_CREDENTIALS } from '../common/credentials.ts';
-import { createFaults, handleFaultsRoute, type Faults } from '../common/faults.ts';
+import { createFaults, handleFaultsRoute, REJECTION_TEXT, type Faults } from '../common/faults.ts';
 import { createSeed } from '../common/seed.ts';
 import { closeServer, listen, type DemoBackend, type DemoBackendOptions } from '../common/server.ts';
 import { createStats, handleStatsRoute, sendJson, type Stats } from '../common/stats.ts';
@@ -100,6 +100,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: Contex
       // As Stripe when a key sends too fast: 429, rate_limit_error, and when to come back.
       return sendError(res, new ApiError(429, 'rate_limit_error', 'rate_limit', 'Too many requests hit the API too quickly.'),
         { 'retry-after': String(fault.throttle.retryAfterSec) });
+    }
+    if (fault?.rejection) {
+      return sendError(res, new ApiError(400, 'invalid_request_error', 'parameter_invalid', REJECTION_TEXT));
     }
     if (fault) {
       return sendError(res, new ApiError(500, 'api_error', 'injected_fault',

@@ -1,6 +1,6 @@
 import type { CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from '../common/seed.ts';
 import { UpstreamError } from '../common/upstream-error.ts';
-import { callUpstream, type SourceClientOptions, type UpstreamResponse } from '../common/upstream-fetch.ts';
+import { callUpstream, pathSegment, type SourceClientOptions, type UpstreamResponse } from '../common/upstream-fetch.ts';
 
 export const PAYMENTS_SOURCE = 'payments';
 /** Most ids the payments API answers in one `ids=` / `payment=` call. */
@@ -36,9 +36,10 @@ interface ListBody<T> {
 export function createPaymentsClient(options: SourceClientOptions): PaymentsClient {
   const base = options.url.replace(/\/+$/, '');
 
-  async function call(operation: string, path: string, init: RequestInit = {}): Promise<UpstreamResponse> {
-    const headers = new Headers(init.headers);
-    headers.set('accept', 'application/json');
+  async function call(operation: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<UpstreamResponse> {
+    // A plain record: a WHATWG Headers would throw a TypeError of its own on a value holding CR or
+    // LF, where callUpstream refuses it as the caller's error.
+    const headers = { ...init.headers, accept: 'application/json' };
     const query = new URLSearchParams(path.split('?')[1] ?? '');
     const ids = query.get('ids') ?? query.get('payment');
     return callUpstream(
@@ -89,7 +90,7 @@ export function createPaymentsClient(options: SourceClientOptions): PaymentsClie
 
   return {
     async getPayment(id) {
-      const response = await call('getPayment', `/v1/payments/${encodeURIComponent(id)}`);
+      const response = await call('getPayment', `/v1/payments/${pathSegment(id)}`);
       if (response.status === 404 && errorCode(response.text) === 'resource_missing') return null;
       return read<PaymentRecord>('getPayment', response, (body) => isObjectOf(body, 'payment'));
     },

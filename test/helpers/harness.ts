@@ -41,8 +41,11 @@ export interface Harness {
   /** Each backend's counters, as served by its `/_stats`. */
   stats(): Promise<Record<SourceName, StatsSnapshot>>;
   resetStats(): Promise<void>;
-  /** Arms a fault on a backend over HTTP (`POST /_faults`). */
-  fault(source: SourceName, operation: string, count?: number): Promise<void>;
+  /**
+   * Arms a fault on a backend over HTTP (`POST /_faults`): it fails (`failure`, the default), or
+   * refuses the request as the caller's error (`rejection`).
+   */
+  fault(source: SourceName, operation: string, count?: number, kind?: 'failure' | 'rejection'): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -168,11 +171,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async resetStats() {
       await Promise.all(SOURCE_NAMES.map((name) => fetch(`${backends[name].url}/_stats/reset`, { method: 'POST' }).then((r) => r.arrayBuffer())));
     },
-    async fault(source, operation, count = 1) {
+    async fault(source, operation, count = 1, kind = 'failure') {
       const response = await fetch(`${backends[source].url}/_faults`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ operation, count }),
+        body: JSON.stringify({ operation, count, kind }),
       });
       if (!response.ok) throw new Error(`arming ${source}.${operation} failed: ${response.status}`);
     },

@@ -4,6 +4,7 @@
  */
 import { UpstreamError } from '../../../sources/common/upstream-error.ts';
 import { callUpstream } from '../../../sources/common/upstream-fetch.ts';
+import { isSoapSenderFault } from '../../../sources/common/xml.ts';
 import { NamespaceTable, httpHeaders, writeBody, writeEnvelope } from './envelope.ts';
 import type { OperationModel } from './model.ts';
 import { decodeResult, readReply } from './reply.ts';
@@ -46,7 +47,7 @@ export function createInvoker(options: CallerOptions): Invoke {
       });
     }
     const { headers, body } = buildRequest(op, args, options);
-    const response = await callUpstream({ ...context, url, init: { method: 'POST', headers, body } }, {
+    const response = await callUpstream({ ...context, url, init: { method: 'POST', headers, body }, rejected: (r) => isSoapSenderFault(r.text) }, {
       url, timeoutMs: options.timeoutMs, maxResponseBytes: options.maxResponseBytes, fetch: options.fetch,
     });
     const replyBody = readReply(response, context);

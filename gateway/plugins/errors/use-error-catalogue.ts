@@ -2,7 +2,7 @@ import { GraphQLError, type ExecutionResult, type Source } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { handleStreamOrSingleExecutionResult } from '@envelop/core';
 import type { Logger } from 'pino';
-import { fromUpstreamError, junctionError, UpstreamError } from '../../errors.ts';
+import { backendMessage, fromUnsendableValue, fromUpstreamError, junctionError, UnsendableValueError, UpstreamError } from '../../errors.ts';
 
 export interface ErrorCatalogueOptions {
   mode: 'development' | 'production';
@@ -59,6 +59,10 @@ export function toClientError(
       `upstream ${original.source} failed: ${original.message}`,
     );
     const mapped = fromUpstreamError(original);
+    return new GraphQLError(shown(mapped, mode), { ...located, extensions: mapped.extensions });
+  }
+  if (original instanceof UnsendableValueError) {
+    const mapped = fromUnsendableValue(original);
     return new GraphQLError(mapped.message, { ...located, extensions: mapped.extensions });
   }
   if (original === undefined || original === null || original instanceof GraphQLError) {
@@ -66,6 +70,8 @@ export function toClientError(
     const { code, source, upstreamCode } = error.extensions as { code?: unknown; source?: unknown; upstreamCode?: unknown };
     if (typeof code === 'string' && code.startsWith('SOURCE_')) {
       logger.warn({ requestId, source, code, upstreamCode, path: error.path }, `upstream ${String(source)} failed: ${code}`);
+      const message = shown(error, mode);
+      if (message !== error.message) return new GraphQLError(message, { ...located, extensions: error.extensions });
     }
     return error;
   }
@@ -81,13 +87,27 @@ export function toClientError(
 export function createMaskError(mode: 'development' | 'production') {
   return (error: unknown, message: string): Error => {
     if (error instanceof GraphQLError) {
+      const located = { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path };
       if (error.originalError instanceof UpstreamError) {
         const mapped = fromUpstreamError(error.originalError);
-        return new GraphQLError(mapped.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions: mapped.extensions });
+        return new GraphQLError(shown(mapped, mode), { ...located, extensions: mapped.extensions });
+      }
+      if (error.originalError instanceof UnsendableValueError) {
+        const mapped = fromUnsendableValue(error.originalError);
+        return new GraphQLError(mapped.message, { ...located, extensions: mapped.extensions });
       }
       if (!error.originalError || error.originalError instanceof GraphQLError) return error;
     }
     const detail = mode === 'development' && error instanceof Error ? error.message : message;
     return junctionError('INTERNAL_SERVER_ERROR', detail);
   };
+}
+
+/**
+ * The message a client sees. A backend's own words (SOURCE_REJECTED carries them) go out in
+ * full in development; in production only their first line, bounded, since a backend's fault text
+ * can carry stack frames and internal detail (gateway/errors.ts backendMessage).
+ */
+function shown(error: GraphQLError, mode: 'development' | 'production'): string {
+  return mode === 'production' && error.extensions?.code === 'SOURCE_REJECTED' ? backendMessage(error.message) : error.message;
 }
