@@ -5,8 +5,8 @@ import type { TypeOrigin } from './origins.ts';
 /** The maps domain, served by the `maps` source (SOAP, sources/maps/service.wsdl). */
 export const typeDefs = /* GraphQL */ `
   type Query {
-    "Places matching a free-text address, best match first (at most 5)."
-    geocode(address: String!): [Place!]!
+    "Places matching a free-text address, best match first (at most 5); empty when none match, null only when the look-up failed (the error says why)."
+    geocode(address: String!): [Place!]
     "A place by id, or null when there is none."
     place(id: ID!): Place
   }

@@ -1,6 +1,7 @@
 import type { CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from '../sources/common/seed.ts';
 import { junctionError } from '../gateway/errors.ts';
 import type { JunctionContext } from './context.ts';
+import { callerScoped, type Principal } from '../gateway/auth/principal.ts';
 import { checkPageSize, decodeCursor, toConnection } from './pagination.ts';
 import type { TypeOrigin } from './origins.ts';
 
@@ -55,12 +56,12 @@ export const typeDefs = /* GraphQL */ `
     description: String
     "When the payment was created."
     createdAt: DateTime!
-    "The customer who paid."
-    customer: Customer!
-    "The merchant who was paid."
-    merchant: Merchant!
-    "Refunds of this payment, oldest first."
-    refunds: [Refund!]!
+    "The customer who paid; null only when the look-up failed (the error says why)."
+    customer: Customer
+    "The merchant who was paid; null only when the look-up failed (the error says why)."
+    merchant: Merchant
+    "Refunds of this payment, oldest first; null only when the look-up failed (the error says why)."
+    refunds: [Refund!]
   }
 
   type Refund @requiresScopes(scopes: [["payments:read"]]) @cacheControl(maxAge: 30, scope: PRIVATE) {
@@ -72,8 +73,8 @@ export const typeDefs = /* GraphQL */ `
     status: RefundStatus!
     "When the refund was created."
     createdAt: DateTime!
-    "The payment this refund returns money from."
-    payment: Payment!
+    "The payment this refund returns money from; null only when the look-up failed (the error says why)."
+    payment: Payment
   }
 
   "A page of payments."
@@ -109,8 +110,8 @@ export const typeDefs = /* GraphQL */ `
     phone: String
     "Postal address; null when none is on file."
     address: Address
-    "This customer's payments, newest first. \`first\` is 1 to 100."
-    payments(first: Int = 10, after: String, status: PaymentStatus): PaymentConnection!
+    "This customer's payments, newest first. \`first\` is 1 to 100. Null only when the look-up failed (the error says why)."
+    payments(first: Int = 10, after: String, status: PaymentStatus): PaymentConnection
   }
 
   type Address {
@@ -140,7 +141,7 @@ export const typeDefs = /* GraphQL */ `
     currency: String!
     "Free text shown on the payment, often an order number."
     description: String
-    "Any unique string of up to 255 characters; the same key replays the first result instead of charging again."
+    "Any unique string of up to 255 characters; the same key from the same caller replays the first result instead of charging again. Keys are the caller's own: another caller's use of the same key is never seen."
     idempotencyKey: String
   }
 `;
@@ -171,12 +172,18 @@ async function listPayments(
   return toConnection(page.data, page.hasMore);
 }
 
-function checkIdempotencyKey(key: string | null | undefined, argument: string): string | undefined {
+/**
+ * The key sent upstream: the caller's own key, made theirs alone (callerScoped), since every
+ * caller's payments go to the backend under the gateway's one account.
+ */
+function idempotencyKeyFor(principal: Principal, key: string | null | undefined, argument: string): string | undefined {
   if (key === null || key === undefined) return undefined;
-  if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY) {
-    throw junctionError('BAD_USER_INPUT', `"${argument}" must be 1 to ${MAX_IDEMPOTENCY_KEY} characters.`, { argument });
+  // Printable, as the header it stands for must be: a control character is the caller's mistake.
+  // eslint-disable-next-line no-control-regex
+  if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY || /[\u0000-\u001f\u007f]/.test(key)) {
+    throw junctionError('BAD_USER_INPUT', `"${argument}" must be 1 to ${MAX_IDEMPOTENCY_KEY} printable characters.`, { argument });
   }
-  return key;
+  return callerScoped(principal, key);
 }
 
 export const resolvers = {
@@ -195,7 +202,7 @@ export const resolvers = {
     async createPayment(
       _: unknown,
       { input }: { input: { customerId: string; merchantId: string; amount: number; currency: string; description?: string | null; idempotencyKey?: string | null } },
-      { sources, loaders, invalidate }: JunctionContext,
+      { sources, loaders, invalidate, principal }: JunctionContext,
     ) {
       if (input.amount < 1 || input.amount > MAX_AMOUNT) {
         throw junctionError('BAD_USER_INPUT', `"input.amount" must be between 1 and ${MAX_AMOUNT}; got ${input.amount}.`, { argument: 'input.amount' });
@@ -211,7 +218,7 @@ export const resolvers = {
           currency: input.currency.toLowerCase(),
           ...(input.description ? { description: input.description } : {}),
         },
-        checkIdempotencyKey(input.idempotencyKey, 'input.idempotencyKey'),
+        idempotencyKeyFor(principal, input.idempotencyKey, 'input.idempotencyKey'),
       );
       loaders.payments.payment.prime(payment.id, payment);
       // Cached answers holding this customer, or any payments list, no longer tell the whole story.
@@ -221,14 +228,14 @@ export const resolvers = {
     async refundPayment(
       _: unknown,
       { paymentId, amount, idempotencyKey }: { paymentId: string; amount?: number | null; idempotencyKey?: string | null },
-      { sources, loaders, invalidate }: JunctionContext,
+      { sources, loaders, invalidate, principal }: JunctionContext,
     ) {
       if (amount !== null && amount !== undefined && (amount < 1 || amount > MAX_AMOUNT)) {
         throw junctionError('BAD_USER_INPUT', `"amount" must be between 1 and ${MAX_AMOUNT}; got ${amount}.`, { argument: 'amount' });
       }
       const refund = await sources.payments.createRefund(
         { payment: paymentId, ...(amount ? { amount } : {}) },
-        checkIdempotencyKey(idempotencyKey, 'idempotencyKey'),
+        idempotencyKeyFor(principal, idempotencyKey, 'idempotencyKey'),
       );
       // The payment changed (amount_refunded, maybe status): forget any copy loaded earlier.
       loaders.payments.payment.clear(paymentId);

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * Who is calling, as every part of the gateway sees it: a person (a user's access token), a
  * service (an API key, or a client-credentials token with the service audience), or nobody.
@@ -27,4 +29,15 @@ export function scopesFromClaims(claims: Record<string, unknown>): Set<string> {
     for (const value of values) if (typeof value === 'string' && value !== '') scopes.add(value);
   }
   return scopes;
+}
+
+/**
+ * A caller's own value turned into one that is theirs alone, for values the gateway sends upstream
+ * under its one account, where the backend would share them between callers: an idempotency key
+ * sent as the client chose it let a second caller replay the first's payment with the same key, or
+ * learn that the key was used. Hex SHA-256 of the caller (kind and id) and the value: the same
+ * caller and value give the same key, so retries still de-duplicate; two callers never collide.
+ */
+export function callerScoped(principal: Principal, value: string): string {
+  return createHash('sha256').update(`${principal.kind}\u0000${principal.id}\u0000${value}`).digest('hex');
 }
