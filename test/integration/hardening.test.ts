@@ -329,3 +329,32 @@ describe('a failing source costs only its own fields', () => {
     expect(body.errors!.every((e) => e.extensions!.code === 'SOURCE_ERROR' && e.path!.at(-1) === 'customer')).toBe(true);
   });
 });
+
+describe('tenancy', () => {
+  it('keeps an idempotency key to its caller: a second caller with the same key gets neither the first\'s payment nor word of its use', async () => {
+    const h = await startHarness();
+    try {
+      const [customer, other] = h.seed.customers;
+      const merchant = h.seed.merchants[0]!;
+      const CREATE = 'mutation($i: CreatePaymentInput!) { createPayment(input: $i) { id amount customer { id } } }';
+      const input = (c: { id: string }, amount: number) => ({ customerId: c.id, merchantId: merchant.id, amount, currency: 'eur', idempotencyKey: 'order-1001' });
+      const as = async (sub: string) => ({ authorization: `Bearer ${await h.issuer.token({ sub })}` });
+      const alice = await h.query(CREATE, { i: input(customer!, 1_000) }, await as('alice'));
+      expect(alice.body.errors).toBeUndefined();
+      // Alice's retry replays her payment: the key still works for its owner.
+      const again = await h.query(CREATE, { i: input(customer!, 1_000) }, await as('alice'));
+      expect(again.body.data!.createPayment.id).toBe(alice.body.data!.createPayment.id);
+      // Bob, same key and parameters: a payment of his own, not Alice's.
+      const bob = await h.query(CREATE, { i: input(customer!, 1_000) }, await as('bob'));
+      expect(bob.body.errors).toBeUndefined();
+      expect(bob.body.data!.createPayment.id).not.toBe(alice.body.data!.createPayment.id);
+      // Carol, same key, other parameters: no error that would say the key was used.
+      const carol = await h.query(CREATE, { i: input(other!, 2_500) }, await as('carol'));
+      expect(carol.body.errors).toBeUndefined();
+      expect(carol.body.data!.createPayment).toMatchObject({ amount: 2_500, customer: { id: other!.id } });
+      expect((await h.stats()).payments.operations).toMatchObject({ createPayment: 4 });
+    } finally {
+      await h.close();
+    }
+  });
+});
