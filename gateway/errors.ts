@@ -56,13 +56,25 @@ export const ERROR_CATALOGUE = {
     status: 415,
     description: 'A POST body of a type Junction does not read. It reads `application/json` (and `application/graphql+json`), `application/graphql` (the document as the body) and `application/x-www-form-urlencoded`; not `multipart/form-data` (no file uploads), `text/plain` or anything else.',
   },
+  GRAPHQL_PARSE_FAILED: {
+    status: 400,
+    description: 'The document is not valid GraphQL syntax; the message says where. Nothing runs.',
+  },
+  GRAPHQL_VALIDATION_FAILED: {
+    status: 400,
+    description: 'The document does not fit the schema (an unknown field, a wrong argument type, a `subscription` while the schema serves none). In production the message never suggests field names. Nothing runs.',
+  },
+  OPERATION_RESOLUTION_FAILURE: {
+    status: 400,
+    description: 'The document holds several operations and `operationName` names none of them (or is missing). Nothing runs.',
+  },
   QUERY_TOO_LARGE: {
     status: 400,
     description: 'The document is over a shape limit, checked before execution: `MAX_TOKENS` (2000), `MAX_DEPTH` (15), `MAX_ALIASES` (30) or `MAX_DIRECTIVES` (50). `extensions.limit` names it. No backend is called.',
   },
   QUERY_TOO_COSTLY: {
     status: 400,
-    description: 'The operation could cost the backends more than the caller\'s budget (list sizes multiplied; see Limits). `extensions.cost` and `extensions.maxCost` say by how much. No backend is called.',
+    description: 'The operation could cost the backends more than the caller\'s budget (list sizes multiplied, variables\' default values counted as literals; see Limits), or holds more than `MAX_SELECTIONS` (5000) field selections once its fragments are written out in place (`extensions.limit` is then `MAX_SELECTIONS`). `extensions.cost` and `extensions.maxCost` say by how much. No backend is called.',
   },
   RATE_LIMITED: {
     status: undefined,

@@ -358,3 +358,41 @@ describe('tenancy', () => {
     }
   });
 });
+
+describe('the catalogue covers every error a client can receive', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  const raw = (path: string, init: RequestInit) => h.fetch(path, init).then(async (r) => ({ status: r.status, body: await r.json().catch(() => null) as any }));
+  const json = (body: unknown, headers: Record<string, string> = {}) =>
+    raw('/graphql', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers }, body: JSON.stringify(body) });
+
+  it('gives each refusal a catalogued code and the status the README names', async () => {
+    const cases: [string, Promise<{ status: number; body: any }>, string, number][] = [
+      ['a syntax error', json({ query: '{ merchant(id: ' }), 'GRAPHQL_PARSE_FAILED', 400],
+      ['an unknown field', json({ query: '{ nope }' }), 'GRAPHQL_VALIDATION_FAILED', 400],
+      ['a subscription', json({ query: 'subscription { paymentSucceeded { id } }' }), 'GRAPHQL_VALIDATION_FAILED', 400],
+      ['a subscription to __typename', json({ query: 'subscription { __typename }' }), 'GRAPHQL_VALIDATION_FAILED', 400],
+      ['an unknown operation name', json({ query: 'query A { __typename } query B { __typename }', operationName: 'C' }), 'OPERATION_RESOLUTION_FAILURE', 400],
+      ['two operations, no name', json({ query: 'query A { __typename } query B { __typename }' }), 'OPERATION_RESOLUTION_FAILURE', 400],
+      ['no query', json({ variables: {} }), 'BAD_REQUEST', 400],
+      ['a variable of the wrong type', json({ query: 'query($n: Int) { payments(first: $n) { edges { cursor } } }', variables: { n: 'ten' } }), 'BAD_USER_INPUT', 400],
+      ['a required variable missing', json({ query: 'query($id: ID!) { merchant(id: $id) { id } }' }), 'BAD_USER_INPUT', 400],
+      ['a required variable null', json({ query: 'query($id: ID!) { merchant(id: $id) { id } }', variables: { id: null } }), 'BAD_USER_INPUT', 400],
+      ['an input object missing a field', json({ query: 'mutation($i: CreatePaymentInput!) { createPayment(input: $i) { id } }', variables: { i: { amount: 1 } } }), 'BAD_USER_INPUT', 400],
+      ['a mutation over GET', raw(`/graphql?query=${encodeURIComponent('mutation { sendMessage(input: { phone: "+4930123456", body: "x" }) { id } }')}`, { headers: { accept: 'application/graphql-response+json' } }), 'METHOD_NOT_ALLOWED', 405],
+      ['a PUT', raw('/graphql', { method: 'PUT', headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' }, body: '{"query":"{ __typename }"}' }), 'METHOD_NOT_ALLOWED', 405],
+      ['a multipart body', raw('/graphql', { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=x', 'x-graphql-csrf': '1' }, body: '--x--' }), 'UNSUPPORTED_MEDIA_TYPE', 415],
+    ];
+    for (const [what, pending, code, status] of cases) {
+      const { status: got, body } = await pending;
+      expect(body?.errors?.[0]?.extensions?.code, what).toBe(code);
+      expect(got, what).toBe(status);
+      expect(JSON.stringify(body), what).not.toMatch(/INTERNAL_SERVER_ERROR|\s+at\s+\S+\s+\(/);
+    }
+    expect(h.logs.filter((l) => l.level >= 50)).toEqual([]);
+  });
+});

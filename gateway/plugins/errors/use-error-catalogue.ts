@@ -1,8 +1,8 @@
-import { GraphQLError, type ExecutionResult, type Source } from 'graphql';
+import { GraphQLError, type ExecutionResult, type Source, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { handleStreamOrSingleExecutionResult } from '@envelop/core';
 import type { Logger } from 'pino';
-import { backendMessage, fromUnsendableValue, fromUpstreamError, junctionError, UnsendableValueError, UpstreamError } from '../../errors.ts';
+import { backendMessage, ERROR_CATALOGUE, fromUnsendableValue, fromUpstreamError, junctionError, UnsendableValueError, UpstreamError, type ErrorCode } from '../../errors.ts';
 
 export interface ErrorCatalogueOptions {
   mode: 'development' | 'production';
@@ -18,6 +18,20 @@ export interface ErrorCatalogueOptions {
  */
 export function useErrorCatalogue({ mode, logger, requestIds }: ErrorCatalogueOptions): Plugin {
   return {
+    onValidate({ addValidationRule }) {
+      addValidationRule(operationTypeServed);
+    },
+    // The last look at every answer, whatever raised its errors (yoga's parser and validation,
+    // variable coercion, a plugin): each error leaves with a code from the catalogue.
+    onResultProcess({ request, result, setResult }) {
+      if (Symbol.asyncIterator in (result as object)) return;
+      const requestId = requestIds.get(request);
+      const one = (r: ExecutionResult): ExecutionResult => {
+        if (!r.errors?.length || r.errors.every(isCatalogued)) return r;
+        return { ...r, errors: r.errors.map((e) => (isCatalogued(e) ? e : catalogued(e as GraphQLError, { mode, logger, requestId }))) };
+      };
+      setResult(Array.isArray(result) ? result.map(one) : one(result as ExecutionResult));
+    },
     onExecute({ args }) {
       const request = (args.contextValue as { request?: Request }).request;
       const requestId = request ? requestIds.get(request) : undefined;
@@ -111,3 +125,53 @@ export function createMaskError(mode: 'development' | 'production') {
 function shown(error: GraphQLError, mode: 'development' | 'production'): string {
   return mode === 'production' && error.extensions?.code === 'SOURCE_REJECTED' ? backendMessage(error.message) : error.message;
 }
+
+/** A code from the catalogue, with the status the catalogue gives it (yoga answers a mutation over GET with BAD_REQUEST and a 405). */
+const isCatalogued = (error: { extensions?: Record<string, unknown> }) => {
+  const code = error.extensions?.code;
+  if (typeof code !== 'string' || !(code in ERROR_CATALOGUE)) return false;
+  const expected = ERROR_CATALOGUE[code as ErrorCode].status as number | undefined;
+  const status = (error.extensions?.http as { status?: number } | undefined)?.status;
+  return expected === undefined || status === undefined || status === expected;
+};
+
+/** Codes other GraphQL servers and yoga's own parts use, and the catalogue's word for each. */
+const SYNONYMS: Record<string, ErrorCode> = {
+  REQUEST_ENTITY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_DOCUMENT_NOT_FOUND',
+};
+
+/**
+ * An error that left some part of the server without a catalogued code, given one: a known
+ * synonym, BAD_USER_INPUT for a variable that does not fit its type (graphql-js gives those no
+ * code), the HTTP status's code for yoga's request errors, and INTERNAL_SERVER_ERROR (masked) for
+ * anything else.
+ */
+function catalogued(error: GraphQLError, context: { mode: 'development' | 'production'; logger: Logger; requestId: string | undefined }): GraphQLError {
+  const located = { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path };
+  const code = error.extensions?.code;
+  const http = error.extensions?.http as { status?: number; headers?: Record<string, string> } | undefined;
+  const keep = (to: ErrorCode, status?: number) => {
+    const mapped = junctionError(to, error.message, { ...(status !== undefined ? { status } : {}), ...(http?.headers ? { headers: http.headers } : {}) });
+    return new GraphQLError(mapped.message, { ...located, extensions: mapped.extensions });
+  };
+  if (typeof code === 'string' && SYNONYMS[code]) return keep(SYNONYMS[code]);
+  if (code === undefined && /^Variable "\$[^"]+" (got invalid value|of required type|of non-null type)/.test(error.message)) return keep('BAD_USER_INPUT', 400);
+  if ((code === undefined || (typeof code === 'string' && code in ERROR_CATALOGUE)) && error.path === undefined && http?.status !== undefined && http.status >= 400 && http.status < 500) {
+    return keep(http.status === 405 ? 'METHOD_NOT_ALLOWED' : http.status === 413 ? 'PAYLOAD_TOO_LARGE' : http.status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST', http.status);
+  }
+  return toClientError(new GraphQLError(error.message, { ...located, originalError: new Error(`uncatalogued error (code ${String(code)}): ${error.message}`) }), context);
+}
+
+/**
+ * graphql-js 16 validates a `subscription` (or a `mutation`) against a schema with no such root
+ * type and only fails while executing it, as an internal error; refused here as the validation
+ * error it is.
+ */
+const operationTypeServed: ValidationRule = (context) => ({
+  OperationDefinition(node) {
+    const schema = context.getSchema();
+    const root = node.operation === 'query' ? schema.getQueryType() : node.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+    if (!root) context.reportError(new GraphQLError(`This schema serves no ${node.operation} operations.`, { nodes: [node] }));
+  },
+});
