@@ -61,7 +61,7 @@ describe('messaging client: messagesByIds', () => {
   it('returns the messages found, leaving unknown ids out, in one request', async () => {
     const found = await client.messagesByIds([m1.id, 'SM0000000000000000000000000000000f', m2.id]);
     expect(found).toEqual([m1, m2].map((m) => ({ ...m, status: m.status.toUpperCase() })));
-    expect(await readStats(backend.url)).toEqual({ total: 1, operations: { messages: 1 }, batchSizes: { messages: [3] } });
+    expect(await readStats(backend.url)).toEqual({ total: 1, probes: 0, operations: { messages: 1 }, batchSizes: { messages: [3] } });
   });
 
   it('splits 250 ids into requests of at most 100 and returns all 250', async () => {

@@ -75,7 +75,7 @@ describe('messaging contract: schema', () => {
     expect(probe.status).toBe(200);
     expect(await probe.json()).toEqual({ service: 'messaging' });
     await readStats(backend.url);
-    expect(await readStats(backend.url)).toEqual({ total: 0, operations: {}, batchSizes: {} });
+    expect(await readStats(backend.url)).toEqual({ total: 0, probes: 1, operations: {}, batchSizes: {} });
   });
 
   it('describes every type, field, argument and enum value', () => {
@@ -163,6 +163,7 @@ describe('messaging contract: batching', () => {
       },
     });
     expect(await readStats(backend.url)).toEqual({
+      probes: 0,
       total: 1,
       operations: { messagesForCustomers: 1 },
       batchSizes: { messagesForCustomers: [3] },

@@ -203,7 +203,7 @@ describe('payments backend batching and pagination', () => {
     const answer = await send(backend.url, { path: `/v1/payments?ids=${ids.join(',')}` });
     expect(answer.body.data.map((p: PaymentRecord) => p.id).sort()).toEqual(ids.slice(0, 4).sort());
     expect(answer.body.has_more).toBe(false);
-    expect(await readStats(backend.url)).toEqual({ total: 1, operations: { listPayments: 1 }, batchSizes: { listPayments: [5] } });
+    expect(await readStats(backend.url)).toEqual({ total: 1, probes: 0, operations: { listPayments: 1 }, batchSizes: { listPayments: [5] } });
   });
 
   it('counts a payment= refunds batch as one listRefunds request and returns every refund of those payments', async () => {
@@ -212,7 +212,7 @@ describe('payments backend batching and pagination', () => {
     const answer = await send(backend.url, { path: `/v1/refunds?payment=${paymentIds.join(',')}` });
     const expected = seed.refunds.filter((r) => paymentIds.includes(r.payment)).map((r) => r.id).sort();
     expect(answer.body.data.map((r: { id: string }) => r.id).sort()).toEqual(expected);
-    expect(await readStats(backend.url)).toEqual({ total: 1, operations: { listRefunds: 1 }, batchSizes: { listRefunds: [7] } });
+    expect(await readStats(backend.url)).toEqual({ total: 1, probes: 0, operations: { listRefunds: 1 }, batchSizes: { listRefunds: [7] } });
   });
 
   it('walks all 1000 seed payments exactly once, newest first, in 10 pages of 100', async () => {

@@ -26,7 +26,8 @@ describe('payments backend HTTP surface', () => {
       expect(answer.status).toBe(200);
       expect(answer.body).toEqual({ service: 'payments' });
     }
-    expect(await readStats(backend.url)).toEqual({ total: 0, operations: {}, batchSizes: {} });
+    // Probes are counted apart (`probes`, the `/` ones), never as operations.
+    expect(await readStats(backend.url)).toEqual({ total: 0, probes: 1, operations: {}, batchSizes: {} });
   });
 
   it('returns 404 resource_missing with param id for an unknown payment id', async () => {
