@@ -79,6 +79,8 @@ export interface HarnessOptions {
   quotas?: GatewayOptions['quotas'];
   /** Documents browsers may send, by SHA-256. */
   persistedDocuments?: ReadonlyMap<string, string>;
+  /** Browser origins allowed cross-origin (CORS_ORIGINS). Default none. */
+  corsOrigins?: string[];
 }
 
 /** Real demo backends on free ports, and a gateway over them, driven through `yoga.fetch`. */
@@ -117,6 +119,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         ...(options.sourceTimeouts ? { sourceTimeouts: options.sourceTimeouts } : {}),
         ...(options.resilience ? { resilience: options.resilience } : {}),
         ...(options.persistedDocuments ? { persistedDocuments: options.persistedDocuments } : {}),
+        ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
         mode: options.mode ?? 'production',
         upstream: {
           timeoutMs: options.upstream?.timeoutMs ?? DEFAULTS.upstreamTimeoutMs,

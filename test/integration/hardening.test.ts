@@ -210,11 +210,28 @@ describe('CORS', () => {
     const h = await startHarness();
     try {
       const response = await preflight(h, 'https://evil.example');
+      expect(response.status).toBe(204);
       expect([...response.headers.keys()].filter((k) => k.startsWith('access-control-'))).toEqual([]);
       const answer = await h.fetch('/graphql', { method: 'POST', headers: { origin: 'https://evil.example', 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
       expect(answer.status).toBe(200);
       expect([...answer.headers.keys()].filter((k) => k.startsWith('access-control-'))).toEqual([]);
       expect(answer.headers.get('vary')).toMatch(/Origin/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('answers an origin in CORS_ORIGINS with its own name, never with credentials, and still nothing for others', async () => {
+    const h = await startHarness({ corsOrigins: ['https://app.example.com'] });
+    try {
+      const allowed = await preflight(h, 'https://app.example.com');
+      expect(allowed.status).toBe(204);
+      expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+      expect(allowed.headers.get('access-control-allow-methods')).toBe('GET, POST');
+      expect(allowed.headers.get('access-control-allow-headers')).toBe('content-type, authorization');
+      expect(allowed.headers.get('access-control-allow-credentials')).toBeNull();
+      const foreign = await preflight(h, 'https://app.example.com.evil.example');
+      expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
     } finally {
       await h.close();
     }

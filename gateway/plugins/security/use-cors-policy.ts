@@ -19,6 +19,11 @@ export function useCorsPolicy(origins: readonly string[]): Plugin {
   const any = origins.includes('*');
   const allowed = new Set(origins);
   return {
+    // A preflight is answered here, allowed or not (yoga's own CORS handling is off): 204, with the
+    // allowing headers only for a listed origin.
+    onRequest({ request, endResponse, fetchAPI }) {
+      if (request.method === 'OPTIONS') endResponse(new fetchAPI.Response(null, { status: 204, headers: { 'content-length': '0' } }));
+    },
     onResponse({ request, response }) {
       const origin = request.headers.get('origin');
       if (origin === null) return;
