@@ -4,7 +4,8 @@
  * clone gives a working gateway with nothing else installed.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import { dirname } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './logger.ts';
@@ -21,8 +22,11 @@ import { createRateLimitEngine } from './plugins/limits/rate-limits.ts';
 import { createUpstreamQuota } from './plugins/limits/upstream-quota.ts';
 import type { CacheStore } from '../sources/common/cache.ts';
 
-/** After SIGTERM, how long idle keep-alive connections may still carry one last request. */
+/** After the listener closes, how long idle keep-alive connections may still carry one last request. */
 const IDLE_GRACE_MS = 1_000;
+
+/** At most this long spent accepting connections already queued in the kernel before the listener closes. */
+const ACCEPT_PENDING_MAX_MS = 250;
 
 /** Where start-up writes what each user source exposed and lost. */
 const SOURCES_REPORT = 'reports/sources-report.json';
@@ -105,7 +109,7 @@ async function main(): Promise<void> {
       `\nYour sources (from .meshrc.yaml), each under its own namespace:\n${formatReport(gateway.reports)}\nEvery downgrade, by location: ${SOURCES_REPORT}\n`,
     );
   }
-  let shuttingDown = false;
+  let listenerClosed = false;
   // Timeouts set explicitly rather than left to Node's (60 s for headers, 300 s for a request,
   // checked every 30 s): a client sending a byte at a time holds a connection for at most
   // HEADERS_TIMEOUT_MS + BODY_TIMEOUT_MS, give or take the one-second check, before Node answers 408
@@ -117,8 +121,11 @@ async function main(): Promise<void> {
     connectionsCheckingInterval: 1_000,
     keepAliveTimeout: config.keepAliveTimeoutMs,
   }, (req, res) => {
-    // While draining, every answer closes its connection, so no client reuses one that is about to go.
-    if (shuttingDown) res.setHeader('connection', 'close');
+    // Once the listener is closed, every answer closes its connection, so no client reuses one that is
+    // about to go: its next request is refused (ECONNREFUSED, a clean "not taken" it can send
+    // elsewhere). Not before: a client told to reconnect while the listener is still open queues in
+    // the kernel's accept queue, and the listener closing resets every connection queued there (see stop).
+    if (listenerClosed) res.setHeader('connection', 'close');
     void gateway.yoga(req, res);
   });
   // keepAliveTimeout above: idle connections stay open longer than a balancer keeps its own (see
@@ -143,16 +150,23 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, drainMs: config.drainMs }, 'shutting down: readiness is 503, requests in flight finish');
-    // Readiness fails first, so load balancers stop sending; no new connections are taken; every
-    // answer from now on closes its connection. Idle keep-alive connections get a grace second to
-    // be used (and so closed cleanly) before they are closed: closing one at once races a client
-    // already sending on it. Requests in flight finish, for at most DRAIN_MS in all.
+    // Readiness fails first, so load balancers stop sending. Then the listener closes, and from then
+    // on every answer closes its connection. Idle keep-alive connections get a grace second to be
+    // used (and so closed cleanly) before they are closed: closing one at once races a client already
+    // sending on it. Requests in flight finish, for at most DRAIN_MS in all.
     gateway.drain();
-    shuttingDown = true;
-    // SIGTERM (an orchestrator): keep taking requests while balancers notice the 503, so that none
-    // races the listener closing. SIGINT (a person at a terminal): no wait.
+    // SIGTERM (an orchestrator): keep taking requests, on kept-alive connections, while balancers
+    // notice the 503, so that none races the listener closing. SIGINT (a person at a terminal): no wait.
     if (signal === 'SIGTERM' && config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
-    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Closing a listening socket resets every connection the kernel has completed but Node has not
+    // yet accepted, and their clients may have sent a request already. libuv accepts one connection
+    // per turn of the event loop, so under load such a queue builds up: take what is queued first.
+    await acceptPending(server, Math.min(ACCEPT_PENDING_MAX_MS, config.drainMs));
+    // net.Server's close, not http.Server's: since Node 19 the latter also closes every idle
+    // keep-alive connection at once, including those a client is sending its next request on right
+    // now (it gets ECONNRESET). Idle connections are closed after the grace period below instead.
+    const drained = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+    listenerClosed = true;
     let idle: NodeJS.Timeout | undefined;
     const grace = setTimeout(() => {
       server.closeIdleConnections();
@@ -170,6 +184,32 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/**
+ * Resolves in the first turn of the event loop that accepts no new connection (so the kernel's
+ * accept queue was empty when that turn polled), or after maxMs if clients keep connecting.
+ */
+function acceptPending(server: Server, maxMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    let accepted = 0;
+    const onConnection = () => void (accepted += 1);
+    server.on('connection', onConnection);
+    const until = performance.now() + maxMs;
+    let seen = -1;
+    // setImmediate, not a timer: each callback runs just after a poll for I/O, which accepts one
+    // queued connection if there is one; resolving here leaves no poll before the caller closes.
+    const turn = () => {
+      if (accepted === seen || performance.now() >= until) {
+        server.off('connection', onConnection);
+        resolve();
+        return;
+      }
+      seen = accepted;
+      setImmediate(turn);
+    };
+    setImmediate(turn);
+  });
 }
 
 main().catch((err: unknown) => {

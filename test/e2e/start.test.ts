@@ -1,57 +1,26 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLE_QUERY } from '../../gateway/example-query.ts';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { startGatewayProcess, stopProcess } from '../helpers/gateway-process.ts';
 
 /**
  * What a newcomer gets from `npm start`: the real entry point as its own process, demo
  * backends included, reached over real HTTP. Ports are 0 so runs never collide.
  */
-interface Started {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-}
-
 const running: ChildProcess[] = [];
+const start = (env: Record<string, string>) => startGatewayProcess(env, running);
+const stop = stopProcess;
 
 /** An API keys file with one service: production needs some way to authenticate. */
 function apiKeysFile(): string {
   const path = join(mkdtempSync(join(tmpdir(), 'junction-e2e-')), 'api-keys.json');
   writeFileSync(path, JSON.stringify([{ service: 'e2e', sha256: 'b'.repeat(64), scopes: [] }]));
   return path;
-}
-
-async function start(env: Record<string, string>): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/main.ts'], {
-    env: { PATH: process.env.PATH, PORT: '0', PAYMENTS_PORT: '0', MAPS_PORT: '0', MESSAGING_PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const url = await new Promise<string>((resolve, reject) => {
-    const onData = () => {
-      const match = /GraphQL\s+(http:\/\/\S+)\/graphql/.exec(output);
-      if (match) resolve(match[1]!);
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code} before listening:\n${output}`)));
-  });
-  return { child, url, output: () => output };
-}
-
-function stop(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    child.once('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
-  });
 }
 
 afterEach(async () => {
@@ -180,5 +149,85 @@ describe('SIGTERM under load', () => {
     expect(failures).toEqual([]);
     expect(completed).toBeGreaterThan(200);
     await agent.close();
+  });
+
+  it('resets no connection: keep-alive clients that ignore readiness get 200s through SIGTERM until the connection is refused, and it exits 0', async () => {
+    // Anonymous callers' budget raised: the clients below send far more than 300 requests a minute.
+    const { child, url } = await start({ NODE_ENV: 'development', DRAIN_MS: '5000', SHUTDOWN_DELAY_MS: '300', RATE_ANONYMOUS_PER_MIN: '1000000' });
+    // Twenty clients, each with its own keep-alive connection, that never look at readiness: they
+    // keep sending through the signal until the port refuses them. Refused (ECONNREFUSED) is a
+    // clean "not taken"; a reset or a hang-up means a request may have been lost mid-flight.
+    const agents = Array.from({ length: 20 }, () => new Agent({ keepAliveTimeout: 10_000, connections: 1 }));
+    const failures: string[] = [];
+    let completed = 0;
+    let afterSignal = 0;
+    let refused = 0;
+    let signalled = false;
+    const deadline = Date.now() + 8_000;
+    const worker = async (agent: Agent) => {
+      for (let i = 0; i < 5_000 && Date.now() < deadline; i++) {
+        try {
+          const response = await undiciFetch(`${url}/graphql`, {
+            method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ query: `{ __typename }` }),
+          });
+          const body = await response.text();
+          if (response.status !== 200) failures.push(`HTTP ${response.status}: ${body.slice(0, 100)}`);
+          completed += 1;
+          if (signalled) afterSignal += 1;
+        } catch (err) {
+          const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+          if (cause?.code === 'ECONNREFUSED') refused += 1;
+          else failures.push(`${signalled ? 'after' : 'before'} SIGTERM: ${cause?.code ?? ''} ${cause?.message ?? (err as Error).message}`);
+          return;
+        }
+      }
+      failures.push('still answered at the deadline: the listener never closed');
+    };
+    const workers = agents.map(worker);
+    for (let waits = 0; completed < 100 && waits < 5_000; waits++) await new Promise((r) => setTimeout(r, 1));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    signalled = true;
+    child.kill('SIGTERM');
+    await Promise.all(workers);
+    expect(failures).toEqual([]);
+    expect(refused).toBe(20);
+    // The listener stayed open for SHUTDOWN_DELAY_MS: requests sent after the signal were answered.
+    expect(afterSignal).toBeGreaterThan(20);
+    expect(await exited).toBe(0);
+    await Promise.all(agents.map((agent) => agent.close()));
+  });
+
+  it('answers connections already waiting in the kernel\'s accept queue when the signal comes, rather than resetting them', async () => {
+    const { child, url } = await start({ NODE_ENV: 'development', DRAIN_MS: '5000', SHUTDOWN_DELAY_MS: '0' });
+    const { hostname, port } = new URL(url);
+    // One answered request first: the signal handlers are set up just after the URL is printed, and
+    // a process stopped in between would die of the SIGTERM below instead of shutting down.
+    const first = new Agent();
+    const health = await undiciFetch(`${url}/healthz`, { dispatcher: first });
+    await health.text();
+    expect(health.status).toBe(200);
+    await first.close();
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // Stopped, the process accepts nothing, but the kernel still completes each handshake and queues
+    // the connection, request and all: a burst landing while the event loop is busy looks the same.
+    child.kill('SIGSTOP');
+    const body = JSON.stringify({ query: '{ __typename }' });
+    const sockets = await Promise.all(Array.from({ length: 10 }, () => new Promise<Socket>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => resolve(socket));
+      socket.once('error', reject);
+    })));
+    const answers = sockets.map((socket) => new Promise<string>((resolve) => {
+      let received = '';
+      socket.on('data', (chunk) => (received += chunk));
+      socket.once('error', (err) => resolve((err as NodeJS.ErrnoException).code ?? err.message));
+      socket.once('close', () => resolve(received.split('\r\n')[0] || 'closed without an answer'));
+      socket.write(`POST /graphql HTTP/1.1\r\nhost: ${hostname}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+    }));
+    // SIGTERM is delivered on SIGCONT, with SHUTDOWN_DELAY_MS 0: the listener closes at once.
+    child.kill('SIGTERM');
+    child.kill('SIGCONT');
+    expect(await Promise.all(answers)).toEqual(Array.from({ length: 10 }, () => 'HTTP/1.1 200 OK'));
+    expect(await exited).toBe(0);
   });
 });

@@ -33,11 +33,13 @@ export async function startGatewayProcess(env: Record<string, string>, running?:
   return { child, url, output: () => output };
 }
 
-/** SIGTERM, resolving with the exit code. */
+/** SIGTERM, resolving with the exit code (null when it died of a signal). */
 export function stopProcess(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
     child.once('exit', (code) => resolve(code));
     child.kill('SIGTERM');
+    // A test that failed while the process was stopped (SIGSTOP) would otherwise leave it hanging.
+    child.kill('SIGCONT');
   });
 }
