@@ -42,7 +42,7 @@ export const ERROR_CATALOGUE = {
   },
   BAD_REQUEST: {
     status: 400,
-    description: 'The request is not what GraphQL over HTTP expects: malformed JSON, invalid UTF-8, an unsupported `Content-Encoding`, no `query`, `variables` that are not an object, JSON nested deeper than `MAX_VARIABLES_DEPTH` (32) levels (refused before it is parsed), or a batch from a browser or over `MAX_BATCH`.',
+    description: 'The request is not what GraphQL over HTTP expects: malformed JSON, invalid UTF-8, no `query`, `variables` that are not an object, JSON nested deeper than `MAX_VARIABLES_DEPTH` (32) levels (refused before it is parsed), or a batch from a browser or over `MAX_BATCH`.',
   },
   REQUEST_TIMEOUT: {
     status: 408,
@@ -54,7 +54,7 @@ export const ERROR_CATALOGUE = {
   },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
-    description: 'A POST body of a type Junction does not read. It reads `application/json` (and `application/graphql+json`), `application/graphql` (the document as the body) and `application/x-www-form-urlencoded`; not `multipart/form-data` (no file uploads), `text/plain` or anything else.',
+    description: 'A POST body of a type or `Content-Encoding` Junction does not read. It reads identity, gzip and deflate bodies of `application/json` (and `application/graphql+json`), `application/graphql` (the document as the body) and `application/x-www-form-urlencoded`; not `multipart/form-data` (no file uploads), `text/plain` or anything else.',
   },
   GRAPHQL_PARSE_FAILED: {
     status: 400,

@@ -402,6 +402,7 @@ describe('the catalogue covers every error a client can receive', () => {
       ['an input object missing a field', json({ query: 'mutation($i: CreatePaymentInput!) { createPayment(input: $i) { id } }', variables: { i: { amount: 1 } } }), 'BAD_USER_INPUT', 400],
       ['a mutation over GET', raw(`/graphql?query=${encodeURIComponent('mutation { sendMessage(input: { phone: "+4930123456", body: "x" }) { id } }')}`, { headers: { accept: 'application/graphql-response+json' } }), 'METHOD_NOT_ALLOWED', 405],
       ['a PUT', raw('/graphql', { method: 'PUT', headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' }, body: '{"query":"{ __typename }"}' }), 'METHOD_NOT_ALLOWED', 405],
+      ['a brotli body', raw('/graphql', { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'br' }, body: 'x' }), 'UNSUPPORTED_MEDIA_TYPE', 415],
       ['a multipart body', raw('/graphql', { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=x', 'x-graphql-csrf': '1' }, body: '--x--' }), 'UNSUPPORTED_MEDIA_TYPE', 415],
     ];
     for (const [what, pending, code, status] of cases) {

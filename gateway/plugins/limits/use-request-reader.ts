@@ -133,7 +133,8 @@ async function readBody(
   { maxBytes, timeoutMs, tooLarge, bad }: { maxBytes: number; timeoutMs: number; tooLarge: () => Error; bad: (why: string) => Error },
 ): Promise<string> {
   const encoding = (req.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
-  if (!['identity', 'gzip', 'deflate'].includes(encoding)) throw bad(`Content-Encoding ${encoding} is not supported; send identity, gzip or deflate.`);
+  // RFC 9110: a content coding the server does not read is a 415, as an unread media type is.
+  if (!['identity', 'gzip', 'deflate'].includes(encoding)) throw junctionError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported; send identity, gzip or deflate.`, { headers: { 'accept-encoding': 'gzip, deflate' } });
   if (!req.body) throw bad('The POST body is empty.');
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
