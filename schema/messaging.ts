@@ -1,5 +1,6 @@
 import { junctionError } from '../gateway/errors.ts';
 import type { JunctionContext } from './context.ts';
+import { checkId } from './ids.ts';
 import type { TypeOrigin } from './origins.ts';
 
 /** The messaging domain, served by the `messaging` source (GraphQL, sources/messaging/schema.graphql). */
@@ -67,7 +68,8 @@ export const resolvers = {
         throw junctionError('BAD_USER_INPUT', `"input.body" must be 1 to ${MAX_BODY_LENGTH} characters.`, { argument: 'input.body' });
       }
       let to = phone ?? undefined;
-      if (customerId) {
+      if (customerId !== null && customerId !== undefined) {
+        checkId(customerId, 'input.customerId');
         const customer = await loaders.payments.customer.load(customerId);
         if (!customer) throw junctionError('BAD_USER_INPUT', `There is no customer "${customerId}".`, { argument: 'input.customerId' });
         if (!customer.phone) throw junctionError('BAD_USER_INPUT', `Customer "${customerId}" has no phone number.`, { argument: 'input.customerId' });

@@ -3,6 +3,7 @@ import { junctionError } from '../gateway/errors.ts';
 import type { JunctionContext } from './context.ts';
 import { callerScoped, type Principal } from '../gateway/auth/principal.ts';
 import { checkPageSize, decodeCursor, toConnection } from './pagination.ts';
+import { checkId } from './ids.ts';
 import type { TypeOrigin } from './origins.ts';
 
 /**
@@ -212,8 +213,8 @@ export const resolvers = {
       }
       const payment = await sources.payments.createPayment(
         {
-          customer: input.customerId,
-          merchant: input.merchantId,
+          customer: checkId(input.customerId, 'input.customerId'),
+          merchant: checkId(input.merchantId, 'input.merchantId'),
           amount: input.amount,
           currency: input.currency.toLowerCase(),
           ...(input.description ? { description: input.description } : {}),
@@ -234,7 +235,7 @@ export const resolvers = {
         throw junctionError('BAD_USER_INPUT', `"amount" must be between 1 and ${MAX_AMOUNT}; got ${amount}.`, { argument: 'amount' });
       }
       const refund = await sources.payments.createRefund(
-        { payment: paymentId, ...(amount ? { amount } : {}) },
+        { payment: checkId(paymentId, 'paymentId'), ...(amount ? { amount } : {}) },
         idempotencyKeyFor(principal, idempotencyKey, 'idempotencyKey'),
       );
       // The payment changed (amount_refunded, maybe status): forget any copy loaded earlier.

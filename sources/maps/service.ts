@@ -23,6 +23,17 @@ export interface MapsServiceDeps {
  */
 type Args = Record<string, unknown> | null | undefined;
 
+/**
+ * Text echoed from the request, so that the reply carries exactly what was sent. The soap package
+ * writes a string that looks like a CDATA section (`<![CDATA[x]]>`) into the reply raw, where it
+ * reads back as `x` (and could carry any XML a caller wrote): such a string is sent as CDATA
+ * sections that hold it, `]]>` split across two.
+ */
+function verbatim(text: string): string {
+  if (!(text.startsWith('<![CDATA[') && text.endsWith(']]>'))) return text;
+  return `<![CDATA[${text.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`;
+}
+
 /** The place as the WSDL's `tns:Place` sequence; key order is element order. */
 function placeXml(place: PlaceRecord) {
   return {
@@ -105,7 +116,7 @@ export function createMapsService({ index, stats, faults }: MapsServiceDeps): IS
         }),
         GeocodeBatch: operation('GeocodeBatch', 'address', (args) => {
           const addresses = stringList('GeocodeBatch', args, 'address');
-          return { result: addresses.map((query) => ({ query, place: index.geocode(query).map(placeXml) })) };
+          return { result: addresses.map((query) => ({ query: verbatim(query), place: index.geocode(query).map(placeXml) })) };
         }),
         ReverseGeocode: operation('ReverseGeocode', undefined, (args) => {
           const at = point('ReverseGeocode', args);

@@ -3,6 +3,8 @@ import { UpstreamError } from '../common/upstream-error.ts';
 import { callUpstream, pathSegment, type SourceClientOptions, type UpstreamResponse } from '../common/upstream-fetch.ts';
 
 export const PAYMENTS_SOURCE = 'payments';
+/** Longest id the payments API has, in characters (Stripe's are under 255). */
+export const PAYMENTS_MAX_ID_LENGTH = 255;
 /** Most ids the payments API answers in one `ids=` / `payment=` call. */
 export const PAYMENTS_MAX_BATCH = 100;
 
@@ -66,9 +68,14 @@ export function createPaymentsClient(options: SourceClientOptions): PaymentsClie
     return read<ListBody<T>>(operation, response, isList);
   }
 
-  /** One call per PAYMENTS_MAX_BATCH distinct ids, in parallel; none for no ids. */
+  /**
+   * One call per PAYMENTS_MAX_BATCH distinct ids, in parallel; none for no ids. An id that cannot be
+   * one element of the comma-separated list (empty, holding a comma, longer than any id) names no
+   * payment, customer or merchant: it is left out, so it comes back as not found, without a call
+   * the backend would refuse (a 20,000-character id got HTTP 431).
+   */
   async function batch<T>(operation: string, path: string, param: string, ids: readonly string[]): Promise<T[]> {
-    const unique = [...new Set(ids)];
+    const unique = [...new Set(ids)].filter((id) => id !== '' && !id.includes(',') && id.length <= PAYMENTS_MAX_ID_LENGTH);
     const chunks: string[][] = [];
     for (let i = 0; i < unique.length; i += PAYMENTS_MAX_BATCH) chunks.push(unique.slice(i, i + PAYMENTS_MAX_BATCH));
     const pages = await Promise.all(

@@ -268,6 +268,13 @@ describe('a caller\'s bad input is the caller\'s error', () => {
     expect(good.body).toEqual({ data: { geocode: [{ id: place.id }] } });
   });
 
+  it('geocodes an address that looks like XML markup as the text it is', async () => {
+    for (const address of ['<![CDATA[x]]>', '<![CDATA[<a/>]]>', '</m:address><evil/>', ']]>']) {
+      const { body } = await h.query(GEO, { a: address }, { authorization: '' });
+      expect(body, address).toEqual({ data: { geocode: [] } });
+    }
+  });
+
   it('refuses CR, LF and NUL in an idempotency key with BAD_USER_INPUT, before any call', async () => {
     const customer = h.seed.customers[0]!;
     const merchant = h.seed.merchants[0]!;
@@ -412,5 +419,32 @@ describe('the catalogue covers every error a client can receive', () => {
       expect(JSON.stringify(body), what).not.toMatch(/INTERNAL_SERVER_ERROR|\s+at\s+\S+\s+\(/);
     }
     expect(h.logs.filter((l) => l.level >= 50)).toEqual([]);
+  });
+});
+
+describe('ids', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+  beforeEach(() => h.resetStats());
+
+  it('answers a look-up by an id no backend id can be (empty, a comma list, 20,000 characters) as not found, without a call', async () => {
+    for (const id of ['', ',', `${h.seed.customers[0]!.id},${h.seed.customers[1]!.id}`, 'a'.repeat(20_000)]) {
+      const { body } = await h.query('query($c: ID!) { customer(id: $c) { id } merchant(id: $c) { id } payment(id: $c) { id } }', { c: id });
+      expect(body).toEqual({ data: { customer: null, merchant: null, payment: null } });
+    }
+    expect(callCounts(await h.stats()).payments).toBe(0);
+  });
+
+  it('refuses a write naming an empty or oversized id with BAD_USER_INPUT before any call', async () => {
+    for (const id of ['', '😀'.repeat(300_000)]) {
+      const refund = await h.query('mutation($p: ID!) { refundPayment(paymentId: $p) { id } }', { p: id });
+      expect(refund.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'paymentId' });
+      const send = await h.query('mutation($c: ID) { sendMessage(input: { customerId: $c, body: "hi" }) { id } }', { c: id });
+      expect(send.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    }
+    expect(callCounts(await h.stats())).toEqual({ payments: 0, maps: 0, messaging: 0 });
   });
 });

@@ -1,7 +1,7 @@
 import {
-  getNamedType, getNullableType, getVariableValues, isListType, isObjectType, isInterfaceType, Kind, valueFromAST,
+  getNamedType, getNullableType, isInputType, isListType, typeFromAST, isObjectType, isInterfaceType, Kind, valueFromAST,
   type DocumentNode, type FragmentDefinitionNode, type GraphQLField, type GraphQLNamedType, type GraphQLSchema,
-  type OperationDefinitionNode, type SelectionSetNode,
+  type NamedTypeNode, type OperationDefinitionNode, type SelectionSetNode,
 } from 'graphql';
 
 /**
@@ -50,9 +50,15 @@ export function operationCost(
   const root = operation.operation === 'mutation' ? schema.getMutationType() : operation.operation === 'subscription' ? schema.getSubscriptionType() : schema.getQueryType();
   if (!root) return { cost: 0, selections: 0 };
   // Sizes given by variables count as the same sizes written out: execution fills in each
-  // variable's default value when the request leaves it out, so the estimate must too.
-  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}, { maxErrors: 1 });
-  const values = coerced.coerced ?? variables ?? {};
+  // variable's default value when the request leaves it out, so the estimate must too. Only the
+  // defaults are worked out here; coercing every variable again would walk every element of a
+  // large list a second time (execution coerces them anyway, and refuses what does not fit).
+  const values: Record<string, unknown> = { ...variables };
+  for (const definition of operation.variableDefinitions ?? []) {
+    const name = definition.variable.name.value;
+    const type = typeFromAST(schema, definition.type as NamedTypeNode);
+    if (values[name] === undefined && definition.defaultValue && type && isInputType(type)) values[name] = valueFromAST(definition.defaultValue, type);
+  }
 
   const sizeOf = (field: GraphQLField<unknown, unknown>, args: readonly { name: { value: string }; value: Parameters<typeof valueFromAST>[0] }[]): number | undefined => {
     const firstArg = field.args.find((a) => a.name === 'first' || a.name === 'last' || a.name === 'limit');
