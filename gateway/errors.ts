@@ -42,7 +42,7 @@ export const ERROR_CATALOGUE = {
   },
   BAD_REQUEST: {
     status: 400,
-    description: 'The request is not what GraphQL over HTTP expects: malformed JSON, invalid UTF-8, no `query`, `variables` that are not an object, JSON nested deeper than `MAX_VARIABLES_DEPTH` (32) levels (refused before it is parsed), or a batch from a browser or over `MAX_BATCH`.',
+    description: 'The request is not what GraphQL over HTTP expects: malformed JSON, invalid UTF-8, no `query`, `variables` that are not an object, JSON nested deeper than `MAX_VARIABLES_DEPTH` (32) levels or holding more than `MAX_JSON_VALUES` (50,000) values (both refused before it is parsed), or a batch from a browser or over `MAX_BATCH`.',
   },
   REQUEST_TIMEOUT: {
     status: 408,

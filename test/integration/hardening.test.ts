@@ -139,6 +139,20 @@ describe('one reader for every request', () => {
     expect(elapsed).toBeLessThan(150);
   });
 
+  it('refuses 2 MB holding 644,000 empty objects, or a million numbers, before parsing them, in milliseconds', async () => {
+    for (const list of [`[${'{},'.repeat(644_183)}{}]`, `[${'0,'.repeat(1_000_000)}0]`]) {
+      const body = `{"query":"query($after: String) { payments(after: $after) { edges { cursor } } }","variables":{"after":${list}}}`;
+      expect(body.length).toBeGreaterThan(1_900_000);
+      const started = performance.now();
+      const { status, body: answer } = await post(h, body);
+      const elapsed = performance.now() - started;
+      expect(status).toBe(400);
+      expect(answer.errors![0]).toMatchObject({ message: expect.stringMatching(/more than 50000 JSON values/), extensions: { code: 'BAD_REQUEST' } });
+      // JSON.parse alone spent 270 ms on the objects; 150 ms leaves room for a busy machine.
+      expect(elapsed).toBeLessThan(150);
+    }
+  });
+
   it('refuses a body that does not arrive within BODY_TIMEOUT_MS with 408, and closes the connection', async () => {
     const dripping = new ReadableStream<Uint8Array>({
       start(controller) {

@@ -11,6 +11,8 @@ export interface Limits {
   BODY_TIMEOUT_MS: number;
   /** Nesting of `variables` (and of the whole JSON body), counted before the body is parsed. */
   MAX_VARIABLES_DEPTH: number;
+  /** Values (objects, arrays, strings, numbers, ...) in a JSON body or a `variables` parameter, counted before it is parsed. */
+  MAX_JSON_VALUES: number;
   /** Lexical tokens in a document: refused while parsing, before the parser goes deep. */
   MAX_TOKENS: number;
   MAX_DEPTH: number;
@@ -43,6 +45,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   MAX_BODY_BYTES: 2 * 1024 * 1024,
   BODY_TIMEOUT_MS: 10_000,
   MAX_VARIABLES_DEPTH: 32,
+  MAX_JSON_VALUES: 50_000,
   MAX_TOKENS: 2_000,
   MAX_DEPTH: 15,
   MAX_ALIASES: 30,
