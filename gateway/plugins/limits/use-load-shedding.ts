@@ -37,13 +37,21 @@ export function createLoadShedding(options: LoadSheddingOptions, watch = true): 
   const counted = new WeakSet<Request>();
   const limit = new ConcurrencyLimit({ max: options.maxInFlight, maxQueueMs: options.maxQueueMs });
   const stop = watch ? watchEventLoop(limit, () => finished) : () => undefined;
+  const overloaded = () => junctionError('OVERLOADED', 'This instance is answering as many requests as it can; retry in a second.', { headers: { 'retry-after': '1' } });
   const plugin: Plugin = {
+    // Refused at once when full, before the body is read: a refusal must cost next to nothing, or
+    // an overloaded instance spends its CPU refusing (clients retry at once).
+    onRequest({ request, url, endResponse, fetchAPI }) {
+      if (url.pathname !== '/graphql' || (request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html'))) return;
+      if (inFlight >= limit.current) {
+        endResponse(fetchAPI.Response.json({ errors: [overloaded().toJSON()] }, { status: 503, headers: { 'retry-after': '1' } }));
+      }
+    },
+    // Counted once its body is in; checked again, for the place may have gone while it arrived.
     onRequestParse({ request }) {
       return {
         onRequestParseDone() {
-          if (inFlight >= limit.current) {
-            throw junctionError('OVERLOADED', 'This instance is answering as many requests as it can; retry in a second.', { headers: { 'retry-after': '1' } });
-          }
+          if (inFlight >= limit.current) throw overloaded();
           inFlight += 1;
           counted.add(request);
         },
