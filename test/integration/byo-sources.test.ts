@@ -69,6 +69,42 @@ describe('sources a user adds in .meshrc.yaml', () => {
   });
 });
 
+describe('who may use a user source', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startByoHarness();
+  });
+  afterAll(() => h.close());
+  beforeEach(() => h.resetStats());
+
+  it('refuses anonymous callers unless the entry says public: true, before any call, the rest of the query answering', async () => {
+    const place = h.seed.places[0]!;
+    const { status, body } = await h.query(
+      `query($c: String!, $a: String!) {
+        ledger { client(id: $c) { ... on Ledger_Client { id } } }
+        geo { geocode(address: $a) { id } }
+        sms { message(id: "m") { id } }
+      }`,
+      { c: h.seed.customers[0]!.id, a: place.formattedAddress },
+      { authorization: '' },
+    );
+    expect(status).toBe(200);
+    expect(body.data!.ledger).toBeNull();
+    expect(body.data!.sms).toBeNull();
+    expect(JSON.stringify(body.data!.geo)).toContain(place.id);
+    expect(body.errors!.map((e) => [e.path, e.extensions!.code])).toEqual([[['ledger'], 'UNAUTHENTICATED'], [['sms'], 'UNAUTHENTICATED']]);
+    const stats = await h.stats();
+    expect([stats.payments.total, stats.messaging.total]).toEqual([0, 0]);
+  });
+
+  it('refuses an anonymous mutation of a user source the same way', async () => {
+    const { body } = await h.query('mutation { sms { sendMessage(to: "+4930123456", body: "hi") { id } } }', {}, { authorization: '' });
+    expect(body.data).toEqual({ sms: null });
+    expect(body.errors![0]!.extensions!.code).toBe('UNAUTHENTICATED');
+    expect((await h.stats()).messaging.total).toBe(0);
+  });
+});
+
 describe('when a user source\'s backend fails', () => {
   let h: Harness;
   beforeAll(async () => {

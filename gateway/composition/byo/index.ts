@@ -45,10 +45,11 @@ export async function loadUserSources(entries: readonly SourceEntry[], options: 
       } catch (err) {
         throw new SourceLoadError(entry.name, err);
       }
-      if (!entry.options.rename) return loaded;
+      const access = { public: entry.options.public === true };
+      if (!entry.options.rename) return { ...loaded, ...access };
       const unknown = unknownRenames(loaded.schema, entry.options.rename);
       if (unknown.length > 0) throw new SourceLoadError(entry.name, new Error(`rename names what the source does not have: ${unknown.join(', ')}`));
-      return { ...loaded, rename: entry.options.rename };
+      return { ...loaded, ...access, rename: entry.options.rename };
     }),
   );
 }

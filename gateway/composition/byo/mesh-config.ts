@@ -24,10 +24,16 @@ const rename = z
   })
   .optional();
 const url = z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL');
+/**
+ * Whether anonymous callers may use the source. Default false: a source is called with the
+ * gateway's own credentials, so opening it to anyone is a choice the configuration makes.
+ */
+const isPublic = z.boolean().optional();
 const timeoutMs = z.number().int().min(1).max(120_000);
 
 const openapi = z.strictObject({
   rename,
+  public: isPublic,
   source: z.string().min(1),
   endpoint: url.optional(),
   operationHeaders: headers.optional(),
@@ -38,6 +44,7 @@ const openapi = z.strictObject({
 
 const graphql = z.strictObject({
   rename,
+  public: isPublic,
   endpoint: url,
   source: z.string().min(1).optional(),
   operationHeaders: headers.optional(),
@@ -47,6 +54,7 @@ const graphql = z.strictObject({
 
 const soap = z.strictObject({
   rename,
+  public: isPublic,
   source: z.string().min(1),
   endpoint: url.optional(),
   soapVersion: z.enum(['1.1', '1.2']).optional(),

@@ -1,5 +1,4 @@
 import {
-  GraphQLNonNull,
   GraphQLObjectType,
   GraphQLSchema,
   isInputObjectType,
@@ -10,6 +9,8 @@ import {
 import { wrapSchema, RenameInputObjectFields, RenameInterfaceFields, RenameObjectFields, RenameRootTypes, RenameTypes } from '@graphql-tools/wrap';
 import type { LoadedSource, Rename } from './types.ts';
 import { catalogueExecutor } from './source-errors.ts';
+import { junctionError } from '../../errors.ts';
+import { ANONYMOUS, type Principal } from '../../auth/principal.ts';
 
 /** Rename entries naming a type or field the source's schema does not have. */
 export function unknownRenames(schema: GraphQLSchema, rename: Rename): string[] {
@@ -79,9 +80,14 @@ function prefixed(source: LoadedSource, prefix: string): GraphQLSchema {
 }
 
 /**
- * The namespaced schema: `Query { <field>: <Prefix>Query! }` and `Mutation { <field>: <Prefix>Mutation! }`,
+ * The namespaced schema: `Query { <field>: <Prefix>Query }` and `Mutation { <field>: <Prefix>Mutation }`,
  * where the prefixed roots keep their delegating resolvers. The namespace field resolves to an
  * empty object; each field under it delegates to the source on its own.
+ *
+ * Unless its entry says `public: true`, a source answers verified callers only: it is called with
+ * the gateway's own credentials, and a source added with them answered anonymous clients,
+ * mutations included. An anonymous caller gets UNAUTHENTICATED at the namespace field, before any
+ * call, and the rest of the query answers (the field is nullable for that).
  */
 export function namespaceSource(source: LoadedSource): GraphQLSchema {
   const prefix = typePrefix(source.name);
@@ -89,11 +95,16 @@ export function namespaceSource(source: LoadedSource): GraphQLSchema {
   const wrapped = prefixed(source, prefix);
   const queryNs = wrapped.getQueryType();
   const mutationNs = wrapped.getMutationType();
-  const rootField = (type: GraphQLObjectType, kind: string): GraphQLFieldConfigMap<unknown, unknown> => ({
+  const rootField = (type: GraphQLObjectType, kind: string): GraphQLFieldConfigMap<unknown, { principal?: Principal }> => ({
     [field]: {
-      type: new GraphQLNonNull(type),
-      description: `${kind} of the ${source.name} source (${source.kind}), in its own names prefixed ${prefix}.`,
-      resolve: () => ({}),
+      type,
+      description: `${kind} of the ${source.name} source (${source.kind}), in its own names prefixed ${prefix}.${source.public ? '' : ' Needs a signed-in caller.'}`,
+      resolve: (_root, _args, context, info) => {
+        if (!source.public && (context.principal ?? ANONYMOUS).kind === 'anonymous') {
+          throw junctionError('UNAUTHENTICATED', `${info.parentType.name}.${info.fieldName} needs a signed-in caller.`);
+        }
+        return {};
+      },
     },
   });
   return new GraphQLSchema({

@@ -33,6 +33,8 @@ export interface LoadedSource {
   buildMs: number;
   /** The user's naming overrides, in the source's own names. */
   rename?: Rename;
+  /** Anonymous callers may use it (`public: true` in its entry); otherwise only verified callers. */
+  public?: boolean;
 }
 
 export interface Rename {
