@@ -12,6 +12,7 @@ import { reportSource } from '../../gateway/composition/byo/report.ts';
 import type { LoadedSource } from '../../gateway/composition/byo/types.ts';
 import { closeServer, listen } from '../../sources/common/server.ts';
 import { corpusFile, corpusPresent, writeResult } from './corpus.ts';
+import { SIGNED_IN } from './openapi-harness.ts';
 
 interface Recorded {
   method: string;
@@ -109,7 +110,7 @@ describe.skipIf(!corpusPresent)('GraphQL sources from the corpus', () => {
 
       const standIn = standIns.get(c.name)!;
       standIn.requests.length = 0;
-      const result = await graphql({ schema: merged, source: c.query });
+      const result = await graphql({ schema: merged, source: c.query, contextValue: SIGNED_IN });
       expect(result.errors).toBeUndefined();
       expect(result.data).toEqual(c.expected);
 

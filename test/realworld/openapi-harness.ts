@@ -58,14 +58,17 @@ export function collisions(curated: GraphQLSchema, namespaced: GraphQLSchema): s
   return Object.keys(namespaced.getTypeMap()).filter((name) => ours.has(name) && !SHARED.has(name) && !name.startsWith('__'));
 }
 
-/** Runs one document on the merged schema and returns the result with the requests the backend saw. */
+/** The context of a verified caller: user sources answer no anonymous caller unless configured public. */
+export const SIGNED_IN = Object.freeze({ principal: Object.freeze({ kind: 'user' as const, id: 'realworld', scopes: new Set<string>(), via: 'jwt' as const }) });
+
+/** Runs one document on the merged schema, as a verified caller, and returns the result with the requests the backend saw. */
 export async function execute(
   setup: OpenApiSetup,
   source: string,
   variableValues?: Record<string, unknown>,
 ): Promise<{ result: ExecutionResult; requests: RecordedRequest[] }> {
   setup.standIn.requests.length = 0;
-  const result = await graphql({ schema: setup.merged, source, ...(variableValues ? { variableValues } : {}) });
+  const result = await graphql({ schema: setup.merged, source, contextValue: SIGNED_IN, ...(variableValues ? { variableValues } : {}) });
   return { result, requests: [...setup.standIn.requests] };
 }
 
