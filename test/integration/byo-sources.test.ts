@@ -97,6 +97,19 @@ describe('who may use a user source', () => {
     expect([stats.payments.total, stats.messaging.total]).toEqual([0, 0]);
   });
 
+  it('sends a path parameter holding "../", "?" or "#" as exactly one encoded segment, and refuses ".."', async () => {
+    for (const id of ['../v1/payments?limit=1#', 'cus_x/../../v1/payments', 'a?b=1#c']) {
+      const { body } = await h.query('query($c: String!) { ledger { client(id: $c) { ... on Ledger_Client { id } } } }', { c: id });
+      // No such customer: the answer is the backend's error member of the union, never a customer.
+      expect(body.data?.ledger?.client?.id, id).toBeUndefined();
+    }
+    // Three look-ups of one customer each, as the ids asked: never a payments list.
+    expect((await h.stats()).payments.operations).toEqual({ getCustomer: 3 });
+    const dots = await h.query('{ ledger { client(id: "..") { ... on Ledger_Client { id } } } }');
+    expect(dots.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect((await h.stats()).payments.operations).toEqual({ getCustomer: 3 });
+  });
+
   it('refuses an anonymous mutation of a user source the same way', async () => {
     const { body } = await h.query('mutation { sms { sendMessage(to: "+4930123456", body: "hi") { id } } }', {}, { authorization: '' });
     expect(body.data).toEqual({ sms: null });

@@ -14,7 +14,8 @@ import {
   specifiedDirectives,
 } from 'graphql';
 import type { PromiseOrValue } from 'graphql/jsutils/PromiseOrValue.js';
-import { MapperKind, mapSchema, type ExecutionRequest, type ExecutionResult, type Executor } from '@graphql-tools/utils';
+import { getDirective, MapperKind, mapSchema, type ExecutionRequest, type ExecutionResult, type Executor } from '@graphql-tools/utils';
+import { pathSegment } from '../../../sources/common/upstream-fetch.ts';
 import { loadGraphQLSchemaFromOpenAPI } from '@omnigraph/openapi';
 import type { LoadedSource } from './types.ts';
 import { rootFieldCount, timedFetch, withIdentity } from './common.ts';
@@ -269,6 +270,33 @@ function withoutConverterDirectives(schema: GraphQLSchema): GraphQLSchema {
 }
 
 /**
+ * Mesh's REST runtime writes path parameters into the path as they are (`{args.customer}`):
+ * `customer: "../admin/users?all=1#"` made the backend receive `GET /admin/users?all=1`, with the
+ * gateway's credentials. Each root field's resolver is wrapped so that every argument its path
+ * names is percent-encoded as exactly one segment first (`pathSegment`; `.`, `..` and the empty
+ * string, which no encoding keeps one segment, are the caller's error).
+ */
+function encodePathArguments(executable: GraphQLSchema): void {
+  for (const root of [executable.getQueryType(), executable.getMutationType()]) {
+    for (const field of Object.values(root?.getFields() ?? {})) {
+      const path = getDirective(executable, field, 'httpOperation')?.[0]?.path;
+      if (typeof path !== 'string') continue;
+      const names = [...path.matchAll(/\{args\.([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!);
+      const resolve = field.resolve;
+      if (names.length === 0 || !resolve) continue;
+      field.resolve = (source, args: Record<string, unknown>, context, info) => {
+        const encoded = { ...args };
+        for (const name of names) {
+          const value = encoded[name];
+          if (typeof value === 'string' || typeof value === 'number') encoded[name] = pathSegment(String(value));
+        }
+        return resolve(source, encoded, context, info);
+      };
+    }
+  }
+}
+
+/**
  * Loads a REST source with GraphQL Mesh's OpenAPI engine (@omnigraph/openapi): one root field
  * per operation named after its operationId, unions for oneOf, reversible enum names,
  * form-encoded and deepObject bodies, Swagger 2.0. The schema it returns executes by calling
@@ -303,6 +331,7 @@ export async function loadOpenApiSource(options: OpenApiSourceOptions): Promise<
     ...(deepObject ? { queryStringOptions: DEEP_OBJECT_QS } : {}),
     getScalarForFormat: (format: string) => scalars[format],
   });
+  encodePathArguments(executable);
   const schema = withoutConverterDirectives(executable);
   // Results are passed through untouched; `execute` is typed with untyped data, the executor per call.
   const executor: Executor = <TReturn>(request: ExecutionRequest) =>
