@@ -111,7 +111,7 @@ describe('one reader for every request', () => {
     // So does a GET's query string.
     const get = await h.fetch(`/graphql?${new URLSearchParams({ query: '{ __typename }', variables: `{"v": ${deep(2_000)}}` })}`, { headers: { accept: 'application/graphql-response+json' } });
     expect(get.status).toBe(400);
-    for (const type of ['multipart/form-data; boundary=x', 'text/plain', 'application/xml', 'application/octet-stream']) {
+    for (const type of ['multipart/form-data; boundary=x', 'text/plain', 'application/xml', 'application/octet-stream', 'constructor', '__proto__']) {
       const refused = await h.fetch('/graphql', { method: 'POST', headers: { 'content-type': type, 'x-graphql-csrf': '1' }, body: '{"query":"{ __typename }"}' });
       expect(refused.status, type).toBe(415);
       expect((await refused.json()).errors[0].extensions.code).toBe('UNSUPPORTED_MEDIA_TYPE');
