@@ -129,7 +129,7 @@ function shown(error: GraphQLError, mode: 'development' | 'production'): string 
 /** A code from the catalogue, with the status the catalogue gives it (yoga answers a mutation over GET with BAD_REQUEST and a 405). */
 const isCatalogued = (error: { extensions?: Record<string, unknown> }) => {
   const code = error.extensions?.code;
-  if (typeof code !== 'string' || !(code in ERROR_CATALOGUE)) return false;
+  if (typeof code !== 'string' || !Object.hasOwn(ERROR_CATALOGUE, code)) return false;
   const expected = ERROR_CATALOGUE[code as ErrorCode].status as number | undefined;
   const status = (error.extensions?.http as { status?: number } | undefined)?.status;
   return expected === undefined || status === undefined || status === expected;
@@ -155,9 +155,9 @@ function catalogued(error: GraphQLError, context: { mode: 'development' | 'produ
     const mapped = junctionError(to, error.message, { ...(status !== undefined ? { status } : {}), ...(http?.headers ? { headers: http.headers } : {}) });
     return new GraphQLError(mapped.message, { ...located, extensions: mapped.extensions });
   };
-  if (typeof code === 'string' && SYNONYMS[code]) return keep(SYNONYMS[code]);
+  if (typeof code === 'string' && Object.hasOwn(SYNONYMS, code)) return keep(SYNONYMS[code]!);
   if (code === undefined && /^Variable "\$[^"]+" (got invalid value|of required type|of non-null type)/.test(error.message)) return keep('BAD_USER_INPUT', 400);
-  if ((code === undefined || (typeof code === 'string' && code in ERROR_CATALOGUE)) && error.path === undefined && http?.status !== undefined && http.status >= 400 && http.status < 500) {
+  if ((code === undefined || (typeof code === 'string' && Object.hasOwn(ERROR_CATALOGUE, code))) && error.path === undefined && http?.status !== undefined && http.status >= 400 && http.status < 500) {
     return keep(http.status === 405 ? 'METHOD_NOT_ALLOWED' : http.status === 413 ? 'PAYLOAD_TOO_LARGE' : http.status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST', http.status);
   }
   return toClientError(new GraphQLError(error.message, { ...located, originalError: new Error(`uncatalogued error (code ${String(code)}): ${error.message}`) }), context);
