@@ -212,9 +212,23 @@ function isRejection(error: UpstreamError): boolean {
   }
 }
 
-/** A caller's value its backend's protocol cannot carry (upstream-error.ts): BAD_USER_INPUT, nothing sent. */
-export function fromUnsendableValue(error: UnsendableValueError): GraphQLError {
-  return junctionError('BAD_USER_INPUT', `An argument cannot be sent to its backend: ${error.message}`, { originalError: error });
+/**
+ * The catalogued error for what a source's path threw, or undefined when it is not a source's:
+ * a backend's failure or refusal (UpstreamError, fromUpstreamError), or a caller's value its
+ * protocol cannot carry (UnsendableValueError: BAD_USER_INPUT, nothing was sent).
+ */
+export function fromSourceFailure(error: unknown): GraphQLError | undefined {
+  if (error instanceof UpstreamError) return fromUpstreamError(error);
+  if (error instanceof UnsendableValueError) return junctionError('BAD_USER_INPUT', `An argument cannot be sent to its backend: ${error.message}`, { originalError: error });
+  return undefined;
+}
+
+/** `mapped`'s message and extensions at `at`'s place in the document and the result. */
+export function relocated(mapped: GraphQLError, at: GraphQLError | undefined): GraphQLError {
+  return new GraphQLError(mapped.message, {
+    ...(at ? { nodes: at.nodes, source: at.source, positions: at.positions, path: at.path } : {}),
+    extensions: mapped.extensions,
+  });
 }
 
 export { UnsendableValueError, UpstreamError };

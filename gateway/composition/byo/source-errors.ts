@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { createDefaultExecutor } from '@graphql-tools/delegate';
 import type { ExecutionRequest, ExecutionResult, Executor } from '@graphql-tools/utils';
-import { fromUnsendableValue, fromUpstreamError, junctionError, UnsendableValueError, UpstreamError } from '../../errors.ts';
+import { fromSourceFailure, junctionError, relocated, UpstreamError } from '../../errors.ts';
 import type { LoadedSource } from './types.ts';
 
 /**
@@ -64,17 +64,11 @@ export function classify(source: LoadedSource, error: GraphQLError | Error): Ups
 
 /** The catalogued error for one error a source produced; anything unrecognised is masked. */
 export function toCatalogueError(source: LoadedSource, error: GraphQLError | Error): GraphQLError {
-  const located = error instanceof GraphQLError ? { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path } : {};
   const original = error instanceof GraphQLError ? error.originalError : error;
-  if (original instanceof UnsendableValueError) {
-    const mapped = fromUnsendableValue(original);
-    return new GraphQLError(mapped.message, { ...located, extensions: mapped.extensions });
-  }
-  const upstream = classify(source, error);
-  const mapped = upstream
-    ? fromUpstreamError(upstream)
-    : junctionError('INTERNAL_SERVER_ERROR', 'Unexpected error.', { source: source.name });
-  return new GraphQLError(mapped.message, { ...located, extensions: mapped.extensions });
+  const mapped = fromSourceFailure(original)
+    ?? fromSourceFailure(classify(source, error))
+    ?? junctionError('INTERNAL_SERVER_ERROR', 'Unexpected error.', { source: source.name });
+  return relocated(mapped, error instanceof GraphQLError ? error : undefined);
 }
 
 /** The source's executor (or one over its own schema), with every error mapped at the boundary. */

@@ -2,7 +2,7 @@ import { GraphQLError, type ExecutionResult, type Source, type ValidationRule } 
 import type { Plugin } from 'graphql-yoga';
 import { handleStreamOrSingleExecutionResult } from '@envelop/core';
 import type { Logger } from 'pino';
-import { backendMessage, ERROR_CATALOGUE, fromUnsendableValue, fromUpstreamError, junctionError, UnsendableValueError, UpstreamError, type ErrorCode } from '../../errors.ts';
+import { backendMessage, ERROR_CATALOGUE, fromSourceFailure, junctionError, relocated, UpstreamError, type ErrorCode } from '../../errors.ts';
 
 export interface ErrorCatalogueOptions {
   mode: 'development' | 'production';
@@ -22,13 +22,19 @@ export function useErrorCatalogue({ mode, logger, requestIds }: ErrorCatalogueOp
       addValidationRule(operationTypeServed);
     },
     // The last look at every answer, whatever raised its errors (yoga's parser and validation,
-    // variable coercion, a plugin): each error leaves with a code from the catalogue.
+    // variable coercion, a plugin, a source): each error leaves with a code from the catalogue,
+    // and, in production, a backend's own words only as their first line.
     onResultProcess({ request, result, setResult }) {
       if (Symbol.asyncIterator in (result as object)) return;
       const requestId = requestIds.get(request);
+      const outgoing = (e: GraphQLError) => {
+        const coded = isCatalogued(e) ? e : catalogued(e, { mode, logger, requestId });
+        return mode === 'production' ? withBackendMessageTrimmed(coded) : coded;
+      };
       const one = (r: ExecutionResult): ExecutionResult => {
-        if (!r.errors?.length || r.errors.every(isCatalogued)) return r;
-        return { ...r, errors: r.errors.map((e) => (isCatalogued(e) ? e : catalogued(e as GraphQLError, { mode, logger, requestId }))) };
+        if (!r.errors?.length) return r;
+        const errors = r.errors.map((e) => outgoing(e as GraphQLError));
+        return errors.every((e, i) => e === r.errors![i]) ? r : { ...r, errors };
       };
       setResult(Array.isArray(result) ? result.map(one) : one(result as ExecutionResult));
     },
@@ -66,32 +72,25 @@ export function toClientError(
   { mode, logger, requestId }: { mode: 'development' | 'production'; logger: Logger; requestId: string | undefined },
 ): GraphQLError {
   const original = error.originalError;
-  const located = { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path };
   if (original instanceof UpstreamError) {
     logger.warn(
       { requestId, source: original.source, operation: original.operation, failure: original.failure, status: original.status, upstreamCode: original.upstreamCode, path: error.path },
       `upstream ${original.source} failed: ${original.message}`,
     );
-    const mapped = fromUpstreamError(original);
-    return new GraphQLError(shown(mapped, mode), { ...located, extensions: mapped.extensions });
   }
-  if (original instanceof UnsendableValueError) {
-    const mapped = fromUnsendableValue(original);
-    return new GraphQLError(mapped.message, { ...located, extensions: mapped.extensions });
-  }
+  const mapped = fromSourceFailure(original);
+  if (mapped) return relocated(mapped, error);
   if (original === undefined || original === null || original instanceof GraphQLError) {
     // User sources' failures arrive already catalogued (gateway/composition/byo/source-errors.ts).
     const { code, source, upstreamCode } = error.extensions as { code?: unknown; source?: unknown; upstreamCode?: unknown };
     if (typeof code === 'string' && code.startsWith('SOURCE_')) {
       logger.warn({ requestId, source, code, upstreamCode, path: error.path }, `upstream ${String(source)} failed: ${code}`);
-      const message = shown(error, mode);
-      if (message !== error.message) return new GraphQLError(message, { ...located, extensions: error.extensions });
     }
     return error;
   }
   logger.error({ requestId, err: original, path: error.path }, 'unexpected error while executing');
   const masked = junctionError('INTERNAL_SERVER_ERROR', mode === 'development' ? original.message : 'Unexpected error.');
-  return new GraphQLError(masked.message, { ...located, extensions: { ...masked.extensions, ...(requestId ? { requestId } : {}) } });
+  return relocated(new GraphQLError(masked.message, { extensions: { ...masked.extensions, ...(requestId ? { requestId } : {}) } }), error);
 }
 
 /**
@@ -101,15 +100,8 @@ export function toClientError(
 export function createMaskError(mode: 'development' | 'production') {
   return (error: unknown, message: string): Error => {
     if (error instanceof GraphQLError) {
-      const located = { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path };
-      if (error.originalError instanceof UpstreamError) {
-        const mapped = fromUpstreamError(error.originalError);
-        return new GraphQLError(shown(mapped, mode), { ...located, extensions: mapped.extensions });
-      }
-      if (error.originalError instanceof UnsendableValueError) {
-        const mapped = fromUnsendableValue(error.originalError);
-        return new GraphQLError(mapped.message, { ...located, extensions: mapped.extensions });
-      }
+      const mapped = fromSourceFailure(error.originalError);
+      if (mapped) return relocated(mapped, error);
       if (!error.originalError || error.originalError instanceof GraphQLError) return error;
     }
     const detail = mode === 'development' && error instanceof Error ? error.message : message;
@@ -118,12 +110,14 @@ export function createMaskError(mode: 'development' | 'production') {
 }
 
 /**
- * The message a client sees. A backend's own words (SOURCE_REJECTED carries them) go out in
- * full in development; in production only their first line, bounded, since a backend's fault text
- * can carry stack frames and internal detail (gateway/errors.ts backendMessage).
+ * A backend's own words (SOURCE_REJECTED carries them) as production passes them on: their first
+ * line, bounded (gateway/errors.ts backendMessage), since a backend's fault text can carry stack
+ * frames and internal detail. Development shows them whole.
  */
-function shown(error: GraphQLError, mode: 'development' | 'production'): string {
-  return mode === 'production' && error.extensions?.code === 'SOURCE_REJECTED' ? backendMessage(error.message) : error.message;
+function withBackendMessageTrimmed(error: GraphQLError): GraphQLError {
+  if (error.extensions?.code !== 'SOURCE_REJECTED') return error;
+  const message = backendMessage(error.message);
+  return message === error.message ? error : relocated(new GraphQLError(message, { extensions: error.extensions }), error);
 }
 
 /** A code from the catalogue, with the status the catalogue gives it (yoga answers a mutation over GET with BAD_REQUEST and a 405). */
@@ -148,19 +142,16 @@ const SYNONYMS: Record<string, ErrorCode> = {
  * anything else.
  */
 function catalogued(error: GraphQLError, context: { mode: 'development' | 'production'; logger: Logger; requestId: string | undefined }): GraphQLError {
-  const located = { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path };
   const code = error.extensions?.code;
   const http = error.extensions?.http as { status?: number; headers?: Record<string, string> } | undefined;
-  const keep = (to: ErrorCode, status?: number) => {
-    const mapped = junctionError(to, error.message, { ...(status !== undefined ? { status } : {}), ...(http?.headers ? { headers: http.headers } : {}) });
-    return new GraphQLError(mapped.message, { ...located, extensions: mapped.extensions });
-  };
+  const keep = (to: ErrorCode, status?: number) =>
+    relocated(junctionError(to, error.message, { ...(status !== undefined ? { status } : {}), ...(http?.headers ? { headers: http.headers } : {}) }), error);
   if (typeof code === 'string' && Object.hasOwn(SYNONYMS, code)) return keep(SYNONYMS[code]!);
   if (code === undefined && /^Variable "\$[^"]+" (got invalid value|of required type|of non-null type)/.test(error.message)) return keep('BAD_USER_INPUT', 400);
   if ((code === undefined || (typeof code === 'string' && Object.hasOwn(ERROR_CATALOGUE, code))) && error.path === undefined && http?.status !== undefined && http.status >= 400 && http.status < 500) {
     return keep(http.status === 405 ? 'METHOD_NOT_ALLOWED' : http.status === 413 ? 'PAYLOAD_TOO_LARGE' : http.status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST', http.status);
   }
-  return toClientError(new GraphQLError(error.message, { ...located, originalError: new Error(`uncatalogued error (code ${String(code)}): ${error.message}`) }), context);
+  return toClientError(new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: new Error(`uncatalogued error (code ${String(code)}): ${error.message}`) }), context);
 }
 
 /**
