@@ -95,8 +95,8 @@ export interface UpstreamCall {
   read?: boolean;
   /**
    * Tells a refusal of the request from a failure of the backend, for answers whose status cannot:
-   * a SOAP Client fault comes with HTTP 500, as a Server fault does. Default: a status of 500 or
-   * more is a failure, anything else is not.
+   * a SOAP Client fault comes with HTTP 500, as a Server fault does. Asked of answers of 500 or
+   * more only; without it, every such answer is a failure.
    */
   rejected?: (response: UpstreamResponse) => boolean;
 }
@@ -300,7 +300,9 @@ async function send(call: PreparedCall, options: SourceClientOptions, deadline?:
     response = await open(call, signal);
     const text = await readCapped(response.body, response.headers.get('content-length'), maxResponseBytes);
     const answer: UpstreamResponse = { status: response.status, headers: response.headers, text };
-    if (call.rejected?.(answer)) answer.rejected = true;
+    // Asked of failed answers only: only there does a refusal change anything (the breaker and
+    // retries), and the predicate may read the whole body.
+    if (answer.status >= 500 && call.rejected?.(answer)) answer.rejected = true;
     return answer;
   } catch (cause) {
     if (cause instanceof ResponseTooLarge) {
