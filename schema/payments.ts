@@ -3,7 +3,7 @@ import { junctionError } from '../gateway/errors.ts';
 import type { JunctionContext } from './context.ts';
 import { callerScoped, type Principal } from '../gateway/auth/principal.ts';
 import { checkPageSize, decodeCursor, toConnection } from './pagination.ts';
-import { checkId } from './ids.ts';
+import { checkId, checkPrintable } from './ids.ts';
 import type { TypeOrigin } from './origins.ts';
 
 /**
@@ -180,11 +180,7 @@ async function listPayments(
 function idempotencyKeyFor(principal: Principal, key: string | null | undefined, argument: string): string | undefined {
   if (key === null || key === undefined) return undefined;
   // Printable, as the header it stands for must be: a control character is the caller's mistake.
-  // eslint-disable-next-line no-control-regex
-  if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY || /[\u0000-\u001f\u007f]/.test(key)) {
-    throw junctionError('BAD_USER_INPUT', `"${argument}" must be 1 to ${MAX_IDEMPOTENCY_KEY} printable characters.`, { argument });
-  }
-  return callerScoped(principal, key);
+  return callerScoped(principal, checkPrintable(key, argument, MAX_IDEMPOTENCY_KEY, 'a key'));
 }
 
 export const resolvers = {
