@@ -1,7 +1,7 @@
 import {
   getNamedType, getNullableType, isInputType, isListType, typeFromAST, isObjectType, isInterfaceType, Kind, valueFromAST,
   type DocumentNode, type FragmentDefinitionNode, type GraphQLField, type GraphQLNamedType, type GraphQLSchema,
-  type NamedTypeNode, type OperationDefinitionNode, type SelectionSetNode,
+  type OperationDefinitionNode, type SelectionSetNode,
 } from 'graphql';
 
 /**
@@ -56,7 +56,7 @@ export function operationCost(
   const values: Record<string, unknown> = { ...variables };
   for (const definition of operation.variableDefinitions ?? []) {
     const name = definition.variable.name.value;
-    const type = typeFromAST(schema, definition.type as NamedTypeNode);
+    const type = typeFromAST(schema, definition.type);
     if (values[name] === undefined && definition.defaultValue && type && isInputType(type)) values[name] = valueFromAST(definition.defaultValue, type);
   }
 
