@@ -46,6 +46,8 @@ export interface Harness {
    * refuses the request as the caller's error (`rejection`).
    */
   fault(source: SourceName, operation: string, count?: number, kind?: 'failure' | 'rejection'): Promise<void>;
+  /** Clears every armed fault on every backend (`DELETE /_faults`). */
+  clearFaults(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -181,6 +183,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         body: JSON.stringify({ operation, count, kind }),
       });
       if (!response.ok) throw new Error(`arming ${source}.${operation} failed: ${response.status}`);
+    },
+    async clearFaults() {
+      await Promise.all(SOURCE_NAMES.map((name) => fetch(`${backends[name].url}/_faults`, { method: 'DELETE' }).then((r) => r.arrayBuffer())));
     },
     async close() {
       gateway.close();

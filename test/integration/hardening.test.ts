@@ -258,10 +258,7 @@ describe('a caller\'s bad input is the caller\'s error', () => {
     h = await startHarness();
   });
   afterAll(() => h.close());
-  beforeEach(async () => {
-    await h.resetStats();
-    await Promise.all(Object.values(h.backends).map((b) => fetch(`${b.url}/_faults`, { method: 'DELETE' }).then((r) => r.arrayBuffer())));
-  });
+  beforeEach(() => Promise.all([h.resetStats(), h.clearFaults()]));
 
   const GEO = 'query($a: String!) { geocode(address: $a) { id } }';
 
@@ -347,7 +344,7 @@ describe('a failing source costs only its own fields', () => {
     h = await startHarness();
   });
   afterAll(() => h.close());
-  beforeEach(() => Promise.all(Object.values(h.backends).map((b) => fetch(`${b.url}/_faults`, { method: 'DELETE' }).then((r) => r.arrayBuffer()))));
+  beforeEach(() => h.clearFaults());
 
   it('answers a payment beside a geocode whose backend failed: only geocode is null', async () => {
     await h.fault('maps', 'GeocodeBatch', 3); // the call and both retries
