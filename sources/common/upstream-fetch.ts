@@ -184,6 +184,10 @@ const NOT_HEADER_VALUE = /[^\t\u0020-\u007e\u0080-\u00ff]/;
  * CR LF that would split the request): it came from a caller's argument, so it is the caller's
  * error, not the backend's failure.
  */
+export function assertSendableHeaders(init: HeadersInit | undefined): void {
+  checkHeaderValues(headerRecord(init));
+}
+
 function checkHeaderValues(headers: Record<string, string>): void {
   for (const name of Object.keys(headers)) {
     const bad = NOT_HEADER_VALUE.exec(headers[name]!);

@@ -110,6 +110,27 @@ describe('who may use a user source', () => {
     expect((await h.stats()).payments.operations).toEqual({ getCustomer: 3 });
   });
 
+  const CHARGE = 'mutation($k: String, $c: String!, $m: String!) { ledger { createPayment(Idempotency_Key: $k, input: { customer: $c, merchant: $m, amount: 500, currency: "eur" }) { ... on Ledger_Payment { id } } } }';
+
+  it('keeps an idempotency key sent to a user source to its caller: a second caller with it gets a payment of their own', async () => {
+    const vars = { k: 'order-77', c: h.seed.customers[0]!.id, m: h.seed.merchants[0]!.id };
+    const as = async (sub: string) => ({ authorization: `Bearer ${await h.issuer.token({ sub })}` });
+    const alice = await h.query(CHARGE, vars, await as('alice'));
+    const again = await h.query(CHARGE, vars, await as('alice'));
+    const bob = await h.query(CHARGE, vars, await as('bob'));
+    const id = (r: typeof alice) => r.body.data!.ledger.createPayment.id as string;
+    expect(id(alice)).toMatch(/^pay_/);
+    expect(id(again)).toBe(id(alice)); // her retry replays her payment
+    expect(id(bob)).not.toBe(id(alice));
+    expect((await h.stats()).payments.operations).toEqual({ createPayment: 3 });
+  });
+
+  it('refuses CR or LF in an argument a user source sends as a header with BAD_USER_INPUT, before any call', async () => {
+    const { body } = await h.query(CHARGE, { k: 'a\r\nx-injected: 1', c: h.seed.customers[0]!.id, m: h.seed.merchants[0]!.id });
+    expect(body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect((await h.stats()).payments.total).toBe(0);
+  });
+
   it('refuses an anonymous mutation of a user source the same way', async () => {
     const { body } = await h.query('mutation { sms { sendMessage(to: "+4930123456", body: "hi") { id } } }', {}, { authorization: '' });
     expect(body.data).toEqual({ sms: null });

@@ -1,4 +1,5 @@
-import { ANONYMOUS, type Principal } from '../../auth/principal.ts';
+import { ANONYMOUS, callerScoped, type Principal } from '../../auth/principal.ts';
+import { assertSendableHeaders } from '../../../sources/common/upstream-fetch.ts';
 import type { GraphQLSchema } from 'graphql';
 
 /** Root fields a schema exposes (Query + Mutation + Subscription). */
@@ -9,13 +10,20 @@ export function rootFieldCount(schema: GraphQLSchema): number {
   );
 }
 
-/** A fetch whose calls are abandoned after `timeoutMs`, headers and body alike. */
+/**
+ * A fetch whose calls are abandoned after `timeoutMs`, headers and body alike, and whose header
+ * values are checked before anything is sent: an OpenAPI header parameter is a caller's argument,
+ * and CR or LF in it (an UnsendableValueError, BAD_USER_INPUT) made the HTTP client throw an
+ * error that reached the caller as INTERNAL_SERVER_ERROR. Wrap it around every other wrapper.
+ */
 export function timedFetch(doFetch: typeof globalThis.fetch, timeoutMs: number): typeof globalThis.fetch {
-  return (input, init) => {
+  return ((input: RequestInfo | URL, init?: RequestInit, ...rest: unknown[]) => {
+    assertSendableHeaders(init?.headers);
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-    return doFetch(input, { ...init, signal });
-  };
+    // Mesh's REST transport passes the GraphQL context third (withIdentity reads it).
+    return (doFetch as (...args: unknown[]) => Promise<Response>)(input, { ...init, signal }, ...rest);
+  }) as typeof globalThis.fetch;
 }
 
 /** Headers a first-party backend reads to learn who is calling (`forwardIdentity: true`). */
@@ -41,5 +49,29 @@ export function withIdentity(doFetch: typeof globalThis.fetch): typeof globalThi
     const headers = new Headers(init?.headers);
     for (const [name, value] of Object.entries(identityHeaders(context?.principal))) headers.set(name, value);
     return doFetch(input, { ...init, headers });
+  }) as typeof globalThis.fetch;
+}
+
+/** Headers whose values are keys for the backend to remember, made each caller's own by default. */
+export const DEFAULT_IDEMPOTENCY_HEADERS = Object.freeze(['Idempotency-Key']);
+
+/**
+ * A fetch that makes the caller's idempotency keys their own (callerScoped), as the curated
+ * payments source does: every caller reaches the backend under the gateway's one account, so a
+ * key sent as the caller wrote it would let a second caller replay the first one's payment, or
+ * learn that the key was used. `names` are the headers that carry such keys (case-insensitive).
+ */
+export function withCallerScopedKeys(doFetch: typeof globalThis.fetch, names: readonly string[]): typeof globalThis.fetch {
+  const lower = names.map((n) => n.toLowerCase());
+  return ((input: RequestInfo | URL, init?: RequestInit, context?: { principal?: Principal }, ...rest: unknown[]) => {
+    const headers = new Headers(init?.headers);
+    let changed = false;
+    for (const name of lower) {
+      const value = headers.get(name);
+      if (value === null) continue;
+      headers.set(name, callerScoped(context?.principal ?? ANONYMOUS, value));
+      changed = true;
+    }
+    return (doFetch as (...args: unknown[]) => Promise<Response>)(input, changed ? { ...init, headers } : init, context, ...rest);
   }) as typeof globalThis.fetch;
 }

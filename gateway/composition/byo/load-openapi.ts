@@ -18,7 +18,7 @@ import { getDirective, MapperKind, mapSchema, type ExecutionRequest, type Execut
 import { pathSegment } from '../../../sources/common/upstream-fetch.ts';
 import { loadGraphQLSchemaFromOpenAPI } from '@omnigraph/openapi';
 import type { LoadedSource } from './types.ts';
-import { rootFieldCount, timedFetch, withIdentity } from './common.ts';
+import { DEFAULT_IDEMPOTENCY_HEADERS, rootFieldCount, timedFetch, withCallerScopedKeys, withIdentity } from './common.ts';
 
 export interface OpenApiSourceOptions {
   name: string;
@@ -36,6 +36,8 @@ export interface OpenApiSourceOptions {
   timeoutMs?: number;
   /** A first-party backend: send who is calling (common.ts identityHeaders). Default false. */
   forwardIdentity?: boolean;
+  /** Headers that carry idempotency keys, made each caller's own. Default DEFAULT_IDEMPOTENCY_HEADERS. */
+  idempotencyHeaders?: readonly string[];
   fetch?: typeof globalThis.fetch;
 }
 
@@ -309,8 +311,9 @@ function encodePathArguments(executable: GraphQLSchema): void {
 export async function loadOpenApiSource(options: OpenApiSourceOptions): Promise<LoadedSource> {
   const started = performance.now();
   const { name, source, cwd = process.cwd(), endpoint, operationHeaders, queryParams, timeoutMs = 5_000 } = options;
-  const timed = timedFetch(options.fetch ?? globalThis.fetch, timeoutMs);
-  const doFetch = options.forwardIdentity ? withIdentity(timed) : timed;
+  const base = options.fetch ?? globalThis.fetch;
+  const identified = options.forwardIdentity ? withIdentity(base) : base;
+  const doFetch = timedFetch(withCallerScopedKeys(identified, options.idempotencyHeaders ?? DEFAULT_IDEMPOTENCY_HEADERS), timeoutMs);
   const location = isUrl(source) ? source : resolve(cwd, source);
   const document = await readDocument(location, doFetch);
   const declaredOperations = countOperations(document);

@@ -40,6 +40,7 @@ const openapi = z.strictObject({
   queryParams: headers.optional(),
   timeoutMs: timeoutMs.optional(),
   forwardIdentity: z.boolean().optional(),
+  idempotencyHeaders: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a header name')).optional(),
 });
 
 const graphql = z.strictObject({
