@@ -131,6 +131,12 @@ describe('who may use a user source', () => {
     expect((await h.stats()).payments.total).toBe(0);
   });
 
+  it('refuses characters XML cannot carry in a SOAP user source\'s argument with BAD_USER_INPUT, before any call', async () => {
+    const { body } = await h.query('{ geo { geocode(address: "Main St\\u0001") { id } } }', {}, { authorization: '' });
+    expect(body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect((await h.stats()).maps.total).toBe(0);
+  });
+
   it('refuses an anonymous mutation of a user source the same way', async () => {
     const { body } = await h.query('mutation { sms { sendMessage(to: "+4930123456", body: "hi") { id } } }', {}, { authorization: '' });
     expect(body.data).toEqual({ sms: null });
