@@ -200,6 +200,8 @@ export function fromUpstreamError(error: UpstreamError): GraphQLError {
 /** Backend codes that mean "your input was wrong" rather than "I failed", per protocol. */
 function isRejection(error: UpstreamError): boolean {
   switch (error.failure) {
+    case 'rejected':
+      return true;
     case 'http':
       return error.status !== undefined && error.status >= 400 && error.status < 500 && error.status !== 429;
     case 'soap_fault':

@@ -10,6 +10,11 @@ export type UpstreamFailure =
   | 'timeout'
   /** The backend answered with an HTTP 4xx/5xx (a REST error body, a 5xx from anything). */
   | 'http'
+  /**
+   * The backend refused the request in a successful answer's body, as its source's entry says
+   * failure looks (Slack's `{ "ok": false, "error": "channel_not_found" }` on a 200).
+   */
+  | 'rejected'
   /** A SOAP Fault. */
   | 'soap_fault'
   /** A GraphQL backend answered with `errors`. */

@@ -232,13 +232,34 @@ async function guarded(call: PreparedCall, options: SourceClientOptions): Promis
     ? await options.resilience.run(attempt, { retryable, operation, ...(deadline !== undefined ? { deadline } : {}) })
     : await attempt();
   if (response.status === 429) {
-    const retryAfterSec = retryAfterSeconds(response.headers.get('retry-after')) ?? 1;
+    const retryAfterSec = retryAfterSeconds(response.headers.get('retry-after')) ?? retryAfterInBody(response.text) ?? 1;
     if (options.backoff) options.backoff.until = Math.max(options.backoff.until, Date.now() + retryAfterSec * 1000);
     throw new UpstreamError(`${source} is rate limiting ${operation}; retry in ${retryAfterSec} s`, {
       source, operation, failure: 'throttled', status: 429, retryAfterSec,
     });
   }
   return response;
+}
+
+/**
+ * Seconds to wait, from a 429's JSON body, for providers that say it there rather than in
+ * `Retry-After`: `retry_after` (Discord, Slack's SDKs, many REST APIs), `retryAfter`, at the top
+ * level or under `error`. Seconds; a fraction is rounded up.
+ */
+export function retryAfterInBody(text: string): number | undefined {
+  if (text.length === 0 || text.length > 65_536 || text.trimStart()[0] !== '{') return undefined;
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const nested = body.error && typeof body.error === 'object' ? (body.error as Record<string, unknown>) : {};
+  for (const value of [body.retry_after, body.retryAfter, nested.retry_after, nested.retryAfter]) {
+    const seconds = typeof value === 'string' ? Number(value) : value;
+    if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds);
+  }
+  return undefined;
 }
 
 /** `Retry-After` as seconds: a number of seconds, or an HTTP date. */

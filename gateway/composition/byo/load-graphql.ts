@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { buildClientSchema, buildSchema, getIntrospectionQuery, type GraphQLSchema } from 'graphql';
-import { buildHTTPExecutor } from '@graphql-tools/executor-http';
-import type { Executor } from '@graphql-tools/utils';
 import type { LoadedSource } from './types.ts';
-import { identityHeaders, rootFieldCount, timedFetch } from './common.ts';
-import type { Principal } from '../../auth/principal.ts';
+import { rootFieldCount } from './common.ts';
+import { graphqlExecutor } from '../../engine/graphql.ts';
+import { createSourceRuntime, type RuntimeHooks } from '../../engine/runtime.ts';
+import type { AuthConfig } from '../../engine/credentials.ts';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../../../sources/common/upstream-fetch.ts';
 
 export interface GraphQLSourceOptions {
   name: string;
@@ -21,8 +22,14 @@ export interface GraphQLSourceOptions {
   operationHeaders?: Record<string, string>;
   /** Time allowed for one call, headers and body, in milliseconds. Default 5000. */
   timeoutMs?: number;
-  /** A first-party backend: send who is calling (common.ts identityHeaders). Default false. */
+  /** A first-party backend: send who is calling (engine/identity.ts). Default false. */
   forwardIdentity?: boolean;
+  /** The gateway's credentials for the backend (engine/credentials.ts). */
+  auth?: AuthConfig;
+  /** Largest answer read, in bytes. Default 5 MiB. */
+  maxResponseBytes?: number;
+  /** The gateway's hooks for every call (deadline, debug record, breaker settings). */
+  hooks?: RuntimeHooks;
   fetch?: typeof globalThis.fetch;
 }
 
@@ -33,14 +40,16 @@ export interface GraphQLSourceOptions {
 export async function loadGraphQLSource(options: GraphQLSourceOptions): Promise<LoadedSource> {
   const started = performance.now();
   const { name, endpoint, source, cwd = process.cwd(), operationHeaders = {}, timeoutMs = 5_000 } = options;
-  const doFetch = timedFetch(options.fetch ?? globalThis.fetch, timeoutMs);
-  const executor = buildHTTPExecutor({
-    endpoint,
-    headers: options.forwardIdentity
-      ? (request) => ({ ...operationHeaders, ...identityHeaders((request?.context as { principal?: Principal } | undefined)?.principal) })
-      : operationHeaders,
-    fetch: doFetch,
-  });
+  const runtime = createSourceRuntime({
+    name,
+    url: endpoint,
+    timeoutMs,
+    maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+    ...(options.auth ? { auth: options.auth } : {}),
+    // Any GraphQL server answers this, and it costs it nothing.
+    probe: { method: 'POST', body: '{"query":"{__typename}"}', headers: { 'content-type': 'application/json', ...operationHeaders } },
+  }, { ...options.hooks, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  const executor = graphqlExecutor(runtime, { endpoint, operationHeaders, forwardIdentity: options.forwardIdentity === true });
   let schema: GraphQLSchema;
   if (source) {
     // Custom directives (GitHub's @requiredCapabilities) are declared in the SDL; a vendor's
@@ -53,6 +62,5 @@ export async function loadGraphQLSource(options: GraphQLSourceOptions): Promise<
     schema = buildClientSchema(result.data);
   }
   const exposed = rootFieldCount(schema);
-  // executor-http is typed against its own copy of @graphql-tools/utils; the call shape is the same.
-  return { name, kind: 'graphql', schema, executor: executor as unknown as Executor, declaredOperations: exposed, exposedOperations: exposed, downgrades: [], buildMs: Math.round(performance.now() - started) };
+  return { name, kind: 'graphql', schema, executor, runtime, declaredOperations: exposed, exposedOperations: exposed, downgrades: [], buildMs: Math.round(performance.now() - started) };
 }

@@ -9,6 +9,7 @@ import { NamespaceTable, httpHeaders, writeBody, writeEnvelope } from './envelop
 import type { OperationModel } from './model.ts';
 import { decodeResult, readReply } from './reply.ts';
 import type { Invoke } from './schema-builder.ts';
+import type { SourceRuntime } from '../../engine/runtime.ts';
 import { usernameTokenHeader, type TokenEnvironment, type UsernameTokenOptions } from '../../../sources/common/ws-security.ts';
 
 export interface CallerOptions {
@@ -22,6 +23,8 @@ export interface CallerOptions {
   fetch?: typeof globalThis.fetch;
   /** Clock and nonce for WS-Security (tests). */
   tokenEnvironment?: TokenEnvironment;
+  /** The source's runtime (pool, deadline, breaker, credentials); without it, a bare call. */
+  runtime?: SourceRuntime;
 }
 
 /** The envelope and HTTP headers for one call (exported for tests and tooling). */
@@ -47,9 +50,10 @@ export function createInvoker(options: CallerOptions): Invoke {
       });
     }
     const { headers, body } = buildRequest(op, args, options);
-    const response = await callUpstream({ ...context, url, init: { method: 'POST', headers, body }, rejected: (r) => isSoapSenderFault(r.text) }, {
-      url, timeoutMs: options.timeoutMs, maxResponseBytes: options.maxResponseBytes, fetch: options.fetch,
-    });
+    const call = { operation: op.name, url, init: { method: 'POST', headers, body }, rejected: (r: { text: string }) => isSoapSenderFault(r.text) };
+    const response = options.runtime
+      ? await options.runtime.call(call)
+      : await callUpstream({ ...call, source: options.source }, { url, timeoutMs: options.timeoutMs, maxResponseBytes: options.maxResponseBytes, fetch: options.fetch });
     const replyBody = readReply(response, context);
     return decodeResult(op.output, replyBody, context, response.status);
   };

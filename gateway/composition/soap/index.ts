@@ -19,6 +19,9 @@ import { SchemaBuilder } from './schema-builder.ts';
 import { readWsdl, type DocumentLoader, type WsdlDocument } from './wsdl-reader.ts';
 import type { TokenEnvironment } from '../../../sources/common/ws-security.ts';
 import { XsdModeler } from './xsd-types.ts';
+import { createSourceRuntime, type RuntimeHooks, type SourceRuntime } from '../../engine/runtime.ts';
+import type { AuthConfig } from '../../engine/credentials.ts';
+import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_UPSTREAM_TIMEOUT_MS } from '../../../sources/common/upstream-fetch.ts';
 
 export interface SoapSourceOptions {
   /** The source name, used in errors and as `UpstreamError.source`. */
@@ -49,6 +52,10 @@ export interface SoapSourceOptions {
   fetch?: typeof fetch;
   /** Clock and nonce for WS-Security, for tests. Default: real time, random nonce. */
   tokenEnvironment?: TokenEnvironment;
+  /** The gateway's hooks for every call (deadline, debug record, breaker settings); given, the source gets a runtime. */
+  hooks?: RuntimeHooks;
+  /** HTTP credentials besides WS-Security (engine/credentials.ts). */
+  auth?: AuthConfig;
 }
 
 const isUrl = (location: string): boolean => /^https?:\/\//i.test(location);
@@ -87,7 +94,18 @@ export async function loadSoapSource(options: SoapSourceOptions): Promise<Loaded
   } catch (error) {
     throw new Error(`SOAP source ${options.name} (${options.source}) could not be read: ${(error as Error).message}`, { cause: error });
   }
+  const url = options.endpoint ?? model.operations.find((op) => op.address)?.address;
+  const runtime: SourceRuntime | undefined = options.hooks && url
+    ? createSourceRuntime({
+      name: options.name,
+      url,
+      timeoutMs: options.timeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
+      maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+      ...(options.auth ? { auth: options.auth } : {}),
+    }, { ...options.hooks, ...(options.fetch ? { fetch: options.fetch } : {}) })
+    : undefined;
   const invoke = createInvoker({
+    ...(runtime ? { runtime } : {}),
     source: options.name,
     endpoint: options.endpoint,
     operationHeaders: options.operationHeaders,
@@ -105,6 +123,7 @@ export async function loadSoapSource(options: SoapSourceOptions): Promise<Loaded
     name: options.name,
     kind: 'soap',
     schema: built.schema,
+    ...(runtime ? { runtime } : {}),
     declaredOperations: model.declared,
     exposedOperations: built.fields.size,
     downgrades: [...model.downgrades, ...built.downgrades],

@@ -1,0 +1,122 @@
+import { Agent } from 'undici';
+import { callUpstream, type SourceClientOptions, type UpstreamCall, type UpstreamCallRecord, type UpstreamResponse } from '../../sources/common/upstream-fetch.ts';
+import { createResilience, type BreakerState, type ResilienceOptions } from '../../sources/common/resilience.ts';
+import { sourceCredentials, type AuthConfig, type SourceCredentials } from './credentials.ts';
+
+/**
+ * What every declared source gets, whatever its kind: the machinery the demo sources have, built
+ * from the source's entry. One keep-alive pool; a timeout per call cut to the request's deadline;
+ * budgeted retries of safe calls and a circuit breaker (resilience.ts); the provider's
+ * `Retry-After` (and a 429 body's `retry_after`) honoured for every later call; a quota, when the
+ * gateway keeps one for it; single flight for identical reads; the gateway's own credentials
+ * (credentials.ts); every call reported to the debug extension; a probe for `/readyz`.
+ */
+export interface SourceRuntime {
+  readonly name: string;
+  /** One call to the backend, with the source's credentials, through all of the above. */
+  call(call: Omit<UpstreamCall, 'source'>): Promise<UpstreamResponse>;
+  /** Resolves when the backend answers at all (any status under 500), for `/readyz`. */
+  probe(): Promise<void>;
+  breaker(): BreakerState;
+  /** The transport settings, for a caller that needs them bare (the OAuth token endpoint). */
+  client(): SourceClientOptions;
+}
+
+/** Hooks the gateway gives every source: the request's deadline, the debug record, breaker settings. */
+export interface RuntimeHooks {
+  /** The current request's deadline (ms since the epoch), if any. */
+  deadline?: () => number | undefined;
+  /** Told about every call (debugging). */
+  onCall?: (record: UpstreamCallRecord) => void;
+  /** Breaker and retry settings over the defaults (tests shorten them). */
+  resilience?: Partial<Omit<ResilienceOptions, 'source'>>;
+  /** Injected fetch (tests); default: undici over the source's own pool. */
+  fetch?: typeof globalThis.fetch;
+  /** Waits for room in a provider's quota, per source (gateway/plugins/limits/upstream-quota.ts). */
+  quota?: (source: string) => ((operation: string) => Promise<void>) | undefined;
+}
+
+export interface RuntimeOptions {
+  name: string;
+  /** Where the probe goes: the backend's base URL or endpoint. */
+  url: string;
+  timeoutMs: number;
+  maxResponseBytes: number;
+  auth?: AuthConfig;
+  /** What the probe asks. Default: GET of `url`. */
+  probe?: { method: 'GET' | 'POST' | 'HEAD'; body?: string; headers?: Record<string, string> };
+}
+
+export function createSourceRuntime(options: RuntimeOptions, hooks: RuntimeHooks = {}): SourceRuntime {
+  const { name } = options;
+  const resilience = createResilience({ source: name, ...hooks.resilience });
+  const quota = hooks.quota?.(name);
+  const client: SourceClientOptions = {
+    url: options.url,
+    timeoutMs: options.timeoutMs,
+    maxResponseBytes: options.maxResponseBytes,
+    inFlight: new Map(),
+    // Idle connections closed after 10 s, as the demo sources' pools.
+    dispatcher: new Agent({ keepAliveTimeout: 10_000 }),
+    backoff: { until: 0 },
+    resilience,
+    ...(hooks.fetch ? { fetch: hooks.fetch } : {}),
+    ...(hooks.deadline ? { deadline: hooks.deadline } : {}),
+    ...(hooks.onCall ? { onCall: hooks.onCall } : {}),
+    ...(quota ? { quota } : {}),
+  };
+  const credentials: SourceCredentials = sourceCredentials(name, options.auth, () => client);
+  const queryEntries = Object.entries(credentials.query);
+  const queryNames = new Set(queryEntries.map(([key]) => key));
+  const queryPairs = queryEntries.map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`);
+  // The credentials' parameters, over any of the same name, last; every other pair is sent as the
+  // call wrote it (a URL's searchParams would re-encode them all: a %20 as +, a ~ as %7E).
+  const withQuery = (url: string) => {
+    if (queryPairs.length === 0) return url;
+    const hashAt = url.indexOf('#');
+    const bare = hashAt < 0 ? url : url.slice(0, hashAt);
+    const queryAt = bare.indexOf('?');
+    const path = queryAt < 0 ? bare : bare.slice(0, queryAt);
+    const kept = queryAt < 0 ? [] : bare.slice(queryAt + 1).split('&').filter((pair) => pair !== '' && !queryNames.has(pairName(pair)));
+    return `${path}?${[...kept, ...queryPairs].join('&')}`;
+  };
+  /** One call with the credentials of the moment; returns the answer and the credentials it carried. */
+  const send = async (call: Omit<UpstreamCall, 'source'>): Promise<{ response: UpstreamResponse; sent: Record<string, string> }> => {
+    const own = await credentials.headers();
+    const headers = { ...headerObject(call.init.headers), ...own };
+    const response = await callUpstream({ ...call, source: name, url: withQuery(call.url), init: { ...call.init, headers } }, client);
+    return { response, sent: own };
+  };
+  return {
+    name,
+    client: () => client,
+    async call(call) {
+      const { response, sent } = await send(call);
+      // An OAuth token the backend no longer takes: once more with a fresh one.
+      if (response.status === 401 && credentials.rejected(sent)) return (await send(call)).response;
+      return response;
+    },
+    async probe() {
+      const { method = 'GET', body, headers } = options.probe ?? {};
+      const { response } = await send({ operation: 'probe', url: options.url, init: { method, ...(body ? { body } : {}), ...(headers ? { headers } : {}) } });
+      if (response.status >= 500) throw new Error(`${name} answered its probe with HTTP ${response.status}`);
+    },
+    breaker: () => resilience.state(),
+  };
+}
+
+/** A query pair's name, decoded as a backend reads it (`+` is a space). */
+function pairName(pair: string): string {
+  const name = pair.split('=', 1)[0]!.replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(name);
+  } catch {
+    return name;
+  }
+}
+
+function headerObject(init: HeadersInit | undefined): Record<string, string> {
+  if (!init) return {};
+  if (init instanceof Headers || Array.isArray(init)) return Object.fromEntries([...(init as Iterable<[string, string]>)].map(([k, v]) => [k.toLowerCase(), v]));
+  return Object.fromEntries(Object.entries(init).map(([k, v]) => [k.toLowerCase(), v]));
+}
