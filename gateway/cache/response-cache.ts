@@ -25,6 +25,58 @@ export interface ResponseCacheOptions {
   now?: () => number;
 }
 
+/**
+ * The keys @envelop/response-cache adds to every document it runs (`__responseCacheTypeName:
+ * __typename` in every selection set, `__responseCacheId: id` in those of types with an `id`), to
+ * learn which entities an answer holds.
+ */
+const CACHE_METADATA_KEYS = ['__responseCacheTypeName', '__responseCacheId'] as const;
+
+/**
+ * Takes the response cache's own keys out of an answer, in place, wherever they are. The plugin
+ * takes them out itself, but `__responseCacheId` only when its value is a non-empty string or a
+ * non-zero number (@envelop/response-cache `removeMetadataFieldsFromResult`): an entity whose id
+ * came back null, "" or 0 kept `"__responseCacheId": null` in the client's answer (a SOAP user
+ * source's `geocode { name }` did, since an aliased field of a user source comes back null:
+ * gateway/composition/index.ts merges the sources with `mergeSchemas`, which drops their
+ * `defaultMergedResolver`, the one resolver that reads a field by its alias).
+ */
+export function withoutCacheMetadata(value: unknown): void {
+  if (Array.isArray(value)) {
+    for (const item of value) withoutCacheMetadata(item);
+    return;
+  }
+  if (typeof value !== 'object' || value === null) return;
+  // Execution results only: null-prototype or plain objects (the plugin itself leaves others alone).
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (prototype !== null && prototype !== Object.prototype) return;
+  const record = value as Record<string, unknown>;
+  for (const key of CACHE_METADATA_KEYS) if (key in record) delete record[key];
+  for (const key in record) withoutCacheMetadata(record[key]);
+}
+
+/** Runs after the response cache's own hooks: no answer leaves with its keys (withoutCacheMetadata). */
+function useNoCacheMetadata(): Plugin {
+  const clean = (result: { data?: unknown; incremental?: readonly { data?: unknown; items?: unknown }[] }) => {
+    withoutCacheMetadata(result.data);
+    for (const part of result.incremental ?? []) {
+      withoutCacheMetadata(part.data);
+      withoutCacheMetadata(part.items);
+    }
+  };
+  return {
+    onExecute: () => ({
+      onExecuteDone: ({ result }) => {
+        if (!(Symbol.asyncIterator in result)) {
+          clean(result);
+          return undefined;
+        }
+        return { onNext: ({ result: part }) => clean(part) };
+      },
+    }),
+  };
+}
+
 /** The session part of a cache key: who, and with which scopes; null for anonymous callers. */
 export function sessionOf(principal: Principal): string | null {
   if (principal.kind === 'anonymous') return null;
@@ -39,6 +91,8 @@ export function sessionOf(principal: Principal): string | null {
  */
 function bodyOf(result: ExecutionResult): string {
   const { http: _internal, ...extensions } = (result.extensions ?? {}) as Record<string, unknown>;
+  // The plugin stores before its hooks that clean answers run (useNoCacheMetadata).
+  withoutCacheMetadata(result.data);
   return JSON.stringify({ ...result, extensions: Object.keys(extensions).length > 0 ? extensions : undefined });
 }
 
@@ -72,7 +126,7 @@ export function storeCache(store: CacheStore, { exposeMetadata, now = Date.now }
 }
 
 export function useJunctionResponseCache({ store, principalOf, exposeMetadata, now }: ResponseCacheOptions): Plugin {
-  return useResponseCache({
+  const cache = useResponseCache({
     cache: storeCache(store, { exposeMetadata, ...(now ? { now } : {}) }),
     // Without a maxAge from the schema, nothing is kept.
     ttl: 0,
@@ -88,4 +142,11 @@ export function useJunctionResponseCache({ store, principalOf, exposeMetadata, n
     // Never an answer with errors, nor one served in part from stale entries.
     shouldCacheResult: ({ result }) => !result.errors?.length && !(result.extensions as { stale?: boolean } | undefined)?.stale,
   }) as Plugin;
+  // Added in this order, each right after the last: the cache's hooks, then the cleaning ones.
+  return {
+    onPluginInit({ addPlugin }) {
+      addPlugin(cache);
+      addPlugin(useNoCacheMetadata());
+    },
+  };
 }

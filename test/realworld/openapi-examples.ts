@@ -9,18 +9,9 @@ type Json = Record<string, any>;
 /** Objects deeper than this are answered empty: Stripe's 71-schema cycle would never end. */
 const MAX_DEPTH = 5;
 
-/** A local `#/...` reference resolved in the document, or the value itself. */
-export function deref(document: Json, value: any): any {
-  let node = value;
-  // References to references (PayPal's parameters) are followed to the end.
-  for (let hops = 0; typeof node?.$ref === 'string' && node.$ref.startsWith('#/') && hops < 20; hops++) {
-    node = (node.$ref as string)
-      .slice(2)
-      .split('/')
-      .reduce((parent: any, key: string) => parent?.[decodeURIComponent(key).replace(/~1/g, '/').replace(/~0/g, '~')], document);
-  }
-  return node;
-}
+/** A local `#/...` reference resolved in the document (references to references followed), or the value itself. */
+export { deref } from '../../gateway/composition/byo/openapi-fixes.ts';
+import { deref } from '../../gateway/composition/byo/openapi-fixes.ts';
 
 export interface SuccessResponse {
   status: number;

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import yaml from 'js-yaml';
@@ -9,7 +10,7 @@ import { namespaceSource } from '../../gateway/composition/byo/namespace.ts';
 import { reportSource, type SourceReport } from '../../gateway/composition/byo/report.ts';
 import type { LoadedSource } from '../../gateway/composition/byo/types.ts';
 import { corpusFile, writeResult } from './corpus.ts';
-import { startOpenApiStandIn, type OpenApiStandIn, type RecordedRequest } from './openapi-stand-in.ts';
+import { startOpenApiStandIn, type OpenApiStandIn, type RecordedRequest, type StandInOptions } from './openapi-stand-in.ts';
 
 export interface OpenApiCase {
   /** Path inside the corpus: openapi/stripe/spec3.yaml. */
@@ -20,6 +21,10 @@ export interface OpenApiCase {
   queryParams?: Record<string, string>;
   /** Answer from openapi/stripe/fixtures3.json where the document has no example. */
   stripeFixtures?: boolean;
+  /** Operation parameters that carry credentials, never client arguments (the entry's `credentialParams`). */
+  credentialParams?: string[];
+  /** The stand-in's answers to some requests, instead of the document's (openapi-stand-in.ts). */
+  respond?: StandInOptions['respond'];
 }
 
 export interface OpenApiSetup {
@@ -37,13 +42,14 @@ export const readCorpusDocument = (file: string) => yaml.load(readFileSync(corpu
 /** Stand-in first (its URL is the source's endpoint), then the source, then the merge. */
 export async function setUpOpenApi(c: OpenApiCase): Promise<OpenApiSetup> {
   const fixtures = c.stripeFixtures ? readCorpusDocument('openapi/stripe/fixtures3.json').resources : undefined;
-  const standIn = await startOpenApiStandIn(readCorpusDocument(c.file), { fixtures });
+  const standIn = await startOpenApiStandIn(readCorpusDocument(c.file), { fixtures, ...(c.respond ? { respond: c.respond } : {}) });
   const source = await loadOpenApiSource({
     name: c.name,
     source: corpusFile(c.file),
     endpoint: standIn.endpoint,
     ...(c.operationHeaders ? { operationHeaders: c.operationHeaders } : {}),
     ...(c.queryParams ? { queryParams: c.queryParams } : {}),
+    ...(c.credentialParams ? { credentialParams: c.credentialParams } : {}),
   });
   const curated = buildPublicSchema();
   const namespaced = namespaceSource(source);
@@ -102,4 +108,14 @@ export function recordResult(
     ...(peakRssMb === undefined ? {} : { peakRssMb }),
     executed: { operation, request: { method: request.method, path: request.path, contentType: request.contentType ?? null, ...checked } },
   });
+}
+
+/** The case set up once for a describe block (stand-in closed after it), read in its tests. */
+export function useSetup(c: OpenApiCase): () => OpenApiSetup {
+  let setup: OpenApiSetup | undefined;
+  beforeAll(async () => {
+    setup = await setUpOpenApi(c);
+  });
+  afterAll(() => setup?.standIn.close());
+  return () => setup!;
 }

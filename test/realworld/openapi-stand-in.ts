@@ -28,9 +28,23 @@ export interface OpenApiStandIn {
   close(): Promise<void>;
 }
 
+/** An answer a test chooses instead of the document's own. */
+export interface StandInAnswer {
+  status: number;
+  /** Sent as JSON (a string as it is); undefined: no body. */
+  body?: unknown;
+  /** Default `content-type: application/json` when there is a body. */
+  headers?: Record<string, string>;
+}
+
 export interface StandInOptions {
   /** Stripe's `fixtures3.json` `resources`: answered for response schemas with that `x-resourceId`. */
   fixtures?: Json;
+  /**
+   * Answers for some requests (an expanded object, a failure in a 200, a 429): called with each
+   * request once recorded; undefined lets the document's own answer go.
+   */
+  respond?: (request: RecordedRequest) => StandInAnswer | undefined;
 }
 
 const METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
@@ -89,6 +103,13 @@ export async function startOpenApiStandIn(document: Json, options: StandInOption
         contentType: req.headers['content-type'],
         body: Buffer.concat(chunks).toString('utf8'),
       });
+      const chosen = options.respond?.(requests.at(-1)!);
+      if (chosen) {
+        const text = chosen.body === undefined ? undefined : typeof chosen.body === 'string' ? chosen.body : JSON.stringify(chosen.body);
+        res.writeHead(chosen.status, { ...(text === undefined ? {} : { 'content-type': 'application/json' }), ...chosen.headers });
+        res.end(text);
+        return;
+      }
       const operation = route && METHODS.has(method) ? deref(document, route.item[method]) : undefined;
       if (!operation) {
         res.writeHead(route ? 405 : 404, { 'content-type': 'application/json' });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isEnumType, validateSchema } from 'graphql';
 import { corpusPresent } from './corpus.ts';
 import {
@@ -8,7 +8,7 @@ import {
   formPairs,
   readCorpusDocument,
   recordResult,
-  setUpOpenApi,
+  useSetup,
   type OpenApiCase,
   type OpenApiSetup,
 } from './openapi-harness.ts';
@@ -46,14 +46,6 @@ async function runOnce(setup: OpenApiSetup, query: string, variables?: Record<st
   return { data: result.data as Record<string, any>, request: requests[0]! };
 }
 
-function useSetup(c: OpenApiCase): () => OpenApiSetup {
-  let setup: OpenApiSetup | undefined;
-  beforeAll(async () => {
-    setup = await setUpOpenApi(c);
-  });
-  afterAll(() => setup?.standIn.close());
-  return () => setup!;
-}
 
 const STRIPE_KEY = 'Bearer sk_test_gateway';
 const TWILIO_AUTH = `Basic ${Buffer.from('ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:gateway-token').toString('base64')}`;
@@ -76,7 +68,7 @@ describe.skipIf(!corpusPresent)('OpenAPI documents from the corpus', () => {
   describe('openapi/stripe/spec3.yaml: Stripe 2023-08-16, form bodies with deepObject', () => {
     const c: OpenApiCase = { file: 'openapi/stripe/spec3.yaml', name: 'stripe', stripeFixtures: true, operationHeaders: { Authorization: STRIPE_KEY } };
     const setup = useSetup(c);
-    itBuildsAndMerges(c, setup, 468, 964);
+    itBuildsAndMerges(c, setup, 468, 846);
     const peak = itBuildsWithinBudget(c);
 
     it('creates a customer: address as address[city]=…, the "" enum value sent as is, null as the empty string that unsets, answered from the fixtures', async () => {
@@ -125,7 +117,7 @@ describe.skipIf(!corpusPresent)('OpenAPI documents from the corpus', () => {
   describe('openapi/stripe/spec3.json: Stripe 2020-08-27, deepObject query parameters', () => {
     const c: OpenApiCase = { file: 'openapi/stripe/spec3.json', name: 'stripe', stripeFixtures: true, operationHeaders: { Authorization: STRIPE_KEY } };
     const setup = useSetup(c);
-    itBuildsAndMerges(c, setup, 417, 756);
+    itBuildsAndMerges(c, setup, 417, 660);
     const peak = itBuildsWithinBudget(c);
 
     it('lists customers with created[gte]= and expand[0]= in the query and no body, the list holding the fixture customer', async () => {

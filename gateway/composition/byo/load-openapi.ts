@@ -14,11 +14,16 @@ import {
   specifiedDirectives,
 } from 'graphql';
 import type { PromiseOrValue } from 'graphql/jsutils/PromiseOrValue.js';
-import { getDirective, MapperKind, mapSchema, type ExecutionRequest, type ExecutionResult, type Executor } from '@graphql-tools/utils';
-import { pathSegment } from '../../../sources/common/upstream-fetch.ts';
+import { getDirectiveExtensions, MapperKind, mapSchema, type ExecutionRequest, type ExecutionResult, type Executor } from '@graphql-tools/utils';
 import { loadGraphQLSchemaFromOpenAPI } from '@omnigraph/openapi';
 import type { LoadedSource } from './types.ts';
-import { DEFAULT_IDEMPOTENCY_HEADERS, rootFieldCount, timedFetch, withCallerScopedKeys, withIdentity } from './common.ts';
+import { rootFieldCount, timedFetch } from './common.ts';
+import { DEFAULT_IDEMPOTENCY_HEADERS } from '../../engine/identity.ts';
+import { executeRestWithRuntime, type FailureRule } from '../../engine/rest.ts';
+import { createSourceRuntime, type RuntimeHooks } from '../../engine/runtime.ts';
+import type { AuthConfig } from '../../engine/credentials.ts';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../../../sources/common/upstream-fetch.ts';
+import { deref, expandableReferences, readIdStringsAsObjects, removeCredentialParameters } from './openapi-fixes.ts';
 
 export interface OpenApiSourceOptions {
   name: string;
@@ -38,6 +43,19 @@ export interface OpenApiSourceOptions {
   forwardIdentity?: boolean;
   /** Headers that carry idempotency keys, made each caller's own. Default DEFAULT_IDEMPOTENCY_HEADERS. */
   idempotencyHeaders?: readonly string[];
+  /** Parameters that carry credentials (Slack's `token`): never client arguments (openapi-fixes.ts removeCredentialParameters). */
+  credentialParams?: readonly string[];
+  /** How the API reports failure in a successful answer's body (Slack's `ok: false`). */
+  failure?: FailureRule;
+  /** Operations return their success type only (Mesh's option of the same name). Default false. */
+  ignoreErrorResponses?: boolean;
+  /** The gateway's credentials for the backend (engine/credentials.ts). */
+  auth?: AuthConfig;
+  /** Largest answer read, in bytes. Default 5 MiB. */
+  maxResponseBytes?: number;
+  /** The gateway's hooks for every call (deadline, debug record, breaker settings). */
+  hooks?: RuntimeHooks;
+  /** Reads remote documents (and, when given, carries every call: tests). */
   fetch?: typeof globalThis.fetch;
 }
 
@@ -56,15 +74,6 @@ export function countOperations(document: Record<string, any>): number {
     for (const method of Object.keys(item ?? {})) if (METHODS.has(method)) count++;
   }
   return count;
-}
-
-/** A local `#/...` reference, or the object itself. */
-function deref(document: Record<string, any>, value: any): any {
-  if (typeof value?.$ref !== 'string' || !value.$ref.startsWith('#/')) return value;
-  return value.$ref
-    .slice(2)
-    .split('/')
-    .reduce((node: any, key: string) => node?.[decodeURIComponent(key).replace(/~1/g, '/').replace(/~0/g, '~')], document);
 }
 
 function* operations(document: Record<string, any>): Generator<[pathItem: Record<string, any>, operation: Record<string, any>]> {
@@ -272,33 +281,6 @@ function withoutConverterDirectives(schema: GraphQLSchema): GraphQLSchema {
 }
 
 /**
- * Mesh's REST runtime writes path parameters into the path as they are (`{args.customer}`):
- * `customer: "../admin/users?all=1#"` made the backend receive `GET /admin/users?all=1`, with the
- * gateway's credentials. Each root field's resolver is wrapped so that every argument its path
- * names is percent-encoded as exactly one segment first (`pathSegment`; `.`, `..` and the empty
- * string, which no encoding keeps one segment, are the caller's error).
- */
-function encodePathArguments(executable: GraphQLSchema): void {
-  for (const root of [executable.getQueryType(), executable.getMutationType()]) {
-    for (const field of Object.values(root?.getFields() ?? {})) {
-      const path = getDirective(executable, field, 'httpOperation')?.[0]?.path;
-      if (typeof path !== 'string') continue;
-      const names = [...path.matchAll(/\{args\.([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!);
-      const resolve = field.resolve;
-      if (names.length === 0 || !resolve) continue;
-      field.resolve = (source, args: Record<string, unknown>, context, info) => {
-        const encoded = { ...args };
-        for (const name of names) {
-          const value = encoded[name];
-          if (typeof value === 'string' || typeof value === 'number') encoded[name] = pathSegment(String(value));
-        }
-        return resolve(source, encoded, context, info);
-      };
-    }
-  }
-}
-
-/**
  * Loads a REST source with GraphQL Mesh's OpenAPI engine (@omnigraph/openapi): one root field
  * per operation named after its operationId, unions for oneOf, reversible enum names,
  * form-encoded and deepObject bodies, Swagger 2.0. The schema it returns executes by calling
@@ -311,9 +293,7 @@ function encodePathArguments(executable: GraphQLSchema): void {
 export async function loadOpenApiSource(options: OpenApiSourceOptions): Promise<LoadedSource> {
   const started = performance.now();
   const { name, source, cwd = process.cwd(), endpoint, operationHeaders, queryParams, timeoutMs = 5_000 } = options;
-  const base = options.fetch ?? globalThis.fetch;
-  const identified = options.forwardIdentity ? withIdentity(base) : base;
-  const doFetch = timedFetch(withCallerScopedKeys(identified, options.idempotencyHeaders ?? DEFAULT_IDEMPOTENCY_HEADERS), timeoutMs);
+  const doFetch = timedFetch(options.fetch ?? globalThis.fetch, timeoutMs);
   const location = isUrl(source) ? source : resolve(cwd, source);
   const document = await readDocument(location, doFetch);
   const declaredOperations = countOperations(document);
@@ -321,6 +301,8 @@ export async function loadOpenApiSource(options: OpenApiSourceOptions): Promise<
   dropBodiesOfReads(document);
   tupleItemsToAnyOf(document);
   emptyStringMembersToNull(document);
+  removeCredentialParameters(document, options.credentialParams ?? []);
+  const expandable = expandableReferences(document);
   const deepObject = prepareDeepObject(document);
   const scalars = verbatimScalars();
   const executable = await loadGraphQLSchemaFromOpenAPI(name, {
@@ -329,12 +311,33 @@ export async function loadOpenApiSource(options: OpenApiSourceOptions): Promise<
     cwd: isUrl(location) ? location.slice(0, location.lastIndexOf('/') + 1) : dirname(location),
     fetch: doFetch,
     ...(endpoint ? { endpoint } : {}),
+    // Given to the converter too: it leaves out the arguments these fill (a credential parameter is
+    // never a client's argument). Junction's executor sends them.
     ...(operationHeaders ? { operationHeaders } : {}),
     ...(queryParams ? { queryParams } : {}),
     ...(deepObject ? { queryStringOptions: DEEP_OBJECT_QS } : {}),
+    ...(options.ignoreErrorResponses ? { ignoreErrorResponses: true } : {}),
     getScalarForFormat: (format: string) => scalars[format],
   });
-  encodePathArguments(executable);
+  const base = (endpoint ?? getDirectiveExtensions<{ transport: { location?: string } }>(executable)?.transport?.[0]?.location ?? '').replace(/\/+$/, '');
+  const runtime = createSourceRuntime({
+    name,
+    url: base || 'http://invalid.invalid',
+    timeoutMs,
+    maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+    ...(options.auth ? { auth: options.auth } : {}),
+  }, { ...options.hooks, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  // Mesh compiled the spec; Junction executes it (engine/rest.ts).
+  executeRestWithRuntime(executable, runtime, {
+    endpoint: base,
+    ...(operationHeaders ? { operationHeaders } : {}),
+    ...(queryParams ? { queryParams } : {}),
+    ...(deepObject ? { queryStringOptions: DEEP_OBJECT_QS } : {}),
+    forwardIdentity: options.forwardIdentity === true,
+    idempotencyHeaders: options.idempotencyHeaders ?? DEFAULT_IDEMPOTENCY_HEADERS,
+    ...(options.failure ? { failure: options.failure } : {}),
+  });
+  readIdStringsAsObjects(executable, expandable);
   const schema = withoutConverterDirectives(executable);
   // Results are passed through untouched; `execute` is typed with untyped data, the executor per call.
   const executor: Executor = <TReturn>(request: ExecutionRequest) =>
@@ -351,6 +354,7 @@ export async function loadOpenApiSource(options: OpenApiSourceOptions): Promise<
     kind: 'openapi',
     schema,
     executor,
+    runtime,
     declaredOperations,
     exposedOperations: rootFieldCount(schema),
     downgrades: [],

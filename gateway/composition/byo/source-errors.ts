@@ -3,6 +3,7 @@ import { createDefaultExecutor } from '@graphql-tools/delegate';
 import type { ExecutionRequest, ExecutionResult, Executor } from '@graphql-tools/utils';
 import { fromSourceFailure, junctionError, relocated, UpstreamError } from '../../errors.ts';
 import type { LoadedSource } from './types.ts';
+import { restErrorDetail as restBodyDetail } from '../../engine/rest.ts';
 
 /**
  * The boundary between a user source and the public schema. Whatever a source's engine reports
@@ -16,16 +17,9 @@ type Extensions = Record<string, any>;
 
 const str = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
 
-/** The backend's own error code and message from a REST error body (Stripe, PayPal, Twilio, Slack shapes). */
+/** The backend's own error code and message from a REST error body, as text or parsed. */
 function restErrorDetail(body: unknown): { code?: string; message?: string } {
-  const parsed = typeof body === 'string' ? safeJson(body) : body;
-  if (!parsed || typeof parsed !== 'object') return {};
-  const b = parsed as Record<string, any>;
-  const nested = b.error && typeof b.error === 'object' ? b.error : undefined;
-  return {
-    code: str(nested?.code) ?? str(b.code) ?? str(b.name) ?? str(b.error) ?? (typeof b.code === 'number' ? String(b.code) : undefined),
-    message: str(nested?.message) ?? str(b.message) ?? str(b.error_description),
-  };
+  return restBodyDetail(typeof body === 'string' ? safeJson(body) : body);
 }
 
 function safeJson(text: string): unknown {

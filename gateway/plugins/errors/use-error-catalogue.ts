@@ -82,7 +82,8 @@ export function toClientError(
   if (mapped) return relocated(mapped, error);
   if (original === undefined || original === null || original instanceof GraphQLError) {
     // User sources' failures arrive already catalogued (gateway/composition/byo/source-errors.ts).
-    const { code, source, upstreamCode } = error.extensions as { code?: unknown; source?: unknown; upstreamCode?: unknown };
+    // graphql-jit's own errors carry no extensions at all.
+    const { code, source, upstreamCode } = (error.extensions ?? {}) as { code?: unknown; source?: unknown; upstreamCode?: unknown };
     if (typeof code === 'string' && code.startsWith('SOURCE_')) {
       logger.warn({ requestId, source, code, upstreamCode, path: error.path }, `upstream ${String(source)} failed: ${code}`);
     }
