@@ -87,6 +87,7 @@ const envSchema = z.object({
   KEEP_ALIVE_TIMEOUT_MS: positiveInt(600_000).default(DEFAULTS.keepAliveTimeoutMs),
   HEADERS_TIMEOUT_MS: positiveInt(600_000).default(DEFAULTS.headersTimeoutMs),
   READY_CACHE_MS: z.coerce.number({ error: 'must be a number' }).int().min(0).max(60_000).default(DEFAULTS.readyCacheMs),
+  JUNCTION_CONFIG: z.string().min(1).default('.meshrc.yaml'),
   CORS_ORIGINS: z.string().transform((v) => v.split(/[\s,]+/).filter((x) => x !== '')).pipe(z.array(z.string().refine(isOrigin, 'each must be an origin such as https://app.example.com (scheme, host and port only), or *'))).optional(),
   PAYMENTS_TIMEOUT_MS: positiveInt(120_000).optional(),
   MAPS_TIMEOUT_MS: positiveInt(120_000).optional(),
@@ -143,6 +144,8 @@ export interface Config {
   headersTimeoutMs: number;
   /** How long one round of `/readyz` backend probes is kept and shared. */
   readyCacheMs: number;
+  /** The sources file (JUNCTION_CONFIG, a GraphQL Mesh v0 `.meshrc.yaml`); its relative paths are read from its folder. */
+  meshConfig: string;
   /**
    * Browser origins allowed to call Junction cross-origin (CORS_ORIGINS); empty: none, so no page
    * on another origin can read an answer. `*` allows every origin, without credentials.
@@ -266,6 +269,7 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
     headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
     readyCacheMs: e.READY_CACHE_MS,
+    meshConfig: e.JUNCTION_CONFIG,
     corsOrigins: e.CORS_ORIGINS ?? [],
     redisUrl: e.REDIS_URL,
     cache: e.CACHE === 'on',

@@ -70,6 +70,8 @@ export interface GatewayOptions {
   rateLimits?: RateLimitEngine;
   /** Providers' rate limits kept on our side, per source (gateway/plugins/limits/upstream-quota.ts). */
   quotas?: Partial<Record<SourceName, (operation: string) => Promise<void>>>;
+  /** The same for declared sources, by name: undefined for a source without a quota. */
+  sourceQuotas?: (source: string) => ((operation: string) => Promise<void>) | undefined;
   /**
    * Sample the event loop to take fewer requests while the CPU is saturated (default true). Tests
    * turn it off so that a busy test machine never sheds their requests, and feed samples by hand.
@@ -84,8 +86,8 @@ export interface Gateway {
   close(): void;
   /** Requests in flight and how many the instance takes now (gateway/plugins/limits/use-load-shedding.ts). */
   shedding: Pick<LoadShedding, 'state' | 'observe'>;
-  /** Each source's circuit breaker. */
-  breakers(): Record<SourceName, BreakerState>;
+  /** Each source's circuit breaker, demo and declared. */
+  breakers(): Record<string, BreakerState>;
   yoga: YogaServerInstance<Record<string, unknown>, JunctionContext>;
   schema: GraphQLSchema;
   sources: SourceClients;
@@ -125,13 +127,26 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ...(fetch ? { fetch } : {}),
     ...(dev ? { onCall: recordCall } : {}),
   }, perSource);
-  const { schema, reports } = await buildGatewaySchema({
+  const { schema, reports, runtimes, curated, context: sourcesContext } = await buildGatewaySchema({
     meshDir,
     meshConfig,
     env,
     timeoutMs: config.upstream.timeoutMs,
     maxResponseBytes: config.upstream.maxResponseBytes,
     ...(fetch ? { fetch } : {}),
+    // Every declared source's calls share the request's deadline and show in the debug extension.
+    hooks: {
+      deadline: () => scopes.getStore()?.deadline,
+      ...(dev ? { onCall: recordCall } : {}),
+      ...(config.resilience ? { resilience: config.resilience } : {}),
+      ...(options.sourceQuotas ? { quota: options.sourceQuotas } : {}),
+    },
+  });
+  // The demo sources' clients and breakers, when the sources file names them.
+  const demoNames = curated ? SOURCE_NAMES : [];
+  const allBreakers = () => ({
+    ...Object.fromEntries(demoNames.map((name) => [name, resilience[name].state()])),
+    ...Object.fromEntries(runtimes.map((runtime) => [runtime.name, runtime.breaker()])),
   });
   const requestIds = new WeakMap<Request, string>();
   const principalOf = principalPerRequest(auth.authenticate);
@@ -180,7 +195,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // A backend that is down costs its own fields, not the instance: sources are non-critical.
       useHealth({
         checks: [
-          ...SOURCE_NAMES.map((name) => ({ name, critical: false, probe: () => sources[name].probe(), details: () => ({ breaker: resilience[name].state() }) })),
+          ...demoNames.map((name) => ({ name, critical: false, probe: () => sources[name].probe(), details: () => ({ breaker: resilience[name].state() }) })),
+          ...runtimes.map((runtime) => ({ name: runtime.name, critical: false, probe: () => runtime.probe(), details: () => ({ breaker: runtime.breaker() }) })),
           ...healthChecks,
         ],
         draining: () => draining,
@@ -216,6 +232,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       !dev && useProductionSurface(principalOf),
       // Per-request loaders on the context, for the resolvers.
       useLoaders(sources, entityCache, invalidate),
+      // The declared sources' in-context SDK (`context.<source>.Query.<field>`), for declared links.
+      Object.keys(sourcesContext).length > 0 && { onContextBuilding: ({ extendContext }: { extendContext: (c: Record<string, unknown>) => void }) => extendContext(sourcesContext) },
       // What the operation could cost the backends, against the caller's budget, before it runs.
       useCostLimit(limits),
       // Every backend call of a request shares one deadline; answers served in part from stale
@@ -233,10 +251,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // After the response cache: a caller over its budget is refused even an answer from cache.
       useRateLimits({ engine: rateLimits, limits, principalOf, trustedProxies: new Set(config.trustedProxies ?? []) }),
       // Development: which backend calls a request made, on request (x-junction-debug: 1).
-      dev && useUpstreamDebug(
-        (request) => scopesByRequest.get(request)?.calls,
-        () => Object.fromEntries(SOURCE_NAMES.map((name) => [name, resilience[name].state()])),
-      ),
+      dev && useUpstreamDebug((request) => scopesByRequest.get(request)?.calls, allBreakers),
       // Last: it must see the errors every other plugin and resolver raised.
       useErrorCatalogue({ mode: config.mode, logger, requestIds }),
     ],
@@ -248,6 +263,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
     close: () => shedding.stop(),
     shedding,
-    breakers: () => Object.fromEntries(SOURCE_NAMES.map((name) => [name, resilience[name].state()])) as Record<SourceName, BreakerState>,
+    breakers: allBreakers as () => Record<string, BreakerState>,
   };
 }

@@ -11,10 +11,11 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './logger.ts';
 import { createGateway } from './create-gateway.ts';
 import { formatReport } from './composition/byo/report.ts';
+import { readMeshConfig } from './composition/byo/mesh-config.ts';
 import { createRedis, redactUrl } from './redis.ts';
 import type { HealthCheck } from './plugins/health/use-health.ts';
-import { SOURCE_NAMES, startDemoBackends, type SourceName } from '../sources/index.ts';
-import { closeServer, listen, type DemoBackend } from '../sources/common/server.ts';
+import { DEMO_CONTRACTS, SOURCE_NAMES, startDemoBackends, type SourceName } from '../sources/index.ts';
+import { closeServer, listen } from '../sources/common/server.ts';
 import { DEMO_CREDENTIALS, randomCredentials, type SourceCredentials } from '../sources/common/credentials.ts';
 import { createAuth } from './auth/index.ts';
 import { createMemoryStore, createRedisStore } from './cache/store.ts';
@@ -44,7 +45,15 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
 
-  const demo = SOURCE_NAMES.filter((name) => config.sources[name].url === undefined);
+  // The demo backends run only for a sources file that names the demo sources.
+  let named: readonly SourceName[];
+  try {
+    named = readMeshConfig(config.meshConfig, DEMO_CONTRACTS, process.env).curated as SourceName[];
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const demo = named.filter((name) => config.sources[name].url === undefined);
   // Embedded demo backends get fresh random credentials, known only to this process; a backend
   // given by URL gets the configured ones, or (development only: config.ts refuses production
   // without them) the demo ones that `npm run backends` accepts.
@@ -58,8 +67,9 @@ async function main(): Promise<void> {
     ports: Object.fromEntries(demo.map((name) => [name, config.sources[name].demoPort])),
     credentials,
   });
+  // Without the demo sources their clients are built but never called (the contract is not served).
   const sourceUrls = Object.fromEntries(
-    SOURCE_NAMES.map((name) => [name, config.sources[name].url ?? (backends[name] as DemoBackend).url]),
+    SOURCE_NAMES.map((name) => [name, config.sources[name].url ?? backends[name]?.url ?? 'http://127.0.0.1:9']),
   ) as Record<SourceName, string>;
 
   const healthChecks: HealthCheck[] = [];
@@ -98,7 +108,8 @@ async function main(): Promise<void> {
   };
   const sourceTimeouts = Object.fromEntries(SOURCE_NAMES.flatMap((name) => (config.sources[name].timeoutMs ? [[name, config.sources[name].timeoutMs]] : [])));
   const gateway = await createGateway({
-    config: { ...config, sourceTimeouts }, sourceUrls, logger, healthChecks, credentials, auth, rateLimits, quotas, ...(cacheStore ? { cacheStore } : {}),
+    config: { ...config, sourceTimeouts }, sourceUrls, logger, healthChecks, credentials, auth, rateLimits, quotas, meshConfig: config.meshConfig,
+    ...(cacheStore ? { cacheStore } : {}),
   });
   if (gateway.reports.length > 0) {
     // The full list of downgrades is long (Stripe has over a thousand): the terminal gets the
@@ -106,7 +117,7 @@ async function main(): Promise<void> {
     mkdirSync(dirname(SOURCES_REPORT), { recursive: true });
     writeFileSync(SOURCES_REPORT, `${JSON.stringify(gateway.reports, null, 2)}\n`);
     process.stdout.write(
-      `\nYour sources (from .meshrc.yaml), each under its own namespace:\n${formatReport(gateway.reports)}\nEvery downgrade, by location: ${SOURCES_REPORT}\n`,
+      `\nYour sources (from ${config.meshConfig}):\n${formatReport(gateway.reports)}\nEvery downgrade, by location: ${SOURCES_REPORT}\n`,
     );
   }
   let listenerClosed = false;
@@ -140,7 +151,7 @@ async function main(): Promise<void> {
     `  GraphQL   ${url}/graphql${config.mode === 'development' ? '   (open it in a browser for GraphiQL)' : ''}`,
     `  health    ${url}/healthz   readiness ${url}/readyz`,
     ...(auth.devIssuer ? [`  tokens    dev issuer (GraphiQL has one already); another: npm run -s token -- --sub alice --scopes "payments:read"`] : []),
-    ...SOURCE_NAMES.map((name) => `  ${name.padEnd(9)} ${sourceUrls[name]}${backends[name] ? '   (demo backend)' : ''}`),
+    ...named.map((name) => `  ${name.padEnd(9)} ${sourceUrls[name]}${backends[name] ? '   (demo backend)' : ''}`),
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import type { SourceClientOptions } from './common/upstream-fetch.ts';
 import type { DemoBackend, DemoBackendOptions } from './common/server.ts';
@@ -17,6 +18,17 @@ import { createMessagingLoaders } from './messaging/loaders.ts';
  */
 export const SOURCE_NAMES = ['payments', 'maps', 'messaging'] as const;
 export type SourceName = (typeof SOURCE_NAMES)[number];
+
+/**
+ * Each demo source's contract, as a path from the repository's root: a sources-file entry is the
+ * demo source (served by the curated contract) only when it has the demo's name *and* this
+ * contract. A user's own source that happens to be called `payments` is theirs.
+ */
+export const DEMO_CONTRACTS: Readonly<Record<SourceName, string>> = Object.freeze({
+  payments: fileURLToPath(new URL('./payments/openapi.yaml', import.meta.url)),
+  maps: fileURLToPath(new URL('./maps/service.wsdl', import.meta.url)),
+  messaging: fileURLToPath(new URL('./messaging/schema.graphql', import.meta.url)),
+});
 
 /** Where `npm start` and `npm run backends` put the demo backends unless told otherwise. */
 export const DEMO_PORTS: Readonly<Record<SourceName, number>> = Object.freeze({ payments: 4101, maps: 4102, messaging: 4103 });

@@ -1,10 +1,12 @@
 import type { GraphQLSchema } from 'graphql';
-import { mergeSchemas } from '@graphql-tools/schema';
+import { extractExtensionsFromSchema, mergeSchemas } from '@graphql-tools/schema';
+import { getDocumentNodeFromSchema, getResolversFromSchema } from '@graphql-tools/utils';
 import { buildPublicSchema, origins } from '../../schema/index.ts';
-import { SOURCE_NAMES } from '../../sources/index.ts';
+import { DEMO_CONTRACTS, SOURCE_NAMES } from '../../sources/index.ts';
 import { carryDescriptions, checkOrigins } from './carry-descriptions.ts';
 import { DEFAULT_MESH_CONFIG, DEFAULT_MESH_DIR, loadSourceSchemas } from './source-schemas.ts';
-import { readUserSources } from './byo/mesh-config.ts';
+import { readMeshConfig } from './byo/mesh-config.ts';
+import type { SourceRuntime } from '../engine/runtime.ts';
 import type { LoadOptions } from './byo/index.ts';
 import type { SourceReport } from './byo/report.ts';
 
@@ -39,28 +41,82 @@ export interface GatewaySchema {
   schema: GraphQLSchema;
   /** One per user source: what its contract declared, what was exposed, what was lost. */
   reports: SourceReport[];
+  /** Whether the curated demo contract is served (the file names the demo sources). */
+  curated: boolean;
+  /** Each user source's runtime: its probe for `/readyz` and its breaker. */
+  runtimes: SourceRuntime[];
+  /** Put on every request's context (the in-context SDK that declared links call). */
+  context: Record<string, unknown>;
+  /** Top-level keys of the file that Junction leaves to Mesh (serve, cache, ...). */
+  ignored: string[];
 }
 
 /**
- * What Junction serves: the curated contract, plus every other source in the config under its
- * own namespace (`Query.<source>`, types `<Source>_*`). The curated fields keep their direct
- * resolvers; only namespaced fields go through delegation.
+ * The parts served side by side, each with every resolver it has. `mergeSchemas({ schemas })`
+ * leaves out `defaultMergedResolver`, the one that reads a delegated field by its alias: every
+ * aliased field of a declared source answered null (and the response cache aliases `id` in every
+ * document it runs).
+ */
+function mergeParts(parts: GraphQLSchema[]): GraphQLSchema {
+  return mergeSchemas({
+    typeDefs: parts.map((s) => getDocumentNodeFromSchema(s)),
+    resolvers: parts.map((s) => getResolversFromSchema(s, true)),
+    schemaExtensions: parts.map((s) => extractExtensionsFromSchema(s)),
+  });
+}
+
+export class CuratedSourcesIncomplete extends Error {
+  override readonly name = 'CuratedSourcesIncomplete';
+}
+
+/**
+ * What Junction serves, from the sources file (JUNCTION_CONFIG): the curated demo contract when
+ * the file names the demo sources, and every other source composed as GraphQL Mesh v0 composes
+ * them (compose.ts: merged at the root, transforms, declared links), or under its own namespace
+ * where its entry says `namespace: true`. Relative paths in the file are read from its folder.
  */
 export async function buildGatewaySchema(options: GatewaySchemaOptions): Promise<GatewaySchema> {
   const { meshDir = DEFAULT_MESH_DIR, meshConfig = DEFAULT_MESH_CONFIG, env = process.env } = options;
-  const curated = buildCuratedSchema(meshDir);
-  const entries = readUserSources(meshConfig, SOURCE_NAMES, env);
-  if (entries.length === 0) return { schema: curated, reports: [] };
-  // The loaders (Mesh's OpenAPI engine, the SOAP handler, HTTP executors) cost tens of MB of
-  // memory; a gateway with no user sources never loads them.
-  const [{ loadUserSources }, { namespaceSource }, { reportSource }] = await Promise.all([
+  const config = readMeshConfig(meshConfig, DEMO_CONTRACTS, env);
+  if (config.curated.length > 0 && config.curated.length < SOURCE_NAMES.length) {
+    const missing = SOURCE_NAMES.filter((name) => !config.curated.includes(name));
+    throw new CuratedSourcesIncomplete(`${meshConfig} names the demo source(s) ${config.curated.join(', ')} but not ${missing.join(', ')}: the curated contract links all three, so name all or none`);
+  }
+  const curated = config.curated.length > 0 ? buildCuratedSchema(meshDir) : undefined;
+  const nothing = { reports: [], runtimes: [], context: {}, ignored: config.ignored };
+  if (config.entries.length === 0) {
+    if (!curated) throw new CuratedSourcesIncomplete(`${meshConfig} names no source: nothing to serve`);
+    return { schema: curated, curated: true, ...nothing };
+  }
+  // The loaders (Mesh's OpenAPI engine, the SOAP handler) cost tens of MB of memory; a gateway
+  // with no user sources never loads them.
+  const [{ loadUserSources }, { namespaceSource }, { reportSource }, { composeSources }] = await Promise.all([
     import('./byo/index.ts'),
     import('./byo/namespace.ts'),
     import('./byo/report.ts'),
+    import('./compose.ts'),
   ]);
-  const loaded = await loadUserSources(entries, options);
+  const loaded = await loadUserSources(config.entries, { ...options, cwd: config.baseDir });
+  const transformsOf = new Map(config.entries.map((e) => [e.name, e.transforms]));
+  const merged = loaded.filter((s) => !s.namespace);
+  const namespaced = loaded.filter((s) => s.namespace);
+  const composed = merged.length > 0 || config.resolvers.length > 0 || config.typeDefs.length > 0
+    ? await composeSources({
+      sources: merged.map((source) => ({ source, transforms: transformsOf.get(source.name) ?? [] })),
+      namespaced,
+      typeDefs: config.typeDefs,
+      resolvers: config.resolvers,
+      baseDir: config.baseDir,
+      ...(curated ? { taken: curated } : {}),
+    })
+    : undefined;
+  const parts = [...(curated ? [curated] : []), ...(composed ? [composed.schema] : []), ...namespaced.map(namespaceSource)];
   return {
-    schema: mergeSchemas({ schemas: [curated, ...loaded.map(namespaceSource)] }),
+    schema: parts.length === 1 ? parts[0]! : mergeParts(parts),
     reports: loaded.map(reportSource),
+    curated: curated !== undefined,
+    runtimes: loaded.flatMap((s) => (s.runtime ? [s.runtime] : [])),
+    context: composed?.context ?? {},
+    ignored: config.ignored,
   };
 }

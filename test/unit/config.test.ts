@@ -34,6 +34,7 @@ describe('loadConfig', () => {
       keepAliveTimeoutMs: 65_000,
       headersTimeoutMs: 10_000,
       readyCacheMs: 1_000,
+      meshConfig: '.meshrc.yaml',
       corsOrigins: [],
       redisUrl: undefined,
       cache: true,

@@ -4,6 +4,7 @@ import { loadOpenApiSource } from './load-openapi.ts';
 import { loadGraphQLSource } from './load-graphql.ts';
 import { loadSoapSource } from '../soap/index.ts';
 import { unknownRenames } from './namespace.ts';
+import type { RuntimeHooks } from '../../engine/runtime.ts';
 
 export interface LoadOptions {
   /** Where relative spec paths are resolved. Default process.cwd(). */
@@ -13,7 +14,12 @@ export interface LoadOptions {
   /** Largest upstream response read, in bytes (SOAP sources). */
   maxResponseBytes: number;
   fetch?: typeof globalThis.fetch;
+  /** The gateway's hooks for every call of every source (deadline, debug record, breaker settings). */
+  hooks?: RuntimeHooks;
 }
+
+/** Most keys in one batched call of a declared link, unless a source's entry says `batchSize`. */
+export const DEFAULT_BATCH_SIZE = 100;
 
 export class SourceLoadError extends Error {
   override readonly name = 'SourceLoadError';
@@ -23,15 +29,18 @@ export class SourceLoadError extends Error {
 }
 
 function loadOne(entry: SourceEntry, options: LoadOptions): Promise<LoadedSource> {
-  const { cwd = process.cwd(), fetch } = options;
-  const common = { name: entry.name, cwd, timeoutMs: entry.options.timeoutMs ?? options.timeoutMs, ...(fetch ? { fetch } : {}) };
+  const { cwd = process.cwd(), fetch, hooks = {} } = options;
+  const common = {
+    name: entry.name, cwd, timeoutMs: entry.options.timeoutMs ?? options.timeoutMs, maxResponseBytes: options.maxResponseBytes, hooks,
+    ...(fetch ? { fetch } : {}),
+  };
   switch (entry.kind) {
     case 'openapi':
       return loadOpenApiSource({ ...entry.options, ...common });
     case 'graphql':
       return loadGraphQLSource({ ...entry.options, ...common });
     case 'soap':
-      return loadSoapSource({ ...entry.options, ...common, maxResponseBytes: options.maxResponseBytes });
+      return loadSoapSource({ ...entry.options, ...common });
   }
 }
 
@@ -45,7 +54,7 @@ export async function loadUserSources(entries: readonly SourceEntry[], options: 
       } catch (err) {
         throw new SourceLoadError(entry.name, err);
       }
-      const access = { public: entry.options.public === true };
+      const access = { public: entry.options.public === true, namespace: entry.options.namespace === true, batchSize: entry.options.batchSize ?? DEFAULT_BATCH_SIZE };
       if (!entry.options.rename) return { ...loaded, ...access };
       const unknown = unknownRenames(loaded.schema, entry.options.rename);
       if (unknown.length > 0) throw new SourceLoadError(entry.name, new Error(`rename names what the source does not have: ${unknown.join(', ')}`));

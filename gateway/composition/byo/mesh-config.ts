@@ -1,7 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import yaml from 'js-yaml';
+import { parse, type DocumentNode } from 'graphql';
 import { z } from 'zod';
 import type { SourceKind } from './types.ts';
+import { authSchema } from '../../engine/credentials.ts';
+import { SUPPORTED_TRANSFORMS, transformSchema, type MeshTransform } from '../transforms.ts';
 
 /**
  * Reads the user's own sources from `.meshrc.yaml`: every entry that is not one of the curated
@@ -30,10 +34,34 @@ const url = z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL');
  */
 const isPublic = z.boolean().optional();
 const timeoutMs = z.number().int().min(1).max(120_000);
+/**
+ * Junction's choice over Mesh's merge: the source's root fields under `Query.<name>` and its types
+ * prefixed `<Name>_`, so it can never collide with another. Default false: merged as Mesh merges.
+ */
+const namespace = z.boolean().optional();
+/** Most keys in one batched call of a declared link into this source; more are split. Default 100. */
+const batchSize = z.number().int().min(1).max(10_000).optional();
+const auth = authSchema.optional();
+/** How an API says it failed in a successful answer: `{ when: { ok: false }, code: error }` (Slack). */
+const failure = z
+  .strictObject({
+    when: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).refine((w) => Object.keys(w).length > 0, 'must name at least one field'),
+    code: z.string().optional(),
+    message: z.string().optional(),
+  })
+  .optional();
 
 const openapi = z.strictObject({
   rename,
   public: isPublic,
+  namespace,
+  batchSize,
+  auth,
+  failure,
+  /** Mesh's option: operations return their success type only; error answers are SOURCE_* errors, not union members. */
+  ignoreErrorResponses: z.boolean().optional(),
+  /** Operation parameters that carry credentials (Slack's `token`): never client arguments, filled from this entry. */
+  credentialParams: z.array(z.string().min(1)).optional(),
   source: z.string().min(1),
   endpoint: url.optional(),
   operationHeaders: headers.optional(),
@@ -46,6 +74,9 @@ const openapi = z.strictObject({
 const graphql = z.strictObject({
   rename,
   public: isPublic,
+  namespace,
+  batchSize,
+  auth,
   endpoint: url,
   source: z.string().min(1).optional(),
   operationHeaders: headers.optional(),
@@ -56,6 +87,9 @@ const graphql = z.strictObject({
 const soap = z.strictObject({
   rename,
   public: isPublic,
+  namespace,
+  batchSize,
+  auth,
   source: z.string().min(1),
   endpoint: url.optional(),
   soapVersion: z.enum(['1.1', '1.2']).optional(),
@@ -73,10 +107,14 @@ export type OpenApiEntry = z.infer<typeof openapi>;
 export type GraphQLEntry = z.infer<typeof graphql>;
 export type SoapEntry = z.infer<typeof soap>;
 
-export type SourceEntry =
+export type SourceEntry = (
   | { name: string; kind: 'openapi'; options: OpenApiEntry }
   | { name: string; kind: 'graphql'; options: GraphQLEntry }
-  | { name: string; kind: 'soap'; options: SoapEntry };
+  | { name: string; kind: 'soap'; options: SoapEntry }
+) & {
+  /** Mesh transforms on the source (prefix, rename, filterSchema), in order. */
+  transforms: MeshTransform[];
+};
 
 export class SourceConfigError extends Error {
   override readonly name = 'SourceConfigError';
@@ -102,29 +140,129 @@ function interpolate(value: unknown, env: Record<string, string | undefined>, pa
   return value;
 }
 
-function kindOf(handlerKey: string): SourceKind | 'stock-soap' | undefined {
+function kindOf(handlerKey: string): SourceKind | undefined {
   if (handlerKey === 'openapi' || handlerKey === 'graphql') return handlerKey;
-  if (handlerKey === JUNCTION_SOAP_HANDLER || handlerKey.endsWith('/soap/mesh-handler.ts')) return 'soap';
-  if (handlerKey === 'soap') return 'stock-soap';
+  // Mesh's stock `soap` key is served by Junction's SOAP handler: the options both take mean the same.
+  if (handlerKey === 'soap' || handlerKey === JUNCTION_SOAP_HANDLER || handlerKey.endsWith('/soap/mesh-handler.ts')) return 'soap';
   return undefined;
 }
 
 const SCHEMAS = { openapi, graphql, soap } as const;
 
+/** A declared link, as Mesh v0 writes it (additionalResolvers entries that are objects). */
+const additionalResolver = z.strictObject({
+  targetTypeName: z.string().min(1),
+  targetFieldName: z.string().min(1),
+  sourceName: z.string().min(1),
+  sourceTypeName: z.string().min(1),
+  sourceFieldName: z.string().min(1),
+  sourceArgs: z.record(z.string(), z.unknown()).optional(),
+  sourceSelectionSet: z.string().optional(),
+  requiredSelectionSet: z.string().optional(),
+  keyField: z.string().optional(),
+  keysArg: z.string().optional(),
+  valueKeyField: z.string().optional(),
+  additionalArgs: z.record(z.string(), z.unknown()).optional(),
+  result: z.string().optional(),
+  resultType: z.string().optional(),
+});
+
+export type AdditionalResolverEntry = z.infer<typeof additionalResolver>;
+
+/** Top-level keys of a Mesh v0 file that configure Mesh's own server or tooling: read by Mesh, not by Junction. */
+const MESH_ONLY_KEYS = new Set(['serve', 'merger', 'cache', 'documents', 'sdk', 'codegen', 'require', 'logger', 'pollingInterval', 'skipSSLValidation', 'customFetch', 'persistedOperations', 'plugins', 'additionalEnvelopPlugins', 'pubsub', 'liveQueryInvalidations']);
+
+export interface MeshConfig {
+  file: string;
+  /** Relative paths in the file are resolved from here: the file's folder. */
+  baseDir: string;
+  /** The user's sources (every entry that is not a curated demo source). */
+  entries: SourceEntry[];
+  /** Curated demo sources the file names. */
+  curated: string[];
+  /** `additionalTypeDefs`, parsed. */
+  typeDefs: DocumentNode[];
+  /** `additionalResolvers`: declared links, and module paths of code resolvers (relative to baseDir). */
+  resolvers: (AdditionalResolverEntry | string)[];
+  /** Keys Junction leaves to Mesh (`serve`, `cache`, ...), for the start-up log. */
+  ignored: string[];
+}
+
+function issues(error: z.ZodError, where: string, problems: string[], what = 'option(s)'): void {
+  for (const issue of error.issues) {
+    const at = issue.path.length ? `.${issue.path.join('.')}` : '';
+    const detail = issue.code === 'unrecognized_keys' ? `${what} ${issue.keys.join(', ')} are not supported by Junction` : issue.message;
+    problems.push(`${where}${at}: ${detail}`);
+  }
+}
+
 /**
- * The sources in `file` other than `curated`, validated. Problems in all entries are reported
- * together, each naming the source and the option.
+ * A configuration never forwards what a caller sent: `{context.headers.authorization}` in Mesh would
+ * pass a client's token to a backend. First-party backends learn who calls from `forwardIdentity`.
  */
-export function readUserSources(
-  file: string,
-  curated: readonly string[],
-  env: Record<string, string | undefined> = process.env,
-): SourceEntry[] {
-  const parsed = yaml.load(readFileSync(file, 'utf8')) as { sources?: unknown } | undefined;
-  const sources = Array.isArray(parsed?.sources) ? (parsed.sources as Record<string, unknown>[]) : [];
+function forwardsCaller(value: unknown): boolean {
+  if (typeof value === 'string') return /\{context\./.test(value);
+  if (Array.isArray(value)) return value.some(forwardsCaller);
+  if (value && typeof value === 'object') return Object.values(value).some(forwardsCaller);
+  return false;
+}
+
+function readTypeDefs(raw: unknown, baseDir: string, problems: string[]): DocumentNode[] {
+  if (raw === undefined || raw === null) return [];
+  const list = Array.isArray(raw) ? raw : [raw];
+  const documents: DocumentNode[] = [];
+  for (const [index, item] of list.entries()) {
+    const where = `additionalTypeDefs${Array.isArray(raw) ? `[${index}]` : ''}`;
+    if (typeof item !== 'string') {
+      problems.push(`${where}: must be SDL text or the path of a .graphql file`);
+      continue;
+    }
+    const isPath = !/[{}\s]/.test(item.trim());
+    let text = item;
+    if (isPath) {
+      const path = resolve(baseDir, item);
+      if (!existsSync(path)) {
+        problems.push(`${where}: ${item} does not exist (paths are read from ${baseDir})`);
+        continue;
+      }
+      text = readFileSync(path, 'utf8');
+    }
+    try {
+      documents.push(parse(text));
+    } catch (err) {
+      problems.push(`${where}: ${(err as Error).message}`);
+    }
+  }
+  return documents;
+}
+
+/**
+ * Reads a GraphQL Mesh v0 configuration: its sources (with their transforms), `additionalTypeDefs`
+ * and `additionalResolvers`. Every problem in the file is reported at once, each naming where it
+ * is. `{env.NAME}` in source options is replaced from `env`, as Mesh does.
+ */
+export function readMeshConfig(file: string, curatedContracts: Readonly<Record<string, string>>, env: Record<string, string | undefined> = process.env): MeshConfig {
+  const baseDir = dirname(resolve(file));
+  let parsed: Record<string, unknown> | undefined;
+  try {
+    parsed = yaml.load(readFileSync(file, 'utf8')) as Record<string, unknown> | undefined;
+  } catch (err) {
+    throw new SourceConfigError(file, [`the file cannot be read as YAML: ${(err as Error).message}`]);
+  }
   const problems: string[] = [];
+  if (!parsed || typeof parsed !== 'object') throw new SourceConfigError(file, ['the file holds no configuration (expected `sources:`)']);
+  const sources = Array.isArray(parsed.sources) ? (parsed.sources as Record<string, unknown>[]) : [];
+  if (!Array.isArray(parsed.sources)) problems.push('sources: must be a list of sources');
   const entries: SourceEntry[] = [];
+  const curated: string[] = [];
   const names = new Set<string>();
+  const ignored: string[] = [];
+  for (const key of Object.keys(parsed)) {
+    if (['sources', 'additionalTypeDefs', 'additionalResolvers'].includes(key)) continue;
+    if (MESH_ONLY_KEYS.has(key)) ignored.push(key);
+    else if (key === 'transforms') problems.push('transforms: transforms of the whole schema are not supported yet; put them on the sources they apply to');
+    else problems.push(`${key}: is not a key Junction knows (sources, additionalTypeDefs, additionalResolvers; Mesh's serve, cache, ... are left to Mesh)`);
+  }
   for (const [index, raw] of sources.entries()) {
     const name = typeof raw?.name === 'string' ? raw.name : undefined;
     const where = `sources[${index}]${name ? ` (${name})` : ''}`;
@@ -134,35 +272,90 @@ export function readUserSources(
     }
     if (names.has(name)) problems.push(`${where}.name: "${name}" is used by two sources`);
     names.add(name);
-    if (curated.includes(name)) continue;
+    if (isCurated(name, raw.handler, baseDir, curatedContracts)) {
+      curated.push(name);
+      continue;
+    }
+    const unknownKeys = Object.keys(raw).filter((k) => !['name', 'handler', 'transforms'].includes(k));
+    if (unknownKeys.length > 0) problems.push(`${where}: key(s) ${unknownKeys.join(', ')} are not supported by Junction (a source has name, handler, transforms)`);
     const handler = raw.handler as Record<string, unknown> | undefined;
     const keys = handler && typeof handler === 'object' ? Object.keys(handler) : [];
     if (keys.length !== 1) {
-      problems.push(`${where}.handler: must name exactly one handler (openapi, graphql, or ${JUNCTION_SOAP_HANDLER})`);
+      problems.push(`${where}.handler: must name exactly one handler (openapi, graphql, soap)`);
       continue;
     }
     const key = keys[0]!;
     const kind = kindOf(key);
-    if (kind === 'stock-soap') {
-      problems.push(`${where}.handler.soap: use Junction's SOAP handler, "${JUNCTION_SOAP_HANDLER}", with the same options; Mesh's stock one cannot load most WSDLs nor set the endpoint per environment`);
+    if (!kind) {
+      problems.push(`${where}.handler: "${key}" is not a handler Junction serves (openapi, graphql, soap)`);
       continue;
     }
-    if (!kind) {
-      problems.push(`${where}.handler: "${key}" is not a handler Junction serves (openapi, graphql, ${JUNCTION_SOAP_HANDLER})`);
+    if (forwardsCaller(handler![key])) {
+      problems.push(`${where}.handler.${key}: {context.*} would send what a caller sent to the backend; Junction never forwards a caller's headers or credentials (a first-party backend can learn who calls with forwardIdentity: true)`);
       continue;
+    }
+    const transforms: MeshTransform[] = [];
+    const rawTransforms = raw.transforms === undefined ? [] : raw.transforms;
+    if (!Array.isArray(rawTransforms)) problems.push(`${where}.transforms: must be a list`);
+    else {
+      for (const [t, transform] of rawTransforms.entries()) {
+        const tWhere = `${where}.transforms[${t}]`;
+        const tKeys = transform && typeof transform === 'object' ? Object.keys(transform) : [];
+        if (tKeys.length !== 1 || !(SUPPORTED_TRANSFORMS as readonly string[]).includes(tKeys[0]!)) {
+          problems.push(`${tWhere}: ${tKeys.length === 1 ? `"${tKeys[0]}"` : 'this'} is not a transform Junction serves (${SUPPORTED_TRANSFORMS.join(', ')})`);
+          continue;
+        }
+        const result = transformSchema.safeParse(transform);
+        if (result.success) transforms.push(result.data);
+        else issues(result.error, tWhere, problems);
+      }
     }
     const options = interpolate(handler![key], env, `${where}.handler.${key}`, problems);
     const result = SCHEMAS[kind].safeParse(options);
     if (!result.success) {
-      for (const issue of result.error.issues) {
-        const at = issue.path.length ? `.${issue.path.join('.')}` : '';
-        const detail = issue.code === 'unrecognized_keys' ? `option(s) ${issue.keys.join(', ')} are not supported by Junction` : issue.message;
-        problems.push(`${where}.handler.${kind}${at}: ${detail}`);
-      }
+      issues(result.error, `${where}.handler.${key}`, problems);
       continue;
     }
-    entries.push({ name, kind, options: result.data } as SourceEntry);
+    entries.push({ name, kind, options: result.data, transforms } as SourceEntry);
+  }
+  const typeDefs = readTypeDefs(parsed.additionalTypeDefs, baseDir, problems);
+  const resolvers: (AdditionalResolverEntry | string)[] = [];
+  const rawResolvers = parsed.additionalResolvers ?? [];
+  if (!Array.isArray(rawResolvers)) problems.push('additionalResolvers: must be a list');
+  else {
+    for (const [index, item] of rawResolvers.entries()) {
+      const where = `additionalResolvers[${index}]`;
+      if (typeof item === 'string') {
+        resolvers.push(item);
+        continue;
+      }
+      if (item && typeof item === 'object' && 'pubsubTopic' in item) {
+        problems.push(`${where}: subscriptions from a pubsubTopic are not supported yet`);
+        continue;
+      }
+      const result = additionalResolver.safeParse(item);
+      if (!result.success) {
+        issues(result.error, where, problems, 'key(s)');
+        continue;
+      }
+      if (!names.has(result.data.sourceName)) problems.push(`${where}.sourceName: "${result.data.sourceName}" is not a source in this file`);
+      if ((result.data.keyField === undefined) !== (result.data.keysArg === undefined)) problems.push(`${where}: keyField and keysArg go together (a batched link needs both)`);
+      resolvers.push(result.data);
+    }
   }
   if (problems.length > 0) throw new SourceConfigError(file, problems);
-  return entries;
+  return { file, baseDir, entries, curated, typeDefs, resolvers, ignored };
+}
+
+/** The user sources in `file` (every one but the curated), validated. */
+export function readUserSources(file: string, curated: Readonly<Record<string, string>>, env: Record<string, string | undefined> = process.env): SourceEntry[] {
+  return readMeshConfig(file, curated, env).entries;
+}
+
+/** A curated demo source: its name, and its handler's `source` is the demo's own contract. */
+function isCurated(name: string, handler: unknown, baseDir: string, contracts: Readonly<Record<string, string>>): boolean {
+  const contract = contracts[name];
+  if (contract === undefined || !handler || typeof handler !== 'object') return false;
+  const options = Object.values(handler)[0] as { source?: unknown } | undefined;
+  return typeof options?.source === 'string' && resolve(baseDir, options.source) === contract;
 }

@@ -25,7 +25,7 @@ export function unknownRenames(schema: GraphQLSchema, rename: Rename): string[] 
 }
 
 /** The user's overrides first (they are written in the source's own names), then the prefix. */
-function renameTransforms(rename: Rename | undefined) {
+export function renameTransforms(rename: Rename | undefined) {
   if (!rename) return [];
   const fields = rename.fields ?? {};
   const types = rename.types ?? {};

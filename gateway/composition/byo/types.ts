@@ -1,9 +1,12 @@
 import type { GraphQLSchema } from 'graphql';
 import type { Executor } from '@graphql-tools/utils';
+import type { SourceRuntime } from '../../engine/runtime.ts';
 
 /**
  * Bring-your-own sources: any entry in .meshrc.yaml that is not one of the curated demo
- * sources is loaded by the loader of its kind, namespaced (`Query.<name>`, types `<Name>_*`),
+ * sources is loaded by the loader of its kind, then composed as GraphQL Mesh v0 composes sources
+ * (compose.ts: merged at the root, its transforms applied), or namespaced (`Query.<name>`, types
+ * `<Name>_*`) where its entry says `namespace: true`,
  * and merged into the public schema next to the curated contract.
  */
 export type SourceKind = 'openapi' | 'soap' | 'graphql';
@@ -23,6 +26,8 @@ export interface LoadedSource {
   schema: GraphQLSchema;
   /** For remote GraphQL sources: how to send a document to the backend. */
   executor?: Executor;
+  /** Pool, breaker, credentials and probe of the source's backend (engine/runtime.ts). */
+  runtime?: SourceRuntime;
   /** Operations the contract declares (OpenAPI path+method pairs, WSDL operations, root fields). */
   declaredOperations: number;
   /** Operations that became root fields. */
@@ -35,6 +40,10 @@ export interface LoadedSource {
   rename?: Rename;
   /** Anonymous callers may use it (`public: true` in its entry); otherwise only verified callers. */
   public?: boolean;
+  /** Served under its own namespace (`namespace: true`), not merged at the root. */
+  namespace?: boolean;
+  /** Most keys in one batched call into it (`batchSize`); more are split into several calls. */
+  batchSize?: number;
 }
 
 export interface Rename {

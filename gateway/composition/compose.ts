@@ -1,0 +1,278 @@
+import { pathToFileURL } from 'node:url';
+import { resolve as resolvePath } from 'node:path';
+import {
+  getNamedType,
+  isEnumType,
+  Kind,
+  type FieldNode,
+  type GraphQLResolveInfo,
+  type SelectionNode,
+  type SelectionSetNode,
+  isInputObjectType,
+  isInterfaceType,
+  isIntrospectionType,
+  isObjectType,
+  isSpecifiedScalarType,
+  isUnionType,
+  visit,
+  type DocumentNode,
+  type GraphQLFieldResolver,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+} from 'graphql';
+import { stitchSchemas } from '@graphql-tools/stitch';
+import { applySchemaTransforms, type SubschemaConfig } from '@graphql-tools/delegate';
+import { getAdditionalResolversFromTypeDefs, getInContextSDK, resolveAdditionalResolvers } from '@graphql-mesh/utils';
+import type { IResolvers } from '@graphql-tools/utils';
+import { catalogueExecutor } from './byo/source-errors.ts';
+import type { LoadedSource } from './byo/types.ts';
+import type { AdditionalResolverEntry } from './byo/mesh-config.ts';
+import { wrapTransforms, type MeshTransform } from './transforms.ts';
+import { renameTransforms } from './byo/namespace.ts';
+import { junctionError } from '../errors.ts';
+import * as authorization from '../../schema/authorization.ts';
+import * as cacheControl from '../../schema/cache-control.ts';
+import * as rateLimit from '../../schema/rate-limit.ts';
+import { ANONYMOUS, type Principal } from '../auth/principal.ts';
+
+/**
+ * Mesh v0's composition, in Junction: the sources' schemas stitched into one (root fields merged,
+ * each source's transforms applied), `additionalTypeDefs` added, and `additionalResolvers` (and
+ * Mesh v1's `@resolveTo`) turned into resolvers over the in-context SDK, exactly as Mesh's own
+ * runtime does it (its `resolveAdditionalResolvers` and `getInContextSDK`), so a declared link means
+ * what it means in Mesh: `keyField`/`keysArg` links are batched per request (one backend call per
+ * link level), matched by `valueKeyField` or by position.
+ *
+ * What Junction adds:
+ * - a type name that two sources define differently stops start-up naming both (Mesh would let
+ *   the last one win); so does a root field that two sources define;
+ * - a source answers verified callers only unless its entry says `public: true`, at its root
+ *   fields and through every link into it;
+ * - every call goes through the source's runtime (engine/runtime.ts).
+ */
+export interface ComposeInput {
+  source: LoadedSource;
+  transforms: readonly MeshTransform[];
+}
+
+export class CompositionError extends Error {
+  override readonly name = 'CompositionError';
+  constructor(readonly problems: string[]) {
+    super(`The sources cannot be composed into one schema:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export interface Composed {
+  schema: GraphQLSchema;
+  /** Put on every request's context: the in-context SDK (`context.<source>.Query.<field>(...)`). */
+  context: Record<string, unknown>;
+}
+
+/** What a type is made of, without descriptions or directives: two sources' types are the same type when this is equal. */
+function shapeOf(type: GraphQLNamedType): string {
+  if (isObjectType(type) || isInterfaceType(type)) {
+    const fields = Object.values(type.getFields()).map((f) => `${f.name}(${f.args.map((a) => `${a.name}:${a.type}`).join(',')}):${f.type}`);
+    const interfaces = type.getInterfaces().map((i) => i.name);
+    return `${isObjectType(type) ? 'type' : 'interface'}[${interfaces.sort().join('&')}]{${fields.sort().join(';')}}`;
+  }
+  if (isInputObjectType(type)) return `input{${Object.values(type.getFields()).map((f) => `${f.name}:${f.type}`).sort().join(';')}}`;
+  if (isUnionType(type)) return `union{${type.getTypes().map((t) => t.name).sort().join('|')}}`;
+  if (isEnumType(type)) return `enum{${type.getValues().map((v) => v.name).sort().join('|')}}`;
+  return 'scalar';
+}
+
+const ROOTS = ['Query', 'Mutation', 'Subscription'] as const;
+
+/** Conflicts between the transformed schemas, and with names already taken (`taken`: the curated contract). */
+function conflicts(schemas: Map<string, GraphQLSchema>, taken: GraphQLSchema | undefined): string[] {
+  const problems: string[] = [];
+  const types = new Map<string, { source: string; shape: string }>();
+  const fields = new Map<string, string>();
+  if (taken) {
+    for (const type of Object.values(taken.getTypeMap())) if (!isIntrospectionType(type) && !isSpecifiedScalarType(type) && !ROOTS.includes(type.name as never)) types.set(type.name, { source: 'the curated contract', shape: '' });
+    for (const root of ROOTS) for (const name of Object.keys(taken.getRootType(root.toLowerCase() as never)?.getFields() ?? {})) fields.set(`${root}.${name}`, 'the curated contract');
+  }
+  for (const [source, schema] of schemas) {
+    for (const type of Object.values(schema.getTypeMap())) {
+      if (isIntrospectionType(type) || isSpecifiedScalarType(type) || ROOTS.includes(type.name as never)) continue;
+      const shape = shapeOf(type);
+      const seen = types.get(type.name);
+      if (!seen) types.set(type.name, { source, shape });
+      else if (seen.shape !== shape) {
+        problems.push(`type ${type.name} is defined differently by ${seen.source} and by ${source}: give one a prefix or rename transform, or namespace: true`);
+      }
+    }
+    for (const root of ROOTS) {
+      const type = root === 'Query' ? schema.getQueryType() : root === 'Mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+      for (const name of Object.keys(type?.getFields() ?? {})) {
+        const seen = fields.get(`${root}.${name}`);
+        if (seen) problems.push(`${root}.${name} is defined by ${seen} and by ${source}: give one a prefix transform (includeRootOperations: true), filter it out, or namespace: true`);
+        else fields.set(`${root}.${name}`, source);
+      }
+    }
+  }
+  return problems;
+}
+
+type SdkCall = (options: { context?: unknown; info?: GraphQLResolveInfo; selectionSet?: unknown; argsFromKeys?: unknown; dataLoaderOptions?: { maxBatchSize?: number } }) => unknown;
+
+/**
+ * A link's info, with what the fields below it need (their `requiredSelectionSet`s) added to its
+ * selection, at the link's own return type. Why: a link whose `result` is a path into the source's
+ * answer (`result: messages`) is delegated with the caller's selection still unwrapped, so the
+ * delegation looked for those fields on the wrong type and left them out: a link below it then had
+ * no key and answered null (Mesh does the same). Memoized per field nodes, so that every parent of
+ * one link keeps sharing one batch.
+ */
+function requiredSelections(schema: GraphQLSchema): (info: GraphQLResolveInfo) => GraphQLResolveInfo {
+  const byField = (schema.extensions as { stitchingInfo?: { fieldNodesByField?: Record<string, Record<string, FieldNode[]>> } }).stitchingInfo?.fieldNodesByField ?? {};
+  const expanded = new WeakMap<readonly FieldNode[], readonly FieldNode[]>();
+  const expand = (selectionSet: SelectionSetNode | undefined, type: GraphQLNamedType): SelectionSetNode | undefined => {
+    if (!selectionSet || !(isObjectType(type) || isInterfaceType(type))) return selectionSet;
+    const fields = type.getFields();
+    const needs = byField[type.name] ?? {};
+    const selections: SelectionNode[] = [];
+    const names = new Set<string>();
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) {
+        const field = fields[selection.name.value];
+        selections.push(field ? { ...selection, selectionSet: expand(selection.selectionSet, getNamedType(field.type)) } as FieldNode : selection);
+        if (!selection.alias) names.add(selection.name.value);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const onType = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : type;
+        selections.push({ ...selection, selectionSet: onType ? expand(selection.selectionSet, onType)! : selection.selectionSet });
+      } else selections.push(selection);
+    }
+    for (const selection of selectionSet.selections) {
+      if (selection.kind !== Kind.FIELD) continue;
+      for (const need of needs[selection.name.value] ?? []) {
+        if (names.has(need.name.value)) continue;
+        names.add(need.name.value);
+        selections.push(need);
+      }
+    }
+    return { ...selectionSet, selections };
+  };
+  return (info) => {
+    let fieldNodes = expanded.get(info.fieldNodes);
+    if (!fieldNodes) {
+      const type = getNamedType(info.returnType);
+      fieldNodes = info.fieldNodes.map((node) => ({ ...node, selectionSet: expand(node.selectionSet, type) }) as FieldNode);
+      expanded.set(info.fieldNodes, fieldNodes);
+    }
+    return { ...info, fieldNodes };
+  };
+}
+
+const needsCaller = (source: string, where: string) =>
+  junctionError('UNAUTHENTICATED', `${where} comes from the ${source} source, which answers signed-in callers only.`);
+
+const isAnonymous = (context: unknown) => ((context as { principal?: Principal } | undefined)?.principal ?? ANONYMOUS).kind === 'anonymous';
+
+/** `directive @resolveTo` for additionalTypeDefs that use Mesh v1's spelling of a link. */
+const RESOLVE_TO = /* GraphQL */ `
+  directive @resolveTo(
+    requiredSelectionSet: String, sourceName: String, sourceTypeName: String, sourceFieldName: String,
+    sourceSelectionSet: String, sourceArgs: ResolveToSourceArgs, keyField: String, keysArg: String,
+    pubsubTopic: String, filterBy: String, additionalArgs: ResolveToSourceArgs, result: String, resultType: String
+  ) on FIELD_DEFINITION
+  scalar ResolveToSourceArgs
+`;
+
+/** The typeDefs without `@resolveTo` usages (their meaning is taken out first). */
+function withoutResolveTo(documents: readonly DocumentNode[]): DocumentNode[] {
+  return documents.map((document) =>
+    visit(document, {
+      Directive: (node) => (node.name.value === 'resolveTo' ? null : undefined),
+    }),
+  );
+}
+
+export async function composeSources(options: {
+  sources: readonly ComposeInput[];
+  /** Sources kept under their own namespace: reachable from links, not merged. */
+  namespaced: readonly LoadedSource[];
+  typeDefs: readonly DocumentNode[];
+  resolvers: readonly (AdditionalResolverEntry | string)[];
+  baseDir: string;
+  /** Names already served beside the composed schema (the curated contract). */
+  taken?: GraphQLSchema;
+}): Promise<Composed> {
+  const subschemas: (SubschemaConfig & { name: string })[] = options.sources.map(({ source, transforms }) => ({
+    name: source.name,
+    schema: source.schema,
+    executor: catalogueExecutor(source),
+    // Junction's own `rename` option first (it is written in the source's names), then Mesh's transforms.
+    transforms: [...renameTransforms(source.rename), ...wrapTransforms(transforms, source.name)],
+  }));
+  const transformed = new Map(subschemas.map((s) => [s.name, applySchemaTransforms(s.schema, s)]));
+  const problems = conflicts(transformed, options.taken);
+  if (problems.length > 0) throw new CompositionError(problems);
+
+  const linkDefs = getAdditionalResolversFromTypeDefs(options.typeDefs as DocumentNode[]) as AdditionalResolverEntry[];
+  const declared = [...options.resolvers, ...linkDefs];
+  const resolvers = (await resolveAdditionalResolvers(
+    options.baseDir,
+    declared as never,
+    (path: string) => import(pathToFileURL(resolvePath(options.baseDir, path)).href),
+    undefined as never,
+  )) as IResolvers[];
+  const usesResolveTo = linkDefs.length > 0;
+  let schema: GraphQLSchema;
+  try {
+    schema = stitchSchemas({
+      subschemas,
+      // The contract's policy directives (@authenticated, @requiresScopes, @cacheControl, @rateLimit)
+      // may be used on any type or field the additionalTypeDefs declare or extend.
+      typeDefs: [authorization.typeDefs, cacheControl.typeDefs, rateLimit.typeDefs, ...withoutResolveTo(options.typeDefs), ...(usesResolveTo ? [RESOLVE_TO] : [])],
+      resolvers,
+      // Mesh's stitching merger: same-named types are one type (conflicts were refused above).
+      mergeTypes: true,
+    });
+  } catch (err) {
+    // A resolver for a field no typeDef declares, a typeDef naming a type no source has, ...
+    throw new CompositionError([`additionalTypeDefs / additionalResolvers: ${(err as Error).message}`]);
+  }
+
+  // Declared policy, as on the curated contract: a denied call spends none of the caller's allowance.
+  schema = authorization.applyAuthorization(rateLimit.applyRateLimits(schema));
+
+  // Anonymous callers stop at the root fields of sources that are not public.
+  const owners = new Map<string, LoadedSource>();
+  for (const { source } of options.sources) {
+    const own = transformed.get(source.name)!;
+    for (const root of ROOTS) for (const name of Object.keys(own.getRootType(root.toLowerCase() as never)?.getFields() ?? {})) owners.set(`${root}.${name}`, source);
+  }
+  for (const root of ROOTS) {
+    const type = schema.getRootType(root.toLowerCase() as never);
+    for (const field of Object.values(type?.getFields() ?? {})) {
+      const owner = owners.get(`${root}.${field.name}`);
+      if (!owner || owner.public) continue;
+      const resolve = field.resolve as GraphQLFieldResolver<unknown, unknown>;
+      field.resolve = (parent, args, context, info) => {
+        if (isAnonymous(context)) throw needsCaller(owner.name, `${root}.${field.name}`);
+        return resolve(parent, args, context, info);
+      };
+    }
+  }
+
+  // The in-context SDK: what declared links (and code resolvers) call; guarded as root fields are.
+  const raw = [...subschemas, ...options.namespaced.map((s) => ({ name: s.name, schema: s.schema, executor: catalogueExecutor(s) }))];
+  const sdk = getInContextSDK(schema, raw as never, undefined as never, []) as Record<string, Record<string, Record<string, SdkCall>>>;
+  const byName = new Map([...options.sources.map((s) => s.source), ...options.namespaced].map((s) => [s.name, s]));
+  const required = requiredSelections(schema);
+  for (const [name, roots] of Object.entries(sdk)) {
+    const source = byName.get(name);
+    for (const [rootName, fields] of Object.entries(roots)) {
+      if (typeof fields !== 'object' || fields === null) continue;
+      for (const [fieldName, call] of Object.entries(fields)) {
+        fields[fieldName] = (o) => {
+          if (source && !source.public && isAnonymous(o.context)) throw needsCaller(name, `${rootName}.${fieldName}`);
+          const batched = o.argsFromKeys && source?.batchSize ? { dataLoaderOptions: { maxBatchSize: source.batchSize, ...o.dataLoaderOptions } } : {};
+          return call({ ...o, ...batched, ...(o.info && typeof o.selectionSet === 'function' ? { info: required(o.info) } : {}) });
+        };
+      }
+    }
+  }
+  return { schema, context: sdk };
+}

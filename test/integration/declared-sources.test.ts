@@ -1,0 +1,208 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startHarness, type Harness } from '../helpers/harness.ts';
+import { basicAuth } from '../../sources/common/credentials.ts';
+
+/**
+ * A GraphQL Mesh v0 configuration served by Junction unchanged (test/fixtures/declared/): a REST
+ * source and a GraphQL source merged at the root, transforms, declared links batched by key.
+ */
+function startDeclared(): Promise<Harness> {
+  return startHarness({
+    meshConfig: 'test/fixtures/declared/linked.meshrc.yaml',
+    env: (b, c) => ({
+      BILLING_URL: b.payments.url,
+      BILLING_KEY: c.payments.secretKey,
+      SMS_URL: b.messaging.url,
+      SMS_AUTHORIZATION: basicAuth(c.messaging.accountSid, c.messaging.authToken),
+    }),
+  });
+}
+
+const LINKED = /* GraphQL */ `{
+  listCustomers(limit: 5) {
+    data {
+      id
+      name
+      texts { id body customerId recipient { id name } }
+    }
+  }
+}`;
+
+describe('a Mesh v0 configuration with declared links', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startDeclared();
+  });
+  afterAll(() => h.close());
+  beforeEach(() => h.resetStats());
+
+  it('merges the sources at the root as Mesh does, prefixes and filters as its transforms say, and serves no curated contract', () => {
+    const query = Object.keys(h.gateway.schema.getQueryType()!.getFields());
+    expect(query).toEqual(expect.arrayContaining(['listCustomers', 'getCustomer', 'listPayments', 'Sms_message', 'Sms_messages', 'Sms_messagesForCustomers']));
+    expect(query).not.toContain('payments');
+    expect(query).not.toContain('message');
+    const mutation = Object.keys(h.gateway.schema.getMutationType()!.getFields());
+    expect(mutation).toEqual(expect.arrayContaining(['createPayment', 'createRefund']));
+    expect(mutation).not.toContain('Sms_sendMessage');
+    expect(h.gateway.schema.getType('Sms_Message')).toBeDefined();
+    expect(h.gateway.schema.getType('Message')).toBeUndefined();
+  });
+
+  it('answers a two-level link with one backend call per level', async () => {
+    const { body } = await h.query(LINKED);
+    expect(body.errors).toBeUndefined();
+    const customers = body.data!.listCustomers.data as { id: string; name: string; texts: { customerId: string; recipient: { id: string; name: string } }[] }[];
+    expect(customers).toHaveLength(5);
+    const seeded = new Map(h.seed.customers.map((c) => [c.id, c]));
+    let texts = 0;
+    for (const customer of customers) {
+      expect(customer.name).toBe(seeded.get(customer.id)!.name);
+      for (const text of customer.texts) {
+        texts++;
+        expect(text.customerId).toBe(customer.id);
+        expect(text.recipient).toEqual({ id: customer.id, name: customer.name });
+      }
+    }
+    expect(texts).toBeGreaterThan(0);
+    const stats = await h.stats();
+    // listCustomers, then one batch of messages for the five, then one batch of their recipients.
+    expect(stats.payments.total).toBe(2);
+    expect(stats.messaging.total).toBe(1);
+  });
+
+  it('holds a declared field to its @requiresScopes: null and FORBIDDEN without the scope, and no call to its source', async () => {
+    const token = await h.issuer.token({ sub: 'billing-clerk', scopes: ['payments:read'] });
+    const { body } = await h.query('{ listCustomers(limit: 2) { data { id texts { id } } } }', {}, { authorization: `Bearer ${token}` });
+    const customers = body.data!.listCustomers.data as { id: string; texts: unknown }[];
+    expect(customers.map((c) => c.texts)).toEqual([null, null]);
+    expect(body.errors!.map((e) => e.extensions!.code)).toEqual(['FORBIDDEN', 'FORBIDDEN']);
+    const stats = await h.stats();
+    expect([stats.payments.total, stats.messaging.total]).toEqual([1, 0]);
+  });
+
+  it('splits a batched link at the source\'s batchSize: 5 keys at batchSize 2 are 3 calls', async () => {
+    const file = join(tmpdir(), `junction-batch-size-${process.pid}.meshrc.yaml`);
+    writeFileSync(file, readFileSync('test/fixtures/declared/linked.meshrc.yaml', 'utf8')
+      .replaceAll('../../../sources/', `${process.cwd()}/sources/`)
+      .replace('        source: ' + `${process.cwd()}/sources/messaging/schema.graphql`, `        source: ${process.cwd()}/sources/messaging/schema.graphql\n        batchSize: 2`));
+    const small = await startHarness({
+      meshConfig: file,
+      env: (b, c) => ({ BILLING_URL: b.payments.url, BILLING_KEY: c.payments.secretKey, SMS_URL: b.messaging.url, SMS_AUTHORIZATION: basicAuth(c.messaging.accountSid, c.messaging.authToken) }),
+    });
+    try {
+      const { body } = await small.query('{ listCustomers(limit: 5) { data { id texts { id } } } }');
+      expect(body.errors).toBeUndefined();
+      const stats = await small.stats();
+      expect(stats.messaging.batchSizes).toEqual({ messagesForCustomers: [2, 2, 1] });
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('answers a key without a match with an empty list or null, as Mesh does', async () => {
+    const { body } = await h.query('{ Sms_messagesForCustomers(customerIds: ["cus_nobody"]) { customerId messages { id recipient { id } } } }');
+    expect(body.errors).toBeUndefined();
+    expect(body.data).toEqual({ Sms_messagesForCustomers: [{ customerId: 'cus_nobody', messages: [] }] });
+  });
+
+  it('refuses anonymous callers at every root field and link of a source not declared public, before any call', async () => {
+    const { body } = await h.query(LINKED, {}, { authorization: '' });
+    expect(body.data).toEqual({ listCustomers: null });
+    expect(body.errors![0]!.extensions!.code).toBe('UNAUTHENTICATED');
+    const stats = await h.stats();
+    expect(stats.payments.total + stats.messaging.total).toBe(0);
+  });
+
+  it('encodes a path argument as exactly one segment: no traversal to another path with the gateway\'s key', async () => {
+    for (const id of ['../admin/users?all=1#', 'cus_1/../../v1/customers', 'a?b#c&ids=cus_x']) {
+      const { body } = await h.query('query ($id: String!) { getCustomer(id: $id) { id } }', { id });
+      // The backend looked up one customer by that (odd) id, found none and said so.
+      expect(body.errors![0]!.extensions).toMatchObject({ code: 'SOURCE_REJECTED', source: 'Billing', upstreamCode: 'resource_missing' });
+    }
+    expect((await h.stats()).payments.operations).toEqual({ getCustomer: 3 });
+    const { body } = await h.query('{ getCustomer(id: "..") { id } }');
+    expect(body.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
+    expect((await h.stats()).payments.total).toBe(3);
+  });
+});
+
+describe("the README's worked example: three backends of a user's own, linked and guarded, no TypeScript", () => {
+  const FILE = 'docs/examples/own-backends.meshrc.yaml';
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      meshConfig: FILE,
+      env: (b, c) => ({
+        SHOP_URL: b.payments.url,
+        SHOP_SECRET_KEY: c.payments.secretKey,
+        GEO_URL: b.maps.url,
+        GEO_USERNAME: c.maps.username,
+        GEO_API_KEY: c.maps.apiKey,
+        CHAT_URL: b.messaging.url,
+        CHAT_ACCOUNT: c.messaging.accountSid,
+        CHAT_TOKEN: c.messaging.authToken,
+      }),
+    });
+  });
+  afterAll(() => h.close());
+  beforeEach(() => h.resetStats());
+
+  it('is the file the README shows, verbatim', () => {
+    expect(readFileSync('README.md', 'utf8')).toContain(readFileSync(FILE, 'utf8').trim());
+  });
+
+  it('answers across the three backends with one call per backend and link level', async () => {
+    const { body } = await h.query(`{
+      listMerchants(limit: 4) { data { id premises { id name location { lat lng } } } }
+      listCustomers(limit: 5) { data { id texts { id recipient { id } } } }
+    }`);
+    expect(body.errors).toBeUndefined();
+    const texts = (body.data!.listCustomers.data as { id: string; texts: { recipient: { id: string } }[] }[])
+      .flatMap((c) => c.texts.map((t) => [c.id, t.recipient.id]));
+    expect(texts.length).toBeGreaterThan(0);
+    for (const [customer, recipient] of texts) expect(recipient).toBe(customer);
+    const merchants = body.data!.listMerchants.data as { id: string; premises: { id: string } }[];
+    expect(merchants).toHaveLength(4);
+    const seeded = new Map(h.seed.merchants.map((m) => [m.id, m]));
+    for (const m of merchants) expect(m.premises.id).toBe(seeded.get(m.id)!.place);
+    const stats = await h.stats();
+    // listMerchants + listCustomers, then the texts' recipients in one batch; one GetPlaces; one messagesForCustomers.
+    expect(stats.payments.total).toBe(3);
+    expect(stats.maps.operations).toEqual({ GetPlaces: 1 });
+    expect(stats.messaging.total).toBe(1);
+  });
+
+  it('guards as declared: anonymous callers get the public maps source only', async () => {
+    const { body } = await h.query('{ Geo_getPlace(id: "plc_x") { id } listMerchants(limit: 1) { data { id } } }', {}, { authorization: '' });
+    expect(body.data).toEqual({ Geo_getPlace: null, listMerchants: null });
+    expect(body.errors!.map((e) => [e.path!.join('.'), e.extensions!.code])).toEqual([['listMerchants', 'UNAUTHENTICATED']]);
+    const stats = await h.stats();
+    expect([stats.payments.total, stats.maps.total]).toEqual([0, 1]);
+  });
+});
+
+describe('a source of your own that has a demo source\'s name', () => {
+  it('is yours: merged as declared, with no curated contract and no demo wiring', async () => {
+    const file = join(tmpdir(), `junction-named-payments-${process.pid}.meshrc.yaml`);
+    writeFileSync(file, `sources:
+  - name: payments
+    handler:
+      graphql:
+        endpoint: '{env.LEDGER_URL}/graphql'
+        source: ${join(process.cwd(), 'sources/messaging/schema.graphql')}
+        auth: { basic: { username: '{env.SID}', password: '{env.TOKEN}' } }
+`);
+    const h = await startHarness({ meshConfig: file, env: (b, c) => ({ LEDGER_URL: b.messaging.url, SID: c.messaging.accountSid, TOKEN: c.messaging.authToken }) });
+    try {
+      expect(Object.keys(h.gateway.schema.getQueryType()!.getFields())).toEqual(['message', 'messages', 'messagesForCustomers']);
+      const { body } = await h.query('{ messages(ids: []) { id } }');
+      expect(body).toEqual({ data: { messages: [] } });
+      expect((await h.stats()).messaging.total).toBe(1);
+    } finally {
+      await h.close();
+    }
+  });
+});
