@@ -16,7 +16,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { runToEnd, type ProcessSet, type Proc } from './processes.ts';
 
 export const BASELINE_DIR = 'bench/mesh-baseline';
-const MESH_BIN = 'node_modules/@graphql-mesh/cli/cjs/bin.js';
+export const MESH_BIN = 'node_modules/@graphql-mesh/cli/cjs/bin.js';
 
 /** `mesh build --dir bench/mesh-baseline` with the backends' URLs in the environment. */
 export async function buildBaseline(set: ProcessSet, env: NodeJS.ProcessEnv): Promise<string[]> {

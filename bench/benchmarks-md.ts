@@ -21,6 +21,14 @@ function ratios(report: Report): string {
     lines.push(`- ${scenario}: Junction ${fmt(j.rps, 0)} req/s = ${fmt(j.rpsVsLimit, 2)}x the limit, ${fmt(j.rpsVsBaseline, 2)}x the baseline${cpu}`
       + `${j.addedP50Ms === undefined ? '' : `; p50 ${fmt(j.p50Ms, 2)} ms vs the limit's ${fmt(get(scenario, 'limit')?.p50Ms, 2)} ms (+${fmt(j.addedP50Ms, 2)} ms)`}.`);
   }
+  const mesh = get('MeshV0', 'mesh-v0');
+  const junctionV0 = get('MeshV0', 'junction-v0');
+  if (mesh) {
+    lines.push(junctionV0
+      ? `- MeshV0: Junction over the Mesh v0 file ${fmt(junctionV0.rps, 0)} req/s = ${fmt(junctionV0.rpsVsBaseline, 2)}x Mesh over the same file (${fmt(mesh.rps, 0)} req/s); `
+        + `upstream calls per request ${fmt(junctionV0.upstreamPerRequest, 2)} vs ${fmt(mesh.upstreamPerRequest, 2)}.`
+      : `- MeshV0: Mesh over the Mesh v0 file ${fmt(mesh.rps, 0)} req/s; Junction did not serve the file in this run (see the notes).`);
+  }
   const direct = get('Direct', 'direct');
   const limit = get('Dashboard', 'limit');
   if (direct) {
@@ -48,7 +56,7 @@ npm run bench        # about 8-9 minutes (the overload's 20 s and the soak's min
 
 Options (environment): \`BENCH_ROUNDS\` (3), \`BENCH_DURATION\` (seconds per round, 4), \`BENCH_WARMUP\`
 (seconds before each round, 1), \`BENCH_ONLY=Dashboard,Latency\` (some scenarios only; Overload and the soak
-run only when the list names them), \`BENCH_CPU_PROF=1\` (both Junctions run with \`node
+run only when the list names them; \`BENCH_ONLY=MeshV0\` runs the Mesh v0 file's scenario alone), \`BENCH_CPU_PROF=1\` (both Junctions run with \`node
 --cpu-prof\`; the profiles are written to \`bench/results/\`, and \`node --import tsx
 bench/profile-summary.ts <file>\` sums it up), \`SOAK_ROUNDS\` (5), \`SOAK_LOAD_S\` (seconds of
 load per soak round, 8), \`SOAK_REST_S\` (seconds of rest after it, 4), \`BENCH_JUNCTION_NODE_FLAGS\`
@@ -67,6 +75,8 @@ so not the default).
 | baseline | the same sources served by Mesh's own server: \`bench/mesh-baseline/.meshrc.yaml\`, \`mesh build\` then \`mesh start\` (one process, no fork), declarative batched links (\`keyField\`/\`keysArg\`/\`valueKeyField\`) plus two code resolvers over the in-context SDK |
 | limit | \`bench/limit-server.ts\`: plain \`node:http\` making exactly the ideal upstream calls over keep-alive agents and writing Junction's JSON by hand |
 | direct | the payments backend hit directly (\`GET /v1/payments?limit=50\`) |
+| mesh-v0 | \`bench/mesh-v0/.meshrc.yaml\`, a GraphQL Mesh v0 configuration in plain YAML (stock openapi and graphql handlers, filterSchema, rename and prefix transforms, links by \`keyField\`/\`keysArg\`), served by Mesh's own server (\`mesh build\`, \`mesh start\`, one process); only MeshV0 |
+| junction-v0 | the same \`dist/gateway/main.js\` as junction (CACHE=off), pointed at that same file with \`JUNCTION_CONFIG=bench/mesh-v0/.meshrc.yaml\`; only MeshV0 |
 
 Scenarios: **Dashboard** (issue 5's query: 50 payments with customer, address location, 3 messages,
 merchant and place: 6 upstream calls at best), **Dashboard-pages** (the same query with
@@ -77,7 +87,11 @@ requests, shares calls between them, which neither the baseline nor the limit do
 **Geocode** (\`geocode(address)\`, one SOAP call), **Latency** (Dashboard at 1 connection),
 **Dashboard-cached** (the plain Dashboard, junction-cached against static, reported apart; the
 warm-up before each round fills the cache, whose entries for it last 30 s, the shortest maxAge
-in the answer, so a round measures hits but for the misses just after an entry expires). 32
+in the answer, so a round measures hits but for the misses just after an entry expires),
+**MeshV0** (a Mesh v0 configuration used unchanged, served by Mesh and by Junction:
+\`test/fixtures/mesh-v0/PaymentCustomerMessages.graphql\`, 20 payments, each one's customer, two
+messages of each and their customer: links three levels deep, 4 upstream calls at best; Mesh's
+answers to it and three more queries are in \`test/fixtures/mesh-v0/expected.json\`). 32
 connections except Latency. Each system and scenario: ${s.rounds} rounds of ${s.durationS} s after ${s.warmupS} s of
 warm-up, systems in turns (the order rotates each round), medians reported. Pinning: ${s.pinned}.
 
@@ -180,7 +194,7 @@ ${soakText(report.soak)}
 ## Same answers
 
 Checked once before the load (and the Dashboards again after it), against the answer of the
-scenario's first system (Junction's; junction-cached's for Dashboard-cached):
+scenario's first system (Junction's; junction-cached's for Dashboard-cached; Mesh's, mesh-v0, for MeshV0):
 
 ${checksTable(report)}
 ${report.notes.length > 0 ? `\n## Notes from this run\n\n${report.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;

@@ -81,7 +81,8 @@ export function summarize(rounds: readonly RoundRecord[]): Row[] {
   for (const row of rows) {
     const peer = (system: SystemName) => rows.find((r) => r.scenario === row.scenario && r.system === system);
     const limit = peer('limit');
-    const baseline = peer('baseline');
+    // MeshV0 has no baseline of its own: its Mesh (mesh-v0) is what Junction is compared with there.
+    const baseline = peer('baseline') ?? peer('mesh-v0');
     if (limit && row.system !== 'direct') row.rpsVsLimit = row.rps / limit.rps;
     if (baseline && row.system !== 'direct') row.rpsVsBaseline = row.rps / baseline.rps;
     if (row.scenario === 'Latency' && limit) row.addedP50Ms = row.p50Ms - limit.p50Ms;

@@ -8,7 +8,8 @@
  * on timing.
  *
  * Env: BENCH_DURATION (s per round, 4), BENCH_WARMUP (s before each round, 1), BENCH_ROUNDS (3),
- * BENCH_ONLY (comma-separated scenario names, Overload and Soak among them), OVERLOAD_S (8), BENCH_CPU_PROF=1 (both Junctions
+ * BENCH_ONLY (comma-separated scenario names, Overload and Soak among them; MeshV0 for the Mesh v0 config
+ * alone: BENCH_ONLY=MeshV0), OVERLOAD_S (8), BENCH_CPU_PROF=1 (both Junctions
  * run with --cpu-prof; the profiles land in bench/results/ when they stop), SOAK_ROUNDS (5),
  * SOAK_LOAD_S (8), SOAK_REST_S (4), BENCH_JUNCTION_NODE_FLAGS (Node flags for the Junctions only).
  */
@@ -21,7 +22,7 @@ import { observations, summarize, table, targetList, targets, writeJson, type Re
 import { readSeeds, scenarios, type Scenario, type SystemName } from './scenarios.ts';
 import { soak, soakLine, soakText, type Soak } from './soak.ts';
 import { overload, overloadText, type Overload } from './overload.ts';
-import { checkResponses, startSystems, systemOf, waitAnswering, type Check, type Running } from './systems.ts';
+import { checkResponses, readyMeshV0, startSystems, systemOf, waitAnswering, type Check, type Running } from './systems.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 4);
 const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 1);
@@ -70,15 +71,25 @@ async function main(): Promise<void> {
     const running = await startSystems(set, cpus, {
       ...(process.env.BENCH_CPU_PROF === '1' ? { cpuProfileDir: 'bench/results' } : {}),
       cached: !ONLY || ONLY.includes('Dashboard-cached'),
+      meshV0: !ONLY || ONLY.includes('MeshV0'),
     });
     if (running.artifactFixes.length > 0) {
       notes.push(`Mesh's generated .mesh/index.ts imported custom handlers/transforms from the wrong folder; fixed after the build: ${running.artifactFixes.join('; ')}.`);
     }
     const seeds = await readSeeds(running.urls.payments);
-    const runnable = scenarios(seeds).filter((s) => s.systems.every((system) => running.systems[system]));
-    const all = runnable.filter((s) => !ONLY || ONLY.includes(s.name));
     const dashboard = scenarios(seeds)[0]!;
     for (const system of ['junction', 'baseline', 'limit'] as const) await waitAnswering(running.systems[system], dashboard.body!, 60_000);
+    const meshV0 = scenarios(seeds).find((s) => s.name === 'MeshV0')!;
+    const meshV0Warning = await readyMeshV0(running, meshV0.body ?? meshV0.bodies![0]!);
+    const warnings = [...running.warnings, ...(meshV0Warning ? [meshV0Warning] : [])];
+    if (warnings.length > 0) {
+      loudly(warnings);
+      notes.push(...warnings);
+    }
+    // A scenario runs when its first system (the reference answer) runs, with those of its systems that do.
+    const present = (system: SystemName) => Boolean(running.systems[system]);
+    const runnable = scenarios(seeds).filter((s) => present(s.systems[0]!)).map((s) => ({ ...s, systems: s.systems.filter(present) }));
+    const all = runnable.filter((s) => !ONLY || ONLY.includes(s.name));
     const startRssMb = Object.fromEntries(Object.entries(running.systems).map(([s, system]) => [s, rssMb(system.proc.pid)]));
     log(`Started in ${((performance.now() - started) / 1000).toFixed(1)} s. Seeds: payment ${seeds.paymentId}, address "${seeds.address}". `
       + `RSS before load: ${Object.entries(startRssMb).map(([s, mb]) => `${s} ${mb.toFixed(0)} MB`).join(', ')}.`);

@@ -1,4 +1,5 @@
 import { DEMO_HEADERS } from '../sources/common/credentials.ts';
+import { MESH_V0_LOAD, meshV0Body } from './mesh-v0/mesh-v0.ts';
 /**
  * The benchmark's scenarios: named GraphQL operations sent unchanged to Junction, the Mesh
  * baseline and the limit server, plus the backends hit directly, and (issue 7) the Dashboard
@@ -9,10 +10,17 @@ import { DEMO_HEADERS } from '../sources/common/credentials.ts';
 
 /** Only Dashboard-cached needs these, so they are started only when it runs. */
 export type CachedSystemName = 'junction-cached' | 'static';
-export type SystemName = 'junction' | 'baseline' | 'limit' | 'direct' | CachedSystemName;
+/**
+ * Only MeshV0 needs these, so they are started only when it runs: bench/mesh-v0/.meshrc.yaml served
+ * by Mesh (`mesh-v0`) and by Junction (`junction-v0`, JUNCTION_CONFIG pointing at that file).
+ */
+export type MeshV0SystemName = 'mesh-v0' | 'junction-v0';
+/** Started only for the scenarios that need them. */
+export type OptionalSystemName = CachedSystemName | MeshV0SystemName;
+export type SystemName = 'junction' | 'baseline' | 'limit' | 'direct' | OptionalSystemName;
 
 export interface Scenario {
-  name: 'Dashboard' | 'Dashboard-pages' | 'Payment' | 'Geocode' | 'Latency' | 'Direct' | 'Dashboard-cached';
+  name: 'Dashboard' | 'Dashboard-pages' | 'Payment' | 'Geocode' | 'Latency' | 'Direct' | 'Dashboard-cached' | 'MeshV0';
   what: string;
   systems: readonly SystemName[];
   connections: number;
@@ -53,6 +61,8 @@ export interface Seeds {
   address: string;
   /** Cursors of every STRIDE-th payment, PAGES of them: each starts a full page of 50 (the seed has 1000). */
   cursors: string[];
+  /** The payment ids those cursors stand for (`starting_after` on the payments API itself). */
+  pageStarts: string[];
 }
 
 /** The newest payment, and its customer's address formatted as the maps service matches it. */
@@ -72,7 +82,8 @@ export async function readSeeds(paymentsUrl: string): Promise<Seeds> {
   };
   const a = customers.data[0]?.address;
   if (!a) throw new Error(`the payments backend has no customer ${payment.customer}`);
-  return { paymentId: payment.id, address: `${a.line1}, ${a.postal_code} ${a.city}, ${a.country}`, cursors: Array.from({ length: PAGES }, (_, i) => cursorFor(all[i * STRIDE]!.id)) };
+  const pageStarts = Array.from({ length: PAGES }, (_, i) => all[i * STRIDE]!.id);
+  return { paymentId: payment.id, address: `${a.line1}, ${a.postal_code} ${a.city}, ${a.country}`, cursors: pageStarts.map(cursorFor), pageStarts };
 }
 
 const GRAPHQL: readonly SystemName[] = ['junction', 'baseline', 'limit'];
@@ -96,5 +107,11 @@ export function scenarios(seeds: Seeds): Scenario[] {
       path: '/v1/payments?limit=50' },
     { name: 'Dashboard-cached', what: "the Dashboard answered from Junction's response cache (warm), next to a server writing the same bytes",
       systems: ['junction-cached', 'static'], connections: 32, body: DASHBOARD_BODY },
+    // The first body is the recorded one (test/fixtures/mesh-v0/expected.json); the others start
+    // on other pages, so that, as in Dashboard-pages, nothing in flight can be shared.
+    { name: 'MeshV0', what: 'a GraphQL Mesh v0 config used unchanged (bench/mesh-v0/.meshrc.yaml) served by Mesh and by Junction: '
+      + `20 payments -> customer -> 2 messages each -> their customer (test/fixtures/mesh-v0/PaymentCustomerMessages.graphql), ${seeds.pageStarts.length + 1} pages in turn`,
+      systems: ['mesh-v0', 'junction-v0'], connections: 32,
+      bodies: [meshV0Body(MESH_V0_LOAD), ...seeds.pageStarts.map((after) => meshV0Body(MESH_V0_LOAD, { after }))] },
   ];
 }

@@ -12,9 +12,10 @@ import { DEV_ISSUER } from '../gateway/auth/dev-issuer.ts';
  * what one request costs upstream is counted.
  */
 import { buildBaseline, startBaseline } from './baseline.ts';
+import { buildMeshV0, MESH_SERVING, MESH_V0_CONFIG, meshV0Env, startMeshV0 } from './mesh-v0/mesh-v0.ts';
 import { resetUpstream, sleep, upstreamCalls } from './measures.ts';
-import { freePort, waitForOutput, type Proc, type ProcessSet } from './processes.ts';
-import { DASHBOARD_BODY, type CachedSystemName, type Scenario, type SystemName } from './scenarios.ts';
+import { freePort, stop, waitForOutput, type Proc, type ProcessSet } from './processes.ts';
+import { DASHBOARD_BODY, type OptionalSystemName, type Scenario, type SystemName } from './scenarios.ts';
 
 export interface System {
   url: string;
@@ -29,8 +30,10 @@ export interface Running {
   backends: Proc;
   urls: { payments: string; maps: string; messaging: string };
   /** GraphQL endpoint and process of each system under test; `direct` is the backends themselves. */
-  systems: Record<Exclude<SystemName, CachedSystemName>, System> & Partial<Record<CachedSystemName, System>>;
+  systems: Record<Exclude<SystemName, OptionalSystemName>, System> & Partial<Record<OptionalSystemName, System>>;
   artifactFixes: string[];
+  /** What could not be started (a system left out of its scenario), for the report's notes. */
+  warnings: string[];
 }
 
 export interface Cpus {
@@ -51,6 +54,8 @@ export interface StartOptions {
   cpuProfileDir?: string;
   /** Start junction-cached and static (Dashboard-cached runs). */
   cached?: boolean;
+  /** Start mesh-v0 and junction-v0 (MeshV0 runs). */
+  meshV0?: boolean;
 }
 
 export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOptions = {}): Promise<Running> {
@@ -88,20 +93,27 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
   const snapshots = ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`, '--import', new URL('heap-ids-reset.mjs', import.meta.url).href];
   // BENCH_JUNCTION_NODE_FLAGS: Node/V8 flags for both Junctions only (GC settings, say), to compare.
   const flags = (process.env.BENCH_JUNCTION_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  const startJunction = (name: string, cache: 'on' | 'off', extra: string[] = []) => set.start(name, node, [...flags, ...profile, ...extra, 'dist/gateway/main.js'], {
+  const startJunction = (name: string, cache: 'on' | 'off', extra: string[] = [], extraEnv: Record<string, string> = {}) => set.start(name, node, [...flags, ...profile, ...extra, 'dist/gateway/main.js'], {
     // One bench user sends thousands of requests a minute: its endpoint budget is lifted so that the
     // run measures answering, not refusing (the budgets have their own tests).
-    env: { ...env, ...identity.env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn', CACHE: cache, RATE_USER_PER_MIN: '1000000000' }, cpu: cpus.sut,
+    env: { ...env, ...identity.env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn', CACHE: cache, RATE_USER_PER_MIN: '1000000000', ...extraEnv }, cpu: cpus.sut,
   });
   const junction = startJunction('junction', 'off', snapshots);
   const junctionCached = options.cached ? startJunction('junction-cached', 'on') : undefined;
+  // MeshV0: the same Mesh v0 file served by Junction (pointed at it with JUNCTION_CONFIG, plus the
+  // variables the file reads) and by Mesh. The file declares no source public, so Junction answers
+  // verified callers only: junction-v0 gets the bench's token like the other Junctions (Mesh, none).
+  const meshV0Vars = meshV0Env(urls);
+  const junctionV0 = options.meshV0 ? startJunction('junction-v0', 'off', [], { ...meshV0Vars, JUNCTION_CONFIG: MESH_V0_CONFIG }) : undefined;
   const limit = set.start('limit', node, ['--import', 'tsx', 'bench/limit-server.ts'], { env: { ...env, PORT: '0' }, cpu: cpus.sut });
   // The build runs next to the others starting (it is not measured); mesh start after it.
   const artifactFixes = await buildBaseline(set, env);
   const baselinePort = await freePort();
   const baseline = startBaseline(set, env, baselinePort, cpus.sut);
+  const meshV0 = options.meshV0 ? await startMeshV0System(set, { ...env, ...meshV0Vars }, cpus.sut) : undefined;
+  const warnings: string[] = [];
 
-  const [junctionUrl, limitUrl, , cached] = await Promise.all([
+  const [junctionUrl, limitUrl, , cached, junctionV0System] = await Promise.all([
     waitForOutput(junction, GRAPHQL_LINE, 60_000).then((m) => m[1]!),
     waitForOutput(limit, GRAPHQL_LINE, 30_000).then((m) => m[1]!),
     waitForOutput(baseline, /Serving GraphQL Mesh/, 60_000),
@@ -109,20 +121,61 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
       const system = { url: m[1]!, proc: junctionCached, headers: auth };
       return { 'junction-cached': system, static: await startStatic(set, system, cpus.sut) };
     }),
+    // Not fatal: MeshV0 then runs with Mesh alone, and the report says why.
+    junctionV0 && waitForOutput(junctionV0, GRAPHQL_LINE, 60_000).then(
+      (m): System => ({ url: m[1]!, proc: junctionV0, headers: auth }),
+      async (err: Error) => {
+        warnings.push(`junction-v0 (JUNCTION_CONFIG=${MESH_V0_CONFIG}) did not start, so MeshV0 ran with Mesh alone: ${err.message.split('\n').slice(0, 6).join(' | ')}`);
+        await stop(junctionV0, 0);
+        return undefined;
+      },
+    ),
   ]);
   return {
-    backends, urls, artifactFixes,
+    backends, urls, artifactFixes, warnings,
     systems: {
       junction: { url: junctionUrl, proc: junction, headers: auth, snapshotDir },
       baseline: { url: `http://127.0.0.1:${baselinePort}/graphql`, proc: baseline, headers: {} },
       limit: { url: limitUrl, proc: limit, headers: {} },
       direct: { url: urls.payments, proc: backends, headers: DEMO_HEADERS.payments },
       ...cached,
+      ...(meshV0 ? { 'mesh-v0': meshV0 } : {}),
+      ...(junctionV0System ? { 'junction-v0': junctionV0System } : {}),
     },
   };
 }
 
-/** A system that was started; the cached ones are only when Dashboard-cached runs. */
+/** MeshV0's Mesh: `mesh build --dir bench/mesh-v0`, then `mesh start` on a free port (no custom code to fix up). */
+async function startMeshV0System(set: ProcessSet, env: NodeJS.ProcessEnv, cpu: number | undefined): Promise<System> {
+  await buildMeshV0(set, env);
+  const port = await freePort();
+  const proc = startMeshV0(set, env, port, cpu);
+  await waitForOutput(proc, MESH_SERVING, 60_000);
+  return { url: `http://127.0.0.1:${port}/graphql`, proc, headers: {} };
+}
+
+/**
+ * MeshV0, before any load: Mesh must answer the scenario's query with data (else the run fails);
+ * junction-v0 is taken out of the run (stopped, left out of the scenario) when it does not, as
+ * before Junction reads Mesh v0 files, and the returned warning says so and what it answered.
+ */
+export async function readyMeshV0(running: Running, body: string): Promise<string | undefined> {
+  const mesh = running.systems['mesh-v0'];
+  if (!mesh) return undefined;
+  await waitAnswering(mesh, body, 60_000);
+  const junction = running.systems['junction-v0'];
+  if (!junction) return undefined;
+  try {
+    await waitAnswering(junction, body, 15_000);
+    return undefined;
+  } catch (err) {
+    delete running.systems['junction-v0'];
+    await stop(junction.proc);
+    return `junction-v0 (JUNCTION_CONFIG=${MESH_V0_CONFIG}) did not answer MeshV0's query with data, so MeshV0 ran with Mesh alone: ${(err as Error).message}`;
+  }
+}
+
+/** A system that was started; the cached ones are only when Dashboard-cached runs, the MeshV0 ones when MeshV0 does. */
 export function systemOf(running: Running, name: SystemName): System {
   const system = running.systems[name];
   if (!system) throw new Error(`${name} was not started`);

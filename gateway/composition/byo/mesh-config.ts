@@ -352,10 +352,16 @@ export function readUserSources(file: string, curated: Readonly<Record<string, s
   return readMeshConfig(file, curated, env).entries;
 }
 
-/** A curated demo source: its name, and its handler's `source` is the demo's own contract. */
+/**
+ * A curated demo source: its name, and its handler's `source` is the demo's own contract (the same
+ * file, or a copy of it: the built gateway reads its copies under dist/).
+ */
 function isCurated(name: string, handler: unknown, baseDir: string, contracts: Readonly<Record<string, string>>): boolean {
   const contract = contracts[name];
   if (contract === undefined || !handler || typeof handler !== 'object') return false;
   const options = Object.values(handler)[0] as { source?: unknown } | undefined;
-  return typeof options?.source === 'string' && resolve(baseDir, options.source) === contract;
+  if (typeof options?.source !== 'string') return false;
+  const path = resolve(baseDir, options.source);
+  if (path === contract) return true;
+  return existsSync(path) && existsSync(contract) && readFileSync(path, 'utf8') === readFileSync(contract, 'utf8');
 }
