@@ -37,9 +37,7 @@ const CACHE_METADATA_KEYS = ['__responseCacheTypeName', '__responseCacheId'] as 
  * takes them out itself, but `__responseCacheId` only when its value is a non-empty string or a
  * non-zero number (@envelop/response-cache `removeMetadataFieldsFromResult`): an entity whose id
  * came back null, "" or 0 kept `"__responseCacheId": null` in the client's answer (a SOAP user
- * source's `geocode { name }` did, since an aliased field of a user source comes back null:
- * gateway/composition/index.ts merges the sources with `mergeSchemas`, which drops their
- * `defaultMergedResolver`, the one resolver that reads a field by its alias).
+ * source's `geocode { name }` did, when an aliased field of a user source came back null).
  */
 export function withoutCacheMetadata(value: unknown): void {
   if (Array.isArray(value)) {

@@ -5,6 +5,7 @@ import {
   isEnumType,
   Kind,
   type FieldNode,
+  type GraphQLField,
   type GraphQLResolveInfo,
   type SelectionNode,
   type SelectionSetNode,
@@ -26,7 +27,7 @@ import { getAdditionalResolversFromTypeDefs, getInContextSDK, resolveAdditionalR
 import type { IResolvers } from '@graphql-tools/utils';
 import { catalogueExecutor } from './byo/source-errors.ts';
 import type { LoadedSource } from './byo/types.ts';
-import type { AdditionalResolverEntry } from './byo/mesh-config.ts';
+import type { AdditionalResolverEntry, SourcePolicy } from './byo/mesh-config.ts';
 import { wrapTransforms, type MeshTransform } from './transforms.ts';
 import { renameTransforms } from './byo/namespace.ts';
 import { junctionError } from '../errors.ts';
@@ -112,6 +113,18 @@ function conflicts(schemas: Map<string, GraphQLSchema>, taken: GraphQLSchema | u
     }
   }
   return problems;
+}
+
+/** The directives a source's `policy` stands for, added to a root field where it has none of that kind. */
+function withPolicy(field: GraphQLField<unknown, unknown>, policy: SourcePolicy): void {
+  const own = (name: string) => field.astNode?.directives?.some((d) => d.name.value === name);
+  const directives: Record<string, unknown[]> = { ...((field.extensions as { directives?: Record<string, unknown[]> }).directives ?? {}) };
+  const guarded = own('authenticated') || own('requiresScopes') || directives.authenticated || directives.requiresScopes;
+  if (!guarded && policy.requiresScopes) directives.requiresScopes = [{ scopes: policy.requiresScopes }];
+  else if (!guarded && policy.authenticated) directives.authenticated = [{}];
+  if (policy.cacheControl && !own('cacheControl') && !directives.cacheControl) directives.cacheControl = [policy.cacheControl];
+  if (policy.rateLimit && !own('rateLimit') && !directives.rateLimit) directives.rateLimit = [policy.rateLimit];
+  (field as { extensions: unknown }).extensions = { ...field.extensions, directives };
 }
 
 type SdkCall = (options: { context?: unknown; info?: GraphQLResolveInfo; selectionSet?: unknown; argsFromKeys?: unknown; dataLoaderOptions?: { maxBatchSize?: number } }) => unknown;
@@ -234,15 +247,22 @@ export async function composeSources(options: {
     throw new CompositionError([`additionalTypeDefs / additionalResolvers: ${(err as Error).message}`]);
   }
 
-  // Declared policy, as on the curated contract: a denied call spends none of the caller's allowance.
-  schema = authorization.applyAuthorization(rateLimit.applyRateLimits(schema));
-
-  // Anonymous callers stop at the root fields of sources that are not public.
   const owners = new Map<string, LoadedSource>();
   for (const { source } of options.sources) {
     const own = transformed.get(source.name)!;
     for (const root of ROOTS) for (const name of Object.keys(own.getRootType(root.toLowerCase() as never)?.getFields() ?? {})) owners.set(`${root}.${name}`, source);
   }
+  // A source's policy defaults, on each of its root fields that says none of its own.
+  for (const root of ROOTS) {
+    for (const field of Object.values(schema.getRootType(root.toLowerCase() as never)?.getFields() ?? {})) {
+      const policy = owners.get(`${root}.${field.name}`)?.policy;
+      if (policy) withPolicy(field, policy);
+    }
+  }
+  // Declared policy, as on the curated contract: a denied call spends none of the caller's allowance.
+  schema = authorization.applyAuthorization(rateLimit.applyRateLimits(schema));
+
+  // Anonymous callers stop at the root fields of sources that are not public.
   for (const root of ROOTS) {
     const type = schema.getRootType(root.toLowerCase() as never);
     for (const field of Object.values(type?.getFields() ?? {})) {

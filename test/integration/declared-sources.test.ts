@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { basicAuth } from '../../sources/common/credentials.ts';
+import { createMemoryStore } from '../../gateway/cache/store.ts';
 
 /**
  * A GraphQL Mesh v0 configuration served by Junction unchanged (test/fixtures/declared/): a REST
@@ -181,6 +182,51 @@ describe("the README's worked example: three backends of a user's own, linked an
     expect(body.errors!.map((e) => [e.path!.join('.'), e.extensions!.code])).toEqual([['listMerchants', 'UNAUTHENTICATED']]);
     const stats = await h.stats();
     expect([stats.payments.total, stats.maps.total]).toEqual([0, 1]);
+  });
+});
+
+describe('a source\'s policy defaults in its entry', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    const file = join(tmpdir(), `junction-policy-${process.pid}.meshrc.yaml`);
+    writeFileSync(file, readFileSync('test/fixtures/declared/linked.meshrc.yaml', 'utf8')
+      .replaceAll('../../../sources/', `${process.cwd()}/sources/`)
+      .replace(`        source: ${process.cwd()}/sources/messaging/schema.graphql`, `        source: ${process.cwd()}/sources/messaging/schema.graphql
+        policy:
+          requiresScopes: [[messages:read]]
+          rateLimit: { max: 2, window: 1m }
+          cacheControl: { maxAge: 60, scope: PRIVATE }`));
+    h = await startHarness({
+      meshConfig: file,
+      cacheStore: createMemoryStore(),
+      env: (b, c) => ({ BILLING_URL: b.payments.url, BILLING_KEY: c.payments.secretKey, SMS_URL: b.messaging.url, SMS_AUTHORIZATION: basicAuth(c.messaging.accountSid, c.messaging.authToken) }),
+    });
+  });
+  afterAll(() => h.close());
+  beforeEach(() => h.resetStats());
+
+  it('guards every root field of the source that says nothing itself: FORBIDDEN without the scope, no call', async () => {
+    const token = await h.issuer.token({ sub: 'clerk', scopes: ['payments:read'] });
+    const { body } = await h.query('{ Sms_messages(ids: []) { id } }', {}, { authorization: `Bearer ${token}` });
+    expect(body.errors![0]!.extensions!.code).toBe('FORBIDDEN');
+    expect((await h.stats()).messaging.total).toBe(0);
+  });
+
+  it('keeps an answer for maxAge, for the same caller only, and limits calls per caller', async () => {
+    const as = async (sub: string) => ({ authorization: `Bearer ${await h.issuer.token({ sub, scopes: ['messages:read'] })}` });
+    const alice = await as('alice-policy');
+    const query = '{ Sms_messages(ids: []) { id } }';
+    expect((await h.query(query, {}, alice)).body).toEqual({ data: { Sms_messages: [] } });
+    expect((await h.query(query, {}, alice)).body).toEqual({ data: { Sms_messages: [] } });
+    // The second answer came from the response cache; bob's is his own.
+    expect((await h.stats()).messaging.total).toBe(1);
+    const bob = await as('bob-policy');
+    const other = '{ Sms_messages(ids: ["SMx"]) { id } }';
+    await h.query(other, {}, bob);
+    await h.query('{ Sms_messages(ids: ["SMy"]) { id } }', {}, bob);
+    const third = await h.query('{ Sms_messages(ids: ["SMz"]) { id } }', {}, bob);
+    expect(third.body.errors![0]!.extensions!.code).toBe('RATE_LIMITED');
+    expect((await h.stats()).messaging.total).toBe(3);
   });
 });
 

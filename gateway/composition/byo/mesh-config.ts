@@ -39,6 +39,20 @@ const timeoutMs = z.number().int().min(1).max(120_000);
  * prefixed `<Name>_`, so it can never collide with another. Default false: merged as Mesh merges.
  */
 const namespace = z.boolean().optional();
+/**
+ * Policy for every root field of the source that does not say its own, as the contract's
+ * directives say it: `requiresScopes: [["ledger:read"]]` (or `authenticated: true`),
+ * `cacheControl: { maxAge: 60, scope: PRIVATE }`, `rateLimit: { max: 100, window: 1m }`.
+ */
+const policy = z
+  .strictObject({
+    authenticated: z.literal(true).optional(),
+    requiresScopes: z.array(z.array(z.string().min(1)).min(1)).min(1).optional(),
+    cacheControl: z.strictObject({ maxAge: z.number().int().min(0), scope: z.enum(['PUBLIC', 'PRIVATE']).optional() }).optional(),
+    rateLimit: z.strictObject({ max: z.number().int().min(1), window: z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30s, 1m or 1h') }).optional(),
+  })
+  .optional();
+export type SourcePolicy = NonNullable<z.infer<typeof policy>>;
 /** Most keys in one batched call of a declared link into this source; more are split. Default 100. */
 const batchSize = z.number().int().min(1).max(10_000).optional();
 const auth = authSchema.optional();
@@ -56,6 +70,7 @@ const openapi = z.strictObject({
   public: isPublic,
   namespace,
   batchSize,
+  policy,
   auth,
   failure,
   /** Mesh's option: operations return their success type only; error answers are SOURCE_* errors, not union members. */
@@ -76,6 +91,7 @@ const graphql = z.strictObject({
   public: isPublic,
   namespace,
   batchSize,
+  policy,
   auth,
   endpoint: url,
   source: z.string().min(1).optional(),
@@ -89,6 +105,7 @@ const soap = z.strictObject({
   public: isPublic,
   namespace,
   batchSize,
+  policy,
   auth,
   source: z.string().min(1),
   endpoint: url.optional(),

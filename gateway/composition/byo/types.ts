@@ -1,6 +1,7 @@
 import type { GraphQLSchema } from 'graphql';
 import type { Executor } from '@graphql-tools/utils';
 import type { SourceRuntime } from '../../engine/runtime.ts';
+import type { SourcePolicy } from './mesh-config.ts';
 
 /**
  * Bring-your-own sources: any entry in .meshrc.yaml that is not one of the curated demo
@@ -44,6 +45,8 @@ export interface LoadedSource {
   namespace?: boolean;
   /** Most keys in one batched call into it (`batchSize`); more are split into several calls. */
   batchSize?: number;
+  /** Policy for its root fields that say none of their own (`policy` in its entry). */
+  policy?: SourcePolicy;
 }
 
 export interface Rename {
