@@ -224,6 +224,12 @@ export async function composeSources(options: {
 
   const linkDefs = getAdditionalResolversFromTypeDefs(options.typeDefs as DocumentNode[]) as AdditionalResolverEntry[];
   const declared = [...options.resolvers, ...linkDefs];
+  // Each source learns which of its arguments carry a batch of keys, to report batch sizes.
+  const runtimes = new Map([...options.sources.map((s) => s.source), ...options.namespaced].map((s) => [s.name, s.runtime]));
+  for (const link of declared) {
+    if (typeof link === 'string' || !link.keysArg) continue;
+    runtimes.get(link.sourceName)?.keyArgs.add(link.keysArg.split('.')[0]!);
+  }
   const resolvers = (await resolveAdditionalResolvers(
     options.baseDir,
     declared as never,

@@ -1,4 +1,4 @@
-import { getOperationAST, GraphQLError, print, type DocumentNode } from 'graphql';
+import { getOperationAST, GraphQLError, Kind, print, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import type { ExecutionRequest, ExecutionResult, Executor } from '@graphql-tools/utils';
 import { UpstreamError } from '../../sources/common/upstream-error.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -43,7 +43,10 @@ export function graphqlExecutor(runtime: SourceRuntime, options: GraphQLExecutio
       ...(request.variables && Object.keys(request.variables).length > 0 ? { variables: request.variables } : {}),
       ...(request.operationName ? { operationName: request.operationName } : {}),
     });
-    const response = await runtime.call({ operation, url: endpoint, init: { method: 'POST', headers, body }, read: ast?.operation === 'query' });
+    const batchSize = runtime.keyArgs.size > 0 && ast ? batchOf(ast, runtime.keyArgs, request.variables) : undefined;
+    const response = await runtime.call({
+      operation, url: endpoint, init: { method: 'POST', headers, body }, read: ast?.operation === 'query', ...(batchSize !== undefined ? { batchSize } : {}),
+    });
     let parsed: ExecutionResult | undefined;
     try {
       parsed = JSON.parse(response.text) as ExecutionResult;
@@ -64,6 +67,22 @@ export function graphqlExecutor(runtime: SourceRuntime, options: GraphQLExecutio
     });
   };
   return executor as Executor;
+}
+
+/** How many keys the first root field's key argument (a declared link's `keysArg`) carries, inline or as a variable. */
+function batchOf(ast: OperationDefinitionNode, keyArgs: ReadonlySet<string>, variables: Record<string, unknown> | undefined): number | undefined {
+  const field = ast.selectionSet.selections[0];
+  if (field?.kind !== Kind.FIELD) return undefined;
+  for (const argument of field.arguments ?? []) {
+    if (!keyArgs.has(argument.name.value)) continue;
+    const { value } = argument;
+    if (value.kind === Kind.LIST) return value.values.length;
+    if (value.kind === Kind.VARIABLE) {
+      const given = variables?.[value.name.value];
+      if (Array.isArray(given)) return given.length;
+    }
+  }
+  return undefined;
 }
 
 function asGraphQLError(error: unknown): GraphQLError {

@@ -133,6 +133,15 @@ function backendShape(data: unknown, type: GraphQLInputType, schema: GraphQLSche
   return out;
 }
 
+/** How many keys a call carries, when one of its arguments is a declared link's keys. */
+function batchOf(keyArgs: ReadonlySet<string>, args: Record<string, unknown>): number | undefined {
+  for (const name of keyArgs) {
+    const value = args[name];
+    if (Array.isArray(value)) return value.length;
+  }
+  return undefined;
+}
+
 /** Union return types mapped by status (`@statusCodeTypeName`): their error answers are data. */
 function mapsStatus(schema: GraphQLSchema, field: GraphQLField<unknown, unknown>, status: number): boolean {
   const named = getNamedType(field.type);
@@ -253,7 +262,10 @@ export function executeRestWithRuntime(schema: GraphQLSchema, runtime: SourceRun
           delete headers['content-type'];
         }
 
-        const response = await runtime.call({ operation, url, init: { method: op.httpMethod, headers, ...(body !== undefined ? { body } : {}) } });
+        const batchSize = batchOf(runtime.keyArgs, args);
+        const response = await runtime.call({
+          operation, url, init: { method: op.httpMethod, headers, ...(body !== undefined ? { body } : {}) }, ...(batchSize !== undefined ? { batchSize } : {}),
+        });
         const ok = response.status >= 200 && response.status < 300;
         let answer = parseAnswer(response, field, runtime.name, operation);
         if (!ok && !mapsStatus(schema, field, response.status)) {

@@ -18,6 +18,11 @@ export interface SourceRuntime {
   /** Resolves when the backend answers at all (any status under 500), for `/readyz`. */
   probe(): Promise<void>;
   breaker(): BreakerState;
+  /**
+   * Arguments that carry a batch of keys (the `keysArg` of every declared link into this source):
+   * a call with one of them reports its size as `batchSize` to the debug extension.
+   */
+  readonly keyArgs: Set<string>;
   /** The transport settings, for a caller that needs them bare (the OAuth token endpoint). */
   client(): SourceClientOptions;
 }
@@ -89,6 +94,7 @@ export function createSourceRuntime(options: RuntimeOptions, hooks: RuntimeHooks
   };
   return {
     name,
+    keyArgs: new Set(),
     client: () => client,
     async call(call) {
       const { response, sent } = await send(call);

@@ -333,10 +333,7 @@ describe('declared sources: readiness, debug, retries, deadline, 429 and credent
       expect(stats.messaging.batchSizes).toEqual({ messagesForCustomers: [3] });
     });
 
-    // Defect (reported): neither engine/rest.ts nor engine/graphql.ts passes `batchSize` to
-    // runtime.call, so a declared link's batched call is listed without it, where the demo
-    // sources' batch calls carry it. `it.fails` until the engine reports it.
-    it.fails('gives the batch size of a declared link\'s batched call (batchSize: 3 for three customers)', async () => {
+    it('gives the batch size of a declared link\'s batched call (batchSize: 3 for three customers)', async () => {
       const answer = await h.query('{ listCustomers(limit: 3) { data { id texts { id } } } }', {}, { 'x-junction-debug': '1' });
       const link = (answer.body.extensions!.upstream as { source: string; batchSize?: number }[]).find((c) => c.source === 'Sms');
       expect(link).toMatchObject({ batchSize: 3 });
