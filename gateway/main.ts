@@ -48,7 +48,11 @@ async function main(): Promise<void> {
   // The demo backends run only for a sources file that names the demo sources.
   let named: readonly SourceName[];
   try {
-    named = readMeshConfig(config.meshConfig, DEMO_CONTRACTS, process.env).curated as SourceName[];
+    const sourcesFile = readMeshConfig(config.meshConfig, DEMO_CONTRACTS, process.env);
+    named = sourcesFile.curated as SourceName[];
+    if (sourcesFile.ignored.length > 0) {
+      logger.info({ file: config.meshConfig, keys: sourcesFile.ignored }, 'keys of GraphQL Mesh\'s own server left to Mesh: Junction takes its settings from its environment');
+    }
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(1);

@@ -127,6 +127,36 @@ function withPolicy(field: GraphQLField<unknown, unknown>, policy: SourcePolicy)
   (field as { extensions: unknown }).extensions = { ...field.extensions, directives };
 }
 
+/**
+ * Links whose source field is not there: the in-context SDK has `<source>.<root type>.<field>` for
+ * the root fields each source serves after its transforms (a prefix renames them) and for a
+ * namespaced source's own. Such a link started, then answered every call with an internal error.
+ */
+function unreachableLinks(resolvers: readonly (AdditionalResolverEntry | string)[], linkDefs: readonly AdditionalResolverEntry[], callable: ReadonlyMap<string, GraphQLSchema>): string[] {
+  const problems: string[] = [];
+  const check = (link: AdditionalResolverEntry, where: string) => {
+    if (!link.sourceName || !link.sourceTypeName || !link.sourceFieldName) return;
+    const schema = callable.get(link.sourceName);
+    if (!schema) {
+      problems.push(`${where}: sourceName "${link.sourceName}" is not a source a link can call (${[...callable.keys()].join(', ') || 'none is declared'}; the demo sources are served by the curated contract)`);
+      return;
+    }
+    // A root type whose fields a filter took out all is not served.
+    const root = [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]
+      .find((type) => type?.name === link.sourceTypeName && Object.keys(type.getFields()).length > 0);
+    if (!root) {
+      problems.push(`${where}: ${link.sourceName} has no root type ${link.sourceTypeName}`);
+      return;
+    }
+    if (!root.getFields()[link.sourceFieldName]) {
+      problems.push(`${where}: ${link.sourceName} has no field ${link.sourceTypeName}.${link.sourceFieldName} (after its transforms; its ${link.sourceTypeName} fields: ${Object.keys(root.getFields()).join(', ')})`);
+    }
+  };
+  resolvers.forEach((link, index) => typeof link === 'object' && check(link, `additionalResolvers[${index}]`));
+  for (const link of linkDefs) check(link, `@resolveTo on ${link.targetTypeName}.${link.targetFieldName}`);
+  return problems;
+}
+
 type SdkCall = (options: { context?: unknown; info?: GraphQLResolveInfo; selectionSet?: unknown; argsFromKeys?: unknown; dataLoaderOptions?: { maxBatchSize?: number } }) => unknown;
 
 /**
@@ -219,10 +249,13 @@ export async function composeSources(options: {
     transforms: [...renameTransforms(source.rename), ...wrapTransforms(transforms, source.name)],
   }));
   const transformed = new Map(subschemas.map((s) => [s.name, applySchemaTransforms(s.schema, s)]));
-  const problems = conflicts(transformed, options.taken);
+  const linkDefs = getAdditionalResolversFromTypeDefs(options.typeDefs as DocumentNode[]) as AdditionalResolverEntry[];
+  const problems = [
+    ...conflicts(transformed, options.taken),
+    ...unreachableLinks(options.resolvers, linkDefs, new Map([...transformed, ...options.namespaced.map((s) => [s.name, s.schema] as const)])),
+  ];
   if (problems.length > 0) throw new CompositionError(problems);
 
-  const linkDefs = getAdditionalResolversFromTypeDefs(options.typeDefs as DocumentNode[]) as AdditionalResolverEntry[];
   const declared = [...options.resolvers, ...linkDefs];
   // Each source learns which of its arguments carry a batch of keys, to report batch sizes.
   const runtimes = new Map([...options.sources.map((s) => s.source), ...options.namespaced].map((s) => [s.name, s.runtime]));

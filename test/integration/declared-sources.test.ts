@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { basicAuth } from '../../sources/common/credentials.ts';
+import { declaredEnv, LINKED } from '../helpers/declared.ts';
 import { createMemoryStore } from '../../gateway/cache/store.ts';
 
 /**
@@ -13,24 +13,10 @@ import { createMemoryStore } from '../../gateway/cache/store.ts';
 function startDeclared(): Promise<Harness> {
   return startHarness({
     meshConfig: 'test/fixtures/declared/linked.meshrc.yaml',
-    env: (b, c) => ({
-      BILLING_URL: b.payments.url,
-      BILLING_KEY: c.payments.secretKey,
-      SMS_URL: b.messaging.url,
-      SMS_AUTHORIZATION: basicAuth(c.messaging.accountSid, c.messaging.authToken),
-    }),
+    env: declaredEnv,
   });
 }
 
-const LINKED = /* GraphQL */ `{
-  listCustomers(limit: 5) {
-    data {
-      id
-      name
-      texts { id body customerId recipient { id name } }
-    }
-  }
-}`;
 
 describe('a Mesh v0 configuration with declared links', () => {
   let h: Harness;
@@ -91,7 +77,7 @@ describe('a Mesh v0 configuration with declared links', () => {
       .replace('        source: ' + `${process.cwd()}/sources/messaging/schema.graphql`, `        source: ${process.cwd()}/sources/messaging/schema.graphql\n        batchSize: 2`));
     const small = await startHarness({
       meshConfig: file,
-      env: (b, c) => ({ BILLING_URL: b.payments.url, BILLING_KEY: c.payments.secretKey, SMS_URL: b.messaging.url, SMS_AUTHORIZATION: basicAuth(c.messaging.accountSid, c.messaging.authToken) }),
+      env: declaredEnv,
     });
     try {
       const { body } = await small.query('{ listCustomers(limit: 5) { data { id texts { id } } } }');
@@ -199,7 +185,7 @@ describe('a source\'s policy defaults in its entry', () => {
     h = await startHarness({
       meshConfig: file,
       cacheStore: createMemoryStore(),
-      env: (b, c) => ({ BILLING_URL: b.payments.url, BILLING_KEY: c.payments.secretKey, SMS_URL: b.messaging.url, SMS_AUTHORIZATION: basicAuth(c.messaging.accountSid, c.messaging.authToken) }),
+      env: declaredEnv,
     });
   });
   afterAll(() => h.close());

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import yaml from 'js-yaml';
-import { parse, type DocumentNode } from 'graphql';
+import { Kind, parse, valueFromASTUntyped, visit, type DocumentNode, type FieldDefinitionNode } from 'graphql';
 import { z } from 'zod';
 import type { SourceKind } from './types.ts';
 import { authSchema } from '../../engine/credentials.ts';
@@ -336,6 +336,43 @@ export function readMeshConfig(file: string, curatedContracts: Readonly<Record<s
     entries.push({ name, kind, options: result.data, transforms } as SourceEntry);
   }
   const typeDefs = readTypeDefs(parsed.additionalTypeDefs, baseDir, problems);
+  /** A declared link, checked the same way whether an additionalResolvers entry or a `@resolveTo` says it. */
+  const checkLink = (item: unknown, where: string, what: string, at: (key: string) => string): AdditionalResolverEntry | undefined => {
+    if (item && typeof item === 'object' && 'pubsubTopic' in item) {
+      problems.push(`${where}: subscriptions from a pubsubTopic are not supported yet`);
+      return undefined;
+    }
+    const result = additionalResolver.safeParse(item);
+    if (!result.success) {
+      for (const issue of result.error.issues) {
+        const detail = issue.code === 'unrecognized_keys' ? `${what} ${issue.keys.join(', ')} are not supported by Junction` : issue.message;
+        problems.push(`${issue.path.length ? at(issue.path.join('.')) : where}: ${detail}`);
+      }
+      return undefined;
+    }
+    if (!names.has(result.data.sourceName)) problems.push(`${at('sourceName')}: "${result.data.sourceName}" is not a source in this file`);
+    if ((result.data.keyField === undefined) !== (result.data.keysArg === undefined)) problems.push(`${where}: keyField and keysArg go together (a batched link needs both)`);
+    return result.data;
+  };
+  // Mesh v1's spelling of a link, on a field of additionalTypeDefs (compose.ts turns it into a resolver).
+  for (const document of typeDefs) {
+    const onFields = (type: { name: { value: string }; fields?: readonly FieldDefinitionNode[] }) => {
+      for (const field of type.fields ?? []) {
+        for (const directive of field.directives ?? []) {
+          if (directive.name.value !== 'resolveTo') continue;
+          const where = `additionalTypeDefs: @resolveTo on ${type.name.value}.${field.name.value}`;
+          const args = Object.fromEntries((directive.arguments ?? []).map((a) => [a.name.value, valueFromASTUntyped(a.value)]));
+          checkLink({ targetTypeName: type.name.value, targetFieldName: field.name.value, ...args }, where, 'argument(s)', (key) => `${where} (${key})`);
+        }
+      }
+    };
+    visit(document, {
+      [Kind.OBJECT_TYPE_DEFINITION]: onFields,
+      [Kind.OBJECT_TYPE_EXTENSION]: onFields,
+      [Kind.INTERFACE_TYPE_DEFINITION]: onFields,
+      [Kind.INTERFACE_TYPE_EXTENSION]: onFields,
+    });
+  }
   const resolvers: (AdditionalResolverEntry | string)[] = [];
   const rawResolvers = parsed.additionalResolvers ?? [];
   if (!Array.isArray(rawResolvers)) problems.push('additionalResolvers: must be a list');
@@ -343,21 +380,17 @@ export function readMeshConfig(file: string, curatedContracts: Readonly<Record<s
     for (const [index, item] of rawResolvers.entries()) {
       const where = `additionalResolvers[${index}]`;
       if (typeof item === 'string') {
+        // A module of code resolvers (`./resolvers.mjs`, `./links.ts#resolvers`): a path is read from
+        // the file's folder, as Mesh does; a package name is left to the module resolution.
+        const modulePath = item.split('#')[0]!;
+        if ((modulePath.startsWith('.') || isAbsolute(modulePath)) && !existsSync(resolve(baseDir, modulePath))) {
+          problems.push(`${where}: ${modulePath} does not exist (paths are read from ${baseDir})`);
+        }
         resolvers.push(item);
         continue;
       }
-      if (item && typeof item === 'object' && 'pubsubTopic' in item) {
-        problems.push(`${where}: subscriptions from a pubsubTopic are not supported yet`);
-        continue;
-      }
-      const result = additionalResolver.safeParse(item);
-      if (!result.success) {
-        issues(result.error, where, problems, 'key(s)');
-        continue;
-      }
-      if (!names.has(result.data.sourceName)) problems.push(`${where}.sourceName: "${result.data.sourceName}" is not a source in this file`);
-      if ((result.data.keyField === undefined) !== (result.data.keysArg === undefined)) problems.push(`${where}: keyField and keysArg go together (a batched link needs both)`);
-      resolvers.push(result.data);
+      const link = checkLink(item, where, 'key(s)', (key) => `${where}.${key}`);
+      if (link) resolvers.push(link);
     }
   }
   if (problems.length > 0) throw new SourceConfigError(file, problems);
