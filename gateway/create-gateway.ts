@@ -127,6 +127,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ...(fetch ? { fetch } : {}),
     ...(dev ? { onCall: recordCall } : {}),
   }, perSource);
+  const entityCache = cacheStore
+    ? createEntityCache({
+      store: cacheStore,
+      onStale: (record) => {
+        const scope = scopes.getStore();
+        if (scope) scope.stale = true;
+        recordCall(record);
+      },
+      ...(dev ? { onHit: recordCall } : {}),
+    })
+    : undefined;
   const { schema, reports, runtimes, curated, context: sourcesContext } = await buildGatewaySchema({
     meshDir,
     meshConfig,
@@ -134,6 +145,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     timeoutMs: config.upstream.timeoutMs,
     maxResponseBytes: config.upstream.maxResponseBytes,
     ...(fetch ? { fetch } : {}),
+    ...(entityCache ? { entityCache } : {}),
     // Every declared source's calls share the request's deadline and show in the debug extension.
     hooks: {
       deadline: () => scopes.getStore()?.deadline,
@@ -150,17 +162,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const requestIds = new WeakMap<Request, string>();
   const principalOf = principalPerRequest(auth.authenticate);
-  const entityCache = cacheStore
-    ? createEntityCache({
-      store: cacheStore,
-      onStale: (record) => {
-        const scope = scopes.getStore();
-        if (scope) scope.stale = true;
-        recordCall(record);
-      },
-      ...(dev ? { onHit: recordCall } : {}),
-    })
-    : undefined;
   const invalidate = cacheStore ? (tags: readonly string[]) => cacheStore.invalidateTags(tags) : async () => undefined;
 
   const yoga = createYoga<Record<string, unknown>, JunctionContext>({

@@ -30,6 +30,8 @@ import type { LoadedSource } from './byo/types.ts';
 import type { AdditionalResolverEntry, SourcePolicy } from './byo/mesh-config.ts';
 import { wrapTransforms, type MeshTransform } from './transforms.ts';
 import { renameTransforms } from './byo/namespace.ts';
+import { createLinkCache, type LinkCall } from './link-cache.ts';
+import type { EntityCache } from '../../sources/common/entity-cache.ts';
 import { junctionError } from '../errors.ts';
 import * as authorization from '../../schema/authorization.ts';
 import * as cacheControl from '../../schema/cache-control.ts';
@@ -240,6 +242,8 @@ export async function composeSources(options: {
   baseDir: string;
   /** Names already served beside the composed schema (the curated contract). */
   taken?: GraphQLSchema;
+  /** Where declared links keep what they fetched, for their `@cacheControl`; absent: nothing kept. */
+  entityCache?: EntityCache;
 }): Promise<Composed> {
   const subschemas: (SubschemaConfig & { name: string })[] = options.sources.map(({ source, transforms }) => ({
     name: source.name,
@@ -320,15 +324,23 @@ export async function composeSources(options: {
   const sdk = getInContextSDK(schema, raw as never, undefined as never, []) as Record<string, Record<string, Record<string, SdkCall>>>;
   const byName = new Map([...options.sources.map((s) => s.source), ...options.namespaced].map((s) => [s.name, s]));
   const required = requiredSelections(schema);
+  const linkCache = options.entityCache
+    ? createLinkCache(schema, options.entityCache, { perCaller: (name) => byName.get(name)?.forwardIdentity === true })
+    : undefined;
   for (const [name, roots] of Object.entries(sdk)) {
     const source = byName.get(name);
     for (const [rootName, fields] of Object.entries(roots)) {
       if (typeof fields !== 'object' || fields === null) continue;
       for (const [fieldName, call] of Object.entries(fields)) {
-        fields[fieldName] = (o) => {
-          if (source && !source.public && isAnonymous(o.context)) throw needsCaller(name, `${rootName}.${fieldName}`);
+        const inner: SdkCall = (o) => {
           const batched = o.argsFromKeys && source?.batchSize ? { dataLoaderOptions: { maxBatchSize: source.batchSize, ...o.dataLoaderOptions } } : {};
           return call({ ...o, ...batched, ...(o.info && typeof o.selectionSet === 'function' ? { info: required(o.info) } : {}) });
+        };
+        // Batched links whose field says @cacheControl: each key's value kept in the entity cache.
+        const viaCache = (linkCache ? linkCache(name, `${rootName}.${fieldName}`, inner as LinkCall) : inner) as SdkCall;
+        fields[fieldName] = (o) => {
+          if (source && !source.public && isAnonymous(o.context)) throw needsCaller(name, `${rootName}.${fieldName}`);
+          return viaCache(o);
         };
       }
     }

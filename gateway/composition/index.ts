@@ -7,6 +7,7 @@ import { carryDescriptions, checkOrigins } from './carry-descriptions.ts';
 import { DEFAULT_MESH_CONFIG, DEFAULT_MESH_DIR, loadSourceSchemas } from './source-schemas.ts';
 import { readMeshConfig } from './byo/mesh-config.ts';
 import type { SourceRuntime } from '../engine/runtime.ts';
+import type { EntityCache } from '../../sources/common/entity-cache.ts';
 import type { LoadOptions } from './byo/index.ts';
 import type { SourceReport } from './byo/report.ts';
 
@@ -35,6 +36,8 @@ export interface GatewaySchemaOptions extends LoadOptions {
   /** The file that lists the sources. Default `.meshrc.yaml`. */
   meshConfig?: string;
   env?: Record<string, string | undefined>;
+  /** The entity cache, for declared links that say `@cacheControl`. */
+  entityCache?: EntityCache;
 }
 
 export interface GatewaySchema {
@@ -108,6 +111,7 @@ export async function buildGatewaySchema(options: GatewaySchemaOptions): Promise
       resolvers: config.resolvers,
       baseDir: config.baseDir,
       ...(curated ? { taken: curated } : {}),
+      ...(options.entityCache ? { entityCache: options.entityCache } : {}),
     })
     : undefined;
   const parts = [...(curated ? [curated] : []), ...(composed ? [composed.schema] : []), ...namespaced.map(namespaceSource)];

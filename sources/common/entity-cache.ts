@@ -30,6 +30,8 @@ export interface EntitySpec<K, V> {
   staleMs?: number;
   keyOf: (key: K) => string;
   tagsOf?: (value: V) => string[];
+  /** Whether a fetched value may be kept (default: every one but null); one that may not is still answered. */
+  keep?: (value: V) => boolean;
 }
 
 export interface EntityCacheOptions {
@@ -58,7 +60,7 @@ export function createEntityCache({ store, onHit, onStale, now = () => performan
 
   return {
     batch<K, V>(spec: EntitySpec<K, V>, load: (keys: readonly K[]) => Promise<V[]>) {
-      const { source, namespace, ttlMs, staleMs = 0, keyOf, tagsOf } = spec;
+      const { source, namespace, ttlMs, staleMs = 0, keyOf, tagsOf, keep } = spec;
       return async (keys: readonly K[]) => {
         const started = now();
         const cacheKeys = keys.map((key) => `${namespace}:${keyOf(key)}`);
@@ -103,7 +105,7 @@ export function createEntityCache({ store, onHit, onStale, now = () => performan
           fetched.then((values) => {
             const entries = missing.flatMap((i, position) => {
               const value = values[position];
-              if (value === null || value === undefined || value instanceof Error) return [];
+              if (value === null || value === undefined || value instanceof Error || (keep && !keep(value))) return [];
               if (stale.has(i) && stale.get(i) === value) return []; // served stale: keep the old entry as it is
               return [{ key: cacheKeys[i]!, value: `${store.now() + ttlMs}\n${JSON.stringify(value)}`, ttlMs: ttlMs + staleMs, ...(tagsOf ? { tags: tagsOf(value) } : {}) }];
             });

@@ -216,6 +216,45 @@ describe('a source\'s policy defaults in its entry', () => {
   });
 });
 
+describe('a declared link with @cacheControl keeps each key in the entity cache', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    const file = join(tmpdir(), `junction-link-cache-${process.pid}.meshrc.yaml`);
+    writeFileSync(file, readFileSync('test/fixtures/declared/linked.meshrc.yaml', 'utf8')
+      .replaceAll('../../../sources/', `${process.cwd()}/sources/`)
+      .replace('@requiresScopes(scopes: [["messages:read"]])', '@requiresScopes(scopes: [["messages:read"]]) @cacheControl(maxAge: 60)'));
+    h = await startHarness({ meshConfig: file, cacheStore: createMemoryStore(), env: declaredEnv });
+  });
+  afterAll(() => h.close());
+  beforeEach(() => h.resetStats());
+
+  it('answers later requests for the same keys from the store, whatever else they ask, and fetches only the missing keys', async () => {
+    const first = await h.query('{ listCustomers(limit: 3) { data { id texts { id body } } } }');
+    expect(first.body.errors).toBeUndefined();
+    expect((await h.stats()).messaging.batchSizes).toEqual({ messagesForCustomers: [3] });
+    // Five customers, three of them known: one call, for the two others only.
+    const second = await h.query('{ listCustomers(limit: 5) { data { name texts { id body } } } }');
+    expect(second.body.errors).toBeUndefined();
+    expect((await h.stats()).messaging.batchSizes).toEqual({ messagesForCustomers: [3, 2] });
+    const firstTexts = (first.body.data!.listCustomers.data as { texts: unknown }[]).map((c) => c.texts);
+    const secondTexts = (second.body.data!.listCustomers.data as { texts: unknown }[]).slice(0, 3).map((c) => c.texts);
+    expect(secondTexts).toEqual(firstTexts);
+    // The same again, by another caller: the values are the gateway's own, not the caller's.
+    const other = await h.query('{ listCustomers(limit: 5) { data { id texts { id body } } } }', {}, { authorization: `Bearer ${await h.issuer.token({ sub: 'someone-else' })}` });
+    expect(other.body.errors).toBeUndefined();
+    expect((await h.stats()).messaging.total).toBe(2);
+    // Another shape of the link is another entry.
+    await h.query('{ listCustomers(limit: 3) { data { id texts { id status } } } }');
+    expect((await h.stats()).messaging.total).toBe(3);
+  });
+
+  it('keeps nothing for a selection with aliases (a kept value is read by field name)', async () => {
+    await h.query('{ listCustomers(limit: 2) { data { id texts { i: id } } } }');
+    await h.query('{ listCustomers(limit: 2) { data { id texts { i: id } } } }');
+    expect((await h.stats()).messaging.total).toBe(2);
+  });
+});
+
 describe('a source of your own that has a demo source\'s name', () => {
   it('is yours: merged as declared, with no curated contract and no demo wiring', async () => {
     const file = join(tmpdir(), `junction-named-payments-${process.pid}.meshrc.yaml`);

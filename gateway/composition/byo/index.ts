@@ -54,7 +54,9 @@ export async function loadUserSources(entries: readonly SourceEntry[], options: 
       } catch (err) {
         throw new SourceLoadError(entry.name, err);
       }
-      const access = { public: entry.options.public === true, namespace: entry.options.namespace === true, batchSize: entry.options.batchSize ?? DEFAULT_BATCH_SIZE, ...(entry.options.policy ? { policy: entry.options.policy } : {}) };
+      const access = { public: entry.options.public === true, namespace: entry.options.namespace === true, batchSize: entry.options.batchSize ?? DEFAULT_BATCH_SIZE, ...(entry.options.policy ? { policy: entry.options.policy } : {}),
+        forwardIdentity: 'forwardIdentity' in entry.options && entry.options.forwardIdentity === true,
+      };
       if (!entry.options.rename) return { ...loaded, ...access };
       const unknown = unknownRenames(loaded.schema, entry.options.rename);
       if (unknown.length > 0) throw new SourceLoadError(entry.name, new Error(`rename names what the source does not have: ${unknown.join(', ')}`));

@@ -45,6 +45,8 @@ export interface LoadedSource {
   namespace?: boolean;
   /** Most keys in one batched call into it (`batchSize`); more are split into several calls. */
   batchSize?: number;
+  /** Told who calls (`forwardIdentity`): what it answers may depend on the caller. */
+  forwardIdentity?: boolean;
   /** Policy for its root fields that say none of their own (`policy` in its entry). */
   policy?: SourcePolicy;
 }
