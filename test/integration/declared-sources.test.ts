@@ -255,6 +255,30 @@ describe('a declared link with @cacheControl keeps each key in the entity cache'
   });
 });
 
+describe('a GraphQL source without an SDL', () => {
+  it('is introspected at start and served', async () => {
+    const file = join(tmpdir(), `junction-introspected-${process.pid}.meshrc.yaml`);
+    writeFileSync(file, `sources:
+  - name: Sms
+    handler:
+      graphql:
+        endpoint: '{env.SMS_URL}/graphql'
+        operationHeaders:
+          Authorization: '{env.SMS_AUTHORIZATION}'
+`);
+    const h = await startHarness({ meshConfig: file, env: declaredEnv });
+    try {
+      expect(Object.keys(h.gateway.schema.getQueryType()!.getFields())).toEqual(['message', 'messages', 'messagesForCustomers']);
+      await h.resetStats();
+      const { body } = await h.query('{ messagesForCustomers(customerIds: ["cus_nobody"]) { customerId messages { id } } }');
+      expect(body).toEqual({ data: { messagesForCustomers: [{ customerId: 'cus_nobody', messages: [] }] } });
+      expect((await h.stats()).messaging.total).toBe(1);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('a source of your own that has a demo source\'s name', () => {
   it('is yours: merged as declared, with no curated contract and no demo wiring', async () => {
     const file = join(tmpdir(), `junction-named-payments-${process.pid}.meshrc.yaml`);
