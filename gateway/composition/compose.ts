@@ -22,7 +22,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { stitchSchemas } from '@graphql-tools/stitch';
-import { applySchemaTransforms, type SubschemaConfig } from '@graphql-tools/delegate';
+import { annotateExternalObject, applySchemaTransforms, isExternalObject, type SubschemaConfig } from '@graphql-tools/delegate';
 import { getAdditionalResolversFromTypeDefs, getInContextSDK, resolveAdditionalResolvers } from '@graphql-mesh/utils';
 import type { IResolvers } from '@graphql-tools/utils';
 import { catalogueExecutor } from './byo/source-errors.ts';
@@ -157,6 +157,33 @@ function unreachableLinks(resolvers: readonly (AdditionalResolverEntry | string)
   resolvers.forEach((link, index) => typeof link === 'object' && check(link, `additionalResolvers[${index}]`));
   for (const link of linkDefs) check(link, `@resolveTo on ${link.targetTypeName}.${link.targetFieldName}`);
   return problems;
+}
+
+/** The stitched schema's own copy of each source's subschema, by the source's name. */
+function subschemasByName(schema: GraphQLSchema): Map<string, SubschemaConfig> {
+  const map = (schema.extensions as { stitchingInfo?: { subschemaMap?: Map<{ name?: string }, SubschemaConfig> } }).stitchingInfo?.subschemaMap;
+  const byName = new Map<string, SubschemaConfig>();
+  for (const [config, subschema] of map ?? []) if (config.name) byName.set(config.name, subschema);
+  return byName;
+}
+
+const isPromise = (value: unknown): value is Promise<unknown> => typeof (value as { then?: unknown } | null)?.then === 'function';
+
+/**
+ * A link's value, readable by the fields below it whatever they are called in the client's
+ * document. A link whose `result` is a path (`result: messages`), or a value from the entity
+ * cache, is plain data keyed by response key (an alias, or the response cache's own
+ * `__responseCacheId: id`), and plain data is read by field name: every aliased field below such a
+ * link answered null, or failed when non-null (Mesh does the same). Marked as the source's
+ * answer, each is read by response key, as delegated answers are.
+ */
+function readable(value: unknown, subschema: SubschemaConfig): unknown {
+  if (Array.isArray(value)) {
+    for (const item of value) readable(item, subschema);
+    return value;
+  }
+  if (typeof value === 'object' && value !== null && !(value instanceof Error) && !isExternalObject(value)) annotateExternalObject(value, [], subschema, {});
+  return value;
 }
 
 type SdkCall = (options: { context?: unknown; info?: GraphQLResolveInfo; selectionSet?: unknown; argsFromKeys?: unknown; dataLoaderOptions?: { maxBatchSize?: number } }) => unknown;
@@ -324,6 +351,7 @@ export async function composeSources(options: {
   const sdk = getInContextSDK(schema, raw as never, undefined as never, []) as Record<string, Record<string, Record<string, SdkCall>>>;
   const byName = new Map([...options.sources.map((s) => s.source), ...options.namespaced].map((s) => [s.name, s]));
   const required = requiredSelections(schema);
+  const stitched = subschemasByName(schema);
   const linkCache = options.entityCache
     ? createLinkCache(schema, options.entityCache, { perCaller: (name) => byName.get(name)?.forwardIdentity === true })
     : undefined;
@@ -338,9 +366,11 @@ export async function composeSources(options: {
         };
         // Batched links whose field says @cacheControl: each key's value kept in the entity cache.
         const viaCache = (linkCache ? linkCache(name, `${rootName}.${fieldName}`, inner as LinkCall) : inner) as SdkCall;
+        const subschema = stitched.get(name);
         fields[fieldName] = (o) => {
           if (source && !source.public && isAnonymous(o.context)) throw needsCaller(name, `${rootName}.${fieldName}`);
-          return viaCache(o);
+          const value = viaCache(o);
+          return subschema ? (isPromise(value) ? value.then((v) => readable(v, subschema)) : readable(value, subschema)) : value;
         };
       }
     }

@@ -17,7 +17,8 @@ import { ANONYMOUS, type Principal } from '../auth/principal.ts';
  * and who may read the field is decided before (authorization wraps the link); a `PRIVATE` scope,
  * or a source told who calls (`forwardIdentity`), keeps entries per caller.
  *
- * Kept only for selections without aliases: a kept value is plain JSON, read by field name.
+ * Kept per shape of the link's selection (aliases included: a kept value is keyed by response
+ * key, and read so); not for selections that spread named fragments.
  */
 export interface LinkCall {
   (options: LinkOptions): unknown;
@@ -39,16 +40,13 @@ interface Policy {
 const NONE: Policy = { ttlMs: 0, private: false };
 
 /**
- * Whether a selection names a field by another name (an alias) anywhere, or spreads a fragment.
- * The response cache's own aliases (`__responseCacheId: id`, `__responseCacheTypeName: __typename`)
- * do not count: they read the field by its own name, and never reach an answer.
+ * Whether a selection spreads a named fragment anywhere: its printed form does not say what the
+ * fragment holds (two documents may define one name differently), so it cannot key an entry.
  */
-function hasAlias(selectionSet: SelectionSetNode | undefined): boolean {
+function spreadsFragment(selectionSet: SelectionSetNode | undefined): boolean {
   if (!selectionSet) return false;
   return selectionSet.selections.some((s) =>
-    (s.kind === Kind.FIELD && ((s.alias !== undefined && !s.alias.value.startsWith('__responseCache')) || hasAlias(s.selectionSet)))
-    || (s.kind === Kind.INLINE_FRAGMENT && hasAlias(s.selectionSet))
-    || s.kind === Kind.FRAGMENT_SPREAD);
+    s.kind === Kind.FRAGMENT_SPREAD || ((s.kind === Kind.FIELD || s.kind === Kind.INLINE_FRAGMENT) && spreadsFragment(s.selectionSet)));
 }
 
 /** A delegated value (or list of them) that came with errors for fields inside it. */
@@ -77,7 +75,7 @@ export function createLinkCache(schema: GraphQLSchema, cache: EntityCache, optio
   const shapeOf = (info: GraphQLResolveInfo): string | null => {
     let shape = shapes.get(info.fieldNodes);
     if (shape === undefined) {
-      shape = info.fieldNodes.some((n) => hasAlias(n.selectionSet)) ? null : info.fieldNodes.map((n) => (n.selectionSet ? print(n.selectionSet) : '')).join('|');
+      shape = info.fieldNodes.some((n) => spreadsFragment(n.selectionSet)) ? null : info.fieldNodes.map((n) => (n.selectionSet ? print(n.selectionSet) : '')).join('|');
       shapes.set(info.fieldNodes, shape);
     }
     return shape;

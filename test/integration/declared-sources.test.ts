@@ -60,6 +60,19 @@ describe('a Mesh v0 configuration with declared links', () => {
     expect(stats.messaging.total).toBe(1);
   });
 
+  it('reads aliased fields through a link whose result is a path, with or without the key selected', async () => {
+    const { body } = await h.query('{ listCustomers(limit: 5) { data { id texts { b: body s: status } } } }');
+    expect(body.errors).toBeUndefined();
+    const customers = body.data!.listCustomers.data as { id: string; texts: { b: string; s: string }[] }[];
+    const texts = customers.flatMap((c) => c.texts);
+    expect(texts.length).toBeGreaterThan(0);
+    const bodies = new Set(h.seed.messages.map((m) => m.body));
+    for (const t of texts) {
+      expect(bodies.has(t.b)).toBe(true);
+      expect(typeof t.s).toBe('string');
+    }
+  });
+
   it('holds a declared field to its @requiresScopes: null and FORBIDDEN without the scope, and no call to its source', async () => {
     const token = await h.issuer.token({ sub: 'billing-clerk', scopes: ['payments:read'] });
     const { body } = await h.query('{ listCustomers(limit: 2) { data { id texts { id } } } }', {}, { authorization: `Bearer ${token}` });
@@ -248,9 +261,23 @@ describe('a declared link with @cacheControl keeps each key in the entity cache'
     expect((await h.stats()).messaging.total).toBe(3);
   });
 
-  it('keeps nothing for a selection with aliases (a kept value is read by field name)', async () => {
-    await h.query('{ listCustomers(limit: 2) { data { id texts { i: id } } } }');
-    await h.query('{ listCustomers(limit: 2) { data { id texts { i: id } } } }');
+  it('keeps a selection with aliases, read back by its aliases', async () => {
+    const query = '{ listCustomers(limit: 2) { data { id texts { i: id b: body } } } }';
+    const first = await h.query(query);
+    const second = await h.query(query);
+    expect(second.body).toEqual(first.body);
+    expect(JSON.stringify(first.body)).toMatch(/"i":"SM/);
+    expect((await h.stats()).messaging.total).toBe(1);
+  });
+
+  it('never serves one fragment\'s entry for another of the same name', async () => {
+    const a = await h.query('{ listCustomers(limit: 2) { data { id texts { ...T } } } } fragment T on Sms_Message { id }');
+    const b = await h.query('{ listCustomers(limit: 2) { data { id texts { ...T } } } } fragment T on Sms_Message { status }');
+    expect(a.body.errors).toBeUndefined();
+    expect(b.body.errors).toBeUndefined();
+    const statuses = (b.body.data!.listCustomers.data as { texts: { status?: string }[] }[]).flatMap((c) => c.texts.map((t) => t.status));
+    expect(statuses.length).toBeGreaterThan(0);
+    for (const status of statuses) expect(typeof status).toBe('string');
     expect((await h.stats()).messaging.total).toBe(2);
   });
 });
