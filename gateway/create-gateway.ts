@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { buildGatewaySchema } from './composition/index.ts';
 import type { SourceReport } from './composition/byo/report.ts';
-import { EXAMPLE_QUERY } from './example-query.ts';
+import { EXAMPLE_QUERY, exampleQueryFor } from './example-query.ts';
 import { createSourceClients, SOURCE_NAMES, type SourceClients, type SourceName } from '../sources/index.ts';
 import type { JunctionContext } from '../schema/context.ts';
 import { useRequestId } from './plugins/request-id/use-request-id.ts';
@@ -175,7 +175,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     graphiql: dev
       ? async () => ({
           title: 'Junction',
-          defaultQuery: EXAMPLE_QUERY,
+          defaultQuery: curated ? EXAMPLE_QUERY : exampleQueryFor(schema),
           // A newcomer's first query works: a fresh dev token with every demo scope, in the headers tab.
           ...(auth.devIssuer
             ? { headers: JSON.stringify({ authorization: `Bearer ${await auth.devIssuer.mint({ sub: 'graphiql-dev', scopes: DEV_ISSUER.allScopes })}` }, null, 2) }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { declaredEnv, LINKED } from '../helpers/declared.ts';
 import { createMemoryStore } from '../../gateway/cache/store.ts';
+import { exampleQueryFor } from '../../gateway/example-query.ts';
 
 /**
  * A GraphQL Mesh v0 configuration served by Junction unchanged (test/fixtures/declared/): a REST
@@ -173,6 +174,14 @@ describe("the README's worked example: three backends of a user's own, linked an
     expect(stats.payments.total).toBe(3);
     expect(stats.maps.operations).toEqual({ GetPlaces: 1 });
     expect(stats.messaging.total).toBe(1);
+  });
+
+  it('opens GraphiQL on a query of its own sources that answers (not the demo contract\'s)', async () => {
+    const example = exampleQueryFor(h.gateway.schema);
+    expect(example).toMatch(/listCustomers|listMerchants|listPayments/);
+    const { body } = await h.query(example);
+    expect(body.errors).toBeUndefined();
+    expect(Object.keys(body.data!).length).toBeGreaterThan(0);
   });
 
   it('guards as declared: anonymous callers get the public maps source only', async () => {
