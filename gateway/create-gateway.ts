@@ -28,6 +28,8 @@ import { useShapeLimits } from './plugins/limits/use-shape-limits.ts';
 import { useCostLimit } from './plugins/limits/use-cost-limit.ts';
 import { useRateLimits } from './plugins/limits/use-rate-limits.ts';
 import { createRateLimitEngine, type RateLimitEngine } from './plugins/limits/rate-limits.ts';
+import { createUpstreamQuota } from './plugins/limits/upstream-quota.ts';
+import type { SourceQuota } from './engine/runtime.ts';
 import { createEntityCache } from '../sources/common/entity-cache.ts';
 import type { CacheStore } from '../sources/common/cache.ts';
 import { createResilience, type BreakerState, type ResilienceOptions, type SourceResilience } from '../sources/common/resilience.ts';
@@ -70,8 +72,8 @@ export interface GatewayOptions {
   rateLimits?: RateLimitEngine;
   /** Providers' rate limits kept on our side, per source (gateway/plugins/limits/upstream-quota.ts). */
   quotas?: Partial<Record<SourceName, (operation: string) => Promise<void>>>;
-  /** The same for declared sources, by name: undefined for a source without a quota. */
-  sourceQuotas?: (source: string) => ((operation: string) => Promise<void>) | undefined;
+  /** The same for declared sources, from their entry's `quota` (default: counted in this instance's memory). */
+  sourceQuotas?: (source: string, spec?: SourceQuota) => ((operation: string) => Promise<void>) | undefined;
   /**
    * Sample the event loop to take fewer requests while the CPU is saturated (default true). Tests
    * turn it off so that a busy test machine never sheds their requests, and feed samples by hand.
@@ -151,7 +153,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       deadline: () => scopes.getStore()?.deadline,
       ...(dev ? { onCall: recordCall } : {}),
       ...(config.resilience ? { resilience: config.resilience } : {}),
-      ...(options.sourceQuotas ? { quota: options.sourceQuotas } : {}),
+      // A declared source's `quota`: counted in Redis across instances when main.ts gives one.
+      quota: options.sourceQuotas ?? ((source, spec) => (spec ? createUpstreamQuota({ source, ...spec }) : undefined)),
     },
   });
   // The demo sources' clients and breakers, when the sources file names them.

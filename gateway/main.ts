@@ -113,6 +113,8 @@ async function main(): Promise<void> {
   const sourceTimeouts = Object.fromEntries(SOURCE_NAMES.flatMap((name) => (config.sources[name].timeoutMs ? [[name, config.sources[name].timeoutMs]] : [])));
   const gateway = await createGateway({
     config: { ...config, sourceTimeouts }, sourceUrls, logger, healthChecks, credentials, auth, rateLimits, quotas, meshConfig: config.meshConfig,
+    // Declared sources' quotas, shared by every instance through Redis when there is one.
+    sourceQuotas: (source, spec) => (spec ? createUpstreamQuota({ source, ...spec }, redis) : undefined),
     ...(cacheStore ? { cacheStore } : {}),
   });
   if (gateway.reports.length > 0) {

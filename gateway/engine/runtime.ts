@@ -27,6 +27,15 @@ export interface SourceRuntime {
   client(): SourceClientOptions;
 }
 
+/** A provider's rate limit as a source's entry says it (`quota:`). */
+export interface SourceQuota {
+  perSec: number;
+  /** Only these operations count; default all. */
+  operations?: readonly string[];
+  /** Calls that may wait for room; more are refused. Default 100. */
+  maxQueue?: number;
+}
+
 /** Hooks the gateway gives every source: the request's deadline, the debug record, breaker settings. */
 export interface RuntimeHooks {
   /** The current request's deadline (ms since the epoch), if any. */
@@ -37,8 +46,11 @@ export interface RuntimeHooks {
   resilience?: Partial<Omit<ResilienceOptions, 'source'>>;
   /** Injected fetch (tests); default: undici over the source's own pool. */
   fetch?: typeof globalThis.fetch;
-  /** Waits for room in a provider's quota, per source (gateway/plugins/limits/upstream-quota.ts). */
-  quota?: (source: string) => ((operation: string) => Promise<void>) | undefined;
+  /**
+   * Waits for room in a provider's quota, per source (gateway/plugins/limits/upstream-quota.ts):
+   * given the source's name and its entry's `quota`, if any.
+   */
+  quota?: (source: string, spec?: SourceQuota) => ((operation: string) => Promise<void>) | undefined;
 }
 
 export interface RuntimeOptions {
@@ -48,6 +60,8 @@ export interface RuntimeOptions {
   timeoutMs: number;
   maxResponseBytes: number;
   auth?: AuthConfig;
+  /** The provider's rate limit, from the source's entry. */
+  quota?: SourceQuota;
   /** What the probe asks. Default: GET of `url`. */
   probe?: { method: 'GET' | 'POST' | 'HEAD'; body?: string; headers?: Record<string, string> };
 }
@@ -55,7 +69,7 @@ export interface RuntimeOptions {
 export function createSourceRuntime(options: RuntimeOptions, hooks: RuntimeHooks = {}): SourceRuntime {
   const { name } = options;
   const resilience = createResilience({ source: name, ...hooks.resilience });
-  const quota = hooks.quota?.(name);
+  const quota = hooks.quota?.(name, options.quota);
   const client: SourceClientOptions = {
     url: options.url,
     timeoutMs: options.timeoutMs,

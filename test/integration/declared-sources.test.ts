@@ -291,6 +291,25 @@ describe('a declared link with @cacheControl keeps each key in the entity cache'
   });
 });
 
+describe('a source\'s quota in its entry', () => {
+  it('keeps the provider\'s rate: at 2 calls per second with no queue, the third concurrent call is SOURCE_RATE_LIMITED and never sent', async () => {
+    const file = join(tmpdir(), `junction-quota-${process.pid}.meshrc.yaml`);
+    writeFileSync(file, readFileSync('test/fixtures/declared/linked.meshrc.yaml', 'utf8')
+      .replaceAll('../../../sources/', `${process.cwd()}/sources/`)
+      .replace(`        source: ${process.cwd()}/sources/messaging/schema.graphql`, `        source: ${process.cwd()}/sources/messaging/schema.graphql
+        quota: { perSec: 2, maxQueue: 0 }`));
+    const h = await startHarness({ meshConfig: file, env: declaredEnv });
+    try {
+      const answers = await Promise.all(['SMa', 'SMb', 'SMc'].map((id) => h.query('query ($id: ID!) { Sms_message(id: $id) { id } }', { id })));
+      const codes = answers.map((a) => a.body.errors?.[0]?.extensions?.code ?? 'ok').sort();
+      expect(codes).toEqual(['SOURCE_RATE_LIMITED', 'ok', 'ok']);
+      expect((await h.stats()).messaging.total).toBe(2);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('a GraphQL source without an SDL', () => {
   it('is introspected at start and served', async () => {
     const file = join(tmpdir(), `junction-introspected-${process.pid}.meshrc.yaml`);

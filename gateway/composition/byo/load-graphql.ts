@@ -4,7 +4,7 @@ import { buildClientSchema, buildSchema, getIntrospectionQuery, type GraphQLSche
 import type { LoadedSource } from './types.ts';
 import { rootFieldCount } from './common.ts';
 import { graphqlExecutor } from '../../engine/graphql.ts';
-import { createSourceRuntime, type RuntimeHooks } from '../../engine/runtime.ts';
+import { createSourceRuntime, type RuntimeHooks, type SourceQuota } from '../../engine/runtime.ts';
 import type { AuthConfig } from '../../engine/credentials.ts';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../../../sources/common/upstream-fetch.ts';
 
@@ -26,6 +26,8 @@ export interface GraphQLSourceOptions {
   forwardIdentity?: boolean;
   /** The gateway's credentials for the backend (engine/credentials.ts). */
   auth?: AuthConfig;
+  /** The provider's rate limit, kept by the gateway (engine/runtime.ts SourceQuota). */
+  quota?: SourceQuota;
   /** Largest answer read, in bytes. Default 5 MiB. */
   maxResponseBytes?: number;
   /** The gateway's hooks for every call (deadline, debug record, breaker settings). */
@@ -46,6 +48,7 @@ export async function loadGraphQLSource(options: GraphQLSourceOptions): Promise<
     timeoutMs,
     maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
     ...(options.auth ? { auth: options.auth } : {}),
+    ...(options.quota ? { quota: options.quota } : {}),
     // Any GraphQL server answers this, and it costs it nothing.
     probe: { method: 'POST', body: '{"query":"{__typename}"}', headers: { 'content-type': 'application/json', ...operationHeaders } },
   }, { ...options.hooks, ...(options.fetch ? { fetch: options.fetch } : {}) });

@@ -20,7 +20,7 @@ import type { LoadedSource } from './types.ts';
 import { rootFieldCount, timedFetch } from './common.ts';
 import { DEFAULT_IDEMPOTENCY_HEADERS } from '../../engine/identity.ts';
 import { executeRestWithRuntime, type FailureRule } from '../../engine/rest.ts';
-import { createSourceRuntime, type RuntimeHooks } from '../../engine/runtime.ts';
+import { createSourceRuntime, type RuntimeHooks, type SourceQuota } from '../../engine/runtime.ts';
 import type { AuthConfig } from '../../engine/credentials.ts';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../../../sources/common/upstream-fetch.ts';
 import { deref, expandableReferences, readIdStringsAsObjects, removeCredentialParameters } from './openapi-fixes.ts';
@@ -51,6 +51,8 @@ export interface OpenApiSourceOptions {
   ignoreErrorResponses?: boolean;
   /** The gateway's credentials for the backend (engine/credentials.ts). */
   auth?: AuthConfig;
+  /** The provider's rate limit, kept by the gateway (engine/runtime.ts SourceQuota). */
+  quota?: SourceQuota;
   /** Largest answer read, in bytes. Default 5 MiB. */
   maxResponseBytes?: number;
   /** The gateway's hooks for every call (deadline, debug record, breaker settings). */
@@ -326,6 +328,7 @@ export async function loadOpenApiSource(options: OpenApiSourceOptions): Promise<
     timeoutMs,
     maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
     ...(options.auth ? { auth: options.auth } : {}),
+    ...(options.quota ? { quota: options.quota } : {}),
   }, { ...options.hooks, ...(options.fetch ? { fetch: options.fetch } : {}) });
   // Mesh compiled the spec; Junction executes it (engine/rest.ts).
   executeRestWithRuntime(executable, runtime, {

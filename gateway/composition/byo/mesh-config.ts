@@ -53,6 +53,19 @@ const policy = z
   })
   .optional();
 export type SourcePolicy = NonNullable<z.infer<typeof policy>>;
+/**
+ * The provider's rate limit, kept on the gateway's side across every instance (with Redis): calls
+ * over it wait in a queue (default 100) for the next second, then are refused SOURCE_RATE_LIMITED.
+ */
+const quota = z
+  .strictObject({
+    perSec: z.number().int().min(1).max(100_000),
+    /** Only these operations count (a provider that limits sends only); default all. */
+    operations: z.array(z.string().min(1)).min(1).optional(),
+    maxQueue: z.number().int().min(0).max(10_000).optional(),
+  })
+  .optional();
+export type SourceQuota = NonNullable<z.infer<typeof quota>>;
 /** Most keys in one batched call of a declared link into this source; more are split. Default 100. */
 const batchSize = z.number().int().min(1).max(10_000).optional();
 const auth = authSchema.optional();
@@ -71,6 +84,7 @@ const openapi = z.strictObject({
   namespace,
   batchSize,
   policy,
+  quota,
   auth,
   failure,
   /** Mesh's option: operations return their success type only; error answers are SOURCE_* errors, not union members. */
@@ -92,6 +106,7 @@ const graphql = z.strictObject({
   namespace,
   batchSize,
   policy,
+  quota,
   auth,
   endpoint: url,
   source: z.string().min(1).optional(),
@@ -106,6 +121,7 @@ const soap = z.strictObject({
   namespace,
   batchSize,
   policy,
+  quota,
   auth,
   source: z.string().min(1),
   endpoint: url.optional(),

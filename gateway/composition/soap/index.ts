@@ -19,7 +19,7 @@ import { SchemaBuilder } from './schema-builder.ts';
 import { readWsdl, type DocumentLoader, type WsdlDocument } from './wsdl-reader.ts';
 import type { TokenEnvironment } from '../../../sources/common/ws-security.ts';
 import { XsdModeler } from './xsd-types.ts';
-import { createSourceRuntime, type RuntimeHooks, type SourceRuntime } from '../../engine/runtime.ts';
+import { createSourceRuntime, type RuntimeHooks, type SourceQuota, type SourceRuntime } from '../../engine/runtime.ts';
 import type { AuthConfig } from '../../engine/credentials.ts';
 import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_UPSTREAM_TIMEOUT_MS } from '../../../sources/common/upstream-fetch.ts';
 
@@ -56,6 +56,8 @@ export interface SoapSourceOptions {
   hooks?: RuntimeHooks;
   /** HTTP credentials besides WS-Security (engine/credentials.ts). */
   auth?: AuthConfig;
+  /** The provider's rate limit, kept by the gateway (engine/runtime.ts SourceQuota). */
+  quota?: SourceQuota;
 }
 
 const isUrl = (location: string): boolean => /^https?:\/\//i.test(location);
@@ -102,6 +104,7 @@ export async function loadSoapSource(options: SoapSourceOptions): Promise<Loaded
       timeoutMs: options.timeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
       maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
       ...(options.auth ? { auth: options.auth } : {}),
+      ...(options.quota ? { quota: options.quota } : {}),
     }, { ...options.hooks, ...(options.fetch ? { fetch: options.fetch } : {}) })
     : undefined;
   const invoke = createInvoker({
