@@ -186,6 +186,7 @@ export interface AuthConfig {
 }
 
 export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
   override readonly name = 'ConfigError';
   constructor(readonly problems: string[]) {
     super(`Junction cannot start: the configuration has ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join('\n')}`);

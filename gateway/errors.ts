@@ -234,3 +234,26 @@ export function relocated(mapped: GraphQLError, at: GraphQLError | undefined): G
 }
 
 export { UnsendableValueError, UpstreamError };
+
+/**
+ * The catalogue of every reason Junction refuses to start. Each is printed as
+ * `Junction failed to start [CODE]: <what, where>` on stderr, every problem named at once, and the
+ * process exits 1: nothing is half-served. The README's start-up table is checked against it.
+ */
+export const STARTUP_ERRORS = {
+  CONFIG_INVALID: 'An environment variable has a value Junction refuses (each is named with the value received), or production lacks what it needs (an identity provider, upstream credentials).',
+  SOURCES_FILE_INVALID: 'The sources file (JUNCTION_CONFIG) cannot be read, or an entry says what Junction does not do: every problem with its place (`sources[2] (gh).handler.graphql.endpoint: ...`).',
+  DEMO_SOURCES_INCOMPLETE: 'The sources file names some of the three demo sources but not all (the curated contract links all three), or names no source at all.',
+  SOURCE_LOAD_FAILED: 'A source\'s contract (OpenAPI document, WSDL, SDL, or introspection of a GraphQL endpoint) could not be read or converted; the source and the reason are named.',
+  COMPOSITION_FAILED: 'The sources cannot be served as one schema: two define one type differently or one root field, a link names what its source does not serve, or additionalTypeDefs do not fit.',
+  CONTRACT_MISMATCH: 'The curated contract (schema/) no longer matches the demo backends\' specs.',
+  MESH_BUILD_MISSING: 'GraphQL Mesh\'s build output (`.mesh/`) is missing: run `npm run build:mesh` (npm start and npm test run it).',
+} as const;
+
+export type StartupCode = keyof typeof STARTUP_ERRORS;
+
+/** The start-up code an error carries, if it is one of the catalogue's. */
+export function startupCode(error: unknown): StartupCode | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code in STARTUP_ERRORS ? (code as StartupCode) : undefined;
+}

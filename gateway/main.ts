@@ -9,6 +9,7 @@ import { Server as NetServer } from 'node:net';
 import { dirname } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './logger.ts';
+import { startupCode } from './errors.ts';
 import { createGateway } from './create-gateway.ts';
 import { formatReport } from './composition/byo/report.ts';
 import { readMeshConfig } from './composition/byo/mesh-config.ts';
@@ -37,10 +38,7 @@ async function main(): Promise<void> {
   try {
     config = loadConfig(process.env);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
+    if (err instanceof ConfigError) failStart(err);
     throw err;
   }
   const logger = createLogger(config.logLevel);
@@ -54,8 +52,7 @@ async function main(): Promise<void> {
       logger.info({ file: config.meshConfig, keys: sourcesFile.ignored }, 'keys of GraphQL Mesh\'s own server left to Mesh: Junction takes its settings from its environment');
     }
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
-    process.exit(1);
+    failStart(err);
   }
   const demo = named.filter((name) => config.sources[name].url === undefined);
   // Embedded demo backends get fresh random credentials, known only to this process; a backend
@@ -229,7 +226,11 @@ function acceptPending(server: Server, maxMs: number): Promise<void> {
   });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`Junction failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+/** Start-up refused: `Junction failed to start [CODE]: ...` (gateway/errors.ts STARTUP_ERRORS), exit 1. */
+function failStart(err: unknown): never {
+  const code = startupCode(err);
+  process.stderr.write(`Junction failed to start${code ? ` [${code}]` : ''}: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
-});
+}
+
+main().catch(failStart);

@@ -59,6 +59,7 @@ export interface ComposeInput {
 }
 
 export class CompositionError extends Error {
+  readonly code = 'COMPOSITION_FAILED';
   override readonly name = 'CompositionError';
   constructor(readonly problems: string[]) {
     super(`The sources cannot be composed into one schema:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

@@ -12,6 +12,7 @@ import type { LoadOptions } from './byo/index.ts';
 import type { SourceReport } from './byo/report.ts';
 
 export class ContractMismatch extends Error {
+  readonly code = 'CONTRACT_MISMATCH';
   override readonly name = 'ContractMismatch';
   constructor(readonly problems: string[]) {
     super(`The public schema no longer matches the backends' specs:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -69,6 +70,7 @@ function mergeParts(parts: GraphQLSchema[]): GraphQLSchema {
 }
 
 export class CuratedSourcesIncomplete extends Error {
+  readonly code = 'DEMO_SOURCES_INCOMPLETE';
   override readonly name = 'CuratedSourcesIncomplete';
 }
 

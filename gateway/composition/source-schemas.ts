@@ -11,6 +11,7 @@ import { buildSchema, type GraphQLSchema } from 'graphql';
 export const DEFAULT_MESH_DIR = '.mesh';
 
 export class MeshArtifactsMissing extends Error {
+  readonly code = 'MESH_BUILD_MISSING';
   override readonly name = 'MeshArtifactsMissing';
 }
 

@@ -1,5 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startGatewayProcess, stopProcess } from '../helpers/gateway-process.ts';
 import { startDemoBackends } from '../../sources/index.ts';
@@ -120,5 +122,32 @@ describe('JUNCTION_CONFIG=bench/mesh-v0/.meshrc.yaml, the real process', () => {
     expect(after.payments.total).toBe(2);
 
     expect(await stopProcess(child)).toBe(0);
+  });
+});
+
+describe('a gateway that cannot start', () => {
+  const refused = (env: Record<string, string>) =>
+    startGatewayProcess(env).then(
+      () => { throw new Error('it started'); },
+      (err: Error) => err.message,
+    );
+
+  it('says why with a catalogued start-up code, every problem at once, and exits 1', async () => {
+    const file = join(tmpdir(), `junction-refused-${process.pid}.meshrc.yaml`);
+    writeFileSync(file, `sources:
+  - name: one
+    handler:
+      jsonSchema: { source: ./x.json }
+  - name: two
+    handler:
+      graphql: { endpoint: 'not a url' }
+`);
+    const sources = await refused({ NODE_ENV: 'development', JUNCTION_CONFIG: file });
+    expect(sources).toMatch(/exited with 1/);
+    expect(sources).toMatch(/Junction failed to start \[SOURCES_FILE_INVALID\]: .*2 problem/);
+    expect(sources).toMatch(/sources\[0\] \(one\)\.handler: "jsonSchema" is not a handler Junction serves/);
+    expect(sources).toMatch(/sources\[1\] \(two\)\.handler\.graphql\.endpoint: must be an http\(s\) URL/);
+    const config = await refused({ NODE_ENV: 'development', UPSTREAM_TIMEOUT_MS: 'soon' });
+    expect(config).toMatch(/Junction failed to start \[CONFIG_INVALID\]: .*UPSTREAM_TIMEOUT_MS/s);
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { ERROR_CATALOGUE, fromUpstreamError, UpstreamError } from '../../gateway/errors.ts';
+import { ERROR_CATALOGUE, fromUpstreamError, STARTUP_ERRORS, UpstreamError } from '../../gateway/errors.ts';
 import { createMaskError, toClientError } from '../../gateway/plugins/errors/use-error-catalogue.ts';
 
 const silent = pino({ level: 'silent' });
@@ -15,6 +15,13 @@ describe('the error catalogue', () => {
     const table = readme.slice(readme.indexOf('## Error codes'));
     const documented = [...table.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
     expect(documented.sort()).toEqual(Object.keys(ERROR_CATALOGUE).sort());
+  });
+
+  it('documents every start-up code in the README\'s start-up table, and none that does not exist', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const table = readme.slice(readme.indexOf('## Start-up errors'), readme.indexOf('## Error codes'));
+    const documented = [...table.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
+    expect(documented.sort()).toEqual(Object.keys(STARTUP_ERRORS).sort());
   });
 
   it('maps each kind of upstream failure to its code, keeping the backend\'s own code', () => {

@@ -22,6 +22,7 @@ export interface LoadOptions {
 export const DEFAULT_BATCH_SIZE = 100;
 
 export class SourceLoadError extends Error {
+  readonly code = 'SOURCE_LOAD_FAILED';
   override readonly name = 'SourceLoadError';
   constructor(readonly source: string, cause: unknown) {
     super(`source "${source}" could not be loaded: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });

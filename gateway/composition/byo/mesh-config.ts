@@ -150,6 +150,7 @@ export type SourceEntry = (
 };
 
 export class SourceConfigError extends Error {
+  readonly code = 'SOURCES_FILE_INVALID';
   override readonly name = 'SourceConfigError';
   constructor(readonly file: string, readonly problems: string[]) {
     super(`${file} has ${problems.length} problem(s) with its sources:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
