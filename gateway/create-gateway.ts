@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { buildGatewaySchema } from './composition/index.ts';
 import type { SourceReport } from './composition/byo/report.ts';
+import type { MeshConfig } from './composition/byo/mesh-config.ts';
 import { EXAMPLE_QUERY, exampleQueryFor } from './example-query.ts';
 import { createSourceClients, SOURCE_NAMES, type SourceClients, type SourceName } from '../sources/index.ts';
 import type { JunctionContext } from '../schema/context.ts';
@@ -57,6 +58,8 @@ export interface GatewayOptions {
   meshDir?: string;
   /** The file that lists the sources. Default `.meshrc.yaml`. */
   meshConfig?: string;
+  /** That file, already read (it is then not read again). */
+  sourcesFile?: MeshConfig;
   /** Where `{env.NAME}` references in the sources file are read from. Default process.env. */
   env?: Record<string, string | undefined>;
   /** The gateway's own credentials for each backend. */
@@ -148,6 +151,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     maxResponseBytes: config.upstream.maxResponseBytes,
     ...(fetch ? { fetch } : {}),
     ...(entityCache ? { entityCache } : {}),
+    ...(options.sourcesFile ? { sourcesFile: options.sourcesFile } : {}),
     // Every declared source's calls share the request's deadline and show in the debug extension.
     hooks: {
       deadline: () => scopes.getStore()?.deadline,

@@ -12,7 +12,7 @@ import { createLogger } from './logger.ts';
 import { startupCode } from './errors.ts';
 import { createGateway } from './create-gateway.ts';
 import { formatReport } from './composition/byo/report.ts';
-import { readMeshConfig } from './composition/byo/mesh-config.ts';
+import { readMeshConfig, type MeshConfig } from './composition/byo/mesh-config.ts';
 import { createRedis, redactUrl } from './redis.ts';
 import type { HealthCheck } from './plugins/health/use-health.ts';
 import { DEMO_CONTRACTS, SOURCE_NAMES, startDemoBackends, type SourceName } from '../sources/index.ts';
@@ -44,16 +44,16 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
 
   // The demo backends run only for a sources file that names the demo sources.
-  let named: readonly SourceName[];
+  let sourcesFile: MeshConfig;
   try {
-    const sourcesFile = readMeshConfig(config.meshConfig, DEMO_CONTRACTS, process.env);
-    named = sourcesFile.curated as SourceName[];
+    sourcesFile = readMeshConfig(config.meshConfig, DEMO_CONTRACTS, process.env);
     if (sourcesFile.ignored.length > 0) {
       logger.info({ file: config.meshConfig, keys: sourcesFile.ignored }, 'keys of GraphQL Mesh\'s own server left to Mesh: Junction takes its settings from its environment');
     }
   } catch (err) {
     failStart(err);
   }
+  const named = sourcesFile.curated as SourceName[];
   const demo = named.filter((name) => config.sources[name].url === undefined);
   // Embedded demo backends get fresh random credentials, known only to this process; a backend
   // given by URL gets the configured ones, or (development only: config.ts refuses production
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   };
   const sourceTimeouts = Object.fromEntries(SOURCE_NAMES.flatMap((name) => (config.sources[name].timeoutMs ? [[name, config.sources[name].timeoutMs]] : [])));
   const gateway = await createGateway({
-    config: { ...config, sourceTimeouts }, sourceUrls, logger, healthChecks, credentials, auth, rateLimits, quotas, meshConfig: config.meshConfig,
+    config: { ...config, sourceTimeouts }, sourceUrls, logger, healthChecks, credentials, auth, rateLimits, quotas, meshConfig: config.meshConfig, sourcesFile,
     // Declared sources' quotas, shared by every instance through Redis when there is one.
     sourceQuotas: (source, spec) => (spec ? createUpstreamQuota({ source, ...spec }, redis) : undefined),
     ...(cacheStore ? { cacheStore } : {}),

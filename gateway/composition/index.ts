@@ -5,7 +5,7 @@ import { buildPublicSchema, origins } from '../../schema/index.ts';
 import { DEMO_CONTRACTS, SOURCE_NAMES } from '../../sources/index.ts';
 import { carryDescriptions, checkOrigins } from './carry-descriptions.ts';
 import { DEFAULT_MESH_CONFIG, DEFAULT_MESH_DIR, loadSourceSchemas } from './source-schemas.ts';
-import { readMeshConfig } from './byo/mesh-config.ts';
+import { readMeshConfig, type MeshConfig } from './byo/mesh-config.ts';
 import type { SourceRuntime } from '../engine/runtime.ts';
 import type { EntityCache } from '../../sources/common/entity-cache.ts';
 import type { LoadOptions } from './byo/index.ts';
@@ -39,6 +39,8 @@ export interface GatewaySchemaOptions extends LoadOptions {
   env?: Record<string, string | undefined>;
   /** The entity cache, for declared links that say `@cacheControl`. */
   entityCache?: EntityCache;
+  /** The sources file, already read (main.ts reads it first, to know which demo backends to start). */
+  sourcesFile?: MeshConfig;
 }
 
 export interface GatewaySchema {
@@ -82,7 +84,7 @@ export class CuratedSourcesIncomplete extends Error {
  */
 export async function buildGatewaySchema(options: GatewaySchemaOptions): Promise<GatewaySchema> {
   const { meshDir = DEFAULT_MESH_DIR, meshConfig = DEFAULT_MESH_CONFIG, env = process.env } = options;
-  const config = readMeshConfig(meshConfig, DEMO_CONTRACTS, env);
+  const config = options.sourcesFile ?? readMeshConfig(meshConfig, DEMO_CONTRACTS, env);
   if (config.curated.length > 0 && config.curated.length < SOURCE_NAMES.length) {
     const missing = SOURCE_NAMES.filter((name) => !config.curated.includes(name));
     throw new CuratedSourcesIncomplete(`${meshConfig} names the demo source(s) ${config.curated.join(', ')} but not ${missing.join(', ')}: the curated contract links all three, so name all or none`);

@@ -1,6 +1,6 @@
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { closeServer, listen } from '../../sources/common/server.ts';
+import { json, startRecordingServer, type Seen } from '../../test/helpers/recording-server.ts';
 import { basicAuth } from '../../sources/common/credentials.ts';
 import { UpstreamError } from '../../sources/common/upstream-error.ts';
 import { authSchema, type AuthConfig } from './credentials.ts';
@@ -11,14 +11,6 @@ import { createSourceRuntime, type RuntimeHooks, type SourceRuntime } from './ru
  * against a tiny backend that records every request it receives: what reaches the backend is
  * what is asserted, not what the runtime meant to send.
  */
-
-interface Seen {
-  method: string;
-  /** Path and query, as received. */
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
 
 type Handler = (request: Seen, res: ServerResponse) => void;
 
@@ -37,12 +29,6 @@ interface Recorder {
   close(): Promise<void>;
 }
 
-const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers });
-  res.end(text);
-};
-
 async function startRecorder(): Promise<Recorder> {
   let issued = 0;
   const recorder: Recorder = {
@@ -54,20 +40,12 @@ async function startRecorder(): Promise<Recorder> {
     token: (_req, res) => json(res, 200, { access_token: `tok-${++issued}`, token_type: 'Bearer', expires_in: 3600 }),
     close: async () => undefined,
   };
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      const seen: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
-      recorder.seen.push(seen);
-      (seen.url.startsWith('/oauth/token') ? recorder.token : recorder.handle)(seen, res);
-    });
+  const server = await startRecordingServer((seen, res) => {
+    recorder.seen.push(seen);
+    (seen.url.startsWith('/oauth/token') ? recorder.token : recorder.handle)(seen, res);
   });
-  recorder.url = await listen(server);
-  recorder.close = () => closeServer(server);
+  recorder.url = server.url;
+  recorder.close = server.close;
   return recorder;
 }
 

@@ -1,6 +1,7 @@
 import { getOperationAST, GraphQLError, Kind, print, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import type { ExecutionRequest, ExecutionResult, Executor } from '@graphql-tools/utils';
 import { UpstreamError } from '../../sources/common/upstream-error.ts';
+import { headerRecord } from '../../sources/common/upstream-fetch.ts';
 import type { Principal } from '../auth/principal.ts';
 import { identityHeaders } from './identity.ts';
 import type { SourceRuntime } from './runtime.ts';
@@ -31,7 +32,7 @@ function printOnce(document: DocumentNode): string {
  */
 export function graphqlExecutor(runtime: SourceRuntime, options: GraphQLExecutionOptions): Executor {
   const { endpoint, operationHeaders = {}, forwardIdentity = false } = options;
-  const base = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...lower(operationHeaders) };
+  const base = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...headerRecord(operationHeaders) };
   const executor = async (request: ExecutionRequest): Promise<ExecutionResult> => {
     const ast = getOperationAST(request.document, request.operationName);
     const operation = request.operationName ?? firstField(request.document) ?? 'graphql';
@@ -97,8 +98,4 @@ function firstField(document: DocumentNode): string | undefined {
   const ast = getOperationAST(document);
   const first = ast?.selectionSet.selections[0];
   return first?.kind === 'Field' ? first.name.value : undefined;
-}
-
-function lower(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }

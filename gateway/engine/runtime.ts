@@ -1,5 +1,5 @@
 import { Agent } from 'undici';
-import { callUpstream, type SourceClientOptions, type UpstreamCall, type UpstreamCallRecord, type UpstreamResponse } from '../../sources/common/upstream-fetch.ts';
+import { callUpstream, headerRecord, type SourceClientOptions, type UpstreamCall, type UpstreamCallRecord, type UpstreamResponse } from '../../sources/common/upstream-fetch.ts';
 import { createResilience, type BreakerState, type ResilienceOptions } from '../../sources/common/resilience.ts';
 import { sourceCredentials, type AuthConfig, type SourceCredentials } from './credentials.ts';
 
@@ -102,7 +102,7 @@ export function createSourceRuntime(options: RuntimeOptions, hooks: RuntimeHooks
   /** One call with the credentials of the moment; returns the answer and the credentials it carried. */
   const send = async (call: Omit<UpstreamCall, 'source'>): Promise<{ response: UpstreamResponse; sent: Record<string, string> }> => {
     const own = await credentials.headers();
-    const headers = { ...headerObject(call.init.headers), ...own };
+    const headers = { ...headerRecord(call.init.headers), ...own };
     const response = await callUpstream({ ...call, source: name, url: withQuery(call.url), init: { ...call.init, headers } }, client);
     return { response, sent: own };
   };
@@ -133,10 +133,4 @@ function pairName(pair: string): string {
   } catch {
     return name;
   }
-}
-
-function headerObject(init: HeadersInit | undefined): Record<string, string> {
-  if (!init) return {};
-  if (init instanceof Headers || Array.isArray(init)) return Object.fromEntries([...(init as Iterable<[string, string]>)].map(([k, v]) => [k.toLowerCase(), v]));
-  return Object.fromEntries(Object.entries(init).map(([k, v]) => [k.toLowerCase(), v]));
 }

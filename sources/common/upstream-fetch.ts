@@ -164,7 +164,7 @@ function coalescingKey(call: PreparedCall): string {
  * rather than a WHATWG Headers: the gateway makes several upstream calls per client request, and
  * a Headers object per call was a measurable share of its allocations.
  */
-function headerRecord(init: HeadersInit | undefined): Record<string, string> {
+export function headerRecord(init: HeadersInit | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   const add = (name: string, value: string) => {
     const key = name.toLowerCase();

@@ -1,10 +1,12 @@
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startHarness, type GraphQLResponse, type Harness } from '../helpers/harness.ts';
+import { json, startRecordingServer, type Seen } from '../helpers/recording-server.ts';
+import { TEXTS_LINK } from '../helpers/declared.ts';
 import { closeServer, listen } from '../../sources/common/server.ts';
 import { basicAuth, randomCredentials } from '../../sources/common/credentials.ts';
 import { SOURCE_NAMES, type SourceName } from '../../sources/index.ts';
@@ -31,13 +33,6 @@ const MESSAGING_SDL = join(ROOT, 'sources/messaging/schema.graphql');
 // ---------------------------------------------------------------------------------------------
 // Backends of the test's own
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
 /** An answer a scriptable server gives instead of its usual one, once each, in order. */
 type Scripted =
   | { status: number; body: string; headers?: Record<string, string> }
@@ -60,40 +55,26 @@ const isProbe = (s: Seen) => (s.method === 'GET' && new URL(s.url, 'http://x').p
 
 /** A node:http server that answers with `usual`, unless its script says otherwise. */
 async function startScriptable(usual: (seen: Seen, res: ServerResponse) => void | Promise<void>): Promise<Scriptable> {
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      const seen: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
-      scriptable.all.push(seen);
-      if (isProbe(seen)) return void usual(seen, res);
-      scriptable.seen.push(seen);
-      const next = scriptable.script.shift();
-      if (next === undefined) return void usual(seen, res);
-      if (next === 'hang') return;
-      if (next === 'forward-then-502') {
-        void Promise.resolve(usual(seen, { writeHead: () => undefined, end: () => undefined } as unknown as ServerResponse)).then(() => {
-          res.writeHead(502, { 'content-type': 'text/html' });
-          res.end('<html>502 Bad Gateway</html>');
-        });
-        return;
-      }
-      res.writeHead(next.status, { 'content-length': String(Buffer.byteLength(next.body)), ...next.headers });
-      res.end(next.body);
-    });
+  const scriptable: Scriptable = { url: '', seen: [], all: [], script: [], close: async () => undefined };
+  const server = await startRecordingServer((seen, res) => {
+    scriptable.all.push(seen);
+    if (isProbe(seen)) return void usual(seen, res);
+    scriptable.seen.push(seen);
+    const next = scriptable.script.shift();
+    if (next === undefined) return void usual(seen, res);
+    if (next === 'hang') return;
+    if (next === 'forward-then-502') {
+      void Promise.resolve(usual(seen, { writeHead: () => undefined, end: () => undefined } as unknown as ServerResponse)).then(() => {
+        res.writeHead(502, { 'content-type': 'text/html' });
+        res.end('<html>502 Bad Gateway</html>');
+      });
+      return;
+    }
+    res.writeHead(next.status, { 'content-length': String(Buffer.byteLength(next.body)), ...next.headers });
+    res.end(next.body);
   });
-  const scriptable: Scriptable = { url: await listen(server), seen: [], all: [], script: [], close: () => closeServer(server) };
-  return scriptable;
+  return Object.assign(scriptable, server);
 }
-
-const json = (res: ServerResponse, status: number, body: unknown) => {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
-  res.end(text);
-};
 
 /** Widgets: `GET /widgets/{id}` and `POST /widgets`, nothing else. */
 function startWidgets(): Promise<Scriptable> {
@@ -208,16 +189,7 @@ additionalTypeDefs: |
   extend type Customer {
     texts: [Sms_Message!]
   }
-additionalResolvers:
-  - targetTypeName: Customer
-    targetFieldName: texts
-    requiredSelectionSet: '{ id }'
-    sourceName: Sms
-    sourceTypeName: Query
-    sourceFieldName: Sms_messagesForCustomers
-    keyField: id
-    keysArg: customerIds
-    result: messages
+additionalResolvers:${TEXTS_LINK}
 `;
 
 function writeConfig(name: string, sources: string[], tail = ''): string {

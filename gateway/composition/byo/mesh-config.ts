@@ -78,14 +78,11 @@ const failure = z
   })
   .optional();
 
+/** What every kind of source takes, besides its handler's own options. */
+const common = { rename, public: isPublic, namespace, batchSize, policy, quota, auth, timeoutMs: timeoutMs.optional() };
+
 const openapi = z.strictObject({
-  rename,
-  public: isPublic,
-  namespace,
-  batchSize,
-  policy,
-  quota,
-  auth,
+  ...common,
   failure,
   /** Mesh's option: operations return their success type only; error answers are SOURCE_* errors, not union members. */
   ignoreErrorResponses: z.boolean().optional(),
@@ -95,34 +92,20 @@ const openapi = z.strictObject({
   endpoint: url.optional(),
   operationHeaders: headers.optional(),
   queryParams: headers.optional(),
-  timeoutMs: timeoutMs.optional(),
   forwardIdentity: z.boolean().optional(),
   idempotencyHeaders: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a header name')).optional(),
 });
 
 const graphql = z.strictObject({
-  rename,
-  public: isPublic,
-  namespace,
-  batchSize,
-  policy,
-  quota,
-  auth,
+  ...common,
   endpoint: url,
   source: z.string().min(1).optional(),
   operationHeaders: headers.optional(),
-  timeoutMs: timeoutMs.optional(),
   forwardIdentity: z.boolean().optional(),
 });
 
 const soap = z.strictObject({
-  rename,
-  public: isPublic,
-  namespace,
-  batchSize,
-  policy,
-  quota,
-  auth,
+  ...common,
   source: z.string().min(1),
   endpoint: url.optional(),
   soapVersion: z.enum(['1.1', '1.2']).optional(),
@@ -133,7 +116,6 @@ const soap = z.strictObject({
     .optional(),
   queries: z.array(z.string()).optional(),
   mutations: z.array(z.string()).optional(),
-  timeoutMs: timeoutMs.optional(),
 });
 
 export type OpenApiEntry = z.infer<typeof openapi>;

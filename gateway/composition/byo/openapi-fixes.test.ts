@@ -13,7 +13,6 @@ function oas3(answer: Json, schemas: Json = {}, extra: Json = {}): Json {
 
 const ID = { type: 'string', maxLength: 5000 };
 const customer = { type: 'object', required: ['id', 'object', 'email'], properties: { id: { type: 'string', description: 'Unique identifier for the object.' }, object: { type: 'string', enum: ['customer'] }, email: { type: 'string' } } };
-const deletedCustomer = { type: 'object', required: ['id', 'deleted'], properties: { id: { type: 'string' }, object: { type: 'string', enum: ['customer'] }, deleted: { type: 'boolean' } } };
 
 describe('expandableReferences: an anyOf of a string and objects that have an id', () => {
   it('becomes one named type, id required and every other field optional; nullable places stay nullable', () => {
