@@ -7,12 +7,12 @@
  */
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { credentialHeaders } from '../sources/common/credentials.ts';
-import { plainUsernameTokenHeader } from '../sources/common/ws-security.ts';
+import { credentialHeaders } from '../sources/demo/credentials.ts';
+import { plainUsernameTokenHeader } from '../gateway/upstream/ws-security.ts';
 
 const [PAY, MAPS, MSG] = ['PAYMENTS_URL', 'MAPS_URL', 'MESSAGING_URL'].map((name) => process.env[name] ?? '');
 const env = (name: string) => process.env[name] ?? '';
-// The backends' credentials, sent as each expects (sources/common/credentials.ts).
+// The backends' credentials, sent as each expects (sources/demo/credentials.ts).
 const { payments: PAY_AUTH, messaging: MSG_AUTH } = credentialHeaders({
   payments: { secretKey: env('PAYMENTS_SECRET_KEY') },
   messaging: { accountSid: env('MESSAGING_ACCOUNT_SID'), authToken: env('MESSAGING_AUTH_TOKEN') },

@@ -1,4 +1,4 @@
-import { DEMO_HEADERS } from '../sources/common/credentials.ts';
+import { DEMO_HEADERS } from '../sources/demo/credentials.ts';
 import { MESH_V0_LOAD, meshV0Body } from './mesh-v0/mesh-v0.ts';
 /**
  * The benchmark's scenarios: named GraphQL operations sent unchanged to Junction, the Mesh

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { DEMO_CREDENTIALS, DEMO_HEADERS } from '../sources/common/credentials.ts';
+import { DEMO_CREDENTIALS, DEMO_HEADERS } from '../sources/demo/credentials.ts';
 import { DEV_ISSUER } from '../gateway/auth/dev-issuer.ts';
 /**
  * Starting the systems of the benchmark, each its own process: the demo backends (once, with the
@@ -60,7 +60,7 @@ export interface StartOptions {
 
 export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOptions = {}): Promise<Running> {
   const node = process.execPath;
-  const backends = set.start('backends', node, ['--import', 'tsx', 'sources/main.ts'], {
+  const backends = set.start('backends', node, ['--import', 'tsx', 'sources/demo/main.ts'], {
     env: { ...baseEnv(), PAYMENTS_PORT: '0', MAPS_PORT: '0', MESSAGING_PORT: '0' }, cpu: cpus.side,
   });
   await waitForOutput(backends, /MESSAGING_URL=(\S+)/, 30_000);
@@ -71,7 +71,7 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
     return found;
   };
   const urls = { payments: url('PAYMENTS_URL'), maps: url('MAPS_URL'), messaging: url('MESSAGING_URL') };
-  // The backends accept the demo credentials (sources/main.ts); every system sends them.
+  // The backends accept the demo credentials (sources/demo/main.ts); every system sends them.
   const { payments, maps, messaging } = DEMO_CREDENTIALS;
   const env = {
     ...baseEnv(), PAYMENTS_URL: urls.payments, MAPS_URL: urls.maps, MESSAGING_URL: urls.messaging,

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { JSONWebKeySet } from 'jose';
 import { z } from 'zod';
 import { DEMO_PORTS, SOURCE_NAMES, type SourceName } from '../sources/index.ts';
-import type { SourceCredentials } from '../sources/common/credentials.ts';
+import type { SourceCredentials } from '../sources/demo/credentials.ts';
 import type { ApiKeyEntry } from './auth/api-keys.ts';
 import { DEFAULT_LIMITS, type Limits } from './plugins/limits/limits.ts';
 

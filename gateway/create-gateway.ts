@@ -31,14 +31,14 @@ import { useRateLimits } from './plugins/limits/use-rate-limits.ts';
 import { createRateLimitEngine, type RateLimitEngine } from './plugins/limits/rate-limits.ts';
 import { createUpstreamQuota } from './plugins/limits/upstream-quota.ts';
 import type { SourceQuota } from './engine/runtime.ts';
-import { createEntityCache } from '../sources/common/entity-cache.ts';
-import type { CacheStore } from '../sources/common/cache.ts';
-import { createResilience, type BreakerState, type ResilienceOptions, type SourceResilience } from '../sources/common/resilience.ts';
+import { createEntityCache } from './upstream/entity-cache.ts';
+import type { CacheStore } from './upstream/cache.ts';
+import { createResilience, type BreakerState, type ResilienceOptions, type SourceResilience } from './upstream/resilience.ts';
 import { useRequestScope, type RequestScope } from './plugins/deadline/use-request-scope.ts';
 import type { Auth } from './auth/index.ts';
 import { DEV_ISSUER } from './auth/dev-issuer.ts';
-import type { SourceCredentials } from '../sources/common/credentials.ts';
-import type { UpstreamCallRecord } from '../sources/common/upstream-fetch.ts';
+import type { SourceCredentials } from '../sources/demo/credentials.ts';
+import type { UpstreamCallRecord } from './upstream/upstream-fetch.ts';
 
 export interface GatewayOptions {
   config: Pick<Config, 'mode' | 'upstream'> & Partial<Pick<Config, 'limits' | 'trustedProxies' | 'persistedDocuments' | 'corsOrigins' | 'readyCacheMs'>> & {

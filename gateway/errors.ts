@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { UnsendableValueError, UpstreamError } from '../sources/common/upstream-error.ts';
+import { UnsendableValueError, UpstreamError } from './upstream/upstream-error.ts';
 
 /**
  * The catalogue of every error a client can receive from Junction. Each entry has a stable

@@ -16,13 +16,13 @@ import { readMeshConfig, type MeshConfig } from './composition/byo/mesh-config.t
 import { createRedis, redactUrl } from './redis.ts';
 import type { HealthCheck } from './plugins/health/use-health.ts';
 import { DEMO_CONTRACTS, SOURCE_NAMES, startDemoBackends, type SourceName } from '../sources/index.ts';
-import { closeServer, listen } from '../sources/common/server.ts';
-import { DEMO_CREDENTIALS, randomCredentials, type SourceCredentials } from '../sources/common/credentials.ts';
+import { closeServer, listen } from '../sources/demo/server.ts';
+import { DEMO_CREDENTIALS, randomCredentials, type SourceCredentials } from '../sources/demo/credentials.ts';
 import { createAuth } from './auth/index.ts';
 import { createMemoryStore, createRedisStore } from './cache/store.ts';
 import { createRateLimitEngine } from './plugins/limits/rate-limits.ts';
 import { createUpstreamQuota } from './plugins/limits/upstream-quota.ts';
-import type { CacheStore } from '../sources/common/cache.ts';
+import type { CacheStore } from './upstream/cache.ts';
 
 /** After the listener closes, how long idle keep-alive connections may still carry one last request. */
 const IDLE_GRACE_MS = 1_000;

@@ -1,4 +1,4 @@
-import type { CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from '../sources/common/seed.ts';
+import type { CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from '../sources/demo/seed.ts';
 import { junctionError } from '../gateway/errors.ts';
 import type { JunctionContext } from './context.ts';
 import { callerScoped, type Principal } from '../gateway/auth/principal.ts';

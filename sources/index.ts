@@ -1,10 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
-import type { SourceClientOptions } from './common/upstream-fetch.ts';
-import type { DemoBackend, DemoBackendOptions } from './common/server.ts';
-import { createSeed, type Seed } from './common/seed.ts';
-import { credentialHeaders, type SourceCredentials } from './common/credentials.ts';
-import type { EntityCache } from './common/entity-cache.ts';
+import type { SourceClientOptions } from '../gateway/upstream/upstream-fetch.ts';
+import type { DemoBackend, DemoBackendOptions } from './demo/server.ts';
+import { createSeed, type Seed } from './demo/seed.ts';
+import { credentialHeaders, type SourceCredentials } from './demo/credentials.ts';
+import type { EntityCache } from '../gateway/upstream/entity-cache.ts';
 import { createPaymentsClient, type PaymentsClient } from './payments/client.ts';
 import { createMapsClient, type MapsClient } from './maps/client.ts';
 import { createMessagingClient, type MessagingClient } from './messaging/client.ts';
@@ -72,7 +72,7 @@ export function createSourceClients(
 
 /**
  * Fresh loaders for one request: batching and de-duplication never cross requests (or users).
- * The entity cache behind some of them is shared (sources/common/entity-cache.ts says why that is safe).
+ * The entity cache behind some of them is shared (gateway/upstream/entity-cache.ts says why that is safe).
  */
 export function createLoaders(clients: SourceClients, cache?: EntityCache) {
   return {
@@ -87,9 +87,9 @@ export type Loaders = ReturnType<typeof createLoaders>;
 // Loaded only when started: a gateway pointed at real backends never loads the demo servers
 // (the soap server package alone is tens of MB).
 const DEMO_BACKENDS: Record<SourceName, (options: DemoBackendOptions) => Promise<DemoBackend>> = {
-  payments: async (options) => (await import('./payments/backend.ts')).startPaymentsBackend(options),
-  maps: async (options) => (await import('./maps/backend.ts')).startMapsBackend(options),
-  messaging: async (options) => (await import('./messaging/backend.ts')).startMessagingBackend(options),
+  payments: async (options) => (await import('./payments/backend/backend.ts')).startPaymentsBackend(options),
+  maps: async (options) => (await import('./maps/backend/backend.ts')).startMapsBackend(options),
+  messaging: async (options) => (await import('./messaging/backend/backend.ts')).startMessagingBackend(options),
 };
 
 export interface StartDemoBackendsOptions {

@@ -6,7 +6,7 @@
  * YAML with stock handlers and transforms only, so nothing here touches the build's output.
  */
 import { readFileSync } from 'node:fs';
-import { basicAuth, DEMO_CREDENTIALS } from '../../sources/common/credentials.ts';
+import { basicAuth, DEMO_CREDENTIALS } from '../../sources/demo/credentials.ts';
 import { MESH_BIN } from '../baseline.ts';
 import { runToEnd, type Proc, type ProcessSet } from '../processes.ts';
 

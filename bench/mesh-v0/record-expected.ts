@@ -24,8 +24,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { startDemoBackends } from '../../sources/index.ts';
-import { createSeed } from '../../sources/common/seed.ts';
-import type { StatsSnapshot } from '../../sources/common/stats.ts';
+import { createSeed } from '../../sources/demo/seed.ts';
+import type { StatsSnapshot } from '../../sources/demo/stats.ts';
 import { freePort, ProcessSet, waitForOutput } from '../processes.ts';
 import { post, waitAnswering } from '../systems.ts';
 import {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { useResponseCache, type Cache } from '@graphql-yoga/plugin-response-cache';
-import type { CacheStore } from '../../sources/common/cache.ts';
+import type { CacheStore } from '../upstream/cache.ts';
 import type { Principal } from '../auth/principal.ts';
 
 /**

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { CacheEntry, CacheStore } from '../../sources/common/cache.ts';
+import type { CacheEntry, CacheStore } from '../upstream/cache.ts';
 
 /**
  * Two stores behind one interface. Each entry carries its expiry time, read against the injected

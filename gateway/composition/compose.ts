@@ -31,7 +31,7 @@ import type { AdditionalResolverEntry, SourcePolicy } from './byo/mesh-config.ts
 import { wrapTransforms, type MeshTransform } from './transforms.ts';
 import { renameTransforms } from './byo/namespace.ts';
 import { createLinkCache, type LinkCall } from './link-cache.ts';
-import type { EntityCache } from '../../sources/common/entity-cache.ts';
+import type { EntityCache } from '../upstream/entity-cache.ts';
 import { junctionError } from '../errors.ts';
 import * as authorization from '../../schema/authorization.ts';
 import * as cacheControl from '../../schema/cache-control.ts';

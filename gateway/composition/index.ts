@@ -7,7 +7,7 @@ import { carryDescriptions, checkOrigins } from './carry-descriptions.ts';
 import { DEFAULT_MESH_CONFIG, DEFAULT_MESH_DIR, loadSourceSchemas } from './source-schemas.ts';
 import { readMeshConfig, type MeshConfig } from './byo/mesh-config.ts';
 import type { SourceRuntime } from '../engine/runtime.ts';
-import type { EntityCache } from '../../sources/common/entity-cache.ts';
+import type { EntityCache } from '../upstream/entity-cache.ts';
 import type { LoadOptions } from './byo/index.ts';
 import type { SourceReport } from './byo/report.ts';
 

@@ -3,7 +3,7 @@ import DataLoader from 'dataloader';
 import { getNamedType, isObjectType, isInterfaceType, Kind, print, type GraphQLResolveInfo, type GraphQLSchema, type SelectionSetNode } from 'graphql';
 import { getDirective } from '@graphql-tools/utils';
 import { getUnpathedErrors, isExternalObject } from '@graphql-tools/delegate';
-import type { EntityCache } from '../../sources/common/entity-cache.ts';
+import type { EntityCache } from '../upstream/entity-cache.ts';
 import { ANONYMOUS, type Principal } from '../auth/principal.ts';
 
 /**
@@ -11,7 +11,7 @@ import { ANONYMOUS, type Principal } from '../auth/principal.ts';
  * kept for the `@cacheControl(maxAge)` of the link's field (or of the type it returns), so a later
  * request, whatever else it asks, is answered from the store for the keys it holds and calls the
  * backend only for the others, in one batch; a key being fetched by another request is waited for
- * (sources/common/entity-cache.ts). Without `@cacheControl` nothing is kept.
+ * (gateway/upstream/entity-cache.ts). Without `@cacheControl` nothing is kept.
  *
  * Who sees an entry: values fetched with the gateway's credentials do not depend on the caller,
  * and who may read the field is decided before (authorization wraps the link); a `PRIVATE` scope,

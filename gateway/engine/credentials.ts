@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { basicAuth } from '../../sources/common/credentials.ts';
-import { callUpstream, type SourceClientOptions } from '../../sources/common/upstream-fetch.ts';
-import { UpstreamError } from '../../sources/common/upstream-error.ts';
+import { basicAuth } from '../../sources/demo/credentials.ts';
+import { callUpstream, type SourceClientOptions } from '../upstream/upstream-fetch.ts';
+import { UpstreamError } from '../upstream/upstream-error.ts';
 
 /**
  * The gateway's own credentials for a declared source, in the source's entry (`auth:`), of every

@@ -1,7 +1,7 @@
 import { getOperationAST, GraphQLError, Kind, print, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import type { ExecutionRequest, ExecutionResult, Executor } from '@graphql-tools/utils';
-import { UpstreamError } from '../../sources/common/upstream-error.ts';
-import { headerRecord } from '../../sources/common/upstream-fetch.ts';
+import { UpstreamError } from '../upstream/upstream-error.ts';
+import { headerRecord } from '../upstream/upstream-fetch.ts';
 import type { Principal } from '../auth/principal.ts';
 import { identityHeaders } from './identity.ts';
 import type { SourceRuntime } from './runtime.ts';

@@ -12,8 +12,8 @@ import {
 } from 'graphql';
 import qs from 'qs';
 import { getDirective, getDirectiveExtensions } from '@graphql-tools/utils';
-import { assertSendableHeaders, pathSegment, type UpstreamResponse } from '../../sources/common/upstream-fetch.ts';
-import { UnsendableValueError, UpstreamError } from '../../sources/common/upstream-error.ts';
+import { assertSendableHeaders, pathSegment, type UpstreamResponse } from '../upstream/upstream-fetch.ts';
+import { UnsendableValueError, UpstreamError } from '../upstream/upstream-error.ts';
 import { ANONYMOUS, callerScoped, type Principal } from '../auth/principal.ts';
 import { identityHeaders } from './identity.ts';
 import type { SourceRuntime } from './runtime.ts';

@@ -1,6 +1,6 @@
 import { Agent } from 'undici';
-import { callUpstream, headerRecord, type SourceClientOptions, type UpstreamCall, type UpstreamCallRecord, type UpstreamResponse } from '../../sources/common/upstream-fetch.ts';
-import { createResilience, type BreakerState, type ResilienceOptions } from '../../sources/common/resilience.ts';
+import { callUpstream, headerRecord, type SourceClientOptions, type UpstreamCall, type UpstreamCallRecord, type UpstreamResponse } from '../upstream/upstream-fetch.ts';
+import { createResilience, type BreakerState, type ResilienceOptions } from '../upstream/resilience.ts';
 import { sourceCredentials, type AuthConfig, type SourceCredentials } from './credentials.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { formatAddress, type AddressRecord } from '../../sources/common/seed.ts';
+import { formatAddress, type AddressRecord } from '../../sources/demo/seed.ts';
 import type { JunctionContext } from '../context.ts';
 
 /** payments -> maps: a customer's address is geocoded by the maps service. */

@@ -1,7 +1,7 @@
-import { child, escapeXml, hasDtd, isSoapSenderFault, parseXml, XmlError, type XmlElement } from '../common/xml.ts';
-import { UpstreamError } from '../common/upstream-error.ts';
-import { plainUsernameTokenHeader } from '../common/ws-security.ts';
-import { callUpstream, joinUrl, type SourceClientOptions } from '../common/upstream-fetch.ts';
+import { child, escapeXml, hasDtd, isSoapSenderFault, parseXml, XmlError, type XmlElement } from '../../gateway/upstream/xml.ts';
+import { UpstreamError } from '../../gateway/upstream/upstream-error.ts';
+import { plainUsernameTokenHeader } from '../../gateway/upstream/ws-security.ts';
+import { callUpstream, joinUrl, type SourceClientOptions } from '../../gateway/upstream/upstream-fetch.ts';
 import {
   MAPS_NAMESPACE, MAPS_SOAP_PATH, SOAP11_ENVELOPE_NAMESPACE, requestElementFor, responseElementFor, soapActionFor,
   type MapsOperation,

@@ -1,12 +1,12 @@
 import { createServer, type Server } from 'node:http';
-import { DEMO_CREDENTIALS } from '../common/credentials.ts';
+import { DEMO_CREDENTIALS } from '../demo/credentials.ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSeed, formatAddress, type PlaceRecord } from '../common/seed.ts';
-import { closeServer, listen, type DemoBackend } from '../common/server.ts';
-import { UpstreamError } from '../common/upstream-error.ts';
-import { startMapsBackend } from './backend.ts';
+import { createSeed, formatAddress, type PlaceRecord } from '../demo/seed.ts';
+import { closeServer, listen, type DemoBackend } from '../demo/server.ts';
+import { UpstreamError } from '../../gateway/upstream/upstream-error.ts';
+import { startMapsBackend } from './backend/backend.ts';
 import { createMapsClient, MAPS_MAX_BATCH, MAPS_SOURCE, type MapsClient } from './client.ts';
-import { armFault, readStats, resetBackend } from './test-support.ts';
+import { armFault, readStats, resetBackend } from './backend/test-support.ts';
 
 const seed = createSeed();
 const place = (index: number) => seed.places[index] as PlaceRecord;

@@ -1,8 +1,8 @@
-import type { GeoPoint } from '../common/seed.ts';
-import { UpstreamError } from '../common/upstream-error.ts';
-import { callUpstream, joinUrl, type SourceClientOptions } from '../common/upstream-fetch.ts';
+import type { GeoPoint } from '../demo/seed.ts';
+import { UpstreamError } from '../../gateway/upstream/upstream-error.ts';
+import { callUpstream, joinUrl, type SourceClientOptions } from '../../gateway/upstream/upstream-fetch.ts';
 import { MAPS_MAX_BATCH, type MapsOperation } from './contract.ts';
-import { child, children, type XmlElement } from '../common/xml.ts';
+import { child, children, type XmlElement } from '../../gateway/upstream/xml.ts';
 import { createSoapCaller, element, MAPS_SOURCE, textOf, type MapsCredentials } from './client-soap.ts';
 
 export { MAPS_MAX_BATCH } from './contract.ts';

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
-import { orderByKeys } from '../common/batch.ts';
-import { ENTITY_STALE_MS, ENTITY_TTL_MS, NO_CACHE, type EntityCache } from '../common/entity-cache.ts';
+import { orderByKeys } from '../../gateway/upstream/batch.ts';
+import { ENTITY_STALE_MS, ENTITY_TTL_MS, NO_CACHE, type EntityCache } from '../../gateway/upstream/entity-cache.ts';
 import { MAPS_MAX_BATCH, MAPS_SOURCE, type MapsClient, type Place } from './client.ts';
 
 /**

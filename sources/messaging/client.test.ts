@@ -1,15 +1,15 @@
 import { createServer } from 'node:http';
-import { DEMO_HEADERS } from '../common/credentials.ts';
+import { DEMO_HEADERS } from '../demo/credentials.ts';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSeed } from '../common/seed.ts';
-import { closeServer, listen } from '../common/server.ts';
-import type { DemoBackend } from '../common/server.ts';
-import { UpstreamError } from '../common/upstream-error.ts';
-import { startMessagingBackend } from './backend.ts';
+import { createSeed } from '../demo/seed.ts';
+import { closeServer, listen } from '../demo/server.ts';
+import type { DemoBackend } from '../demo/server.ts';
+import { UpstreamError } from '../../gateway/upstream/upstream-error.ts';
+import { startMessagingBackend } from './backend/backend.ts';
 import { createMessagingClient, MESSAGING_MAX_BATCH, MESSAGING_SOURCE } from './client.ts';
 import type { MessagingClient } from './client.ts';
-import { armFault, readStats, resetBackend } from './test-support.ts';
+import { armFault, readStats, resetBackend } from './backend/test-support.ts';
 
 const seed = createSeed();
 const [m1, m2, m3] = [seed.messages[10]!, seed.messages[500]!, seed.messages[1200]!];

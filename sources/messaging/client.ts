@@ -1,6 +1,6 @@
-import { UpstreamError } from '../common/upstream-error.ts';
-import { callUpstream, joinUrl } from '../common/upstream-fetch.ts';
-import type { SourceClientOptions } from '../common/upstream-fetch.ts';
+import { UpstreamError } from '../../gateway/upstream/upstream-error.ts';
+import { callUpstream, joinUrl } from '../../gateway/upstream/upstream-fetch.ts';
+import type { SourceClientOptions } from '../../gateway/upstream/upstream-fetch.ts';
 import { isObject, readGraphqlData } from './graphql-response.ts';
 
 export const MESSAGING_SOURCE = 'messaging';

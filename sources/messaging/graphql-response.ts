@@ -1,5 +1,5 @@
-import { UpstreamError } from '../common/upstream-error.ts';
-import type { UpstreamResponse } from '../common/upstream-fetch.ts';
+import { UpstreamError } from '../../gateway/upstream/upstream-error.ts';
+import type { UpstreamResponse } from '../../gateway/upstream/upstream-fetch.ts';
 
 export interface CallSite {
   source: string;

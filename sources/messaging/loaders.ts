@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { orderByKeys } from '../common/batch.ts';
+import { orderByKeys } from '../../gateway/upstream/batch.ts';
 import { MESSAGING_MAX_BATCH, type Message, type MessagingClient } from './client.ts';
 
 export interface CustomerMessagesKey {

@@ -1,12 +1,12 @@
 import { createServer } from 'node:http';
-import { DEMO_HEADERS } from '../common/credentials.ts';
+import { DEMO_HEADERS } from '../demo/credentials.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSeed } from '../common/seed.ts';
-import { closeServer, listen, type DemoBackend } from '../common/server.ts';
-import { UpstreamError } from '../common/upstream-error.ts';
-import { startPaymentsBackend } from './backend.ts';
+import { createSeed } from '../demo/seed.ts';
+import { closeServer, listen, type DemoBackend } from '../demo/server.ts';
+import { UpstreamError } from '../../gateway/upstream/upstream-error.ts';
+import { startPaymentsBackend } from './backend/backend.ts';
 import { createPaymentsClient, PAYMENTS_MAX_BATCH, type PaymentsClient } from './client.ts';
-import { armFault, readStats, resetStats } from './test-http.ts';
+import { armFault, readStats, resetStats } from './backend/test-http.ts';
 
 const seed = createSeed();
 const fresh = seed.payments.filter((p) => p.status === 'succeeded' && p.amount_refunded === 0);

@@ -1,6 +1,6 @@
-import type { CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from '../common/seed.ts';
-import { UpstreamError } from '../common/upstream-error.ts';
-import { callUpstream, pathSegment, type SourceClientOptions, type UpstreamResponse } from '../common/upstream-fetch.ts';
+import type { CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from '../demo/seed.ts';
+import { UpstreamError } from '../../gateway/upstream/upstream-error.ts';
+import { callUpstream, pathSegment, type SourceClientOptions, type UpstreamResponse } from '../../gateway/upstream/upstream-fetch.ts';
 
 export const PAYMENTS_SOURCE = 'payments';
 /** Longest id the payments API has, in characters (Stripe's are under 255). */

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startGatewayProcess, stopProcess } from '../helpers/gateway-process.ts';
 import { startDemoBackends } from '../../sources/index.ts';
-import { basicAuth, DEMO_CREDENTIALS } from '../../sources/common/credentials.ts';
-import type { DemoBackend } from '../../sources/common/server.ts';
-import type { StatsSnapshot } from '../../sources/common/stats.ts';
+import { basicAuth, DEMO_CREDENTIALS } from '../../sources/demo/credentials.ts';
+import type { DemoBackend } from '../../sources/demo/server.ts';
+import type { StatsSnapshot } from '../../sources/demo/stats.ts';
 
 /**
  * `JUNCTION_CONFIG=bench/mesh-v0/.meshrc.yaml npm start`: the real entry point serving a Mesh v0

@@ -1,5 +1,5 @@
-import type { DemoBackend } from '../../sources/common/server.ts';
-import { basicAuth, type SourceCredentials } from '../../sources/common/credentials.ts';
+import type { DemoBackend } from '../../sources/demo/server.ts';
+import { basicAuth, type SourceCredentials } from '../../sources/demo/credentials.ts';
 import type { SourceName } from '../../sources/index.ts';
 
 /**

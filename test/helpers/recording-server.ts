@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import { closeServer, listen } from '../../sources/common/server.ts';
+import { closeServer, listen } from '../../sources/demo/server.ts';
 
 /**
  * A node:http backend of a test's own that reads each request whole and hands it, as received,

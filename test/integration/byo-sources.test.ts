@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { basicAuth } from '../../sources/common/credentials.ts';
+import { basicAuth } from '../../sources/demo/credentials.ts';
 import { readUserSources, SourceConfigError } from '../../gateway/composition/byo/mesh-config.ts';
 import { DEMO_CONTRACTS, type SourceName } from '../../sources/index.ts';
-import type { DemoBackend } from '../../sources/common/server.ts';
+import type { DemoBackend } from '../../sources/demo/server.ts';
 
 /**
  * The gateway over test/fixtures/byo.meshrc.yaml: the demo backends added again as user sources

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../gateway/logger.ts';
 import { createMemoryStore, createRedisStore } from '../../gateway/cache/store.ts';
-import type { CacheStore } from '../../sources/common/cache.ts';
+import type { CacheStore } from '../../gateway/upstream/cache.ts';
 import { callCounts, startHarness, type Harness } from '../helpers/harness.ts';
 import { sharedRedis, startOwnRedis, uniquePrefix } from '../helpers/redis.ts';
 

@@ -9,7 +9,7 @@ import { createMemoryStore } from '../../gateway/cache/store.ts';
 import { readMeshConfig } from '../../gateway/composition/byo/mesh-config.ts';
 import { DEMO_CONTRACTS } from '../../sources/index.ts';
 import type { SourceName } from '../../sources/index.ts';
-import type { StatsSnapshot } from '../../sources/common/stats.ts';
+import type { StatsSnapshot } from '../../sources/demo/stats.ts';
 
 /**
  * The vocabulary a Mesh v0 file may use around its sources, each word with the figure it must

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { closeServer, listen } from '../../sources/common/server.ts';
+import { closeServer, listen } from '../../sources/demo/server.ts';
 
 /** A URL where nothing listens: a port that was free a moment ago. */
 async function closedPortUrl(): Promise<string> {

@@ -8,7 +8,7 @@ import { callCounts, startHarness, type Harness } from '../helpers/harness.ts';
 import { TEST_AUTH } from '../helpers/test-issuer.ts';
 import { hashApiKey } from '../../gateway/auth/api-keys.ts';
 import { INVALID_TOKEN_MESSAGE } from '../../gateway/auth/authenticator.ts';
-import { basicAuth } from '../../sources/common/credentials.ts';
+import { basicAuth } from '../../sources/demo/credentials.ts';
 import { SOURCE_NAMES } from '../../sources/index.ts';
 
 const PAYMENT = 'query($id: ID!) { payment(id: $id) { id amount } }';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { basicAuth } from '../../sources/common/credentials.ts';
+import { basicAuth } from '../../sources/demo/credentials.ts';
 
 /**
  * bench/mesh-v0/.meshrc.yaml, a configuration written for GraphQL Mesh v0 (no TypeScript),

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { callCounts, startHarness, type Harness } from '../helpers/harness.ts';
-import { formatAddress, type CustomerRecord, type PaymentRecord } from '../../sources/common/seed.ts';
+import { formatAddress, type CustomerRecord, type PaymentRecord } from '../../sources/demo/seed.ts';
 
 let h: Harness;
 beforeAll(async () => {

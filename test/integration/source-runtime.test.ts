@@ -7,8 +7,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { startHarness, type GraphQLResponse, type Harness } from '../helpers/harness.ts';
 import { json, startRecordingServer, type Seen } from '../helpers/recording-server.ts';
 import { TEXTS_LINK } from '../helpers/declared.ts';
-import { closeServer, listen } from '../../sources/common/server.ts';
-import { basicAuth, randomCredentials } from '../../sources/common/credentials.ts';
+import { closeServer, listen } from '../../sources/demo/server.ts';
+import { basicAuth, randomCredentials } from '../../sources/demo/credentials.ts';
 import { SOURCE_NAMES, type SourceName } from '../../sources/index.ts';
 import { createGateway, type Gateway } from '../../gateway/create-gateway.ts';
 import { createLogger } from '../../gateway/logger.ts';

@@ -10,7 +10,7 @@ import { loadGraphQLSource } from '../../gateway/composition/byo/load-graphql.ts
 import { namespaceSource } from '../../gateway/composition/byo/namespace.ts';
 import { reportSource } from '../../gateway/composition/byo/report.ts';
 import type { LoadedSource } from '../../gateway/composition/byo/types.ts';
-import { closeServer, listen } from '../../sources/common/server.ts';
+import { closeServer, listen } from '../../sources/demo/server.ts';
 import { corpusFile, corpusPresent, writeResult } from './corpus.ts';
 import { SIGNED_IN } from './openapi-harness.ts';
 

@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { closeServer, listen } from '../../sources/common/server.ts';
+import { closeServer, listen } from '../../sources/demo/server.ts';
 import { deref, successResponse } from './openapi-examples.ts';
 
 type Json = Record<string, any>;

@@ -5,7 +5,7 @@ import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenApiStandIn, type OpenApiStandIn } from './openapi-stand-in.ts';
 import { startHarness, type Harness, type HarnessOptions } from '../helpers/harness.ts';
-import { basicAuth } from '../../sources/common/credentials.ts';
+import { basicAuth } from '../../sources/demo/credentials.ts';
 import { createMemoryStore } from '../../gateway/cache/store.ts';
 
 /**

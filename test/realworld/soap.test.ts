@@ -6,7 +6,7 @@
  * reports/realworld/soap-<slug>.json. The maps demo WSDL then runs against the real demo backend
  * (a server built on the `soap` npm package), with no stand-in at all.
  */
-import { DEMO_CREDENTIALS } from '../../sources/common/credentials.ts';
+import { DEMO_CREDENTIALS } from '../../sources/demo/credentials.ts';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,9 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { execute, parse, validate, validateSchema, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSoapModel, loadSoapSource, type SoapSourceOptions } from '../../gateway/composition/soap/index.ts';
-import { startMapsBackend } from '../../sources/maps/backend.ts';
-import { createSeed } from '../../sources/common/seed.ts';
-import type { DemoBackend } from '../../sources/common/server.ts';
+import { startMapsBackend } from '../../sources/maps/backend/backend.ts';
+import { createSeed } from '../../sources/demo/seed.ts';
+import type { DemoBackend } from '../../sources/demo/server.ts';
 import { CORPUS_DIR, RESULTS_DIR, corpusFile, corpusPresent, type ConformanceResult } from './corpus.ts';
 import { sampleReply, startStandIn, type RecordedRequest, type StandIn } from './soap-stand-in.ts';
 

@@ -1,4 +1,4 @@
-import { assertSendableHeaders } from '../../../sources/common/upstream-fetch.ts';
+import { assertSendableHeaders } from '../../upstream/upstream-fetch.ts';
 import type { GraphQLSchema } from 'graphql';
 
 /** Root fields a schema exposes (Query + Mutation + Subscription). */

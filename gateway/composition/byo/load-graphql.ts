@@ -6,7 +6,7 @@ import { rootFieldCount } from './common.ts';
 import { graphqlExecutor } from '../../engine/graphql.ts';
 import { createSourceRuntime, type RuntimeHooks, type SourceQuota } from '../../engine/runtime.ts';
 import type { AuthConfig } from '../../engine/credentials.ts';
-import { DEFAULT_MAX_RESPONSE_BYTES } from '../../../sources/common/upstream-fetch.ts';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../../upstream/upstream-fetch.ts';
 
 export interface GraphQLSourceOptions {
   name: string;

@@ -22,7 +22,7 @@ import { DEFAULT_IDEMPOTENCY_HEADERS } from '../../engine/identity.ts';
 import { executeRestWithRuntime, type FailureRule } from '../../engine/rest.ts';
 import { createSourceRuntime, type RuntimeHooks, type SourceQuota } from '../../engine/runtime.ts';
 import type { AuthConfig } from '../../engine/credentials.ts';
-import { DEFAULT_MAX_RESPONSE_BYTES } from '../../../sources/common/upstream-fetch.ts';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../../upstream/upstream-fetch.ts';
 import { deref, expandableReferences, readIdStringsAsObjects, removeCredentialParameters } from './openapi-fixes.ts';
 
 export interface OpenApiSourceOptions {

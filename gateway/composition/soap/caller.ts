@@ -2,15 +2,15 @@
  * One SOAP call per root field execution: envelope out through `callUpstream` (one deadline for
  * headers and body, a size cap), reply in through reply.ts. Every failure is an UpstreamError.
  */
-import { UpstreamError } from '../../../sources/common/upstream-error.ts';
-import { callUpstream } from '../../../sources/common/upstream-fetch.ts';
-import { isSoapSenderFault } from '../../../sources/common/xml.ts';
+import { UpstreamError } from '../../upstream/upstream-error.ts';
+import { callUpstream } from '../../upstream/upstream-fetch.ts';
+import { isSoapSenderFault } from '../../upstream/xml.ts';
 import { NamespaceTable, httpHeaders, writeBody, writeEnvelope } from './envelope.ts';
 import type { OperationModel } from './model.ts';
 import { decodeResult, readReply } from './reply.ts';
 import type { Invoke } from './schema-builder.ts';
 import type { SourceRuntime } from '../../engine/runtime.ts';
-import { usernameTokenHeader, type TokenEnvironment, type UsernameTokenOptions } from '../../../sources/common/ws-security.ts';
+import { usernameTokenHeader, type TokenEnvironment, type UsernameTokenOptions } from '../../upstream/ws-security.ts';
 
 export interface CallerOptions {
   source: string;

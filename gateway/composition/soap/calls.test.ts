@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { UpstreamError } from '../../../sources/common/upstream-error.ts';
+import { UpstreamError } from '../../upstream/upstream-error.ts';
 import { RPC_WSDL, SHOP_FILES } from './test-fixtures.ts';
 import { SOAP11, SOAP12, envelope, fakeBackend, loadInline, run } from './test-kit.ts';
-import { passwordDigest, usernameTokenHeader } from '../../../sources/common/ws-security.ts';
+import { passwordDigest, usernameTokenHeader } from '../../upstream/ws-security.ts';
 import { child, parseXml, type XmlElement } from './xml.ts';
 
 const CUSTOMER = `<customer id="7"><name>Ada &amp; Co</name><address><street>Main</street></address>

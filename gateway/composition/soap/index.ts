@@ -11,17 +11,17 @@
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import type { LoadedSource } from '../byo/types.ts';
-import { callUpstream } from '../../../sources/common/upstream-fetch.ts';
+import { callUpstream } from '../../upstream/upstream-fetch.ts';
 import { createInvoker } from './caller.ts';
 import type { OperationModel } from './model.ts';
 import { buildOperations } from './operations.ts';
 import { SchemaBuilder } from './schema-builder.ts';
 import { readWsdl, type DocumentLoader, type WsdlDocument } from './wsdl-reader.ts';
-import type { TokenEnvironment } from '../../../sources/common/ws-security.ts';
+import type { TokenEnvironment } from '../../upstream/ws-security.ts';
 import { XsdModeler } from './xsd-types.ts';
 import { createSourceRuntime, type RuntimeHooks, type SourceQuota, type SourceRuntime } from '../../engine/runtime.ts';
 import type { AuthConfig } from '../../engine/credentials.ts';
-import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_UPSTREAM_TIMEOUT_MS } from '../../../sources/common/upstream-fetch.ts';
+import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_UPSTREAM_TIMEOUT_MS } from '../../upstream/upstream-fetch.ts';
 
 export interface SoapSourceOptions {
   /** The source name, used in errors and as `UpstreamError.source`. */
@@ -134,6 +134,6 @@ export async function loadSoapSource(options: SoapSourceOptions): Promise<Loaded
   };
 }
 
-export { UpstreamError } from '../../../sources/common/upstream-error.ts';
-export { usernameTokenHeader, passwordDigest } from '../../../sources/common/ws-security.ts';
+export { UpstreamError } from '../../upstream/upstream-error.ts';
+export { usernameTokenHeader, passwordDigest } from '../../upstream/ws-security.ts';
 export type { Downgrade, LoadedSource } from '../byo/types.ts';

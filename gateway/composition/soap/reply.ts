@@ -13,8 +13,8 @@
  * namespace, an rpc result accessor with an unexpected name is taken when it is the only child,
  * SOAP-encoded `href`/`ref` multi-references are followed, and unparsable numbers become null.
  */
-import type { UpstreamResponse } from '../../../sources/common/upstream-fetch.ts';
-import { UpstreamError } from '../../../sources/common/upstream-error.ts';
+import type { UpstreamResponse } from '../../upstream/upstream-fetch.ts';
+import { UpstreamError } from '../../upstream/upstream-error.ts';
 import { arrayItemOf, isRepeated, resultPlan, shapeOf, type ComplexDef, type FieldDef, type MessageShape, type TypeRef } from './model.ts';
 import { NS, XmlError, attr, child, children, hasDtd, parseXml, type XmlElement } from './xml.ts';
 

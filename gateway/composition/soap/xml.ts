@@ -1,15 +1,15 @@
 /**
  * XML for Junction's SOAP handler: the namespace URIs it knows and QName resolution, over the
- * project's one XML reader (`sources/common/xml.ts`: saxes, namespace-aware, DTDs refused).
+ * project's one XML reader (`gateway/upstream/xml.ts`: saxes, namespace-aware, DTDs refused).
  * WSDLs use any prefixes (`wsdl:`, `s:`, none, `soapbind:`), so every name is resolved to its
  * namespace URI and the rest of the handler never looks at a prefix.
  */
-import type { XmlElement } from '../../../sources/common/xml.ts';
+import type { XmlElement } from '../../upstream/xml.ts';
 
 export {
   XmlError, attr, child, children, deepText, escapeXml, hasDtd, parseXml,
   type XmlAttribute, type XmlElement,
-} from '../../../sources/common/xml.ts';
+} from '../../upstream/xml.ts';
 
 export const NS = {
   xsd: 'http://www.w3.org/2001/XMLSchema',

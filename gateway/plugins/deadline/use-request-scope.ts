@@ -2,7 +2,7 @@ import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { handleStreamOrSingleExecutionResult } from '@envelop/core';
-import type { UpstreamCallRecord } from '../../../sources/common/upstream-fetch.ts';
+import type { UpstreamCallRecord } from '../../upstream/upstream-fetch.ts';
 
 /** What every backend call of one request shares. */
 export interface RequestScope {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterQueue, RateLimiterRedis } from 'rate-limiter-flexible';
-import { UpstreamError } from '../../../sources/common/upstream-error.ts';
+import { UpstreamError } from '../../upstream/upstream-error.ts';
 
 /**
  * A provider's own rate limit, kept on our side: at most `perSec` calls per second to a source

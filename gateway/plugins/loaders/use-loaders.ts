@@ -1,7 +1,7 @@
 import type { Plugin } from 'graphql-yoga';
 import { createLoaders, type SourceClients } from '../../../sources/index.ts';
 import type { JunctionContext } from '../../../schema/context.ts';
-import type { EntityCache } from '../../../sources/common/entity-cache.ts';
+import type { EntityCache } from '../../upstream/entity-cache.ts';
 
 /**
  * Puts fresh DataLoaders and the source clients on each request's context. Loaders live

@@ -1,6 +1,6 @@
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { UpstreamCallRecord } from '../../../sources/common/upstream-fetch.ts';
+import type { UpstreamCallRecord } from '../../upstream/upstream-fetch.ts';
 
 /** Send `x-junction-debug: 1` (development only) to get `extensions.upstream` on the response. */
 export const DEBUG_HEADER = 'x-junction-debug';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSeed, SEED_EPOCH, type PaymentRecord } from '../common/seed.ts';
-import type { DemoBackend } from '../common/server.ts';
+import { createSeed, SEED_EPOCH, type PaymentRecord } from '../../demo/seed.ts';
+import type { DemoBackend } from '../../demo/server.ts';
 import { startPaymentsBackend } from './backend.ts';
 import { createResponseValidator, loadPaymentsSpec, queryParameterNames, specOperations } from './openapi-validator.ts';
 import { armFault, readStats, resetStats, send, type Answer, type Request } from './test-http.ts';

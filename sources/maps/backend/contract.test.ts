@@ -1,11 +1,11 @@
-import { DEMO_CREDENTIALS } from '../common/credentials.ts';
+import { DEMO_CREDENTIALS } from '../../demo/credentials.ts';
 import { fileURLToPath } from 'node:url';
 import * as soap from 'soap';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSeed, formatAddress, type PlaceRecord } from '../common/seed.ts';
-import type { DemoBackend } from '../common/server.ts';
+import { createSeed, formatAddress, type PlaceRecord } from '../../demo/seed.ts';
+import type { DemoBackend } from '../../demo/server.ts';
 import { MAPS_WSDL_URL, startMapsBackend } from './backend.ts';
-import { MAPS_NAMESPACE, SOAP11_ENVELOPE_NAMESPACE } from './contract.ts';
+import { MAPS_NAMESPACE, SOAP11_ENVELOPE_NAMESPACE } from '../contract.ts';
 import { armFault, envelope, faultOf, postSoap, readStats, resetBackend } from './test-support.ts';
 
 /**

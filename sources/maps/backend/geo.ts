@@ -1,4 +1,4 @@
-import type { GeoPoint } from '../common/seed.ts';
+import type { GeoPoint } from '../../demo/seed.ts';
 
 /**
  * IUGG mean Earth radius in meters. A sphere is what haversine assumes; over city distances its

@@ -1,4 +1,4 @@
-import type { GeoPoint, PlaceRecord } from '../common/seed.ts';
+import type { GeoPoint, PlaceRecord } from '../../demo/seed.ts';
 import { haversineMeters } from './geo.ts';
 
 /** Most places one geocode answers with, like a geocoder's candidate list. */

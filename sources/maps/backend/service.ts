@@ -1,8 +1,8 @@
 import type { IServices } from 'soap';
-import { REJECTION_TEXT, type Faults } from '../common/faults.ts';
-import type { GeoPoint, PlaceRecord } from '../common/seed.ts';
-import type { Stats } from '../common/stats.ts';
-import { MAPS_MAX_BATCH, requestElementFor, type MapsOperation } from './contract.ts';
+import { REJECTION_TEXT, type Faults } from '../../demo/faults.ts';
+import type { GeoPoint, PlaceRecord } from '../../demo/seed.ts';
+import type { Stats } from '../../demo/stats.ts';
+import { MAPS_MAX_BATCH, requestElementFor, type MapsOperation } from '../contract.ts';
 import { haversineMeters, isLatitude, isLongitude, roundDecimeters } from './geo.ts';
 import type { PlaceIndex } from './place-index.ts';
 import { isThrownSoapFault, soapFault } from './soap-fault.ts';

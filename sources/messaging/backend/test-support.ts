@@ -1,5 +1,5 @@
-import { DEMO_HEADERS } from '../common/credentials.ts';
-import type { StatsSnapshot } from '../common/stats.ts';
+import { DEMO_HEADERS } from '../../demo/credentials.ts';
+import type { StatsSnapshot } from '../../demo/stats.ts';
 
 /** Helpers for this folder's tests: they talk to a backend over HTTP only, like the gateway does. */
 

@@ -1,8 +1,8 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { DemoBackend } from '../common/server.ts';
+import type { DemoBackend } from '../../demo/server.ts';
 import { startMapsBackend } from './backend.ts';
-import { MAPS_NAMESPACE, SOAP12_ENVELOPE_NAMESPACE } from './contract.ts';
+import { MAPS_NAMESPACE, SOAP12_ENVELOPE_NAMESPACE } from '../contract.ts';
 import { DEFAULT_MAX_REQUEST_BYTES } from './request-guard.ts';
 import { demoSecurity, envelope, faultOf, postSoap, readStats, resetBackend } from './test-support.ts';
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { MessageRecord } from '../common/seed.ts';
+import type { MessageRecord } from '../../demo/seed.ts';
 
 /** The sender number every outbound message uses (Twilio's magic test number that always succeeds). */
 export const MESSAGING_SENDER = '+15005550006';

@@ -7,7 +7,7 @@ import yaml from 'js-yaml';
  * Reads openapi.yaml and checks response bodies against it, for the contract tests. It lives
  * beside the contract so the tests judge the backend by the document the gateway reads.
  */
-export const PAYMENTS_SPEC_PATH = new URL('./openapi.yaml', import.meta.url);
+export const PAYMENTS_SPEC_PATH = new URL('../openapi.yaml', import.meta.url);
 
 export interface SpecOperation {
   operationId: string;

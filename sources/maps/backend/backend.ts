@@ -1,19 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import * as soap from 'soap';
-import { createFaults, handleFaultsRoute } from '../common/faults.ts';
-import { createSeed } from '../common/seed.ts';
-import { closeServer, listen, type DemoBackend, type DemoBackendOptions } from '../common/server.ts';
-import { createStats, handleStatsRoute, sendJson } from '../common/stats.ts';
-import { MAPS_SOAP_PATH } from './contract.ts';
+import { createFaults, handleFaultsRoute } from '../../demo/faults.ts';
+import { createSeed } from '../../demo/seed.ts';
+import { closeServer, listen, type DemoBackend, type DemoBackendOptions } from '../../demo/server.ts';
+import { createStats, handleStatsRoute, sendJson } from '../../demo/stats.ts';
+import { MAPS_SOAP_PATH } from '../contract.ts';
 import { createPlaceIndex } from './place-index.ts';
 import { DEFAULT_MAX_REQUEST_BYTES, readSoapRequest, usernameTokenOf } from './request-guard.ts';
-import { DEMO_CREDENTIALS } from '../common/credentials.ts';
+import { DEMO_CREDENTIALS } from '../../demo/credentials.ts';
 import { createMapsService } from './service.ts';
 import { sendFault } from './soap-fault.ts';
 
 /** The contract document, as committed (its soap:address is the default port 4102). */
-export const MAPS_WSDL_URL = new URL('./service.wsdl', import.meta.url);
+export const MAPS_WSDL_URL = new URL('../service.wsdl', import.meta.url);
 
 export interface MapsBackendOptions extends DemoBackendOptions {
   /** Largest SOAP request body accepted, in bytes; larger is a soap:Client fault. Default 1 MiB. */

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from 'undici';
 import { callUpstream, pathSegment, type SourceClientOptions, type UpstreamCallRecord } from './upstream-fetch.ts';
 import { UnsendableValueError, UpstreamError } from './upstream-error.ts';
-import { closeServer, listen } from './server.ts';
+import { closeServer, listen } from '../../sources/demo/server.ts';
 
 /** A backend with one route per behaviour, counting what it receives. */
 let server: Server;

@@ -1,11 +1,11 @@
 import { createServer } from 'node:http';
 import { createYoga } from 'graphql-yoga';
-import { createFaults, handleFaultsRoute } from '../common/faults.ts';
-import { basicAuth, DEMO_CREDENTIALS } from '../common/credentials.ts';
-import { createSeed } from '../common/seed.ts';
-import { closeServer, listen } from '../common/server.ts';
-import type { DemoBackend, DemoBackendOptions } from '../common/server.ts';
-import { createStats, handleStatsRoute, sendJson } from '../common/stats.ts';
+import { createFaults, handleFaultsRoute } from '../../demo/faults.ts';
+import { basicAuth, DEMO_CREDENTIALS } from '../../demo/credentials.ts';
+import { createSeed } from '../../demo/seed.ts';
+import { closeServer, listen } from '../../demo/server.ts';
+import type { DemoBackend, DemoBackendOptions } from '../../demo/server.ts';
+import { createStats, handleStatsRoute, sendJson } from '../../demo/stats.ts';
 import { createMessageStore } from './message-store.ts';
 import { createMessagingSchema } from './schema.ts';
 

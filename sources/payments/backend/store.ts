@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { CustomerRecord, MerchantRecord, PaymentRecord, RefundRecord, Seed } from '../common/seed.ts';
+import type { CustomerRecord, MerchantRecord, PaymentRecord, RefundRecord, Seed } from '../../demo/seed.ts';
 import { ApiError, noSuch } from './errors.ts';
 
 /** Largest amount Stripe accepts: eight digits of minor units. */

@@ -1,4 +1,4 @@
-import type { PaymentRecord, PaymentStatus } from '../common/seed.ts';
+import type { PaymentRecord, PaymentStatus } from '../../demo/seed.ts';
 import { noSuch, parameterInvalid } from './errors.ts';
 import {
   checkKnown, countIds, readAmount, readCurrency, readDescription, readIds, readLimit, readQuery,

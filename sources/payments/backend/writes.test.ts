@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSeed, SEED_EPOCH } from '../common/seed.ts';
-import type { DemoBackend } from '../common/server.ts';
+import { createSeed, SEED_EPOCH } from '../../demo/seed.ts';
+import type { DemoBackend } from '../../demo/server.ts';
 import { startPaymentsBackend } from './backend.ts';
 import { readStats, resetStats, send, type Request } from './test-http.ts';
 

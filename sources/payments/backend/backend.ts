@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { DEMO_CREDENTIALS } from '../common/credentials.ts';
-import { createFaults, handleFaultsRoute, REJECTION_TEXT, type Faults } from '../common/faults.ts';
-import { createSeed } from '../common/seed.ts';
-import { closeServer, listen, type DemoBackend, type DemoBackendOptions } from '../common/server.ts';
-import { createStats, handleStatsRoute, sendJson, type Stats } from '../common/stats.ts';
+import { DEMO_CREDENTIALS } from '../../demo/credentials.ts';
+import { createFaults, handleFaultsRoute, REJECTION_TEXT, type Faults } from '../../demo/faults.ts';
+import { createSeed } from '../../demo/seed.ts';
+import { closeServer, listen, type DemoBackend, type DemoBackendOptions } from '../../demo/server.ts';
+import { createStats, handleStatsRoute, sendJson, type Stats } from '../../demo/stats.ts';
 import { parseBody, readBody } from './body.ts';
 import { ApiError } from './errors.ts';
 import { createIdempotencyStore, fingerprint, readIdempotencyKey, type IdempotencyStore } from './idempotency.ts';

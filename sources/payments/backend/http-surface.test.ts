@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSeed } from '../common/seed.ts';
-import type { DemoBackend } from '../common/server.ts';
+import { createSeed } from '../../demo/seed.ts';
+import type { DemoBackend } from '../../demo/server.ts';
 import { startPaymentsBackend } from './backend.ts';
 import { MAX_BODY_BYTES } from './body.ts';
 import { armFault, readStats, resetStats, send } from './test-http.ts';

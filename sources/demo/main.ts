@@ -3,8 +3,8 @@
  * elsewhere can be pointed at them (PAYMENTS_URL, MAPS_URL, MESSAGING_URL).
  * Ports: PAYMENTS_PORT (4101), MAPS_PORT (4102), MESSAGING_PORT (4103); HOST (127.0.0.1).
  */
-import { DEMO_CREDENTIALS } from './common/credentials.ts';
-import { DEMO_PORTS, SOURCE_NAMES, startDemoBackends } from './index.ts';
+import { DEMO_CREDENTIALS } from './credentials.ts';
+import { DEMO_PORTS, SOURCE_NAMES, startDemoBackends } from '../index.ts';
 
 function portFrom(name: string, fallback: number): number {
   const raw = process.env[name];

@@ -1,13 +1,13 @@
-import { DEMO_CREDENTIALS } from '../common/credentials.ts';
-import { plainUsernameTokenHeader } from '../common/ws-security.ts';
+import { DEMO_CREDENTIALS } from '../../demo/credentials.ts';
+import { plainUsernameTokenHeader } from '../../../gateway/upstream/ws-security.ts';
 /**
  * Helpers for the maps tests: raw SOAP over fetch (no client code under test in the way) and
  * the /_stats and /_faults endpoints.
  */
-import type { StatsSnapshot } from '../common/stats.ts';
-import { MAPS_NAMESPACE, MAPS_SOAP_PATH, SOAP11_ENVELOPE_NAMESPACE } from './contract.ts';
-import { textOf } from './client-soap.ts';
-import { child, parseXml } from '../common/xml.ts';
+import type { StatsSnapshot } from '../../demo/stats.ts';
+import { MAPS_NAMESPACE, MAPS_SOAP_PATH, SOAP11_ENVELOPE_NAMESPACE } from '../contract.ts';
+import { textOf } from '../client-soap.ts';
+import { child, parseXml } from '../../../gateway/upstream/xml.ts';
 
 /** The demo account's UsernameToken header block, for envelopes written by hand. */
 export const demoSecurity = (prefix: string): string => plainUsernameTokenHeader(DEMO_CREDENTIALS.maps.username, DEMO_CREDENTIALS.maps.apiKey, prefix);

@@ -6,7 +6,7 @@ import type { ResolverDeps } from './resolvers.ts';
 
 /** The contract, as written: the backend serves exactly this SDL, so it cannot drift from it. */
 export function readMessagingSdl(): string {
-  return readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8');
+  return readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8');
 }
 
 export function createMessagingSchema(deps: ResolverDeps): GraphQLSchema {

@@ -3,9 +3,9 @@ import {
   buildClientSchema, buildSchema, getIntrospectionQuery, lexicographicSortSchema, parse, printSchema, validate,
 } from 'graphql';
 import type { GraphQLSchema, IntrospectionQuery } from 'graphql';
-import { createSeed } from '../common/seed.ts';
-import type { MessageRecord } from '../common/seed.ts';
-import type { DemoBackend } from '../common/server.ts';
+import { createSeed } from '../../demo/seed.ts';
+import type { MessageRecord } from '../../demo/seed.ts';
+import type { DemoBackend } from '../../demo/server.ts';
 import { startMessagingBackend } from './backend.ts';
 import { readMessagingSdl } from './schema.ts';
 import { armFault, errorCodes, postGraphql, readStats, resetBackend } from './test-support.ts';

@@ -1,6 +1,6 @@
-import { REJECTION_TEXT, type Faults } from '../common/faults.ts';
-import type { MessageRecord } from '../common/seed.ts';
-import type { Stats } from '../common/stats.ts';
+import { REJECTION_TEXT, type Faults } from '../../demo/faults.ts';
+import type { MessageRecord } from '../../demo/seed.ts';
+import type { Stats } from '../../demo/stats.ts';
 import { dateTimeScalar } from './date-time.ts';
 import { messagingError } from './errors.ts';
 import type { MessageStore } from './message-store.ts';

@@ -1,5 +1,5 @@
-import { DEMO_HEADERS } from '../common/credentials.ts';
-import type { StatsSnapshot } from '../common/stats.ts';
+import { DEMO_HEADERS } from '../../demo/credentials.ts';
+import type { StatsSnapshot } from '../../demo/stats.ts';
 
 /**
  * Small HTTP helpers for the payments tests: they drive the real HTTP surface with fetch,
