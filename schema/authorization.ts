@@ -1,7 +1,7 @@
 import { getDirective, MapperKind, mapSchema } from '@graphql-tools/utils';
 import { defaultFieldResolver, getNamedType, type GraphQLFieldConfig, type GraphQLNamedType, type GraphQLSchema } from 'graphql';
-import { junctionError } from '../gateway/errors.ts';
-import { ANONYMOUS, type Principal } from '../gateway/auth/principal.ts';
+import { junctionError } from './errors.ts';
+import { ANONYMOUS, type Principal } from './principal.ts';
 
 /**
  * Field authorization, declared in the schema with the directives Apollo and Hive use:

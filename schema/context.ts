@@ -1,5 +1,5 @@
 import type { Loaders, SourceClients } from '../sources/index.ts';
-import type { Principal } from '../gateway/auth/principal.ts';
+import type { Principal } from './principal.ts';
 
 /** What every resolver receives: who is calling, per-request loaders for reads, source clients for writes. */
 export interface JunctionContext {

@@ -1,4 +1,4 @@
-import { junctionError } from '../gateway/errors.ts';
+import { junctionError } from './errors.ts';
 
 /** Longest id an argument may hold, in characters: longer than any backend's ids, short enough for a URL. */
 export const MAX_ID_LENGTH = 255;

@@ -1,4 +1,4 @@
-import { junctionError } from '../gateway/errors.ts';
+import { junctionError } from './errors.ts';
 import type { JunctionContext } from './context.ts';
 import { checkId } from './ids.ts';
 import type { TypeOrigin } from './origins.ts';

@@ -1,4 +1,4 @@
-import { junctionError } from '../gateway/errors.ts';
+import { junctionError } from './errors.ts';
 
 /** Largest page a connection field serves. */
 export const MAX_PAGE_SIZE = 100;

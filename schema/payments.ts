@@ -1,7 +1,7 @@
-import type { CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from '../sources/demo/seed.ts';
-import { junctionError } from '../gateway/errors.ts';
+import type { CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from '../sources/payments/records.ts';
+import { junctionError } from './errors.ts';
 import type { JunctionContext } from './context.ts';
-import { callerScoped, type Principal } from '../gateway/auth/principal.ts';
+import { callerScoped, type Principal } from './principal.ts';
 import { checkPageSize, decodeCursor, toConnection } from './pagination.ts';
 import { checkId, checkPrintable } from './ids.ts';
 import type { TypeOrigin } from './origins.ts';

@@ -1,8 +1,6 @@
 import { getDirective, MapperKind, mapSchema } from '@graphql-tools/utils';
 import { defaultFieldResolver, type GraphQLFieldConfig, type GraphQLSchema } from 'graphql';
-import { junctionError } from '../gateway/errors.ts';
-import { windowSeconds } from '../gateway/plugins/limits/rate-limits.ts';
-import type { FieldRateLimit } from '../gateway/plugins/limits/use-rate-limits.ts';
+import { junctionError } from './errors.ts';
 
 /**
  * `@rateLimit(max, window, identityArgs)`: the directive graphql-rate-limit's users know, with an
@@ -40,4 +38,16 @@ export function applyRateLimits(schema: GraphQLSchema): GraphQLSchema {
       };
     },
   });
+}
+
+/** What a field's `@rateLimit` check needs from the request (the gateway's useRateLimits puts it on the context). */
+export type FieldRateLimit = (coordinate: string, argsKey: string, max: number, windowSec: number) => Promise<{ retryAfterSec: number } | undefined>;
+
+/** "30s", "1m", "2h", "1d" in seconds; graphql-rate-limit's window strings. */
+export function windowSeconds(window: string): number {
+  const match = /^\s*(\d+)\s*(ms|s|m|h|d)\s*$/.exec(window);
+  if (!match) throw new TypeError(`@rateLimit window must look like "30s", "1m", "2h" or "1d"; got ${JSON.stringify(window)}`);
+  const n = Number(match[1]);
+  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Math.max(1, Math.ceil(n * unit));
 }

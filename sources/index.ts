@@ -1,8 +1,8 @@
+import { createSeed, type Seed } from './demo/seed.ts';
 import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import type { SourceClientOptions } from '../gateway/upstream/upstream-fetch.ts';
 import type { DemoBackend, DemoBackendOptions } from './demo/server.ts';
-import { createSeed, type Seed } from './demo/seed.ts';
 import { credentialHeaders, type SourceCredentials } from './demo/credentials.ts';
 import type { EntityCache } from '../gateway/upstream/entity-cache.ts';
 import { createPaymentsClient, type PaymentsClient } from './payments/client.ts';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Principal } from './principal.ts';
+import type { Principal } from '../../schema/principal.ts';
 
 /**
  * Services that call with `x-api-key`. Configuration holds only each key's SHA-256, so a leaked

@@ -3,7 +3,7 @@ import { junctionError } from '../errors.ts';
 import type { ApiKeyLookup } from './api-keys.ts';
 import { InvalidToken, type JwtVerifier } from './jwt.ts';
 import { KeySetUnavailable } from './key-set.ts';
-import { ANONYMOUS, type Principal } from './principal.ts';
+import { ANONYMOUS, type Principal } from '../../schema/principal.ts';
 
 /** The one message for every refused credential: which check failed is for the log, not the caller. */
 export const INVALID_TOKEN_MESSAGE = 'The access token or API key is invalid.';

@@ -1,5 +1,5 @@
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { scopesFromClaims, type Principal } from './principal.ts';
+import { scopesFromClaims, type Principal } from '../../schema/principal.ts';
 
 /** Verifies bearer tokens and turns them into principals. */
 export interface JwtVerifierOptions {

@@ -3,7 +3,7 @@ import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { useResponseCache, type Cache } from '@graphql-yoga/plugin-response-cache';
 import type { CacheStore } from '../upstream/cache.ts';
-import type { Principal } from '../auth/principal.ts';
+import type { Principal } from '../../schema/principal.ts';
 
 /**
  * Whole-operation cache over @graphql-yoga/plugin-response-cache, with Junction's store behind it.

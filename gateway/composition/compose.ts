@@ -36,7 +36,7 @@ import { junctionError } from '../errors.ts';
 import * as authorization from '../../schema/authorization.ts';
 import * as cacheControl from '../../schema/cache-control.ts';
 import * as rateLimit from '../../schema/rate-limit.ts';
-import { ANONYMOUS, type Principal } from '../auth/principal.ts';
+import { ANONYMOUS, type Principal } from '../../schema/principal.ts';
 
 /**
  * Mesh v0's composition, in Junction: the sources' schemas stitched into one (root fields merged,

@@ -4,7 +4,7 @@ import { getNamedType, isObjectType, isInterfaceType, Kind, print, type GraphQLR
 import { getDirective } from '@graphql-tools/utils';
 import { getUnpathedErrors, isExternalObject } from '@graphql-tools/delegate';
 import type { EntityCache } from '../upstream/entity-cache.ts';
-import { ANONYMOUS, type Principal } from '../auth/principal.ts';
+import { ANONYMOUS, type Principal } from '../../schema/principal.ts';
 
 /**
  * The entity cache in front of declared batched links (`keyField`/`keysArg`): each key's value is

@@ -2,7 +2,7 @@ import { getOperationAST, GraphQLError, Kind, print, type DocumentNode, type Ope
 import type { ExecutionRequest, ExecutionResult, Executor } from '@graphql-tools/utils';
 import { UpstreamError } from '../upstream/upstream-error.ts';
 import { headerRecord } from '../upstream/upstream-fetch.ts';
-import type { Principal } from '../auth/principal.ts';
+import type { Principal } from '../../schema/principal.ts';
 import { identityHeaders } from './identity.ts';
 import type { SourceRuntime } from './runtime.ts';
 

@@ -1,4 +1,4 @@
-import { ANONYMOUS, type Principal } from '../auth/principal.ts';
+import { ANONYMOUS, type Principal } from '../../schema/principal.ts';
 
 /** Headers a first-party backend reads to learn who is calling (`forwardIdentity: true`). */
 export const IDENTITY_HEADERS = Object.freeze({ principal: 'x-junction-principal', scopes: 'x-junction-scopes' });

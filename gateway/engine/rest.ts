@@ -14,7 +14,7 @@ import qs from 'qs';
 import { getDirective, getDirectiveExtensions } from '@graphql-tools/utils';
 import { assertSendableHeaders, pathSegment, type UpstreamResponse } from '../upstream/upstream-fetch.ts';
 import { UnsendableValueError, UpstreamError } from '../upstream/upstream-error.ts';
-import { ANONYMOUS, callerScoped, type Principal } from '../auth/principal.ts';
+import { ANONYMOUS, callerScoped, type Principal } from '../../schema/principal.ts';
 import { identityHeaders } from './identity.ts';
 import type { SourceRuntime } from './runtime.ts';
 

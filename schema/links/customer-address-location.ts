@@ -1,4 +1,4 @@
-import { formatAddress, type AddressRecord } from '../../sources/demo/seed.ts';
+import { formatAddress, type AddressRecord } from '../../sources/payments/records.ts';
 import type { JunctionContext } from '../context.ts';
 
 /** payments -> maps: a customer's address is geocoded by the maps service. */

@@ -1,4 +1,4 @@
-import type { CustomerRecord } from '../../sources/demo/seed.ts';
+import type { CustomerRecord } from '../../sources/payments/records.ts';
 import type { JunctionContext } from '../context.ts';
 import { checkPageSize } from '../pagination.ts';
 

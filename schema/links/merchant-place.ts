@@ -1,4 +1,4 @@
-import type { MerchantRecord } from '../../sources/demo/seed.ts';
+import type { MerchantRecord } from '../../sources/payments/records.ts';
 import type { JunctionContext } from '../context.ts';
 
 /** payments -> maps: a merchant's shop is a place in the maps service. */

@@ -7,87 +7,13 @@
  * fixed seed gives every backend its slice, identical on every run and machine.
  */
 
-export interface GeoPoint {
-  lat: number;
-  lng: number;
-}
+import type { GeoPoint, PlaceRecord } from '../maps/records.ts';
+import type { AddressRecord, CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from '../payments/records.ts';
+import type { MessageRecord, MessageStatus } from '../messaging/records.ts';
 
-export interface PlaceRecord {
-  id: string;
-  name: string;
-  /** "12 Linden Street, 10115 Berlin, DE": what geocoding matches against. */
-  formattedAddress: string;
-  kind: 'address' | 'business';
-  location: GeoPoint;
-}
-
-export interface AddressRecord {
-  line1: string;
-  city: string;
-  postal_code: string;
-  country: string;
-}
-
-export interface CustomerRecord {
-  id: string;
-  object: 'customer';
-  name: string;
-  email: string;
-  phone: string;
-  address: AddressRecord;
-  /** Unix seconds, like Stripe. */
-  created: number;
-}
-
-export interface MerchantRecord {
-  id: string;
-  object: 'merchant';
-  name: string;
-  category: string;
-  /** Id of the merchant's place in the maps service. */
-  place: string;
-  created: number;
-}
-
-export type PaymentStatus = 'pending' | 'succeeded' | 'failed' | 'refunded';
-
-export interface PaymentRecord {
-  id: string;
-  object: 'payment';
-  /** Minor units (cents). */
-  amount: number;
-  amount_refunded: number;
-  currency: string;
-  status: PaymentStatus;
-  customer: string;
-  merchant: string;
-  description: string | null;
-  created: number;
-}
-
-export interface RefundRecord {
-  id: string;
-  object: 'refund';
-  payment: string;
-  amount: number;
-  currency: string;
-  status: 'succeeded' | 'pending' | 'failed';
-  created: number;
-}
-
-export type MessageStatus = 'queued' | 'sent' | 'delivered' | 'failed' | 'undelivered';
-
-export interface MessageRecord {
-  id: string;
-  to: string;
-  from: string;
-  body: string;
-  status: MessageStatus;
-  /** ISO 8601. */
-  sentAt: string;
-  /** The payments customer this message was sent to, when known. */
-  customerId: string | null;
-}
+export type { GeoPoint, PlaceRecord, AddressRecord, CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord, MessageRecord, MessageStatus };
+import { formatAddress } from '../payments/records.ts';
+export { formatAddress };
 
 export interface Seed {
   places: PlaceRecord[];
@@ -349,10 +275,6 @@ export function createSeed(options: SeedOptions = {}): Seed {
   }
 
   return { places, customers, merchants, payments, refunds, messages };
-}
-
-export function formatAddress(address: AddressRecord): string {
-  return `${address.line1}, ${address.postal_code} ${address.city}, ${address.country}`;
 }
 
 function round(value: number, digits: number): number {

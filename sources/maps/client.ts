@@ -1,4 +1,4 @@
-import type { GeoPoint } from '../demo/seed.ts';
+import type { GeoPoint } from './records.ts';
 import { UpstreamError } from '../../gateway/upstream/upstream-error.ts';
 import { callUpstream, joinUrl, type SourceClientOptions } from '../../gateway/upstream/upstream-fetch.ts';
 import { MAPS_MAX_BATCH, type MapsOperation } from './contract.ts';

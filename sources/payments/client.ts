@@ -1,4 +1,4 @@
-import type { CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from '../demo/seed.ts';
+import type { CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from './records.ts';
 import { UpstreamError } from '../../gateway/upstream/upstream-error.ts';
 import { callUpstream, pathSegment, type SourceClientOptions, type UpstreamResponse } from '../../gateway/upstream/upstream-fetch.ts';
 

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import { groupByKeys, orderByKeys } from '../../gateway/upstream/batch.ts';
-import type { CustomerRecord, MerchantRecord, PaymentRecord, RefundRecord } from '../demo/seed.ts';
+import type { CustomerRecord, MerchantRecord, PaymentRecord, RefundRecord } from './records.ts';
 import { ENTITY_STALE_MS, ENTITY_TTL_MS, NO_CACHE, type EntityCache } from '../../gateway/upstream/entity-cache.ts';
 import { PAYMENTS_MAX_BATCH, PAYMENTS_SOURCE, type PaymentsClient } from './client.ts';
 

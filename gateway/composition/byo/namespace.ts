@@ -10,7 +10,7 @@ import { wrapSchema, RenameInputObjectFields, RenameInterfaceFields, RenameObjec
 import type { LoadedSource, Rename } from './types.ts';
 import { catalogueExecutor } from './source-errors.ts';
 import { junctionError } from '../../errors.ts';
-import { ANONYMOUS, type Principal } from '../../auth/principal.ts';
+import { ANONYMOUS, type Principal } from '../../../schema/principal.ts';
 
 /** Rename entries naming a type or field the source's schema does not have. */
 export function unknownRenames(schema: GraphQLSchema, rename: Rename): string[] {

@@ -1,6 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
 import type { Authenticator } from '../../auth/authenticator.ts';
-import type { Principal } from '../../auth/principal.ts';
+import type { Principal } from '../../../schema/principal.ts';
 import type { DevIssuer } from '../../auth/dev-issuer.ts';
 
 /**

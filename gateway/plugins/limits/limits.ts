@@ -1,4 +1,4 @@
-import type { Principal } from '../../auth/principal.ts';
+import type { Principal } from '../../../schema/principal.ts';
 
 /**
  * Every limit Junction enforces on what a client sends, with its default. Each can be changed

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { Principal } from '../../auth/principal.ts';
+import type { Principal } from '../../../schema/principal.ts';
 
 /**
  * Counting for every rate limit: rate-limiter-flexible, atomic in Redis (a Lua script per
@@ -43,15 +43,6 @@ export function createRateLimitEngine(redis?: Redis, prefix = 'junction:rl'): Ra
       }
     },
   };
-}
-
-/** "30s", "1m", "2h", "1d" in seconds; graphql-rate-limit's window strings. */
-export function windowSeconds(window: string): number {
-  const match = /^\s*(\d+)\s*(ms|s|m|h|d)\s*$/.exec(window);
-  if (!match) throw new TypeError(`@rateLimit window must look like "30s", "1m", "2h" or "1d"; got ${JSON.stringify(window)}`);
-  const n = Number(match[1]);
-  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Math.max(1, Math.ceil(n * unit));
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
 import { junctionError } from '../../errors.ts';
-import { ANONYMOUS, type Principal } from '../../auth/principal.ts';
+import { ANONYMOUS, type Principal } from '../../../schema/principal.ts';
 import { operationCost } from './cost.ts';
 import { maxCostFor, type Limits } from './limits.ts';
 

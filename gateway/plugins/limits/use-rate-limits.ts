@@ -1,11 +1,10 @@
 import type { Plugin } from 'graphql-yoga';
 import { junctionError } from '../../errors.ts';
-import type { Principal } from '../../auth/principal.ts';
+import type { Principal } from '../../../schema/principal.ts';
+import type { FieldRateLimit } from '../../../schema/rate-limit.ts';
 import { ratePerMinFor, type Limits } from './limits.ts';
 import { limitIdentity, type RateLimitEngine } from './rate-limits.ts';
 
-/** What a field's `@rateLimit` check needs from the request (schema/rate-limit.ts). */
-export type FieldRateLimit = (coordinate: string, argsKey: string, max: number, windowSec: number) => Promise<{ retryAfterSec: number } | undefined>;
 
 export interface RateLimitOptions {
   engine: RateLimitEngine;

@@ -1,6 +1,6 @@
 import { NoSchemaIntrospectionCustomRule, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Principal } from '../../auth/principal.ts';
+import type { Principal } from '../../../schema/principal.ts';
 import { DEVELOPER_SCOPE } from '../limits/limits.ts';
 
 /**

@@ -1,0 +1,200 @@
+import { GraphQLError } from 'graphql';
+
+/**
+ * The catalogue of every error a client can receive from Junction. Each entry has a stable
+ * `extensions.code` to switch on, an HTTP status when the error decides the response status
+ * (absent: the response is a 200 carrying partial data), the message template (`{...}` marks
+ * what each error fills in) and what it means. The README's error
+ * table is checked against this catalogue by a test, so a code cannot ship undocumented.
+ */
+export const ERROR_CATALOGUE = {
+  BAD_USER_INPUT: {
+    status: undefined,
+    message: '"{argument}" must be {what}; got {value}.',
+    description: 'An argument is out of range or malformed (a bad cursor, `first` over its limit, an invalid phone number), or holds what its backend\'s protocol cannot carry (a control character for a SOAP backend, CR or LF in a value sent as a header, `..` as a path segment); no backend is called for it. A variable that does not fit its declared type is refused with this code too, and a 400.',
+  },
+  CSRF_REFUSED: {
+    status: 400,
+    message: 'This request needs a preflight: send JSON, or an x-graphql-csrf header.',
+    description:
+      'A POST with a form or text/plain body and no `x-graphql-csrf` (or `graphql-require-preflight`, `apollo-require-preflight`) header. Send JSON, or add the header.',
+  },
+  INVALID_TOKEN: {
+    status: 401,
+    message: 'The token or key was refused.',
+    description:
+      'The bearer token or API key was refused: bad signature, unknown key, wrong algorithm, issuer or audience, expired or not yet valid, no `exp`, an ID token where an access token belongs. One message for every cause (the log says which); the response carries `WWW-Authenticate: Bearer error="invalid_token"`. No backend is called.',
+  },
+  AUTH_UNAVAILABLE: {
+    status: 503,
+    message: 'The identity provider cannot be reached to check the token; try again shortly.',
+    description:
+      'The identity provider\'s key set (`AUTH_JWKS_URL`) could not be fetched and no usable cached copy exists, so no token can be checked. Retry later (`Retry-After` is set).',
+  },
+  UNAUTHENTICATED: {
+    status: undefined,
+    message: '{Type}.{field} needs a signed-in caller.',
+    description: 'A field that needs a signed-in caller (`@authenticated` or `@requiresScopes`) was asked for without a token or key. That field is null; the rest of the query answers.',
+  },
+  FORBIDDEN: {
+    status: undefined,
+    message: '{Type}.{field} needs scope {scopes}.',
+    description:
+      'The caller lacks the scopes a field needs (`@requiresScopes`); `extensions.requiredScopes` lists the alternatives. That field is null, no backend was called for it, and the rest of the query answers.',
+  },
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    message: 'The request body is over {maxBytes} bytes (counted after decompression).',
+    description: 'The request body is over `MAX_BODY_BYTES` (2 MiB), counted after decompression (gzip and deflate are read, up to the limit and no further).',
+  },
+  BAD_REQUEST: {
+    status: 400,
+    message: '{what is wrong with the request}',
+    description: 'The request is not what GraphQL over HTTP expects: malformed JSON, invalid UTF-8, no `query`, `variables` that are not an object, JSON nested deeper than `MAX_VARIABLES_DEPTH` (32) levels or holding more than `MAX_JSON_VALUES` (50,000) values (both refused before it is parsed), or a batch from a browser or over `MAX_BATCH`.',
+  },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    message: 'The request body did not arrive within {timeoutMs} ms.',
+    description: 'The request body did not arrive within `BODY_TIMEOUT_MS` (10 s) of its headers. The connection is closed.',
+  },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    message: 'GraphQL requests are GET or POST; this one is {method}.',
+    description: 'GraphQL requests are `GET` or `POST`; a mutation only ever runs from a `POST`.',
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: 'Junction reads application/json (also application/graphql+json), application/graphql and application/x-www-form-urlencoded; not {type}.',
+    description: 'A POST body of a type or `Content-Encoding` Junction does not read. It reads identity, gzip and deflate bodies of `application/json` (and `application/graphql+json`), `application/graphql` (the document as the body) and `application/x-www-form-urlencoded`; not `multipart/form-data` (no file uploads), `text/plain` or anything else.',
+  },
+  GRAPHQL_PARSE_FAILED: {
+    status: 400,
+    message: 'Syntax Error: {what, where}',
+    description: 'The document is not valid GraphQL syntax; the message says where. Nothing runs.',
+  },
+  GRAPHQL_VALIDATION_FAILED: {
+    status: 400,
+    message: '{what does not fit the schema}',
+    description: 'The document does not fit the schema (an unknown field, a wrong argument type, a `subscription` while the schema serves none). In production the message never suggests field names. Nothing runs.',
+  },
+  OPERATION_RESOLUTION_FAILURE: {
+    status: 400,
+    message: '{operationName} names no operation of the document.',
+    description: 'The document holds several operations and `operationName` names none of them (or is missing). Nothing runs.',
+  },
+  QUERY_TOO_LARGE: {
+    status: 400,
+    message: '{limit} is {max}: {what}.',
+    description: 'The document is over a shape limit, checked before execution: `MAX_TOKENS` (2000), `MAX_DEPTH` (15), `MAX_ALIASES` (30) or `MAX_DIRECTIVES` (50). `extensions.limit` names it. No backend is called.',
+  },
+  QUERY_TOO_COSTLY: {
+    status: 400,
+    message: 'This operation could cost {cost}, over the limit of {maxCost}.',
+    description: 'The operation could cost the backends more than the caller\'s budget (list sizes multiplied, variables\' default values counted as literals; see Limits), or holds more than `MAX_SELECTIONS` (5000) field selections once its fragments are written out in place (`extensions.limit` is then `MAX_SELECTIONS`). `extensions.cost` and `extensions.maxCost` say by how much. No backend is called.',
+  },
+  RATE_LIMITED: {
+    status: undefined,
+    message: '{Type.field} allows {max} calls per {window}; retry in {retryAfter} s.',
+    description: 'Too many calls: `extensions.retryAfter` is the wait in seconds. A field over its `@rateLimit` is null in a 200; a caller over its whole-endpoint budget gets HTTP 429 with `Retry-After`.',
+  },
+  OVERLOADED: {
+    status: 503,
+    message: 'This instance is answering as many requests as it can; retry in a second.',
+    description: 'The instance is answering as many requests as it takes now (`MAX_IN_FLIGHT`, or fewer while its CPU is saturated: `MAX_QUEUE_MS`); refused at once rather than queued (`Retry-After: 1`), so a balancer can send it elsewhere.',
+  },
+  PERSISTED_DOCUMENT_REQUIRED: {
+    status: 400,
+    message: 'Only persisted documents are accepted from this caller: send extensions.persistedQuery.sha256Hash.',
+    description: 'With `PERSISTED_DOCUMENTS_FILE` set, browsers (users and anonymous callers) may only send the hash of a listed document (`extensions.persistedQuery.sha256Hash`); services and developers may send any document.',
+  },
+  PERSISTED_DOCUMENT_NOT_FOUND: {
+    status: 400,
+    message: 'No persisted document has this hash.',
+    description: 'No document in `PERSISTED_DOCUMENTS_FILE` has the hash sent.',
+  },
+  SOURCE_REJECTED: {
+    status: undefined,
+    message: '{the backend\'s own message}',
+    description:
+      'A backend refused the request as invalid (HTTP 4xx, a SOAP Client or Sender fault whatever its HTTP status, a validation error). `extensions.source` names the backend, `extensions.upstreamCode` gives its own code. The message is the backend\'s; in production only its first line, at most 200 characters. Such a refusal is never retried and never counts against the backend\'s circuit breaker.',
+  },
+  SOURCE_ERROR: {
+    status: undefined,
+    message: 'The {source} service failed to answer {operation}.',
+    description:
+      'A backend failed (HTTP 5xx, a SOAP Server fault, a GraphQL error). The fields it serves are null; the rest of the query still answers.',
+  },
+  SOURCE_UNAVAILABLE: {
+    status: undefined,
+    message: 'The {source} service could not be reached.',
+    description: 'A backend could not be reached (connection refused or reset).',
+  },
+  SOURCE_TIMEOUT: {
+    status: undefined,
+    message: 'The {source} service did not answer in time.',
+    description: 'A backend did not answer completely within its timeout (`UPSTREAM_TIMEOUT_MS`).',
+  },
+  SOURCE_RATE_LIMITED: {
+    status: undefined,
+    message: 'The {source} service is at its rate limit; retry in {retryAfter} s.',
+    description:
+      'A backend\'s rate limit: it answered 429, or the quota configured for it (`<SOURCE>_MAX_CALLS_PER_SEC`) is used up for now. Junction does not call it again before `extensions.retryAfter` seconds.',
+  },
+  SOURCE_BAD_RESPONSE: {
+    status: undefined,
+    message: 'The {source} service sent an unreadable answer.',
+    description: 'A backend answered with something unreadable: wrong format, an XML DOCTYPE, or a body over `UPSTREAM_MAX_RESPONSE_BYTES`.',
+  },
+  INTERNAL_SERVER_ERROR: {
+    status: undefined,
+    message: 'Unexpected error.',
+    description:
+      'Anything unexpected. Outside development the message is "Unexpected error." and `extensions.requestId` links it to the server log.',
+  },
+} as const satisfies Record<string, { status: number | undefined; message: string; description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export interface JunctionErrorOptions {
+  /** The backend involved, for upstream errors. */
+  source?: string;
+  /** The backend's own error code (REST `error.code`, SOAP `faultcode`, GraphQL `extensions.code`). */
+  upstreamCode?: string;
+  /** The argument at fault, for BAD_USER_INPUT. */
+  argument?: string;
+  /** Response headers that go with the error's status (WWW-Authenticate, Retry-After). */
+  headers?: Record<string, string>;
+  /** Anything else a client can act on, e.g. `requiredScopes`. */
+  extensions?: Record<string, unknown>;
+  /** The response status when this error refuses the whole request, where the catalogue gives none (RATE_LIMITED: 429). */
+  status?: number;
+  originalError?: Error;
+}
+
+/** The one factory for client-facing errors: every error a resolver or plugin raises comes from here. */
+export function junctionError(code: ErrorCode, message: string, options: JunctionErrorOptions = {}): GraphQLError {
+  const status = options.status ?? (ERROR_CATALOGUE[code] as { status: number | undefined }).status;
+  const extensions: Record<string, unknown> = { code, ...options.extensions };
+  if (options.source !== undefined) extensions.source = options.source;
+  if (options.upstreamCode !== undefined) extensions.upstreamCode = options.upstreamCode;
+  if (options.argument !== undefined) extensions.argument = options.argument;
+  if (status !== undefined) extensions.http = { status, ...(options.headers ? { headers: options.headers } : {}) };
+  return new GraphQLError(message, { extensions, originalError: options.originalError });
+}
+
+/**
+ * The catalogue of every reason Junction refuses to start. Each is printed as
+ * `Junction failed to start [CODE]: <what, where>` on stderr, every problem named at once, and the
+ * process exits 1: nothing is half-served. The README's start-up table is checked against it.
+ */
+export const STARTUP_ERRORS = {
+  CONFIG_INVALID: { exitStatus: 1, message: 'Junction failed to start [CONFIG_INVALID]: {what, where}', description: 'An environment variable has a value Junction refuses (each is named with the value received), or production lacks what it needs (an identity provider, upstream credentials).' },
+  SOURCES_FILE_INVALID: { exitStatus: 1, message: 'Junction failed to start [SOURCES_FILE_INVALID]: {what, where}', description: 'The sources file (JUNCTION_CONFIG) cannot be read, or an entry says what Junction does not do: every problem with its place (`sources[2] (gh).handler.graphql.endpoint: ...`).' },
+  DEMO_SOURCES_INCOMPLETE: { exitStatus: 1, message: 'Junction failed to start [DEMO_SOURCES_INCOMPLETE]: {what, where}', description: 'The sources file names some of the three demo sources but not all (the curated contract links all three), or names no source at all.' },
+  SOURCE_LOAD_FAILED: { exitStatus: 1, message: 'Junction failed to start [SOURCE_LOAD_FAILED]: {what, where}', description: 'A source\'s contract (OpenAPI document, WSDL, SDL, or introspection of a GraphQL endpoint) could not be read or converted; the source and the reason are named.' },
+  COMPOSITION_FAILED: { exitStatus: 1, message: 'Junction failed to start [COMPOSITION_FAILED]: {what, where}', description: 'The sources cannot be served as one schema: two define one type differently or one root field, a link names what its source does not serve, or additionalTypeDefs do not fit.' },
+  CONTRACT_MISMATCH: { exitStatus: 1, message: 'Junction failed to start [CONTRACT_MISMATCH]: {what, where}', description: 'The curated contract (schema/) no longer matches the demo backends\' specs.' },
+  MESH_BUILD_MISSING: { exitStatus: 1, message: 'Junction failed to start [MESH_BUILD_MISSING]: {what, where}', description: 'GraphQL Mesh\'s build output (`.mesh/`) is missing: run `npm run build:mesh` (npm start and npm test run it).' },
+} as const;
+
+export type StartupCode = keyof typeof STARTUP_ERRORS;
