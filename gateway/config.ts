@@ -2,8 +2,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { JSONWebKeySet } from 'jose';
 import { z } from 'zod';
-import { DEMO_PORTS, SOURCE_NAMES, type SourceName } from '../sources/index.ts';
-import type { SourceCredentials } from '../sources/demo/credentials.ts';
 import type { ApiKeyEntry } from './auth/api-keys.ts';
 import { DEFAULT_LIMITS, type Limits } from './plugins/limits/limits.ts';
 
@@ -16,8 +14,6 @@ import { DEFAULT_LIMITS, type Limits } from './plugins/limits/limits.ts';
 export const DEFAULTS = Object.freeze({
   port: 4000,
   host: '127.0.0.1',
-  /** Ports of the demo backends started when a source's URL is not set. */
-  demoPorts: DEMO_PORTS,
   upstreamTimeoutMs: 5_000,
   upstreamMaxResponseBytes: 5 * 1024 * 1024,
   /** Longest a request may wait on backends, in ms: calls are cut to what is left of it. */
@@ -69,12 +65,6 @@ const envSchema = z.object({
   NODE_ENV: z.string().optional(),
   PORT: port.default(DEFAULTS.port),
   HOST: z.string().min(1).default(DEFAULTS.host),
-  PAYMENTS_URL: url.optional(),
-  MAPS_URL: url.optional(),
-  MESSAGING_URL: url.optional(),
-  PAYMENTS_PORT: port.default(DEFAULTS.demoPorts.payments),
-  MAPS_PORT: port.default(DEFAULTS.demoPorts.maps),
-  MESSAGING_PORT: port.default(DEFAULTS.demoPorts.messaging),
   UPSTREAM_TIMEOUT_MS: positiveInt(120_000).default(DEFAULTS.upstreamTimeoutMs),
   UPSTREAM_MAX_RESPONSE_BYTES: positiveInt(256 * 1024 * 1024).default(DEFAULTS.upstreamMaxResponseBytes),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
@@ -89,12 +79,6 @@ const envSchema = z.object({
   READY_CACHE_MS: z.coerce.number({ error: 'must be a number' }).int().min(0).max(60_000).default(DEFAULTS.readyCacheMs),
   JUNCTION_CONFIG: z.string().min(1).default('.meshrc.yaml'),
   CORS_ORIGINS: z.string().transform((v) => v.split(/[\s,]+/).filter((x) => x !== '')).pipe(z.array(z.string().refine(isOrigin, 'each must be an origin such as https://app.example.com (scheme, host and port only), or *'))).optional(),
-  PAYMENTS_TIMEOUT_MS: positiveInt(120_000).optional(),
-  MAPS_TIMEOUT_MS: positiveInt(120_000).optional(),
-  MESSAGING_TIMEOUT_MS: positiveInt(120_000).optional(),
-  PAYMENTS_MAX_CALLS_PER_SEC: positiveInt(100_000).optional(),
-  MAPS_MAX_CALLS_PER_SEC: positiveInt(100_000).optional(),
-  MESSAGING_MAX_SENDS_PER_SEC: positiveInt(100_000).optional(),
   TRUSTED_PROXIES: z.string().transform((v) => v.split(/[\s,]+/).filter((x) => x !== '')).optional(),
   ...Object.fromEntries(Object.entries(DEFAULT_LIMITS).map(([name, value]) => [name, positiveInt(1_000_000_000).default(value)])) as { [K in keyof Limits]: z.ZodDefault<ReturnType<typeof positiveInt>> },
   AUTH_JWKS_URL: url.optional(),
@@ -110,29 +94,14 @@ const envSchema = z.object({
   AUTH_JWKS_COOLDOWN_SEC: positiveInt(3_600).default(DEFAULTS.auth.jwksCooldownSec),
   AUTH_API_KEYS_FILE: z.string().optional(),
   JUNCTION_SECRETS_FILE: z.string().optional(),
-  PAYMENTS_SECRET_KEY: z.string().optional(),
-  MAPS_USERNAME: z.string().optional(),
-  MAPS_API_KEY: z.string().optional(),
-  MESSAGING_ACCOUNT_SID: z.string().optional(),
-  MESSAGING_AUTH_TOKEN: z.string().optional(),
 });
 
-
-export interface SourceConfig {
-  /** Where the backend is; undefined means "start the demo backend". */
-  url: string | undefined;
-  /** This source's own call timeout (`<SOURCE>_TIMEOUT_MS`), over UPSTREAM_TIMEOUT_MS. */
-  timeoutMs: number | undefined;
-  /** Port for the demo backend when it is started. */
-  demoPort: number;
-}
 
 export interface Config {
   /** development shows GraphiQL, introspection and error details; production hides them. */
   mode: 'development' | 'production';
   port: number;
   host: string;
-  sources: Readonly<Record<SourceName, Readonly<SourceConfig>>>;
   upstream: Readonly<{ timeoutMs: number; maxResponseBytes: number; requestDeadlineMs?: number }>;
   /** SIGTERM: how long in-flight requests may take to finish. */
   drainMs: number;
@@ -161,14 +130,12 @@ export interface Config {
   trustedProxies: readonly string[];
   /** Documents browsers may send, by SHA-256 (PERSISTED_DOCUMENTS_FILE); undefined: any document. */
   persistedDocuments: ReadonlyMap<string, string> | undefined;
-  /** Providers' rate limits, kept on our side; undefined: none. */
-  quotas: { payments: number | undefined; maps: number | undefined; messagingSends: number | undefined };
   auth: AuthConfig;
   /**
-   * The gateway's own credentials per backend; undefined where none is configured (main.ts then
-   * uses random ones for an embedded demo backend, or the demo ones in development).
+   * What the sources file's `{env.NAME}` references are read from: the environment, over the
+   * secrets of JUNCTION_SECRETS_FILE (a backend's URL, credentials, timeout and quota live there).
    */
-  credentials: { [K in SourceName]: SourceCredentials[K] | undefined };
+  sourceEnv: Readonly<Record<string, string>>;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
@@ -213,9 +180,9 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     // Secrets kept out of the environment (a mounted file); a variable set in the environment wins.
     const secrets = readJson('JUNCTION_SECRETS_FILE', cleaned.JUNCTION_SECRETS_FILE);
     if (secrets && typeof secrets === 'object' && !Array.isArray(secrets)) {
-      const allowed = new Set(SECRET_KEYS);
+      // Any NAME the sources file reads as {env.NAME}: a backend's key, token or password.
       for (const [key, value] of Object.entries(secrets)) {
-        if (!allowed.has(key)) problems.push(`JUNCTION_SECRETS_FILE: ${key} is not a secret Junction reads (it reads ${SECRET_KEYS.join(', ')})`);
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) problems.push(`JUNCTION_SECRETS_FILE: ${JSON.stringify(key)} is not a variable name`);
         else if (typeof value !== 'string') problems.push(`JUNCTION_SECRETS_FILE: ${key} must be a string`);
       }
       cleaned = { ...(secrets as Record<string, string>), ...cleaned };
@@ -227,8 +194,7 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
       ...problems,
       ...parsed.error.issues.map((issue) => {
         const key = String(issue.path[0]);
-        // A secret's value is never echoed back into a log.
-        const shown = SECRET_KEYS.includes(key) ? '(hidden)' : JSON.stringify(cleaned[key]);
+        const shown = JSON.stringify(cleaned[key]);
         return `${key}=${shown}: ${issue.message}`;
       }),
     ]);
@@ -237,33 +203,11 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
   const mode = e.NODE_ENV === 'development' ? 'development' : 'production';
   const auth = authConfig(e, mode, problems, readJson);
   const persistedDocuments = e.PERSISTED_DOCUMENTS_FILE ? persistedFrom(readJson('PERSISTED_DOCUMENTS_FILE', e.PERSISTED_DOCUMENTS_FILE), problems) : undefined;
-  const credentials = {
-    payments: e.PAYMENTS_SECRET_KEY ? { secretKey: e.PAYMENTS_SECRET_KEY } : undefined,
-    maps: e.MAPS_USERNAME && e.MAPS_API_KEY ? { username: e.MAPS_USERNAME, apiKey: e.MAPS_API_KEY } : undefined,
-    messaging: e.MESSAGING_ACCOUNT_SID && e.MESSAGING_AUTH_TOKEN ? { accountSid: e.MESSAGING_ACCOUNT_SID, authToken: e.MESSAGING_AUTH_TOKEN } : undefined,
-  };
-  const needed: Record<SourceName, string[]> = {
-    payments: ['PAYMENTS_SECRET_KEY'], maps: ['MAPS_USERNAME', 'MAPS_API_KEY'], messaging: ['MESSAGING_ACCOUNT_SID', 'MESSAGING_AUTH_TOKEN'],
-  };
-  const urls = { payments: e.PAYMENTS_URL, maps: e.MAPS_URL, messaging: e.MESSAGING_URL };
-  for (const name of SOURCE_NAMES) {
-    const missing = needed[name].filter((key) => !cleaned[key]);
-    if (missing.length > 0 && missing.length < needed[name].length) {
-      problems.push(`${missing.join(', ')}: not set, while ${needed[name].filter((k) => !missing.includes(k)).join(', ')} is; the ${name} credentials need all of ${needed[name].join(', ')}`);
-    } else if (mode === 'production' && urls[name] !== undefined && missing.length > 0) {
-      problems.push(`${missing.join(', ')}: not set; production calls ${name} at ${urls[name]} with the gateway's own credentials (environment or JUNCTION_SECRETS_FILE)`);
-    }
-  }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
     mode,
     port: e.PORT,
     host: e.HOST,
-    sources: {
-      payments: { url: e.PAYMENTS_URL, demoPort: e.PAYMENTS_PORT, timeoutMs: e.PAYMENTS_TIMEOUT_MS },
-      maps: { url: e.MAPS_URL, demoPort: e.MAPS_PORT, timeoutMs: e.MAPS_TIMEOUT_MS },
-      messaging: { url: e.MESSAGING_URL, demoPort: e.MESSAGING_PORT, timeoutMs: e.MESSAGING_TIMEOUT_MS },
-    },
     upstream: { timeoutMs: e.UPSTREAM_TIMEOUT_MS, maxResponseBytes: e.UPSTREAM_MAX_RESPONSE_BYTES, requestDeadlineMs: e.REQUEST_DEADLINE_MS },
     drainMs: e.DRAIN_MS,
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
@@ -277,10 +221,9 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     limits: Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, e[name as keyof Limits]])) as unknown as Limits,
     trustedProxies: e.TRUSTED_PROXIES ?? [],
     persistedDocuments,
-    quotas: { payments: e.PAYMENTS_MAX_CALLS_PER_SEC, maps: e.MAPS_MAX_CALLS_PER_SEC, messagingSends: e.MESSAGING_MAX_SENDS_PER_SEC },
     logLevel: e.LOG_LEVEL,
     auth,
-    credentials,
+    sourceEnv: cleaned as Record<string, string>,
   } satisfies Config);
 }
 
@@ -311,8 +254,6 @@ function persistedFrom(value: unknown, problems: string[]): Map<string, string> 
   }
   return documents;
 }
-
-const SECRET_KEYS = ['PAYMENTS_SECRET_KEY', 'MAPS_USERNAME', 'MAPS_API_KEY', 'MESSAGING_ACCOUNT_SID', 'MESSAGING_AUTH_TOKEN'];
 
 function authConfig(
   e: z.infer<typeof envSchema>,

@@ -1,20 +1,20 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { buildGatewaySchema } from './composition/index.ts';
 import type { SourceReport } from './composition/byo/report.ts';
 import type { MeshConfig } from './composition/byo/mesh-config.ts';
-import { EXAMPLE_QUERY, exampleQueryFor } from './example-query.ts';
-import { createSourceClients, SOURCE_NAMES, type SourceClients, type SourceName } from '../sources/index.ts';
-import type { JunctionContext } from '../schema/context.ts';
+import { scopesOf } from '../schema/authorization.ts';
+import { exampleQueryFor } from './example-query.ts';
+import type { ContractContext } from '../schema/contract.ts';
+import { createLoaders } from './engine/loaders.ts';
 import { useRequestId } from './plugins/request-id/use-request-id.ts';
 import { useHealth, type HealthCheck } from './plugins/health/use-health.ts';
 import { useCsrfPrevention } from './plugins/security/use-csrf-prevention.ts';
 import { useProductionSurface } from './plugins/security/use-production-surface.ts';
 import { useCorsPolicy } from './plugins/security/use-cors-policy.ts';
-import { useLoaders } from './plugins/loaders/use-loaders.ts';
 import { createMaskError, useErrorCatalogue } from './plugins/errors/use-error-catalogue.ts';
 import { DEBUG_HEADER, useUpstreamDebug } from './plugins/upstream-debug/use-upstream-debug.ts';
 import { useJit } from './plugins/jit/use-jit.ts';
@@ -33,37 +33,27 @@ import { createUpstreamQuota } from './plugins/limits/upstream-quota.ts';
 import type { SourceQuota } from './engine/runtime.ts';
 import { createEntityCache } from './upstream/entity-cache.ts';
 import type { CacheStore } from './upstream/cache.ts';
-import { createResilience, type BreakerState, type ResilienceOptions, type SourceResilience } from './upstream/resilience.ts';
+import type { BreakerState, ResilienceOptions } from './upstream/resilience.ts';
 import { useRequestScope, type RequestScope } from './plugins/deadline/use-request-scope.ts';
 import type { Auth } from './auth/index.ts';
-import { DEV_ISSUER } from './auth/dev-issuer.ts';
-import type { SourceCredentials } from '../sources/demo/credentials.ts';
 import type { UpstreamCallRecord } from './upstream/upstream-fetch.ts';
 
 export interface GatewayOptions {
   config: Pick<Config, 'mode' | 'upstream'> & Partial<Pick<Config, 'limits' | 'trustedProxies' | 'persistedDocuments' | 'corsOrigins' | 'readyCacheMs'>> & {
-    /** Per-source call timeouts, over `upstream.timeoutMs`. */
-    sourceTimeouts?: Partial<Record<SourceName, number>>;
-    /** Per-source breaker and retry settings (tests shorten them). */
+    /** Breaker and retry settings of every source (tests shorten them). */
     resilience?: Partial<Omit<ResilienceOptions, 'source'>>;
   };
-  /** Base URL of each backend. */
-  sourceUrls: Record<SourceName, string>;
   logger: Logger;
-  /** Fetch used for upstream calls. Default: the global fetch (keep-alive pooled). */
+  /** Fetch used for upstream calls. Default: undici over each source's own pool. */
   fetch?: typeof globalThis.fetch;
   /** More readiness checks, e.g. Redis (non-critical). */
   healthChecks?: readonly HealthCheck[];
-  /** Where `mesh build` wrote its artefacts. Default `.mesh`. */
-  meshDir?: string;
   /** The file that lists the sources. Default `.meshrc.yaml`. */
   meshConfig?: string;
   /** That file, already read (it is then not read again). */
   sourcesFile?: MeshConfig;
   /** Where `{env.NAME}` references in the sources file are read from. Default process.env. */
   env?: Record<string, string | undefined>;
-  /** The gateway's own credentials for each backend. */
-  credentials: SourceCredentials;
   /** Who is calling (auth/index.ts builds it from the configuration). */
   auth: Auth;
   /**
@@ -73,10 +63,13 @@ export interface GatewayOptions {
   cacheStore?: CacheStore;
   /** Counting for rate limits (Redis-backed when there is a Redis). Default: in memory. */
   rateLimits?: RateLimitEngine;
-  /** Providers' rate limits kept on our side, per source (gateway/plugins/limits/upstream-quota.ts). */
-  quotas?: Partial<Record<SourceName, (operation: string) => Promise<void>>>;
-  /** The same for declared sources, from their entry's `quota` (default: counted in this instance's memory). */
+  /** Providers' rate limits kept on our side, from each entry's `quota` (default: counted in this instance's memory). */
   sourceQuotas?: (source: string, spec?: SourceQuota) => ((operation: string) => Promise<void>) | undefined;
+  /**
+   * More plugins (yoga's and envelop's kind), after Junction's own and before the error catalogue,
+   * which must see every error: the sources file's `additionalEnvelopPlugins` arrive here too.
+   */
+  plugins?: readonly Plugin[];
   /**
    * Sample the event loop to take fewer requests while the CPU is saturated (default true). Tests
    * turn it off so that a busy test machine never sheds their requests, and feed samples by hand.
@@ -91,18 +84,17 @@ export interface Gateway {
   close(): void;
   /** Requests in flight and how many the instance takes now (gateway/plugins/limits/use-load-shedding.ts). */
   shedding: Pick<LoadShedding, 'state' | 'observe'>;
-  /** Each source's circuit breaker, demo and declared. */
+  /** Each source's circuit breaker. */
   breakers(): Record<string, BreakerState>;
-  yoga: YogaServerInstance<Record<string, unknown>, JunctionContext>;
+  yoga: YogaServerInstance<Record<string, unknown>, ContractContext>;
   schema: GraphQLSchema;
-  sources: SourceClients;
-  /** One per user source in the sources file: operations exposed and what was lost. */
+  /** One per source served as it is (not under the contract): operations exposed and what was lost. */
   reports: SourceReport[];
 }
 
 /** Assembles Junction from its plugins. Opens no port and reads no environment: main.ts does. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
-  const { config, sourceUrls, logger, fetch, healthChecks = [], meshDir, meshConfig, env, credentials, auth, cacheStore } = options;
+  const { config, logger, fetch, healthChecks = [], meshConfig, env, auth, cacheStore } = options;
   const limits = config.limits ?? DEFAULT_LIMITS;
   const persisted = config.persistedDocuments;
   const catalogued = (code: ErrorCode, message: string) => {
@@ -117,21 +109,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const scopesByRequest = new WeakMap<Request, RequestScope>();
   const recordCall = (record: UpstreamCallRecord) => scopes.getStore()?.calls?.push(record);
   const deadlineMs = config.upstream.requestDeadlineMs ?? 10_000;
-  const resilience = Object.fromEntries(SOURCE_NAMES.map((name) => [name, createResilience({ source: name, ...config.resilience })])) as Record<SourceName, SourceResilience>;
-  const perSource = Object.fromEntries(SOURCE_NAMES.map((name) => [name, {
-    resilience: resilience[name],
-    ...(config.sourceTimeouts?.[name] !== undefined ? { timeoutMs: config.sourceTimeouts[name] } : {}),
-    ...(options.quotas?.[name] ? { quota: options.quotas[name] } : {}),
-  }]));
   let draining = false;
   const shedding = createLoadShedding({ maxInFlight: limits.MAX_IN_FLIGHT, maxQueueMs: limits.MAX_QUEUE_MS }, options.watchEventLoop ?? true);
-  const sources = createSourceClients(sourceUrls, credentials, {
-    timeoutMs: config.upstream.timeoutMs,
-    maxResponseBytes: config.upstream.maxResponseBytes,
-    deadline: () => scopes.getStore()?.deadline,
-    ...(fetch ? { fetch } : {}),
-    ...(dev ? { onCall: recordCall } : {}),
-  }, perSource);
   const entityCache = cacheStore
     ? createEntityCache({
       store: cacheStore,
@@ -143,8 +122,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ...(dev ? { onHit: recordCall } : {}),
     })
     : undefined;
-  const { schema, reports, runtimes, curated, context: sourcesContext } = await buildGatewaySchema({
-    meshDir,
+  const { schema, reports, runtimes, contract, operations, context: sourcesContext } = await buildGatewaySchema({
     meshConfig,
     env,
     timeoutMs: config.upstream.timeoutMs,
@@ -152,26 +130,23 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ...(fetch ? { fetch } : {}),
     ...(entityCache ? { entityCache } : {}),
     ...(options.sourcesFile ? { sourcesFile: options.sourcesFile } : {}),
-    // Every declared source's calls share the request's deadline and show in the debug extension.
+    // Every source's calls share the request's deadline and show in the debug extension.
     hooks: {
       deadline: () => scopes.getStore()?.deadline,
       ...(dev ? { onCall: recordCall } : {}),
       ...(config.resilience ? { resilience: config.resilience } : {}),
-      // A declared source's `quota`: counted in Redis across instances when main.ts gives one.
+      // An entry's `quota`: counted in Redis across instances when main.ts gives one.
       quota: options.sourceQuotas ?? ((source, spec) => (spec ? createUpstreamQuota({ source, ...spec }) : undefined)),
     },
   });
-  // The demo sources' clients and breakers, when the sources file names them.
-  const demoNames = curated ? SOURCE_NAMES : [];
-  const allBreakers = () => ({
-    ...Object.fromEntries(demoNames.map((name) => [name, resilience[name].state()])),
-    ...Object.fromEntries(runtimes.map((runtime) => [runtime.name, runtime.breaker()])),
-  });
+  const allBreakers = () => Object.fromEntries(runtimes.map((runtime) => [runtime.name, runtime.breaker()]));
   const requestIds = new WeakMap<Request, string>();
   const principalOf = principalPerRequest(auth.authenticate);
   const invalidate = cacheStore ? (tags: readonly string[]) => cacheStore.invalidateTags(tags) : async () => undefined;
 
-  const yoga = createYoga<Record<string, unknown>, JunctionContext>({
+  const loaderSpecs = contract?.loaders ?? {};
+  const bound = [...operations];
+  const yoga = createYoga<Record<string, unknown>, ContractContext>({
     schema,
     graphqlEndpoint: '/graphql',
     // yoga's default answers every origin with itself; useCorsPolicy allows only CORS_ORIGINS.
@@ -182,10 +157,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     graphiql: dev
       ? async () => ({
           title: 'Junction',
-          defaultQuery: curated ? EXAMPLE_QUERY : exampleQueryFor(schema),
-          // A newcomer's first query works: a fresh dev token with every demo scope, in the headers tab.
+          defaultQuery: contract?.exampleQuery ?? exampleQueryFor(schema),
+          // A newcomer's first query works: a fresh dev token with every scope the schema asks for, in the headers tab.
           ...(auth.devIssuer
-            ? { headers: JSON.stringify({ authorization: `Bearer ${await auth.devIssuer.mint({ sub: 'graphiql-dev', scopes: DEV_ISSUER.allScopes })}` }, null, 2) }
+            ? { headers: JSON.stringify({ authorization: `Bearer ${await auth.devIssuer.mint({ sub: 'graphiql-dev', scopes: scopesOf(schema) })}` }, null, 2) }
             : {}),
         })
       : false,
@@ -203,7 +178,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // A backend that is down costs its own fields, not the instance: sources are non-critical.
       useHealth({
         checks: [
-          ...demoNames.map((name) => ({ name, critical: false, probe: () => sources[name].probe(), details: () => ({ breaker: resilience[name].state() }) })),
           ...runtimes.map((runtime) => ({ name: runtime.name, critical: false, probe: () => runtime.probe(), details: () => ({ breaker: runtime.breaker() }) })),
           ...healthChecks,
         ],
@@ -238,8 +212,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       useIdentity(principalOf),
       // Production hides the schema's shape, except from developers; development shows it to GraphiQL.
       !dev && useProductionSurface(principalOf),
-      // Per-request loaders on the context, for the resolvers.
-      useLoaders(sources, entityCache, invalidate),
+      // The contract's view of its sources, per request: each source's operations bound to the
+      // request (its caller, its deadline) and fresh loaders (batching never crosses requests).
+      {
+        onContextBuilding({ context, extendContext }) {
+          const sources = Object.fromEntries(bound.map(([name, bind]) => [name, bind(context)]));
+          extendContext({ sources, loaders: createLoaders(loaderSpecs, sources, entityCache), invalidate } as Partial<ContractContext>);
+        },
+      } satisfies Plugin<ContractContext>,
       // The declared sources' in-context SDK (`context.<source>.Query.<field>`), for declared links.
       Object.keys(sourcesContext).length > 0 && { onContextBuilding: ({ extendContext }: { extendContext: (c: Record<string, unknown>) => void }) => extendContext(sourcesContext) },
       // What the operation could cost the backends, against the caller's budget, before it runs.
@@ -260,12 +240,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       useRateLimits({ engine: rateLimits, limits, principalOf, trustedProxies: new Set(config.trustedProxies ?? []) }),
       // Development: which backend calls a request made, on request (x-junction-debug: 1).
       dev && useUpstreamDebug((request) => scopesByRequest.get(request)?.calls, allBreakers),
+      // The deployment's own (createGateway's `plugins`, the sources file's additionalEnvelopPlugins).
+      ...(options.plugins ?? []),
       // Last: it must see the errors every other plugin and resolver raised.
       useErrorCatalogue({ mode: config.mode, logger, requestIds }),
     ],
   });
   return {
-    yoga, schema, sources, reports,
+    yoga, schema, reports,
     drain: () => {
       draining = true;
     },

@@ -1,38 +1,5 @@
 import { getNamedType, isInterfaceType, isLeafType, isNonNullType, isObjectType, isUnionType, type GraphQLNamedType, type GraphQLSchema } from 'graphql';
 
-/** What GraphiQL opens with: one query that reaches all three backends. */
-export const EXAMPLE_QUERY = /* GraphQL */ `# One query, three backends: payments (REST), maps (SOAP) and messaging (GraphQL).
-# Press the run button, then change the fields: ask only for what you need.
-query Dashboard {
-  payments(first: 5) {
-    edges {
-      node {
-        id
-        amount
-        currency
-        status
-        createdAt
-        customer {
-          name
-          address {
-            city
-            location { lat lng }        # maps: geocoded address
-          }
-          messages(first: 2) {          # messaging
-            body
-            status
-          }
-        }
-        merchant {
-          name
-          place { formattedAddress }    # maps
-        }
-      }
-    }
-    pageInfo { hasNextPage endCursor }
-  }
-}
-`;
 
 /**
  * What GraphiQL opens with when the demo contract is not served (a sources file of the user's

@@ -1,23 +1,21 @@
 /**
- * Junction's entry point, and the only module that reads the environment or opens a port.
- * Sources without a *_URL get a demo backend started in-process, so `npm start` on a fresh
- * clone gives a working gateway with nothing else installed.
+ * Junction's entry point, and the only module that reads the environment or opens a port. A
+ * sources file that names an `embedded` module (the demo's) has it start its backends first, so
+ * `npm start` on a fresh clone gives a working gateway with nothing else installed.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { Server as NetServer } from 'node:net';
+import { Server as NetServer, type AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
 import { dirname } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './logger.ts';
 import { startupCode } from './errors.ts';
 import { createGateway } from './create-gateway.ts';
 import { formatReport } from './composition/byo/report.ts';
-import { readMeshConfig, type MeshConfig } from './composition/byo/mesh-config.ts';
+import { embeddedModuleOf, readMeshConfig, type MeshConfig } from './composition/byo/mesh-config.ts';
 import { createRedis, redactUrl } from './redis.ts';
 import type { HealthCheck } from './plugins/health/use-health.ts';
-import { DEMO_CONTRACTS, SOURCE_NAMES, startDemoBackends, type SourceName } from '../sources/index.ts';
-import { closeServer, listen } from '../sources/demo/server.ts';
-import { DEMO_CREDENTIALS, randomCredentials, type SourceCredentials } from '../sources/demo/credentials.ts';
 import { createAuth } from './auth/index.ts';
 import { createMemoryStore, createRedisStore } from './cache/store.ts';
 import { createRateLimitEngine } from './plugins/limits/rate-limits.ts';
@@ -43,35 +41,24 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
 
-  // The demo backends run only for a sources file that names the demo sources.
+  // An `embedded` module (the demo's) starts its backends before the file is read: the variables
+  // it gives (their URLs and fresh credentials) fill the file's {env.*} references.
   let sourcesFile: MeshConfig;
+  let embedded: { env: Record<string, string>; close(): Promise<void>; started?: string[] } | undefined;
   try {
-    sourcesFile = readMeshConfig(config.meshConfig, DEMO_CONTRACTS, process.env);
+    const module = embeddedModuleOf(config.meshConfig);
+    if (module) {
+      const { start } = await import(pathToFileURL(module).href) as { start: (options: { env: Record<string, string | undefined>; mode: Config['mode'] }) => Promise<NonNullable<typeof embedded>> };
+      embedded = await start({ env: config.sourceEnv, mode: config.mode });
+    }
+    sourcesFile = readMeshConfig(config.meshConfig, { ...config.sourceEnv, ...embedded?.env });
     if (sourcesFile.ignored.length > 0) {
       logger.info({ file: config.meshConfig, keys: sourcesFile.ignored }, 'keys of GraphQL Mesh\'s own server left to Mesh: Junction takes its settings from its environment');
     }
   } catch (err) {
+    await embedded?.close();
     failStart(err);
   }
-  const named = sourcesFile.curated as SourceName[];
-  const demo = named.filter((name) => config.sources[name].url === undefined);
-  // Embedded demo backends get fresh random credentials, known only to this process; a backend
-  // given by URL gets the configured ones, or (development only: config.ts refuses production
-  // without them) the demo ones that `npm run backends` accepts.
-  const embedded = randomCredentials();
-  const credentials = Object.fromEntries(SOURCE_NAMES.map((name) => [
-    name,
-    config.credentials[name] ?? (config.sources[name].url === undefined ? embedded[name] : DEMO_CREDENTIALS[name]),
-  ])) as unknown as SourceCredentials;
-  const backends = await startDemoBackends({
-    only: demo,
-    ports: Object.fromEntries(demo.map((name) => [name, config.sources[name].demoPort])),
-    credentials,
-  });
-  // Without the demo sources their clients are built but never called (the contract is not served).
-  const sourceUrls = Object.fromEntries(
-    SOURCE_NAMES.map((name) => [name, config.sources[name].url ?? backends[name]?.url ?? 'http://127.0.0.1:9']),
-  ) as Record<SourceName, string>;
 
   const healthChecks: HealthCheck[] = [];
   const redis = config.redisUrl ? createRedis(config.redisUrl) : undefined;
@@ -101,19 +88,18 @@ async function main(): Promise<void> {
   else if (redis) cacheStore = createRedisStore(redis, logger);
   else cacheStore = createMemoryStore();
   const rateLimits = createRateLimitEngine(redis);
-  const { payments: paymentsRate, maps: mapsRate, messagingSends } = config.quotas;
-  const quotas = {
-    ...(paymentsRate ? { payments: createUpstreamQuota({ source: 'payments', perSec: paymentsRate }, redis) } : {}),
-    ...(mapsRate ? { maps: createUpstreamQuota({ source: 'maps', perSec: mapsRate }, redis) } : {}),
-    ...(messagingSends ? { messaging: createUpstreamQuota({ source: 'messaging', perSec: messagingSends, operations: ['sendMessage'] }, redis) } : {}),
-  };
-  const sourceTimeouts = Object.fromEntries(SOURCE_NAMES.flatMap((name) => (config.sources[name].timeoutMs ? [[name, config.sources[name].timeoutMs]] : [])));
-  const gateway = await createGateway({
-    config: { ...config, sourceTimeouts }, sourceUrls, logger, healthChecks, credentials, auth, rateLimits, quotas, meshConfig: config.meshConfig, sourcesFile,
-    // Declared sources' quotas, shared by every instance through Redis when there is one.
-    sourceQuotas: (source, spec) => (spec ? createUpstreamQuota({ source, ...spec }, redis) : undefined),
-    ...(cacheStore ? { cacheStore } : {}),
-  });
+  let gateway: Awaited<ReturnType<typeof createGateway>>;
+  try {
+    gateway = await createGateway({
+      config, logger, healthChecks, auth, rateLimits, meshConfig: config.meshConfig, sourcesFile,
+      // Each entry's `quota`, shared by every instance through Redis when there is one.
+      sourceQuotas: (source, spec) => (spec ? createUpstreamQuota({ source, ...spec }, redis) : undefined),
+      ...(cacheStore ? { cacheStore } : {}),
+    });
+  } catch (err) {
+    await embedded?.close();
+    throw err;
+  }
   if (gateway.reports.length > 0) {
     // The full list of downgrades is long (Stripe has over a thousand): the terminal gets the
     // summary, the file gets every location.
@@ -154,7 +140,7 @@ async function main(): Promise<void> {
     `  GraphQL   ${url}/graphql${config.mode === 'development' ? '   (open it in a browser for GraphiQL)' : ''}`,
     `  health    ${url}/healthz   readiness ${url}/readyz`,
     ...(auth.devIssuer ? [`  tokens    dev issuer (GraphiQL has one already); another: npm run -s token -- --sub alice --scopes "payments:read"`] : []),
-    ...named.map((name) => `  ${name.padEnd(9)} ${sourceUrls[name]}${backends[name] ? '   (demo backend)' : ''}`),
+    ...(embedded?.started?.length ? [`  embedded  ${embedded.started.join(', ')} (demo backends in this process; set their *_URL to use your own)`] : []),
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -190,14 +176,27 @@ async function main(): Promise<void> {
     clearTimeout(grace);
     clearInterval(idle);
     if (timedOut) logger.warn({ drainMs: config.drainMs }, 'requests still in flight after DRAIN_MS; closing them');
-    await closeServer(server).catch(() => undefined);
+    server.closeAllConnections();
     gateway.close();
-    await Promise.allSettled(Object.values(backends).map((b) => b.close()));
+    await embedded?.close();
     redis?.disconnect();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** Listens; resolves to the URL the server answers on. */
+async function listen(server: Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 }
 
 /**

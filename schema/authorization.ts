@@ -71,3 +71,17 @@ export function applyAuthorization(schema: GraphQLSchema): GraphQLSchema {
     },
   });
 }
+
+/** Every scope any field or type of the schema asks for (`@requiresScopes`): what a developer's token carries in GraphiQL. */
+export function scopesOf(schema: GraphQLSchema): string[] {
+  const found = new Set<string>();
+  const add = (node: Parameters<typeof getDirective>[1]) => {
+    for (const set of (getDirective(schema, node, 'requiresScopes')?.[0]?.scopes as string[][] | undefined) ?? []) for (const scope of set) found.add(scope);
+  };
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (type.name.startsWith('__')) continue;
+    add(type);
+    if ('getFields' in type) for (const field of Object.values(type.getFields())) if ('args' in field) add(field);
+  }
+  return [...found].sort();
+}

@@ -1,6 +1,3 @@
-import { makeExecutableSchema } from '@graphql-tools/schema';
-import type { IResolvers } from '@graphql-tools/utils';
-import type { GraphQLSchema } from 'graphql';
 import * as scalars from './scalars.ts';
 import * as authorization from './authorization.ts';
 import * as cacheControl from './cache-control.ts';
@@ -13,8 +10,11 @@ import * as merchantPlace from './links/merchant-place.ts';
 import * as customerMessages from './links/customer-messages.ts';
 import * as messageCustomer from './links/message-customer.ts';
 import type { TypeOrigin } from './origins.ts';
-import { applyAuthorization } from './authorization.ts';
-import { applyRateLimits } from './rate-limit.ts';
+import type { Contract } from './contract.ts';
+import { EXAMPLE_QUERY } from './example-query.ts';
+import { paymentsLoaders } from '../sources/payments/loaders.ts';
+import { mapsLoaders } from '../sources/maps/loaders.ts';
+import { messagingLoaders } from '../sources/messaging/loaders.ts';
 
 /**
  * The public contract: one module per domain, one per cross-source link. A module is
@@ -34,12 +34,16 @@ const modules: { typeDefs: string; resolvers?: object; origins?: TypeOrigin[] }[
   messageCustomer,
 ];
 
-export const origins: readonly TypeOrigin[] = modules.flatMap((m) => m.origins ?? []);
-
-export function buildPublicSchema(): GraphQLSchema {
-  // Authorization wraps the rate limit: a denied call spends none of the caller's allowance.
-  return applyAuthorization(applyRateLimits(makeExecutableSchema({
-    typeDefs: modules.map((m) => m.typeDefs),
-    resolvers: modules.map((m) => (m.resolvers ?? {}) as IResolvers),
-  })));
-}
+/**
+ * The demo's public contract, served over the payments (REST), maps (SOAP) and messaging (GraphQL)
+ * sources that .meshrc.yaml declares (`contract: ./schema/index.ts`). The engine loads, runs and
+ * guards those sources as it does any other; only this contract's fields are public.
+ */
+export const contract: Contract = {
+  sources: ['payments', 'maps', 'messaging'],
+  typeDefs: modules.map((m) => m.typeDefs),
+  resolvers: modules.map((m) => m.resolvers ?? {}),
+  origins: modules.flatMap((m) => m.origins ?? []),
+  loaders: { ...paymentsLoaders, ...mapsLoaders, ...messagingLoaders },
+  exampleQuery: EXAMPLE_QUERY,
+};

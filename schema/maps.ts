@@ -40,8 +40,8 @@ export const resolvers = {
       if (trimmed === '' || trimmed.length > MAX_ADDRESS_LENGTH) {
         throw junctionError('BAD_USER_INPUT', `"address" must be 1 to ${MAX_ADDRESS_LENGTH} characters.`, { argument: 'address' });
       }
-      return loaders.maps.geocode.load(trimmed);
+      return loaders.geocode.load(trimmed);
     },
-    place: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.maps.place.load(id),
+    place: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.place.load(id),
   },
 };

@@ -1,6 +1,7 @@
 import { junctionError } from './errors.ts';
 import type { JunctionContext } from './context.ts';
 import { checkId } from './ids.ts';
+import { sendMessage } from '../sources/messaging/loaders.ts';
 import type { TypeOrigin } from './origins.ts';
 
 /** The messaging domain, served by the `messaging` source (GraphQL, sources/messaging/schema.graphql). */
@@ -52,7 +53,7 @@ const E164 = /^\+[1-9]\d{6,14}$/;
 
 export const resolvers = {
   Query: {
-    message: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.messaging.message.load(id),
+    message: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.message.load(id),
   },
   Mutation: {
     async sendMessage(
@@ -70,7 +71,7 @@ export const resolvers = {
       let to = phone ?? undefined;
       if (customerId !== null && customerId !== undefined) {
         checkId(customerId, 'input.customerId');
-        const customer = await loaders.payments.customer.load(customerId);
+        const customer = await loaders.customer.load(customerId);
         if (!customer) throw junctionError('BAD_USER_INPUT', `There is no customer "${customerId}".`, { argument: 'input.customerId' });
         if (!customer.phone) throw junctionError('BAD_USER_INPUT', `Customer "${customerId}" has no phone number.`, { argument: 'input.customerId' });
         to = customer.phone;
@@ -78,8 +79,8 @@ export const resolvers = {
       if (!to || !E164.test(to)) {
         throw junctionError('BAD_USER_INPUT', '"input.phone" must be an E.164 number such as +4930123456.', { argument: 'input.phone' });
       }
-      const message = await sources.messaging.sendMessage({ to, body, ...(customerId ? { customerId } : {}) });
-      loaders.messaging.message.prime(message.id, message);
+      const message = await sendMessage(sources.messaging!, { to, body, ...(customerId ? { customerId } : {}) });
+      loaders.message.prime(message.id, message);
       // The recipient's cached message lists are out of date.
       if (message.customerId) await invalidate([`Customer:${message.customerId}`]);
       return message;

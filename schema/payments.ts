@@ -1,7 +1,6 @@
 import type { CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from '../sources/payments/records.ts';
 import { junctionError } from './errors.ts';
 import type { JunctionContext } from './context.ts';
-import { callerScoped, type Principal } from './principal.ts';
 import { checkPageSize, decodeCursor, toConnection } from './pagination.ts';
 import { checkId, checkPrintable } from './ids.ts';
 import type { TypeOrigin } from './origins.ts';
@@ -162,25 +161,43 @@ async function listPayments(
   context: JunctionContext,
   args: { first: number; after?: string | null; customerId?: string | null; status?: PaymentStatus | null },
 ) {
-  const page = await context.sources.payments.listPayments({
+  const page = await context.sources.payments!.call<{ data?: unknown; has_more?: unknown }>('listPayments', {
     limit: checkPageSize(args.first),
-    startingAfter: decodeCursor(args.after),
+    starting_after: decodeCursor(args.after),
     customer: args.customerId ?? undefined,
     status: args.status ?? undefined,
   });
+  const data = listOf<PaymentRecord>(page, 'listPayments');
   // What a list returned is what a later `payment(id)` in the same request would fetch.
-  for (const payment of page.data) context.loaders.payments.payment.prime(payment.id, payment);
-  return toConnection(page.data, page.hasMore);
+  for (const payment of data) context.loaders.payment.prime(payment.id, payment);
+  return toConnection(data, page.has_more === true);
+}
+
+/** A Stripe list's items; an answer of another shape is one the gateway cannot trust. */
+function listOf<T>(page: { data?: unknown; has_more?: unknown } | null, operation: string): T[] {
+  if (!page || !Array.isArray(page.data) || typeof page.has_more !== 'boolean') {
+    throw junctionError('SOURCE_BAD_RESPONSE', 'The payments service sent an unreadable answer.', { source: 'payments', originalError: new Error(`payments answered ${operation} with a body of the wrong shape`) });
+  }
+  return page.data as T[];
+}
+
+/** A written object of the kind asked for (`object: "payment"`); anything else cannot be trusted. */
+function written<T>(value: unknown, object: string, operation: string): T {
+  if (!value || typeof value !== 'object' || (value as { object?: unknown }).object !== object) {
+    throw junctionError('SOURCE_BAD_RESPONSE', 'The payments service sent an unreadable answer.', { source: 'payments', originalError: new Error(`payments answered ${operation} with a body of the wrong shape`) });
+  }
+  return value as T;
 }
 
 /**
- * The key sent upstream: the caller's own key, made theirs alone (callerScoped), since every
- * caller's payments go to the backend under the gateway's one account.
+ * The key sent upstream (`Idempotency-Key`), printable as the header it stands for must be: a
+ * control character is the caller's mistake. The engine makes it the caller's alone (every
+ * caller's payments go to the backend under the gateway's one account), so another caller's use
+ * of the same key is never seen.
  */
-function idempotencyKeyFor(principal: Principal, key: string | null | undefined, argument: string): string | undefined {
-  if (key === null || key === undefined) return undefined;
-  // Printable, as the header it stands for must be: a control character is the caller's mistake.
-  return callerScoped(principal, checkPrintable(key, argument, MAX_IDEMPOTENCY_KEY, 'a key'));
+function idempotencyKeyOf(key: string | null | undefined, argument: string): { Idempotency_Key?: string } {
+  if (key === null || key === undefined) return {};
+  return { Idempotency_Key: checkPrintable(key, argument, MAX_IDEMPOTENCY_KEY, 'a key') };
 }
 
 export const resolvers = {
@@ -190,16 +207,16 @@ export const resolvers = {
 
   Query: {
     payments: (_: unknown, args: Parameters<typeof listPayments>[1], context: JunctionContext) => listPayments(context, args),
-    payment: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.payments.payment.load(id),
-    customer: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.payments.customer.load(id),
-    merchant: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.payments.merchant.load(id),
+    payment: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.payment.load(id),
+    customer: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.customer.load(id),
+    merchant: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.merchant.load(id),
   },
 
   Mutation: {
     async createPayment(
       _: unknown,
       { input }: { input: { customerId: string; merchantId: string; amount: number; currency: string; description?: string | null; idempotencyKey?: string | null } },
-      { sources, loaders, invalidate, principal }: JunctionContext,
+      { sources, loaders, invalidate }: JunctionContext,
     ) {
       if (input.amount < 1 || input.amount > MAX_AMOUNT) {
         throw junctionError('BAD_USER_INPUT', `"input.amount" must be between 1 and ${MAX_AMOUNT}; got ${input.amount}.`, { argument: 'input.amount' });
@@ -207,17 +224,17 @@ export const resolvers = {
       if (!/^[A-Za-z]{3}$/.test(input.currency)) {
         throw junctionError('BAD_USER_INPUT', `"input.currency" must be a three-letter ISO code; got "${input.currency}".`, { argument: 'input.currency' });
       }
-      const payment = await sources.payments.createPayment(
-        {
+      const payment = written<PaymentRecord>(await sources.payments!.call('createPayment', {
+        input: {
           customer: checkId(input.customerId, 'input.customerId'),
           merchant: checkId(input.merchantId, 'input.merchantId'),
           amount: input.amount,
           currency: input.currency.toLowerCase(),
           ...(input.description ? { description: input.description } : {}),
         },
-        idempotencyKeyFor(principal, input.idempotencyKey, 'input.idempotencyKey'),
-      );
-      loaders.payments.payment.prime(payment.id, payment);
+        ...idempotencyKeyOf(input.idempotencyKey, 'input.idempotencyKey'),
+      }), 'payment', 'createPayment');
+      loaders.payment.prime(payment.id, payment);
       // Cached answers holding this customer, or any payments list, no longer tell the whole story.
       await invalidate([`Customer:${input.customerId}`, 'Payment']);
       return payment;
@@ -225,18 +242,18 @@ export const resolvers = {
     async refundPayment(
       _: unknown,
       { paymentId, amount, idempotencyKey }: { paymentId: string; amount?: number | null; idempotencyKey?: string | null },
-      { sources, loaders, invalidate, principal }: JunctionContext,
+      { sources, loaders, invalidate }: JunctionContext,
     ) {
       if (amount !== null && amount !== undefined && (amount < 1 || amount > MAX_AMOUNT)) {
         throw junctionError('BAD_USER_INPUT', `"amount" must be between 1 and ${MAX_AMOUNT}; got ${amount}.`, { argument: 'amount' });
       }
-      const refund = await sources.payments.createRefund(
-        { payment: checkId(paymentId, 'paymentId'), ...(amount ? { amount } : {}) },
-        idempotencyKeyFor(principal, idempotencyKey, 'idempotencyKey'),
-      );
+      const refund = written<RefundRecord>(await sources.payments!.call('createRefund', {
+        input: { payment: checkId(paymentId, 'paymentId'), ...(amount ? { amount } : {}) },
+        ...idempotencyKeyOf(idempotencyKey, 'idempotencyKey'),
+      }), 'refund', 'createRefund');
       // The payment changed (amount_refunded, maybe status): forget any copy loaded earlier.
-      loaders.payments.payment.clear(paymentId);
-      loaders.payments.refundsByPayment.clear(paymentId);
+      loaders.payment.clear(paymentId);
+      loaders.refundsByPayment.clear(paymentId);
       await invalidate([`Payment:${paymentId}`]);
       return refund;
     },
@@ -245,14 +262,14 @@ export const resolvers = {
   Payment: {
     amountRefunded: (p: PaymentRecord) => p.amount_refunded,
     createdAt: (p: PaymentRecord) => p.created,
-    customer: (p: PaymentRecord, _: unknown, { loaders }: JunctionContext) => loaders.payments.customer.load(p.customer),
-    merchant: (p: PaymentRecord, _: unknown, { loaders }: JunctionContext) => loaders.payments.merchant.load(p.merchant),
-    refunds: (p: PaymentRecord, _: unknown, { loaders }: JunctionContext) => loaders.payments.refundsByPayment.load(p.id),
+    customer: (p: PaymentRecord, _: unknown, { loaders }: JunctionContext) => loaders.customer.load(p.customer),
+    merchant: (p: PaymentRecord, _: unknown, { loaders }: JunctionContext) => loaders.merchant.load(p.merchant),
+    refunds: (p: PaymentRecord, _: unknown, { loaders }: JunctionContext) => loaders.refundsByPayment.load(p.id),
   },
 
   Refund: {
     createdAt: (r: RefundRecord) => r.created,
-    payment: (r: RefundRecord, _: unknown, { loaders }: JunctionContext) => loaders.payments.payment.load(r.payment),
+    payment: (r: RefundRecord, _: unknown, { loaders }: JunctionContext) => loaders.payment.load(r.payment),
   },
 
   Customer: {

@@ -23,7 +23,7 @@
  *   also has maps must make no maps call for these queries.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { startDemoBackends } from '../../sources/index.ts';
+import { startDemoBackends } from '../../sources/demo/index.ts';
 import { createSeed } from '../../sources/demo/seed.ts';
 import type { StatsSnapshot } from '../../sources/demo/stats.ts';
 import { freePort, ProcessSet, waitForOutput } from '../processes.ts';

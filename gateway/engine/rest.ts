@@ -16,7 +16,7 @@ import { assertSendableHeaders, pathSegment, type UpstreamResponse } from '../up
 import { UnsendableValueError, UpstreamError } from '../upstream/upstream-error.ts';
 import { ANONYMOUS, callerScoped, type Principal } from '../../schema/principal.ts';
 import { identityHeaders } from './identity.ts';
-import type { SourceRuntime } from './runtime.ts';
+import { batchSizeOf, type SourceRuntime } from './runtime.ts';
 
 /**
  * REST execution, by Junction: GraphQL Mesh's OpenAPI converter compiles a spec into a schema
@@ -133,15 +133,6 @@ function backendShape(data: unknown, type: GraphQLInputType, schema: GraphQLSche
   return out;
 }
 
-/** How many keys a call carries, when one of its arguments is a declared link's keys. */
-function batchOf(keyArgs: ReadonlySet<string>, args: Record<string, unknown>): number | undefined {
-  for (const name of keyArgs) {
-    const value = args[name];
-    if (Array.isArray(value)) return value.length;
-  }
-  return undefined;
-}
-
 /** Union return types mapped by status (`@statusCodeTypeName`): their error answers are data. */
 function mapsStatus(schema: GraphQLSchema, field: GraphQLField<unknown, unknown>, status: number): boolean {
   const named = getNamedType(field.type);
@@ -182,6 +173,8 @@ function parseAnswer(response: UpstreamResponse, field: GraphQLField<unknown, un
     return JSON.parse(response.text);
   } catch (cause) {
     if (isScalarType(getNamedType(field.type))) return response.text;
+    // A failure's body that is not the API's own (a proxy's HTML 502): the status says what happened.
+    if (response.status < 200 || response.status >= 300) return undefined;
     throw new UpstreamError(`${source} answered ${operation} with a body that is not JSON`, { source, operation, failure: 'bad_response', status: response.status, cause });
   }
 }
@@ -262,7 +255,7 @@ export function executeRestWithRuntime(schema: GraphQLSchema, runtime: SourceRun
           delete headers['content-type'];
         }
 
-        const batchSize = batchOf(runtime.keyArgs, args);
+        const batchSize = batchSizeOf(runtime.keyArgs, args);
         const response = await runtime.call({
           operation, url, init: { method: op.httpMethod, headers, ...(body !== undefined ? { body } : {}) }, ...(batchSize !== undefined ? { batchSize } : {}),
         });

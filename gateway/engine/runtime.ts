@@ -125,6 +125,15 @@ export function createSourceRuntime(options: RuntimeOptions, hooks: RuntimeHooks
   };
 }
 
+/** How many keys a call carries, when one of its arguments takes a batch of keys (`keyArgs`). */
+export function batchSizeOf(keyArgs: ReadonlySet<string>, args: Record<string, unknown>): number | undefined {
+  for (const name of keyArgs) {
+    const value = args[name];
+    if (Array.isArray(value)) return value.length;
+  }
+  return undefined;
+}
+
 /** A query pair's name, decoded as a backend reads it (`+` is a space). */
 function pairName(pair: string): string {
   const name = pair.split('=', 1)[0]!.replace(/\+/g, ' ');

@@ -12,7 +12,7 @@ export const typeDefs = /* GraphQL */ `
 export const resolvers = {
   Address: {
     location: async (address: AddressRecord, _: unknown, { loaders }: JunctionContext) => {
-      const [best] = await loaders.maps.geocode.load(formatAddress(address));
+      const [best] = await loaders.geocode.load(formatAddress(address));
       return best?.location ?? null;
     },
   },

@@ -16,7 +16,7 @@ export const MAX_MESSAGES_PER_CUSTOMER = 50;
 export const resolvers = {
   Customer: {
     messages: (customer: CustomerRecord, { first }: { first: number }, { loaders }: JunctionContext) =>
-      loaders.messaging.customerMessages.load({
+      loaders.customerMessages.load({
         customerId: customer.id,
         first: checkPageSize(first, 'first', MAX_MESSAGES_PER_CUSTOMER),
       }),

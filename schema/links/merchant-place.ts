@@ -11,6 +11,6 @@ export const typeDefs = /* GraphQL */ `
 
 export const resolvers = {
   Merchant: {
-    place: (merchant: MerchantRecord, _: unknown, { loaders }: JunctionContext) => loaders.maps.place.load(merchant.place),
+    place: (merchant: MerchantRecord, _: unknown, { loaders }: JunctionContext) => loaders.place.load(merchant.place),
   },
 };

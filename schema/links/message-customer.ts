@@ -1,4 +1,4 @@
-import type { Message } from '../../sources/messaging/client.ts';
+import type { Message } from '../../sources/messaging/loaders.ts';
 import type { JunctionContext } from '../context.ts';
 
 /** messaging -> payments: the customer a message was sent to. */
@@ -12,6 +12,6 @@ export const typeDefs = /* GraphQL */ `
 export const resolvers = {
   Message: {
     customer: (message: Message, _: unknown, { loaders }: JunctionContext) =>
-      message.customerId ? loaders.payments.customer.load(message.customerId) : null,
+      message.customerId ? loaders.customer.load(message.customerId) : null,
   },
 };

@@ -4,7 +4,7 @@
  * Ports: PAYMENTS_PORT (4101), MAPS_PORT (4102), MESSAGING_PORT (4103); HOST (127.0.0.1).
  */
 import { DEMO_CREDENTIALS } from './credentials.ts';
-import { DEMO_PORTS, SOURCE_NAMES, startDemoBackends } from '../index.ts';
+import { DEMO_PORTS, SOURCE_NAMES, startDemoBackends } from './index.ts';
 
 function portFrom(name: string, fallback: number): number {
   const raw = process.env[name];

@@ -1,39 +1,41 @@
-import DataLoader from 'dataloader';
-import { groupByKeys, orderByKeys } from '../../gateway/upstream/batch.ts';
+import type { BatchSpec } from '../../schema/contract.ts';
 import type { CustomerRecord, MerchantRecord, PaymentRecord, RefundRecord } from './records.ts';
-import { ENTITY_STALE_MS, ENTITY_TTL_MS, NO_CACHE, type EntityCache } from '../../gateway/upstream/entity-cache.ts';
-import { PAYMENTS_MAX_BATCH, PAYMENTS_SOURCE, type PaymentsClient } from './client.ts';
+
+/** Longest id the payments API has, in characters (Stripe's are under 255). */
+export const PAYMENTS_MAX_ID_LENGTH = 255;
+/** Most ids the payments API answers in one `ids=` / `payment=` call. */
+export const PAYMENTS_MAX_BATCH = 100;
+/** How long public entities are kept past their freshness, to be served stale while their backend is down. */
+export const STALE_MS = 3_600_000;
 
 /**
- * Per-request loaders over the payments API's `ids=` batch look-ups: one call per entity kind per
- * tick. Customers and merchants go through the entity cache when there is one.
+ * An id that cannot be one element of the comma-separated `ids=` list (empty, holding a comma,
+ * longer than any id) names nothing: it comes back as not found without a call the backend would
+ * refuse (a 20,000-character id got HTTP 431).
  */
-export function createPaymentsLoaders(client: PaymentsClient, cache: EntityCache = NO_CACHE) {
-  const options = { maxBatchSize: PAYMENTS_MAX_BATCH };
-  return {
-    customer: new DataLoader<string, CustomerRecord | null>(
-      cache.batch(
-        { source: PAYMENTS_SOURCE, namespace: 'customer', ttlMs: ENTITY_TTL_MS.customer, keyOf: (id) => id, tagsOf: (c: CustomerRecord | null) => (c ? [`Customer:${c.id}`] : []) },
-        async (ids) => orderByKeys(ids, await client.customersByIds(ids), (c) => c.id),
-      ),
-      options,
-    ),
-    merchant: new DataLoader<string, MerchantRecord | null>(
-      cache.batch(
-        { source: PAYMENTS_SOURCE, namespace: 'merchant', ttlMs: ENTITY_TTL_MS.merchant, staleMs: ENTITY_STALE_MS, keyOf: (id) => id, tagsOf: (m: MerchantRecord | null) => (m ? [`Merchant:${m.id}`] : []) },
-        async (ids) => orderByKeys(ids, await client.merchantsByIds(ids), (m) => m.id),
-      ),
-      options,
-    ),
-    payment: new DataLoader<string, PaymentRecord | null>(
-      async (ids) => orderByKeys(ids, await client.paymentsByIds(ids), (p) => p.id),
-      options,
-    ),
-    refundsByPayment: new DataLoader<string, RefundRecord[]>(
-      async (paymentIds) => groupByKeys(paymentIds, await client.refundsByPaymentIds(paymentIds), (r) => r.payment),
-      options,
-    ),
-  };
-}
+const notAnId = (id: string) => id === '' || id.includes(',') || id.length > PAYMENTS_MAX_ID_LENGTH;
 
-export type PaymentsLoaders = ReturnType<typeof createPaymentsLoaders>;
+/** A look-up of many by id in one call: `GET /v1/<things>?ids=a,b,c` answers `{ data: [...] }`. */
+const byIds = (operation: string) =>
+  ({ source: 'payments', operation, keysArg: 'ids', keyField: 'id', result: 'data', maxBatch: PAYMENTS_MAX_BATCH, skip: notAnId }) as const;
+
+/**
+ * The payments source's batched look-ups, declared over its `ids=` operations: one call per
+ * entity kind per tick. Customers and merchants go through the entity cache when there is one.
+ */
+export const paymentsLoaders = {
+  customer: {
+    ...byIds('listCustomers'),
+    cache: { namespace: 'customer', ttlMs: 60_000, key: (id: string) => id, tags: (c: CustomerRecord | null) => (c ? [`Customer:${c.id}`] : []) },
+  } satisfies BatchSpec<string, CustomerRecord | null>,
+  merchant: {
+    ...byIds('listMerchants'),
+    cache: { namespace: 'merchant', ttlMs: 300_000, staleMs: STALE_MS, key: (id: string) => id, tags: (m: MerchantRecord | null) => (m ? [`Merchant:${m.id}`] : []) },
+  } satisfies BatchSpec<string, MerchantRecord | null>,
+  payment: byIds('listPayments') satisfies BatchSpec<string, PaymentRecord | null>,
+  /** Every refund of each payment (`GET /v1/refunds?payment=a,b`), oldest first. */
+  refundsByPayment: {
+    source: 'payments', operation: 'listRefunds', keysArg: 'payment', keyField: 'payment', result: 'data', many: true, empty: [],
+    maxBatch: PAYMENTS_MAX_BATCH, skip: notAnId,
+  } satisfies BatchSpec<string, RefundRecord[]>,
+};

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startGatewayProcess, stopProcess } from '../helpers/gateway-process.ts';
-import { startDemoBackends } from '../../sources/index.ts';
+import { startDemoBackends } from '../../sources/demo/index.ts';
 import { basicAuth, DEMO_CREDENTIALS } from '../../sources/demo/credentials.ts';
 import type { DemoBackend } from '../../sources/demo/server.ts';
 import type { StatsSnapshot } from '../../sources/demo/stats.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EXAMPLE_QUERY } from '../../gateway/example-query.ts';
+import { EXAMPLE_QUERY } from '../../schema/example-query.ts';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { startGatewayProcess, stopProcess } from '../helpers/gateway-process.ts';
 

@@ -1,6 +1,6 @@
 import type { DemoBackend } from '../../sources/demo/server.ts';
 import { basicAuth, type SourceCredentials } from '../../sources/demo/credentials.ts';
-import type { SourceName } from '../../sources/index.ts';
+import type { SourceName } from '../../sources/demo/index.ts';
 
 /**
  * What the declared-source tests share: the `{env.*}` values of test/fixtures/declared/ configs

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { createLogger } from '../../gateway/logger.ts';
 import { createGateway, type Gateway, type GatewayOptions } from '../../gateway/create-gateway.ts';
 import { DEFAULTS } from '../../gateway/config.ts';
-import { SOURCE_NAMES, startDemoBackends, type SourceName } from '../../sources/index.ts';
+import { SOURCE_NAMES, startDemoBackends, type SourceName } from '../../sources/demo/index.ts';
 import { createSeed, type Seed } from '../../sources/demo/seed.ts';
 import type { DemoBackend } from '../../sources/demo/server.ts';
 import type { StatsSnapshot } from '../../sources/demo/stats.ts';
@@ -54,14 +54,15 @@ export interface Harness {
 export interface HarnessOptions {
   mode?: 'development' | 'production';
   upstream?: Partial<GatewayOptions['config']['upstream']>;
-  /** Point a source somewhere other than its demo backend (e.g. a closed port). */
+  /** Point a source somewhere other than its demo backend (e.g. a closed port): its `<NAME>_URL`. */
   sourceUrls?: Partial<Record<SourceName, string>> | ((backends: Record<SourceName, DemoBackend>) => Promise<Partial<Record<SourceName, string>>>);
-  /** Per-source call timeouts and breaker/retry settings (gateway config). */
+  /** Per-source call timeouts (`<NAME>_TIMEOUT_MS`, read by .meshrc.yaml). */
   sourceTimeouts?: Partial<Record<SourceName, number>>;
+  /** Breaker and retry settings of every source (gateway config). */
   resilience?: GatewayOptions['config']['resilience'];
   /** A sources file other than .meshrc.yaml (user sources). */
   meshConfig?: string;
-  /** Values for `{env.NAME}` in the sources file, given the demo backends' URLs. */
+  /** More values for `{env.NAME}` in the sources file, given the demo backends' URLs. */
   env?: (backends: Record<SourceName, DemoBackend>, credentials: SourceCredentials) => Record<string, string | undefined>;
   /** Auth settings over the test issuer's (e.g. a remote JWKS URL, API keys). */
   auth?: (issuer: TestIssuer) => Partial<AuthConfig>;
@@ -77,8 +78,8 @@ export interface HarnessOptions {
   trustedProxies?: string[];
   /** Rate limit counting; default in memory. */
   rateLimits?: RateLimitEngine;
-  /** Providers' rate limits, per source. */
-  quotas?: GatewayOptions['quotas'];
+  /** Providers' rate limits kept on the gateway's side (`quota` of each entry), counted where this says. */
+  sourceQuotas?: GatewayOptions['sourceQuotas'];
   /** Documents browsers may send, by SHA-256. */
   persistedDocuments?: ReadonlyMap<string, string>;
   /** Browser origins allowed cross-origin (CORS_ORIGINS). Default none. */
@@ -99,26 +100,35 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
   });
   const overrides = typeof options.sourceUrls === 'function' ? await options.sourceUrls(backends) : options.sourceUrls;
-  const sourceUrls = Object.fromEntries(
-    SOURCE_NAMES.map((name) => [name, overrides?.[name] ?? backends[name].url]),
-  ) as Record<SourceName, string>;
+  // The demo sources are entries of .meshrc.yaml like any other: they are pointed at these backends,
+  // with these credentials, through the variables the file reads.
+  const env: Record<string, string | undefined> = {
+    PAYMENTS_URL: overrides?.payments ?? backends.payments.url,
+    MAPS_URL: overrides?.maps ?? backends.maps.url,
+    MESSAGING_URL: overrides?.messaging ?? backends.messaging.url,
+    PAYMENTS_SECRET_KEY: credentials.payments.secretKey,
+    MAPS_USERNAME: credentials.maps.username,
+    MAPS_API_KEY: credentials.maps.apiKey,
+    MESSAGING_ACCOUNT_SID: credentials.messaging.accountSid,
+    MESSAGING_AUTH_TOKEN: credentials.messaging.authToken,
+    ...Object.fromEntries(Object.entries(options.sourceTimeouts ?? {}).map(([name, ms]) => [`${name.toUpperCase()}_TIMEOUT_MS`, String(ms)])),
+    ...options.env?.(backends, credentials),
+  };
   let gateway: Gateway;
   const logger = createLogger('info', sink);
   try {
     const authConfig: AuthConfig = { ...TEST_AUTH, keys: { kind: 'file', jwks: issuer.jwks }, ...options.auth?.(issuer) };
     const auth = await createAuth(authConfig, logger, options.now ? { now: options.now } : {});
     gateway = await createGateway({
-      credentials,
       auth,
       // A busy test machine must not shed the tests' requests; tests feed samples by hand.
       watchEventLoop: false,
       ...(options.cacheStore ? { cacheStore: options.cacheStore } : {}),
       ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
-      ...(options.quotas ? { quotas: options.quotas } : {}),
+      ...(options.sourceQuotas ? { sourceQuotas: options.sourceQuotas } : {}),
       config: {
         limits: { ...DEFAULT_LIMITS, ...options.limits },
         trustedProxies: options.trustedProxies ?? [],
-        ...(options.sourceTimeouts ? { sourceTimeouts: options.sourceTimeouts } : {}),
         ...(options.resilience ? { resilience: options.resilience } : {}),
         ...(options.persistedDocuments ? { persistedDocuments: options.persistedDocuments } : {}),
         ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
@@ -128,10 +138,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
           maxResponseBytes: options.upstream?.maxResponseBytes ?? DEFAULTS.upstreamMaxResponseBytes,
         },
       },
-      sourceUrls,
       logger,
+      env,
       ...(options.meshConfig ? { meshConfig: options.meshConfig } : {}),
-      ...(options.env ? { env: options.env(backends, credentials) } : {}),
     });
   } catch (err) {
     // A gateway that cannot start must not leave the backends listening.

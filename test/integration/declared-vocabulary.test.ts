@@ -7,8 +7,7 @@ import { startHarness, type Harness } from '../helpers/harness.ts';
 import { declaredEnv, LINKED, TEXTS_LINK } from '../helpers/declared.ts';
 import { createMemoryStore } from '../../gateway/cache/store.ts';
 import { readMeshConfig } from '../../gateway/composition/byo/mesh-config.ts';
-import { DEMO_CONTRACTS } from '../../sources/index.ts';
-import type { SourceName } from '../../sources/index.ts';
+import type { SourceName } from '../../sources/demo/index.ts';
 import type { StatsSnapshot } from '../../sources/demo/stats.ts';
 
 /**
@@ -562,7 +561,7 @@ cache:
     driver: [LOCALSTORAGE]
 `;
     const file = tmpFile('serve-cache.meshrc.yaml', text);
-    expect(readMeshConfig(file, DEMO_CONTRACTS, { BILLING_URL: 'http://127.0.0.1:9', BILLING_KEY: 'k' }).ignored).toEqual(['serve', 'cache']);
+    expect(readMeshConfig(file, { BILLING_URL: 'http://127.0.0.1:9', BILLING_KEY: 'k' }).ignored).toEqual(['serve', 'cache']);
     const h = await start(text);
     try {
       const { body } = await h.query('{ listCustomers(limit: 2) { data { id name } } }');

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { callCounts, startHarness, type Harness, type HarnessOptions } from '../helpers/harness.ts';
-import type { SourceName } from '../../sources/index.ts';
+import type { SourceName } from '../../sources/demo/index.ts';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.ts';
 import { RELEASE, SETTLE } from '../../gateway/plugins/limits/concurrency-limit.ts';
 

@@ -9,7 +9,7 @@ import { TEST_AUTH } from '../helpers/test-issuer.ts';
 import { hashApiKey } from '../../gateway/auth/api-keys.ts';
 import { INVALID_TOKEN_MESSAGE } from '../../gateway/auth/authenticator.ts';
 import { basicAuth } from '../../sources/demo/credentials.ts';
-import { SOURCE_NAMES } from '../../sources/index.ts';
+import { SOURCE_NAMES } from '../../sources/demo/index.ts';
 
 const PAYMENT = 'query($id: ID!) { payment(id: $id) { id amount } }';
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });

@@ -264,7 +264,11 @@ describe('protecting the providers\' quotas', () => {
   });
 
   it('keeps messaging at its sends per second: a short queue, then a clear refusal, never more than the provider allows', async () => {
-    const h = await startHarness({ quotas: { messaging: createUpstreamQuota({ source: 'messaging', perSec: 2, operations: ['sendMessage'], maxQueue: 1 }) } });
+    const h = await startHarness({
+      // messaging's entry counts sendMessage (MESSAGING_MAX_SENDS_PER_SEC); here 2 a second with a queue of 1.
+      env: () => ({ MESSAGING_MAX_SENDS_PER_SEC: '2' }),
+      sourceQuotas: (source, spec) => (spec ? createUpstreamQuota({ source, ...spec, maxQueue: 1 }) : undefined),
+    });
     try {
       const SEND = 'mutation { sendMessage(input: { phone: "+4930111222333", body: "hi" }) { id } }';
       const answers = await Promise.all(Array.from({ length: 5 }, () => h.query(SEND)));

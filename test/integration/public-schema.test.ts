@@ -11,7 +11,7 @@ import {
 import { buildCuratedSchema, ContractMismatch } from '../../gateway/composition/index.ts';
 import { checkOrigins } from '../../gateway/composition/carry-descriptions.ts';
 import { loadSourceSchemas } from '../../gateway/composition/source-schemas.ts';
-import { SOURCE_NAMES } from '../../sources/index.ts';
+import { SOURCE_NAMES } from '../../sources/demo/index.ts';
 
 const schema = buildCuratedSchema();
 const ownTypes = Object.values(schema.getTypeMap()).filter((t) => !t.name.startsWith('__') && !['String', 'Int', 'Float', 'Boolean', 'ID'].includes(t.name));

@@ -9,7 +9,7 @@ import { json, startRecordingServer, type Seen } from '../helpers/recording-serv
 import { TEXTS_LINK } from '../helpers/declared.ts';
 import { closeServer, listen } from '../../sources/demo/server.ts';
 import { basicAuth, randomCredentials } from '../../sources/demo/credentials.ts';
-import { SOURCE_NAMES, type SourceName } from '../../sources/index.ts';
+import { SOURCE_NAMES, type SourceName } from '../../sources/demo/index.ts';
 import { createGateway, type Gateway } from '../../gateway/create-gateway.ts';
 import { createLogger } from '../../gateway/logger.ts';
 import { createAuth } from '../../gateway/auth/index.ts';
@@ -519,11 +519,9 @@ describe('the request deadline (REQUEST_DEADLINE_MS) over a declared source', ()
     const logger = createLogger('error', new Writable({ write: (_chunk, _enc, done) => done() }));
     const unused = await closedPort();
     gateway = await createGateway({
-      credentials: randomCredentials(),
       auth: await createAuth({ ...TEST_AUTH }, logger),
       watchEventLoop: false,
       logger,
-      sourceUrls: Object.fromEntries(SOURCE_NAMES.map((name) => [name, unused])) as Record<SourceName, string>,
       // Widgets' own timeout is 5 s; the request's deadline is 250 ms.
       meshConfig: writeConfig('deadline.meshrc.yaml', [WIDGETS(5_000, '\n        public: true')]),
       env: { WIDGETS_URL: widgets.url, WIDGETS_KEY },

@@ -5,7 +5,7 @@ import { buildSchema, graphql, validateSchema, type GraphQLSchema } from 'graphq
 import { createYoga } from 'graphql-yoga';
 import { addMocksToSchema } from '@graphql-tools/mock';
 import { mergeSchemas } from '@graphql-tools/schema';
-import { buildPublicSchema } from '../../schema/index.ts';
+import { buildPublicSchema } from '../helpers/public-schema.ts';
 import { loadGraphQLSource } from '../../gateway/composition/byo/load-graphql.ts';
 import { namespaceSource } from '../../gateway/composition/byo/namespace.ts';
 import { reportSource } from '../../gateway/composition/byo/report.ts';

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import yaml from 'js-yaml';
 import { graphql, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { mergeSchemas } from '@graphql-tools/schema';
-import { buildPublicSchema } from '../../schema/index.ts';
+import { buildPublicSchema } from '../helpers/public-schema.ts';
 import { loadOpenApiSource } from '../../gateway/composition/byo/load-openapi.ts';
 import { namespaceSource } from '../../gateway/composition/byo/namespace.ts';
 import { reportSource, type SourceReport } from '../../gateway/composition/byo/report.ts';

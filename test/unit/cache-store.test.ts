@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { getDirective } from '@graphql-tools/utils';
 import { getNamedType, isObjectType } from 'graphql';
 import { createMemoryStore } from '../../gateway/cache/store.ts';
-import { buildPublicSchema } from '../../schema/index.ts';
+import { buildPublicSchema } from '../helpers/public-schema.ts';
 
 describe('the in-memory store', () => {
   it('expires entries on its clock, evicts the least recently used, and drops tagged entries together', async () => {

@@ -1,7 +1,7 @@
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { operationCost } from '../../gateway/plugins/limits/cost.ts';
-import { buildPublicSchema } from '../../schema/index.ts';
+import { buildPublicSchema } from '../helpers/public-schema.ts';
 
 const schema = buildPublicSchema();
 const cost = (query: string, variables: Record<string, unknown> = {}) => operationCost(schema, parse(query), undefined, variables).cost;

@@ -28,6 +28,8 @@ export interface GraphQLSourceOptions {
   auth?: AuthConfig;
   /** The provider's rate limit, kept by the gateway (engine/runtime.ts SourceQuota). */
   quota?: SourceQuota;
+  /** What `/readyz` asks (GET); default the endpoint. */
+  probe?: string;
   /** Largest answer read, in bytes. Default 5 MiB. */
   maxResponseBytes?: number;
   /** The gateway's hooks for every call (deadline, debug record, breaker settings). */
@@ -44,13 +46,13 @@ export async function loadGraphQLSource(options: GraphQLSourceOptions): Promise<
   const { name, endpoint, source, cwd = process.cwd(), operationHeaders = {}, timeoutMs = 5_000 } = options;
   const runtime = createSourceRuntime({
     name,
-    url: endpoint,
+    url: options.probe ?? endpoint,
     timeoutMs,
     maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
     ...(options.auth ? { auth: options.auth } : {}),
     ...(options.quota ? { quota: options.quota } : {}),
-    // Any GraphQL server answers this, and it costs it nothing.
-    probe: { method: 'POST', body: '{"query":"{__typename}"}', headers: { 'content-type': 'application/json', ...operationHeaders } },
+    // Any GraphQL server answers this, and it costs it nothing; an entry's own `probe` URL is a GET.
+    ...(options.probe ? {} : { probe: { method: 'POST' as const, body: '{"query":"{__typename}"}', headers: { 'content-type': 'application/json', ...operationHeaders } } }),
   }, { ...options.hooks, ...(options.fetch ? { fetch: options.fetch } : {}) });
   const executor = graphqlExecutor(runtime, { endpoint, operationHeaders, forwardIdentity: options.forwardIdentity === true });
   let schema: GraphQLSchema;

@@ -53,6 +53,8 @@ export interface OpenApiSourceOptions {
   auth?: AuthConfig;
   /** The provider's rate limit, kept by the gateway (engine/runtime.ts SourceQuota). */
   quota?: SourceQuota;
+  /** What `/readyz` asks (GET); default the endpoint. */
+  probe?: string;
   /** Largest answer read, in bytes. Default 5 MiB. */
   maxResponseBytes?: number;
   /** The gateway's hooks for every call (deadline, debug record, breaker settings). */
@@ -324,7 +326,7 @@ export async function loadOpenApiSource(options: OpenApiSourceOptions): Promise<
   const base = (endpoint ?? getDirectiveExtensions<{ transport: { location?: string } }>(executable)?.transport?.[0]?.location ?? '').replace(/\/+$/, '');
   const runtime = createSourceRuntime({
     name,
-    url: base || 'http://invalid.invalid',
+    url: options.probe ?? (base || 'http://invalid.invalid'),
     timeoutMs,
     maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
     ...(options.auth ? { auth: options.auth } : {}),

@@ -33,7 +33,9 @@ const url = z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL');
  * gateway's own credentials, so opening it to anyone is a choice the configuration makes.
  */
 const isPublic = z.boolean().optional();
-const timeoutMs = z.number().int().min(1).max(120_000);
+/** Numbers may come from `{env.NAME}`, as text. */
+const int = () => z.coerce.number().int();
+const timeoutMs = int().min(1).max(120_000);
 /**
  * Junction's choice over Mesh's merge: the source's root fields under `Query.<name>` and its types
  * prefixed `<Name>_`, so it can never collide with another. Default false: merged as Mesh merges.
@@ -59,15 +61,15 @@ export type SourcePolicy = NonNullable<z.infer<typeof policy>>;
  */
 const quota = z
   .strictObject({
-    perSec: z.number().int().min(1).max(100_000),
+    perSec: int().min(1).max(100_000),
     /** Only these operations count (a provider that limits sends only); default all. */
     operations: z.array(z.string().min(1)).min(1).optional(),
-    maxQueue: z.number().int().min(0).max(10_000).optional(),
+    maxQueue: int().min(0).max(10_000).optional(),
   })
   .optional();
 export type SourceQuota = NonNullable<z.infer<typeof quota>>;
 /** Most keys in one batched call of a declared link into this source; more are split. Default 100. */
-const batchSize = z.number().int().min(1).max(10_000).optional();
+const batchSize = int().min(1).max(10_000).optional();
 const auth = authSchema.optional();
 /** How an API says it failed in a successful answer: `{ when: { ok: false }, code: error }` (Slack). */
 const failure = z
@@ -79,7 +81,10 @@ const failure = z
   .optional();
 
 /** What every kind of source takes, besides its handler's own options. */
-const common = { rename, public: isPublic, namespace, batchSize, policy, quota, auth, timeoutMs: timeoutMs.optional() };
+/** What `/readyz` asks of the source (GET; any answer under 500 is up). Default: its endpoint. */
+const probe = url.optional();
+
+const common = { rename, public: isPublic, namespace, batchSize, policy, quota, auth, timeoutMs: timeoutMs.optional(), probe };
 
 const openapi = z.strictObject({
   ...common,
@@ -140,20 +145,53 @@ export class SourceConfigError extends Error {
 }
 
 const ENV_REFERENCE = /\{env\.([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const WHOLE_ENV_REFERENCE = /^\{env\.([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
-function interpolate(value: unknown, env: Record<string, string | undefined>, path: string, problems: string[]): unknown {
+/** A value left out because it was only `{env.NAME}` and NAME is not set: where, and which variable. */
+interface Unset {
+  path: string;
+  name: string;
+}
+
+const UNSET = Symbol('unset');
+
+/**
+ * `{env.NAME}` replaced from the environment, as Mesh does. An option whose whole value is one
+ * unset `{env.NAME}` is left out, so that its default applies (an optional quota or timeout); one
+ * that is needed is then reported as "NAME is not set". Inside a longer string, an unset variable
+ * is a problem at once.
+ */
+function interpolate(value: unknown, env: Record<string, string | undefined>, path: string, problems: string[], unset: Unset[]): unknown {
   if (typeof value === 'string') {
+    const whole = WHOLE_ENV_REFERENCE.exec(value);
+    if (whole && (env[whole[1]!] === undefined || env[whole[1]!] === '')) {
+      unset.push({ path, name: whole[1]! });
+      return UNSET;
+    }
     return value.replace(ENV_REFERENCE, (_, name: string) => {
       const found = env[name];
       if (found === undefined || found === '') problems.push(`${path}: {env.${name}} is used but ${name} is not set`);
       return found ?? '';
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, `${path}[${i}]`, problems));
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, `${path}[${i}]`, problems, unset)).filter((v) => v !== UNSET);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, `${path}.${k}`, problems)]));
+    const entries = Object.entries(value).map(([k, v]) => [k, interpolate(v, env, `${path}.${k}`, problems, unset)] as const);
+    // An object whose variables are all unset (`quota: { perSec: '{env.X}', operations: [send] }`)
+    // is left out as a whole: the option was not given.
+    const kept = entries.filter(([, v]) => v !== UNSET);
+    if (kept.length < entries.length && !refersToSet(value, env)) return UNSET;
+    return Object.fromEntries(kept);
   }
   return value;
+}
+
+/** Whether a value holds any `{env.NAME}` whose NAME is set. */
+function refersToSet(value: unknown, env: Record<string, string | undefined>): boolean {
+  if (typeof value === 'string') return [...value.matchAll(ENV_REFERENCE)].some(([, name]) => env[name!] !== undefined && env[name!] !== '');
+  if (Array.isArray(value)) return value.some((v) => refersToSet(v, env));
+  if (value && typeof value === 'object') return Object.values(value).some((v) => refersToSet(v, env));
+  return false;
 }
 
 function kindOf(handlerKey: string): SourceKind | undefined {
@@ -186,16 +224,26 @@ const additionalResolver = z.strictObject({
 export type AdditionalResolverEntry = z.infer<typeof additionalResolver>;
 
 /** Top-level keys of a Mesh v0 file that configure Mesh's own server or tooling: read by Mesh, not by Junction. */
-const MESH_ONLY_KEYS = new Set(['serve', 'merger', 'cache', 'documents', 'sdk', 'codegen', 'require', 'logger', 'pollingInterval', 'skipSSLValidation', 'customFetch', 'persistedOperations', 'plugins', 'additionalEnvelopPlugins', 'pubsub', 'liveQueryInvalidations']);
+const MESH_ONLY_KEYS = new Set(['serve', 'merger', 'cache', 'documents', 'sdk', 'codegen', 'require', 'logger', 'pollingInterval', 'skipSSLValidation', 'customFetch', 'persistedOperations', 'plugins', 'pubsub', 'liveQueryInvalidations']);
 
 export interface MeshConfig {
   file: string;
   /** Relative paths in the file are resolved from here: the file's folder. */
   baseDir: string;
-  /** The user's sources (every entry that is not a curated demo source). */
+  /** Every source the file names. */
   entries: SourceEntry[];
-  /** Curated demo sources the file names. */
-  curated: string[];
+  /**
+   * `contract`: the module of a code contract (absolute path), served in place of the sources it
+   * names (schema/index.ts is the demo's): its types and resolvers over those sources' operations.
+   */
+  contract?: string;
+  /**
+   * `embedded`: a module that starts backends in-process for development (the demo's), and gives
+   * the variables (`{env.*}`) the file reads for them (absolute path). Read by main.ts before the file.
+   */
+  embedded?: string;
+  /** `additionalEnvelopPlugins`: a module whose default export is a list of envelop/yoga plugins (absolute path). */
+  plugins?: string;
   /** `additionalTypeDefs`, parsed. */
   typeDefs: DocumentNode[];
   /** `additionalResolvers`: declared links, and module paths of code resolvers (relative to baseDir). */
@@ -257,27 +305,55 @@ function readTypeDefs(raw: unknown, baseDir: string, problems: string[]): Docume
  * and `additionalResolvers`. Every problem in the file is reported at once, each naming where it
  * is. `{env.NAME}` in source options is replaced from `env`, as Mesh does.
  */
-export function readMeshConfig(file: string, curatedContracts: Readonly<Record<string, string>>, env: Record<string, string | undefined> = process.env): MeshConfig {
-  const baseDir = dirname(resolve(file));
-  let parsed: Record<string, unknown> | undefined;
+function readYaml(file: string): Record<string, unknown> | undefined {
   try {
-    parsed = yaml.load(readFileSync(file, 'utf8')) as Record<string, unknown> | undefined;
+    return yaml.load(readFileSync(file, 'utf8')) as Record<string, unknown> | undefined;
   } catch (err) {
     throw new SourceConfigError(file, [`the file cannot be read as YAML: ${(err as Error).message}`]);
   }
+}
+
+/** A module path the file names under `key`, resolved from the file's folder (undefined when absent). */
+function modulePathOf(parsed: Record<string, unknown>, key: string, baseDir: string, problems: string[]): string | undefined {
+  const value = parsed[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.trim() === '') {
+    problems.push(`${key}: must be the path of a module`);
+    return undefined;
+  }
+  const path = resolve(baseDir, value);
+  if (!existsSync(path)) {
+    problems.push(`${key}: ${value} does not exist (paths are read from ${baseDir})`);
+    return undefined;
+  }
+  return path;
+}
+
+/** The file's `embedded` module, if any: main.ts starts it before reading the rest (it gives the `{env.*}` values). */
+export function embeddedModuleOf(file: string): string | undefined {
+  const parsed = readYaml(file);
+  if (!parsed || typeof parsed !== 'object') return undefined;
+  const problems: string[] = [];
+  const path = modulePathOf(parsed, 'embedded', dirname(resolve(file)), problems);
+  if (problems.length > 0) throw new SourceConfigError(file, problems);
+  return path;
+}
+
+export function readMeshConfig(file: string, env: Record<string, string | undefined> = process.env): MeshConfig {
+  const baseDir = dirname(resolve(file));
+  const parsed = readYaml(file);
   const problems: string[] = [];
   if (!parsed || typeof parsed !== 'object') throw new SourceConfigError(file, ['the file holds no configuration (expected `sources:`)']);
   const sources = Array.isArray(parsed.sources) ? (parsed.sources as Record<string, unknown>[]) : [];
   if (!Array.isArray(parsed.sources)) problems.push('sources: must be a list of sources');
   const entries: SourceEntry[] = [];
-  const curated: string[] = [];
   const names = new Set<string>();
   const ignored: string[] = [];
   for (const key of Object.keys(parsed)) {
-    if (['sources', 'additionalTypeDefs', 'additionalResolvers'].includes(key)) continue;
+    if (['sources', 'additionalTypeDefs', 'additionalResolvers', 'contract', 'embedded', 'additionalEnvelopPlugins'].includes(key)) continue;
     if (MESH_ONLY_KEYS.has(key)) ignored.push(key);
     else if (key === 'transforms') problems.push('transforms: transforms of the whole schema are not supported yet; put them on the sources they apply to');
-    else problems.push(`${key}: is not a key Junction knows (sources, additionalTypeDefs, additionalResolvers; Mesh's serve, cache, ... are left to Mesh)`);
+    else problems.push(`${key}: is not a key Junction knows (sources, additionalTypeDefs, additionalResolvers, additionalEnvelopPlugins, contract, embedded; Mesh's serve, cache, ... are left to Mesh)`);
   }
   for (const [index, raw] of sources.entries()) {
     const name = typeof raw?.name === 'string' ? raw.name : undefined;
@@ -288,10 +364,6 @@ export function readMeshConfig(file: string, curatedContracts: Readonly<Record<s
     }
     if (names.has(name)) problems.push(`${where}.name: "${name}" is used by two sources`);
     names.add(name);
-    if (isCurated(name, raw.handler, baseDir, curatedContracts)) {
-      curated.push(name);
-      continue;
-    }
     const unknownKeys = Object.keys(raw).filter((k) => !['name', 'handler', 'transforms'].includes(k));
     if (unknownKeys.length > 0) problems.push(`${where}: key(s) ${unknownKeys.join(', ')} are not supported by Junction (a source has name, handler, transforms)`);
     const handler = raw.handler as Record<string, unknown> | undefined;
@@ -326,10 +398,22 @@ export function readMeshConfig(file: string, curatedContracts: Readonly<Record<s
         else issues(result.error, tWhere, problems);
       }
     }
-    const options = interpolate(handler![key], env, `${where}.handler.${key}`, problems);
-    const result = SCHEMAS[kind].safeParse(options);
+    const unset: Unset[] = [];
+    const options = interpolate(handler![key], env, `${where}.handler.${key}`, problems, unset);
+    // Credentials that name a variable need it: a source is never called without the credentials its entry names.
+    for (const u of unset) if (/\.(auth|security)(\.|$)/.test(u.path)) problems.push(`${u.path}: {env.${u.name}} is used but ${u.name} is not set`);
+    if (unset.some((u) => /\.(auth|security)(\.|$)/.test(u.path))) continue;
+    const result = SCHEMAS[kind].safeParse(options === UNSET ? {} : options);
     if (!result.success) {
-      issues(result.error, `${where}.handler.${key}`, problems);
+      // An option needed but left out because its variable is unset says which variable.
+      const named = result.error.issues.map((issue) => {
+        const at = `${where}.handler.${key}${issue.path.length ? `.${issue.path.join('.')}` : ''}`;
+        const missing = unset.find((u) => u.path === at || u.path.startsWith(`${at}.`));
+        return missing ? `${missing.path}: {env.${missing.name}} is used but ${missing.name} is not set` : undefined;
+      });
+      for (const message of named) if (message) problems.push(message);
+      const rest = result.error.issues.filter((_, i) => named[i] === undefined);
+      if (rest.length > 0) issues(new z.ZodError(rest), `${where}.handler.${key}`, problems);
       continue;
     }
     entries.push({ name, kind, options: result.data, transforms } as SourceEntry);
@@ -392,25 +476,17 @@ export function readMeshConfig(file: string, curatedContracts: Readonly<Record<s
       if (link) resolvers.push(link);
     }
   }
+  const contract = modulePathOf(parsed, 'contract', baseDir, problems);
+  const embedded = modulePathOf(parsed, 'embedded', baseDir, problems);
+  const plugins = modulePathOf(parsed, 'additionalEnvelopPlugins', baseDir, problems);
   if (problems.length > 0) throw new SourceConfigError(file, problems);
-  return { file, baseDir, entries, curated, typeDefs, resolvers, ignored };
+  return {
+    file, baseDir, entries, typeDefs, resolvers, ignored,
+    ...(contract ? { contract } : {}), ...(embedded ? { embedded } : {}), ...(plugins ? { plugins } : {}),
+  };
 }
 
-/** The user sources in `file` (every one but the curated), validated. */
-export function readUserSources(file: string, curated: Readonly<Record<string, string>>, env: Record<string, string | undefined> = process.env): SourceEntry[] {
-  return readMeshConfig(file, curated, env).entries;
-}
-
-/**
- * A curated demo source: its name, and its handler's `source` is the demo's own contract (the same
- * file, or a copy of it: the built gateway reads its copies under dist/).
- */
-function isCurated(name: string, handler: unknown, baseDir: string, contracts: Readonly<Record<string, string>>): boolean {
-  const contract = contracts[name];
-  if (contract === undefined || !handler || typeof handler !== 'object') return false;
-  const options = Object.values(handler)[0] as { source?: unknown } | undefined;
-  if (typeof options?.source !== 'string') return false;
-  const path = resolve(baseDir, options.source);
-  if (path === contract) return true;
-  return existsSync(path) && existsSync(contract) && readFileSync(path, 'utf8') === readFileSync(contract, 'utf8');
+/** The sources in `file`, validated. */
+export function readUserSources(file: string, env: Record<string, string | undefined> = process.env): SourceEntry[] {
+  return readMeshConfig(file, env).entries;
 }

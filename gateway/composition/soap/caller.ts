@@ -9,7 +9,7 @@ import { NamespaceTable, httpHeaders, writeBody, writeEnvelope } from './envelop
 import type { OperationModel } from './model.ts';
 import { decodeResult, readReply } from './reply.ts';
 import type { Invoke } from './schema-builder.ts';
-import type { SourceRuntime } from '../../engine/runtime.ts';
+import { batchSizeOf, type SourceRuntime } from '../../engine/runtime.ts';
 import { usernameTokenHeader, type TokenEnvironment, type UsernameTokenOptions } from '../../upstream/ws-security.ts';
 
 export interface CallerOptions {
@@ -50,7 +50,8 @@ export function createInvoker(options: CallerOptions): Invoke {
       });
     }
     const { headers, body } = buildRequest(op, args, options);
-    const call = { operation: op.name, url, init: { method: 'POST', headers, body }, rejected: (r: { text: string }) => isSoapSenderFault(r.text) };
+    const batchSize = options.runtime ? batchSizeOf(options.runtime.keyArgs, args) : undefined;
+    const call = { operation: op.name, url, init: { method: 'POST', headers, body }, rejected: (r: { text: string }) => isSoapSenderFault(r.text), ...(batchSize !== undefined ? { batchSize } : {}) };
     const response = options.runtime
       ? await options.runtime.call(call)
       : await callUpstream({ ...call, source: options.source }, { url, timeoutMs: options.timeoutMs, maxResponseBytes: options.maxResponseBytes, fetch: options.fetch });

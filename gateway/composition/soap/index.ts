@@ -58,6 +58,8 @@ export interface SoapSourceOptions {
   auth?: AuthConfig;
   /** The provider's rate limit, kept by the gateway (engine/runtime.ts SourceQuota). */
   quota?: SourceQuota;
+  /** What `/readyz` asks (GET); default the endpoint. */
+  probe?: string;
 }
 
 const isUrl = (location: string): boolean => /^https?:\/\//i.test(location);
@@ -100,7 +102,7 @@ export async function loadSoapSource(options: SoapSourceOptions): Promise<Loaded
   const runtime: SourceRuntime | undefined = options.hooks && url
     ? createSourceRuntime({
       name: options.name,
-      url,
+      url: options.probe ?? url,
       timeoutMs: options.timeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
       maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
       ...(options.auth ? { auth: options.auth } : {}),

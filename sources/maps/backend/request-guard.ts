@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   MAPS_OPERATIONS, SOAP11_ENVELOPE_NAMESPACE, SOAP12_ENVELOPE_NAMESPACE, soapActionFor,
 } from '../contract.ts';
-import { child, parseXml, XmlError, type XmlElement } from '../../../gateway/upstream/xml.ts';
-import { WSSE_NAMESPACE } from '../../../gateway/upstream/ws-security.ts';
+import { child, parseXml, XmlError, type XmlElement } from '../../../gateway/index.ts';
+import { WSSE_NAMESPACE } from '../../../gateway/index.ts';
 import { sendFault } from './soap-fault.ts';
 
 /** Largest SOAP request body read, in bytes. Default 1 MiB: a full 100-address batch is under 20 KiB. */

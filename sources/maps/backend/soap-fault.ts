@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { SOAP11_ENVELOPE_NAMESPACE } from '../contract.ts';
-import { escapeXml } from '../../../gateway/upstream/xml.ts';
+import { escapeXml } from '../../../gateway/index.ts';
 
 /**
  * SOAP 1.1 faults as this service sends them: HTTP 500 (SOAP 1.1 §6.2 requires it for every

@@ -1,13 +1,18 @@
 import { DEMO_CREDENTIALS } from '../../demo/credentials.ts';
-import { plainUsernameTokenHeader } from '../../../gateway/upstream/ws-security.ts';
+import { plainUsernameTokenHeader } from '../../../gateway/index.ts';
 /**
  * Helpers for the maps tests: raw SOAP over fetch (no client code under test in the way) and
  * the /_stats and /_faults endpoints.
  */
 import type { StatsSnapshot } from '../../demo/stats.ts';
 import { MAPS_NAMESPACE, MAPS_SOAP_PATH, SOAP11_ENVELOPE_NAMESPACE } from '../contract.ts';
-import { textOf } from '../client-soap.ts';
-import { child, parseXml } from '../../../gateway/upstream/xml.ts';
+import { child, parseXml, type XmlElement } from '../../../gateway/index.ts';
+
+/** The text of a text-only child element. */
+export function textOf(parent: XmlElement | undefined, name: string): string | undefined {
+  const found = parent && child(parent, name);
+  return found && found.children.length === 0 ? found.text : undefined;
+}
 
 /** The demo account's UsernameToken header block, for envelopes written by hand. */
 export const demoSecurity = (prefix: string): string => plainUsernameTokenHeader(DEMO_CREDENTIALS.maps.username, DEMO_CREDENTIALS.maps.apiKey, prefix);

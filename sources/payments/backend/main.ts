@@ -1,5 +1,5 @@
 import { startPaymentsBackend } from './backend.ts';
-import { DEMO_PORTS } from '../../index.ts';
+import { DEMO_PORTS } from '../../demo/index.ts';
 
 /**
  * Runs the payments backend alone: `node --import tsx sources/payments/main.ts`.

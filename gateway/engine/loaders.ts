@@ -1,0 +1,68 @@
+import DataLoader from 'dataloader';
+import type { BatchSpec, Loader, SourceOperations } from '../../schema/contract.ts';
+import { groupByKeys, orderByKeys } from '../upstream/batch.ts';
+import { NO_CACHE, type EntityCache } from '../upstream/entity-cache.ts';
+import { UpstreamError } from '../upstream/upstream-error.ts';
+
+/** Most keys in one batched call unless a spec says `maxBatch`. */
+export const DEFAULT_MAX_BATCH = 100;
+
+/**
+ * A contract's loaders for one request: batching and de-duplication never cross requests (or
+ * callers); the entity cache behind the ones that say `cache` is shared (gateway/upstream/entity-cache.ts
+ * says why that is safe).
+ */
+export function createLoaders(
+  specs: Readonly<Record<string, BatchSpec>>,
+  sources: Readonly<Record<string, SourceOperations>>,
+  cache: EntityCache = NO_CACHE,
+): Record<string, Loader> {
+  const loaders: Record<string, Loader> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    const source = sources[spec.source];
+    if (!source) throw new Error(`loader ${name} names source ${spec.source}, which the contract is not served over`);
+    const empty = 'empty' in spec ? spec.empty : null;
+    const fetch = batchOf(spec, source, empty);
+    const kept = spec.cache
+      ? cache.batch({
+        source: spec.source,
+        namespace: spec.cache.namespace,
+        ttlMs: spec.cache.ttlMs,
+        ...(spec.cache.staleMs !== undefined ? { staleMs: spec.cache.staleMs } : {}),
+        keyOf: spec.cache.key,
+        ...(spec.cache.tags ? { tagsOf: spec.cache.tags } : {}),
+      }, fetch)
+      : fetch;
+    const { skip } = spec;
+    const load = skip
+      ? async (keys: readonly unknown[]) => {
+        const sent = keys.filter((key) => !skip(key));
+        const answers = sent.length > 0 ? await kept(sent) : [];
+        const byKey = new Map(sent.map((key, i) => [key, answers[i]]));
+        return keys.map((key) => (byKey.has(key) ? byKey.get(key) : empty));
+      }
+      : kept;
+    loaders[name] = new DataLoader(load, {
+      maxBatchSize: spec.maxBatch ?? DEFAULT_MAX_BATCH,
+      ...(spec.cacheKeyFn ? { cacheKeyFn: spec.cacheKeyFn } : {}),
+    });
+  }
+  return loaders;
+}
+
+/** The batch function a spec declares: its code, or one call of `operation` with every key in `keysArg`. */
+function batchOf(spec: BatchSpec, source: SourceOperations, empty: unknown): (keys: readonly unknown[]) => Promise<unknown[]> {
+  if ('load' in spec) return async (keys) => [...(await spec.load(keys, source))];
+  const { operation, keysArg, keyField, result, valueField, many, args } = spec;
+  return async (keys) => {
+    const answer = await source.call<Record<string, unknown> | unknown[]>(operation, { ...args, [keysArg]: keys });
+    const list = result === undefined ? answer : (answer as Record<string, unknown> | null)?.[result];
+    if (!Array.isArray(list)) {
+      throw new UpstreamError(`${source.name} answered ${operation} with a body of the wrong shape`, { source: source.name, operation, failure: 'bad_response' });
+    }
+    const keyOf = (item: Record<string, unknown>) => item?.[keyField];
+    const valueOf = (item: unknown) => (valueField === undefined || item == null ? item : (item as Record<string, unknown>)[valueField]);
+    if (many) return groupByKeys(keys, list, keyOf).map((items) => items.map(valueOf));
+    return orderByKeys(keys, list, keyOf).map((item) => (item == null ? empty : valueOf(item) ?? empty));
+  };
+}
