@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { DEMO_SCOPES } from '../schema/index.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -287,7 +288,7 @@ async function benchIdentity(): Promise<{ env: Record<string, string>; token: st
   writeFileSync(file, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' }] }));
   const issuer = 'urn:junction:bench';
   const audience = 'junction-bench';
-  const token = await new SignJWT({ scope: DEV_ISSUER.allScopes.join(' ') })
+  const token = await new SignJWT({ scope: DEMO_SCOPES.join(' ') })
     .setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' })
     .setIssuer(issuer).setAudience(audience).setSubject('bench').setIssuedAt().setExpirationTime('6h')
     .sign(privateKey);

@@ -9,3 +9,5 @@
 export { attr, child, children, deepText, escapeXml, hasDtd, isSoapSenderFault, parseXml, XmlError, type XmlAttribute, type XmlElement } from './upstream/xml.ts';
 /** WS-Security UsernameToken headers, as Junction sends them to SOAP backends. */
 export { plainUsernameTokenHeader, usernameTokenHeader, passwordDigest, WSSE_NAMESPACE, WSU_NAMESPACE } from './upstream/ws-security.ts';
+/** An HTTP Basic `Authorization` header value, as Junction sends a source's `auth: { basic }`. */
+export { basicAuth } from './engine/credentials.ts';

@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   // An `embedded` module (the demo's) starts its backends before the file is read: the variables
   // it gives (their URLs and fresh credentials) fill the file's {env.*} references.
   let sourcesFile: MeshConfig;
-  let embedded: { env: Record<string, string>; close(): Promise<void>; started?: string[] } | undefined;
+  let embedded: { env: Record<string, string>; close(): Promise<void>; started?: { name: string; url: string }[] } | undefined;
   try {
     const module = embeddedModuleOf(config.meshConfig);
     if (module) {
@@ -139,8 +139,9 @@ async function main(): Promise<void> {
     `Junction (${config.mode}) is listening`,
     `  GraphQL   ${url}/graphql${config.mode === 'development' ? '   (open it in a browser for GraphiQL)' : ''}`,
     `  health    ${url}/healthz   readiness ${url}/readyz`,
-    ...(auth.devIssuer ? [`  tokens    dev issuer (GraphiQL has one already); another: npm run -s token -- --sub alice --scopes "payments:read"`] : []),
-    ...(embedded?.started?.length ? [`  embedded  ${embedded.started.join(', ')} (demo backends in this process; set their *_URL to use your own)`] : []),
+    ...(auth.devIssuer ? [`  tokens    dev issuer (GraphiQL has one already); another: npm run -s token -- --sub alice --scopes "<scope> ..."`] : []),
+    // What the `embedded` module started in this process (the demo's backends, on a fresh clone).
+    ...(embedded?.started ?? []).map(({ name, url: at }) => `  ${name.padEnd(9)} ${at}   (demo backend)`),
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

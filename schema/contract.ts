@@ -90,9 +90,10 @@ export type BatchSpec<K = any, V = any> = {
   }
 );
 
-/** A loader on `context.loaders`: DataLoader's `load`, `prime` and `clear`. */
+/** A loader on `context.loaders`: DataLoader's `load`, `loadMany`, `prime` and `clear`. */
 export interface Loader<K = any, V = any> {
   load(key: K): Promise<V>;
+  loadMany(keys: readonly K[]): Promise<(V | Error)[]>;
   prime(key: K, value: V): unknown;
   clear(key: K): unknown;
 }

@@ -34,6 +34,9 @@ const modules: { typeDefs: string; resolvers?: object; origins?: TypeOrigin[] }[
   messageCustomer,
 ];
 
+/** Every scope the demo contract asks for (`@requiresScopes`): what a demo caller with full access holds. */
+export const DEMO_SCOPES: readonly string[] = Object.freeze(['messages:read', 'messages:send', 'payments:read', 'payments:write']);
+
 /**
  * The demo's public contract, served over the payments (REST), maps (SOAP) and messaging (GraphQL)
  * sources that .meshrc.yaml declares (`contract: ./schema/index.ts`). The engine loads, runs and

@@ -13,8 +13,6 @@ export const DEV_ISSUER = Object.freeze({
   audience: 'junction',
   algorithm: 'ES256',
   keyFile: '.junction/dev-issuer-key.json',
-  /** Every scope of the demo policy: what GraphiQL's pre-filled token carries. */
-  allScopes: ['payments:read', 'payments:write', 'messages:read', 'messages:send'] as readonly string[],
   ttlSec: 3600,
 });
 

@@ -45,7 +45,7 @@ export async function createAuth(
       verifyJwt = createJwtVerifier({
         ...common, keys: devIssuer.keys, issuer: devIssuer.issuer, audience: devIssuer.audience, algorithms: [DEV_ISSUER.algorithm],
       });
-      logger.warn(`No AUTH_JWKS_URL: verifying tokens of the embedded dev issuer (key in ${inject.devKeyFile ?? DEV_ISSUER.keyFile}). Make one with: npm run -s token -- --sub alice --scopes "payments:read"`);
+      logger.warn(`No AUTH_JWKS_URL: verifying tokens of the embedded dev issuer (key in ${inject.devKeyFile ?? DEV_ISSUER.keyFile}). Make one with: npm run -s token -- --sub alice --scopes "<scope> ..."`);
       break;
     case 'none':
       break;

@@ -1,7 +1,7 @@
 /**
  * `npm run -s token -- --sub <id> --scopes "<space separated>" [--ttl <seconds>]`: prints an access
  * token from the embedded dev issuer (the key `npm start` verifies with), and nothing else, so
- * that `TOKEN=$(npm run -s token -- --sub alice --scopes "payments:read")` works.
+ * that `TOKEN=$(npm run -s token -- --sub alice --scopes "orders:read")` works.
  *
  * `npm run -s api-key -- --service <name> --scopes "<space separated>"`: prints a new random API
  * key and, on stderr, the entry to add to AUTH_API_KEYS_FILE (its SHA-256 only).

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { json, startRecordingServer, type Seen } from '../../test/helpers/recording-server.ts';
-import { basicAuth } from '../../sources/demo/credentials.ts';
+import { basicAuth } from './credentials.ts';
 import { UpstreamError } from '../upstream/upstream-error.ts';
 import { authSchema, type AuthConfig } from './credentials.ts';
 import { createSourceRuntime, type RuntimeHooks, type SourceRuntime } from './runtime.ts';

@@ -1,7 +1,10 @@
 import { z } from 'zod';
-import { basicAuth } from '../../sources/demo/credentials.ts';
 import { callUpstream, type SourceClientOptions } from '../upstream/upstream-fetch.ts';
 import { UpstreamError } from '../upstream/upstream-error.ts';
+
+
+/** An HTTP Basic `Authorization` value. */
+export const basicAuth = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 
 /**
  * The gateway's own credentials for a declared source, in the source's entry (`auth:`), of every

@@ -90,7 +90,7 @@ export interface UpstreamCall {
   /**
    * Whether this call only reads, so that identical ones in flight may share one answer. Default:
    * true for GET and HEAD, false otherwise (a SOAP or GraphQL read says so itself). Never set it
-   * on a write: two identical payments are two payments.
+   * on a write: two identical writes are two writes.
    */
   read?: boolean;
   /**

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { basicAuth } from '../../gateway/index.ts';
 
 /**
  * The gateway's own credentials for each backend, carried the way each kind of provider expects:
@@ -32,7 +33,7 @@ export function randomCredentials(): SourceCredentials {
   };
 }
 
-export const basicAuth = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+export { basicAuth };
 
 /** The HTTP headers that carry payments' and messaging's credentials (maps carries its own in the envelope). */
 export function credentialHeaders(credentials: Pick<SourceCredentials, 'payments' | 'messaging'>): { payments: Record<string, string>; messaging: Record<string, string> } {

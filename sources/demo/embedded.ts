@@ -37,8 +37,8 @@ export interface EmbeddedOptions {
 export interface Embedded {
   /** Variables for the sources file: the started backends' URLs and credentials. */
   env: Record<string, string>;
-  /** The sources whose backend runs in this process. */
-  started: string[];
+  /** The sources whose backend runs in this process, and where. */
+  started: { name: string; url: string }[];
   close(): Promise<void>;
 }
 
@@ -73,7 +73,7 @@ export async function start({ env, mode }: EmbeddedOptions): Promise<Embedded> {
   }
   return {
     env: out,
-    started: embedded,
+    started: embedded.map((name) => ({ name, url: backends[name]!.url })),
     close: async () => void (await Promise.allSettled(Object.values(backends).map((b) => b.close()))),
   };
 }

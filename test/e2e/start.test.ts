@@ -100,7 +100,11 @@ describe('npm start', () => {
   });
 
   it('refuses to start on bad configuration, listing every problem', async () => {
-    await expect(start({ PORT: 'eighty', MAPS_URL: 'not a url', NODE_ENV: 'development' })).rejects.toThrow(/PORT="eighty"[\s\S]*MAPS_URL="not a url"/);
+    await expect(start({ PORT: 'eighty', UPSTREAM_TIMEOUT_MS: '0', NODE_ENV: 'development' })).rejects.toThrow(/\[CONFIG_INVALID\][\s\S]*PORT="eighty"[\s\S]*UPSTREAM_TIMEOUT_MS="0"/);
+  });
+
+  it('refuses a demo source\'s bad URL as the sources file\'s problem, naming the variable it came from', async () => {
+    await expect(start({ MAPS_URL: 'not a url', NODE_ENV: 'development' })).rejects.toThrow(/\[SOURCES_FILE_INVALID\][\s\S]*\(maps\)[\s\S]*endpoint: must be an http\(s\) URL \(from MAPS_URL="not a url"\)/);
   });
 });
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DEMO_SCOPES } from '../../schema/index.ts';
 import { exportJWK, generateKeyPair, SignJWT, type JSONWebKeySet, type JWTPayload, type JWTHeaderParameters, type CryptoKey } from 'jose';
 import { DEV_ISSUER } from '../../gateway/auth/dev-issuer.ts';
 import type { AuthConfig } from '../../gateway/config.ts';
@@ -57,7 +58,7 @@ export async function createTestIssuer(): Promise<TestIssuer> {
     jwks,
     get kid() { return current().kid; },
     get privateKey() { return current().privateKey; },
-    async token({ sub = 'user-1', scopes = DEV_ISSUER.allScopes, claims = {}, header = {}, ttlSec = 300, now = Date.now() } = {}) {
+    async token({ sub = 'user-1', scopes = DEMO_SCOPES, claims = {}, header = {}, ttlSec = 300, now = Date.now() } = {}) {
       const iat = Math.floor(now / 1000);
       const payload: Record<string, unknown> = {
         iss: TEST_AUTH.issuer, aud: TEST_AUTH.audience, sub, scope: scopes.join(' '), iat, exp: iat + ttlSec, ...claims,

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { DEMO_SCOPES } from '../../schema/index.ts';
 import { deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { parse, typeFromAST, type GraphQLInputType, type OperationDefinitionNode } from 'graphql';
@@ -217,12 +218,12 @@ describe('the public HTTP surface under generated input', () => {
       // Endpoint budgets: a long run's thousands of requests must not turn into 429s (which
       // would test nothing else). Field budgets (@rateLimit) and every other limit stay as shipped.
       limits: { RATE_ANONYMOUS_PER_MIN: 10_000_000, RATE_USER_PER_MIN: 10_000_000, RATE_SERVICE_PER_MIN: 10_000_000, RATE_DEVELOPER_PER_MIN: 10_000_000 },
-      auth: () => ({ apiKeys: [{ service: 'fuzz', sha256: hashApiKey(API_KEY), scopes: DEV_ISSUER.allScopes }] }),
+      auth: () => ({ apiKeys: [{ service: 'fuzz', sha256: hashApiKey(API_KEY), scopes: DEMO_SCOPES }] }),
     });
     tokens = {
       // Valid for a day: a long run outlasts the harness's own five-minute token.
       user: await h.issuer.token({ sub: 'fuzz-user', ttlSec: 86_400 }),
-      developer: await h.issuer.token({ sub: 'fuzz-dev', scopes: [...DEV_ISSUER.allScopes, 'junction:developer'], ttlSec: 86_400 }),
+      developer: await h.issuer.token({ sub: 'fuzz-dev', scopes: [...DEMO_SCOPES, 'junction:developer'], ttlSec: 86_400 }),
     };
     const { seed } = h;
     realIds = [

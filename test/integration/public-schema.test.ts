@@ -8,12 +8,15 @@ import {
   printSchema,
   type GraphQLNamedType,
 } from 'graphql';
-import { buildCuratedSchema, ContractMismatch } from '../../gateway/composition/index.ts';
+import { ContractMismatch } from '../../gateway/composition/index.ts';
+import { buildPublicSchema } from '../helpers/public-schema.ts';
+import { startHarness } from '../helpers/harness.ts';
 import { checkOrigins } from '../../gateway/composition/carry-descriptions.ts';
 import { loadSourceSchemas } from '../../gateway/composition/source-schemas.ts';
-import { SOURCE_NAMES } from '../../sources/demo/index.ts';
+import { contract, DEMO_SCOPES } from '../../schema/index.ts';
+import { scopesOf } from '../../schema/authorization.ts';
 
-const schema = buildCuratedSchema();
+const schema = buildPublicSchema();
 const ownTypes = Object.values(schema.getTypeMap()).filter((t) => !t.name.startsWith('__') && !['String', 'Int', 'Float', 'Boolean', 'ID'].includes(t.name));
 
 function fieldsOf(type: GraphQLNamedType) {
@@ -23,6 +26,19 @@ function fieldsOf(type: GraphQLNamedType) {
 describe('the public schema', () => {
   it('matches the reviewed snapshot (every schema change shows in review)', async () => {
     await expect(printSchema(lexicographicSortSchema(schema))).toMatchFileSnapshot('./__snapshots__/public-schema.graphql');
+  });
+
+  it('is what the gateway serves: the contract over the sources as the engine loads them prints the same', async () => {
+    const h = await startHarness();
+    try {
+      await expect(printSchema(lexicographicSortSchema(h.gateway.schema))).toMatchFileSnapshot('./__snapshots__/public-schema.graphql');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('asks for exactly the demo scopes (what GraphiQL\'s token and the tests\' full-access caller hold)', () => {
+    expect(scopesOf(schema)).toEqual([...DEMO_SCOPES]);
   });
 
   it('has the root fields the contract promises', () => {
@@ -59,7 +75,7 @@ describe('the public schema', () => {
   });
 
   it('stops start-up with the reason when a spec no longer has a type the contract maps onto', () => {
-    const sources = loadSourceSchemas(SOURCE_NAMES);
+    const sources = loadSourceSchemas(contract.sources);
     sources.set('payments', buildSchema('type Query { x: Int } type Customer { id: ID }'));
     const problems = checkOrigins([{ type: 'Payment', source: 'payments', sourceType: 'Payment' }, { type: 'Customer', source: 'payments', sourceType: 'Customer', fields: { name: 'full_name' } }], schema, sources);
     expect(problems).toEqual([

@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULTS, loadConfig } from '../../gateway/config.ts';
 import { DEFAULT_LIMITS } from '../../gateway/plugins/limits/limits.ts';
+import { readMeshConfig, SourceConfigError } from '../../gateway/composition/byo/mesh-config.ts';
+import { start } from '../../sources/demo/embedded.ts';
+import { DEMO_CREDENTIALS } from '../../sources/demo/credentials.ts';
 
 /** The least a production start needs: where tokens' keys, issuer and audience are. */
 const IDP = { AUTH_JWKS_URL: 'https://idp.example/.well-known/jwks.json', AUTH_ISSUER: 'https://idp.example/', AUTH_AUDIENCE: 'https://api.example' };
@@ -23,11 +26,6 @@ describe('loadConfig', () => {
       mode: 'production',
       port: 4000,
       host: '127.0.0.1',
-      sources: {
-        payments: { url: undefined, demoPort: 4101, timeoutMs: undefined },
-        maps: { url: undefined, demoPort: 4102, timeoutMs: undefined },
-        messaging: { url: undefined, demoPort: 4103, timeoutMs: undefined },
-      },
       upstream: { timeoutMs: DEFAULTS.upstreamTimeoutMs, maxResponseBytes: DEFAULTS.upstreamMaxResponseBytes, requestDeadlineMs: 10_000 },
       drainMs: 10_000,
       shutdownDelayMs: 2_000,
@@ -41,7 +39,6 @@ describe('loadConfig', () => {
       limits: DEFAULT_LIMITS,
       trustedProxies: [],
       persistedDocuments: undefined,
-      quotas: { payments: undefined, maps: undefined, messagingSends: undefined },
       logLevel: 'info',
       auth: {
         keys: { kind: 'remote', url: IDP.AUTH_JWKS_URL },
@@ -54,7 +51,7 @@ describe('loadConfig', () => {
         jwks: { maxAgeMs: 600_000, staleIfErrorMs: 86_400_000, cooldownMs: 30_000 },
         apiKeys: [],
       },
-      credentials: { payments: undefined, maps: undefined, messaging: undefined },
+      sourceEnv: IDP,
     });
   });
 
@@ -67,30 +64,20 @@ describe('loadConfig', () => {
     ]);
   });
 
-  it('needs the gateway\'s own credentials in production for every backend given by URL', () => {
-    const problems = problemsOf({ ...IDP, PAYMENTS_URL: 'https://pay.example', MAPS_URL: 'https://maps.example', MAPS_USERNAME: 'junction' });
-    expect(problems).toEqual([
-      expect.stringMatching(/^PAYMENTS_SECRET_KEY: not set; production calls payments at https:\/\/pay.example/),
-      expect.stringMatching(/^MAPS_API_KEY: not set, while MAPS_USERNAME is/),
-    ]);
-    const config = loadConfig({ ...IDP, PAYMENTS_URL: 'https://pay.example', PAYMENTS_SECRET_KEY: 'sk_live_x' });
-    expect(config.credentials.payments).toEqual({ secretKey: 'sk_live_x' });
-  });
-
-  it('reads secrets from JUNCTION_SECRETS_FILE, the environment winning, and refuses names it does not know', () => {
+  it('reads secrets from JUNCTION_SECRETS_FILE for the sources file, the environment winning, and refuses what is not a variable', () => {
     const files: Record<string, string> = {
       '/run/secrets/junction.json': JSON.stringify({ PAYMENTS_SECRET_KEY: 'sk_from_file', MESSAGING_ACCOUNT_SID: 'AC1', MESSAGING_AUTH_TOKEN: 't' }),
-      '/run/secrets/typo.json': JSON.stringify({ PAYMENT_SECRET_KEY: 'x' }),
+      '/run/secrets/typo.json': JSON.stringify({ 'PAYMENT SECRET': 'x', TOKEN: 42 }),
     };
     const read = (path: string) => {
       if (!(path in files)) throw new Error(`ENOENT: ${path}`);
       return files[path]!;
     };
     const config = loadConfig({ ...IDP, JUNCTION_SECRETS_FILE: '/run/secrets/junction.json', MESSAGING_AUTH_TOKEN: 'from-env' }, read);
-    expect(config.credentials.payments).toEqual({ secretKey: 'sk_from_file' });
-    expect(config.credentials.messaging).toEqual({ accountSid: 'AC1', authToken: 'from-env' });
+    expect(config.sourceEnv).toMatchObject({ PAYMENTS_SECRET_KEY: 'sk_from_file', MESSAGING_ACCOUNT_SID: 'AC1', MESSAGING_AUTH_TOKEN: 'from-env' });
     expect(problemsOf({ ...IDP, JUNCTION_SECRETS_FILE: '/run/secrets/typo.json' }, read)).toEqual([
-      expect.stringMatching(/^JUNCTION_SECRETS_FILE: PAYMENT_SECRET_KEY is not a secret Junction reads/),
+      'JUNCTION_SECRETS_FILE: "PAYMENT SECRET" is not a variable name',
+      'JUNCTION_SECRETS_FILE: TOKEN must be a string',
     ]);
     expect(problemsOf({ ...IDP, JUNCTION_SECRETS_FILE: '/nope.json' }, read)).toEqual([expect.stringMatching(/^JUNCTION_SECRETS_FILE="\/nope.json": cannot be read as JSON/)]);
   });
@@ -136,10 +123,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...IDP, NODE_ENV: 'staging' }).mode).toBe('production');
   });
 
-  it('reads source URLs, ports and Redis from the environment', () => {
+  it('reads the port and Redis from the environment, and keeps every variable for the sources file', () => {
     const config = loadConfig({ ...IDP, PAYMENTS_SECRET_KEY: 'sk', PORT: '8080', PAYMENTS_URL: 'https://payments.internal:8443', REDIS_URL: 'redis://127.0.0.1:6379/2', UPSTREAM_TIMEOUT_MS: '250' });
     expect(config.port).toBe(8080);
-    expect(config.sources.payments.url).toBe('https://payments.internal:8443');
+    expect(config.sourceEnv.PAYMENTS_URL).toBe('https://payments.internal:8443');
     expect(config.redisUrl).toBe('redis://127.0.0.1:6379/2');
     expect(config.upstream.timeoutMs).toBe(250);
   });
@@ -147,15 +134,14 @@ describe('loadConfig', () => {
   it('reports every problem at once, naming the variable and the value received', () => {
     let error: unknown;
     try {
-      loadConfig({ PORT: 'eighty', MAPS_URL: 'ftp://maps', UPSTREAM_TIMEOUT_MS: '0', LOG_LEVEL: 'loud', REDIS_URL: 'http://redis' });
+      loadConfig({ PORT: 'eighty', UPSTREAM_TIMEOUT_MS: '0', LOG_LEVEL: 'loud', REDIS_URL: 'http://redis' });
     } catch (err) {
       error = err;
     }
     expect(error).toBeInstanceOf(ConfigError);
     const { problems } = error as ConfigError;
-    expect(problems).toHaveLength(5);
+    expect(problems).toHaveLength(4);
     expect(problems.find((p) => p.startsWith('PORT='))).toContain('"eighty"');
-    expect(problems.find((p) => p.startsWith('MAPS_URL='))).toContain('http(s) URL');
     expect(problems.find((p) => p.startsWith('UPSTREAM_TIMEOUT_MS='))).toContain('at least 1');
     expect(problems.find((p) => p.startsWith('REDIS_URL='))).toContain('redis://');
     expect(problems.some((p) => p.startsWith('LOG_LEVEL='))).toBe(true);
@@ -168,6 +154,70 @@ describe('loadConfig', () => {
   it('returns a frozen configuration', () => {
     const config = loadConfig(IDP);
     expect(Object.isFrozen(config)).toBe(true);
-    expect(Object.isFrozen(config.sources.payments)).toBe(true);
+    expect(Object.isFrozen(config.sourceEnv)).toBe(true);
+  });
+});
+
+describe('the demo sources, as .meshrc.yaml declares them', () => {
+  const URLS = { PAYMENTS_URL: 'https://pay.example', MAPS_URL: 'https://maps.example', MESSAGING_URL: 'https://chat.example' };
+
+  it('needs the gateway\'s own credentials for every backend given by URL, naming each variable', () => {
+    let error: unknown;
+    try {
+      readMeshConfig('.meshrc.yaml', { ...URLS, MAPS_USERNAME: 'junction' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(SourceConfigError);
+    expect((error as SourceConfigError).problems).toEqual([
+      'sources[0] (payments).handler.openapi.auth.bearer: {env.PAYMENTS_SECRET_KEY} is used but PAYMENTS_SECRET_KEY is not set',
+      'sources[1] (maps).handler.soap.security.password: {env.MAPS_API_KEY} is used but MAPS_API_KEY is not set',
+      'sources[2] (messaging).handler.graphql.auth.basic.username: {env.MESSAGING_ACCOUNT_SID} is used but MESSAGING_ACCOUNT_SID is not set',
+      'sources[2] (messaging).handler.graphql.auth.basic.password: {env.MESSAGING_AUTH_TOKEN} is used but MESSAGING_AUTH_TOKEN is not set',
+    ].map((p) => p.replace('.handler.soap.', '.handler../gateway/composition/soap/mesh-handler.ts.')));
+  });
+
+  it('reads each source\'s URL, timeout and quota from its variables; unset ones leave the option out', () => {
+    const credentials = { PAYMENTS_SECRET_KEY: 'sk', MAPS_USERNAME: 'u', MAPS_API_KEY: 'k', MESSAGING_ACCOUNT_SID: 'AC1', MESSAGING_AUTH_TOKEN: 't' };
+    const file = readMeshConfig('.meshrc.yaml', { ...URLS, ...credentials, PAYMENTS_TIMEOUT_MS: '250', MESSAGING_MAX_SENDS_PER_SEC: '5' });
+    const [payments, maps, messaging] = file.entries;
+    expect(payments!.options).toMatchObject({ endpoint: 'https://pay.example', timeoutMs: 250, auth: { bearer: 'sk' } });
+    expect(payments!.options.quota).toBeUndefined();
+    expect(maps!.options).toMatchObject({ endpoint: 'https://maps.example/soap', security: { username: 'u', password: 'k' } });
+    expect(maps!.options.timeoutMs).toBeUndefined();
+    expect(messaging!.options).toMatchObject({ endpoint: 'https://chat.example/graphql', quota: { perSec: 5, operations: ['sendMessage'] } });
+    expect(file.contract).toMatch(/schema\/index\.ts$/);
+  });
+
+  it('refuses a URL that is not http(s), and a timeout out of range', () => {
+    const credentials = { PAYMENTS_SECRET_KEY: 'sk', MAPS_USERNAME: 'u', MAPS_API_KEY: 'k', MESSAGING_ACCOUNT_SID: 'AC1', MESSAGING_AUTH_TOKEN: 't' };
+    let error: unknown;
+    try {
+      readMeshConfig('.meshrc.yaml', { ...URLS, ...credentials, MAPS_URL: 'ftp://maps', PAYMENTS_TIMEOUT_MS: '0' });
+    } catch (err) {
+      error = err;
+    }
+    const { problems } = error as SourceConfigError;
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toMatch(/^sources\[0\] \(payments\)\.handler\.openapi\.timeoutMs: /);
+    // The endpoint and the probe, both read from MAPS_URL.
+    expect(problems[1]).toMatch(/^sources\[1\] \(maps\)\.handler\..*\.probe: must be an http\(s\) URL/);
+    expect(problems[2]).toMatch(/^sources\[1\] \(maps\)\.handler\..*\.endpoint: must be an http\(s\) URL/);
+  });
+
+  it('embedded: in development a backend given by URL without credentials gets the demo ones; in production none', async () => {
+    const dev = await start({ env: URLS, mode: 'development' });
+    const prod = await start({ env: URLS, mode: 'production' });
+    try {
+      expect(dev.started).toEqual([]);
+      expect(dev.env).toMatchObject({ PAYMENTS_SECRET_KEY: DEMO_CREDENTIALS.payments.secretKey, MAPS_API_KEY: DEMO_CREDENTIALS.maps.apiKey });
+      expect(prod.env).toEqual({});
+      // Some of a backend's credentials given: none are filled in (the missing one is named at start).
+      const partial = await start({ env: { ...URLS, MAPS_USERNAME: 'me' }, mode: 'development' });
+      expect(partial.env.MAPS_API_KEY).toBeUndefined();
+    } finally {
+      await dev.close();
+      await prod.close();
+    }
   });
 });

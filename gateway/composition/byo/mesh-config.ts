@@ -413,7 +413,15 @@ export function readMeshConfig(file: string, env: Record<string, string | undefi
       });
       for (const message of named) if (message) problems.push(message);
       const rest = result.error.issues.filter((_, i) => named[i] === undefined);
-      if (rest.length > 0) issues(new z.ZodError(rest), `${where}.handler.${key}`, problems);
+      // A value refused that came from a variable says which, and (but for credentials) its value.
+      for (const issue of rest) {
+        const at = `${where}.handler.${key}${issue.path.length ? `.${issue.path.join('.')}` : ''}`;
+        const raw = issue.path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k as string] : undefined), handler![key]);
+        const names = typeof raw === 'string' ? [...raw.matchAll(ENV_REFERENCE)].map(([, name]) => name!) : [];
+        const from = names.length === 0 ? '' : ` (from ${names.map((n) => (/\.(auth|security)(\.|$)/.test(at) ? n : `${n}=${JSON.stringify(env[n])}`)).join(', ')})`;
+        const detail = issue.code === 'unrecognized_keys' ? `option(s) ${issue.keys.join(', ')} are not supported by Junction` : issue.message;
+        problems.push(`${at}: ${detail}${from}`);
+      }
       continue;
     }
     entries.push({ name, kind, options: result.data, transforms } as SourceEntry);

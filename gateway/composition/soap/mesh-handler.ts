@@ -3,10 +3,10 @@
  * the stock one:
  *
  * ```yaml
- * - name: maps
+ * - name: weather
  *   handler:
  *     ./gateway/composition/soap/mesh-handler.ts:
- *       source: ./sources/maps/service.wsdl
+ *       source: ./contracts/weather.wsdl
  *       soapVersion: '1.1'
  * ```
  *

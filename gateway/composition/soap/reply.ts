@@ -72,20 +72,33 @@ export function decodeResult(output: MessageShape | undefined, body: XmlElement,
   let container: XmlElement | undefined = body;
   if (output.wrapper) {
     const elements = body.children;
-    container = elements.find((e) => e.local === output.wrapper!.name) ?? elements[0];
+    // A service whose reply element is named a little differently from its WSDL (`GetXResult` for
+    // `GetXResponse`) is still read; a Body holding something else entirely is not its answer.
+    container = elements.find((e) => e.local === output.wrapper!.name)
+      ?? (elements.length === 1 && /(Response|Result|Return)$/i.test(elements[0]!.local) ? elements[0] : undefined);
   }
   if (!container) {
-    throw new UpstreamError(`${context.source} answered ${context.operation} with an empty Body`, {
+    throw new UpstreamError(`${context.source} answered ${context.operation} without its ${output.wrapper?.name ?? 'result'}`, {
       source: context.source, operation: context.operation, failure: 'bad_response', status,
     });
   }
   container = decoder.deref(container);
-  if (plan.kind === 'def') return decoder.value(container, { kind: 'complex', def: plan.def });
-  let matches = container.children.filter((e) => e.local === plan.field.name);
-  // rpc accessors are often named differently from the part (`getXReturn` for `result`).
-  if (matches.length === 0 && container !== body && container.children.length === 1) matches = container.children;
-  return decoder.field(plan.field, matches);
+  try {
+    if (plan.kind === 'def') return decoder.value(container, { kind: 'complex', def: plan.def });
+    let matches = container.children.filter((e) => e.local === plan.field.name);
+    // rpc accessors are often named differently from the part (`getXReturn` for `result`).
+    if (matches.length === 0 && container !== body && container.children.length === 1) matches = container.children;
+    return decoder.field(plan.field, matches);
+  } catch (cause) {
+    if (!(cause instanceof UnreadableValue)) throw cause;
+    throw new UpstreamError(`${context.source} answered ${context.operation} with ${cause.message}`, {
+      source: context.source, operation: context.operation, failure: 'bad_response', status, cause,
+    });
+  }
 }
+
+/** A value the WSDL types as a number or boolean that is not one: the answer breaks its contract. */
+class UnreadableValue extends Error {}
 
 class Decoder {
   private ids: Map<string, XmlElement> | undefined;
@@ -158,7 +171,10 @@ class Decoder {
   }
 }
 
-/** Lexical XSD value -> the GraphQL scalar's value; unreadable numbers and booleans are null. */
+/**
+ * Lexical XSD value -> the GraphQL scalar's value. An empty number or boolean is null; one that
+ * is not empty and still unreadable (`<meters>far</meters>`) throws UnreadableValue.
+ */
 export function simpleValue(type: TypeRef, text: string): unknown {
   switch (type.kind) {
     case 'list': return text.trim().split(/\s+/).filter(Boolean).map((token) => simpleValue(type.item, token));
@@ -167,16 +183,25 @@ export function simpleValue(type: TypeRef, text: string): unknown {
     case 'scalar':
       switch (type.scalar) {
         case 'Int': {
-          const n = Number(text.trim());
-          return text.trim() !== '' && Number.isInteger(n) ? n : null;
+          const t = text.trim();
+          const n = Number(t);
+          if (t === '') return null;
+          if (!Number.isInteger(n)) throw new UnreadableValue(`"${t.slice(0, 40)}" where an integer belongs`);
+          return n;
         }
         case 'Float': {
-          const n = Number(text.trim());
-          return text.trim() !== '' && Number.isFinite(n) ? n : null;
+          const t = text.trim();
+          const n = t === 'INF' ? Infinity : t === '-INF' ? -Infinity : Number(t);
+          if (t === '') return null;
+          if (Number.isNaN(n) && t !== 'NaN') throw new UnreadableValue(`"${t.slice(0, 40)}" where a number belongs`);
+          return Number.isFinite(n) ? n : null;
         }
         case 'Boolean': {
           const t = text.trim();
-          return t === 'true' || t === '1' ? true : t === 'false' || t === '0' ? false : null;
+          if (t === '') return null;
+          if (t === 'true' || t === '1') return true;
+          if (t === 'false' || t === '0') return false;
+          throw new UnreadableValue(`"${t.slice(0, 40)}" where a boolean belongs`);
         }
         default: return text;
       }

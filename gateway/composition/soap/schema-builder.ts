@@ -37,7 +37,8 @@ const SCALARS: Record<ScalarKind, GraphQLScalarType> = {
   String: GraphQLString, Int: GraphQLInt, Float: GraphQLFloat, Boolean: GraphQLBoolean, JSON: GraphQLJSON,
 };
 
-export type Invoke = (operation: OperationModel, args: Record<string, unknown>) => Promise<unknown>;
+/** Calls an operation; `read`: a query (retried when it fails fast, shared while in flight), not a mutation. */
+export type Invoke = (operation: OperationModel, args: Record<string, unknown>, read?: boolean) => Promise<unknown>;
 
 export interface BuiltSchema {
   schema: GraphQLSchema;
@@ -122,7 +123,8 @@ export class SchemaBuilder {
     else if (plan.kind === 'field') type = this.outputMember(plan.field.type, isRepeated(plan.field), location);
     else type = this.outputDef(plan.def, location);
     const description = [op.doc, `SOAP ${op.soapVersion} ${op.style} operation ${op.portType}.${op.name}.`].filter(Boolean).join('\n\n');
-    return { type, args, description, resolve: (_source, values) => invoke(op, values as Record<string, unknown>) };
+    const read = location.startsWith('Query.');
+    return { type, args, description, resolve: (_source, values) => invoke(op, values as Record<string, unknown>, read) };
   }
 
   private note(ref: TypeRef | 'any', location: string): void {

@@ -9,7 +9,7 @@ import {
  * every object a field can return costs 1, times how many of it a list can hold. A list's size
  * is its `first` argument (from the document, the variables, or a variable's default value), or
  * the argument's default, or DEFAULT_LIST_SIZE. A connection passes its `first` down to the list
- * inside it (`edges`), so `payments(first: 50) { edges { node { customer { ... } } } }` costs 50
+ * inside it (`edges`), so `orders(first: 50) { edges { node { customer { ... } } } }` costs 50
  * per customer field, and `first: 1000000` under another list multiplies into a refusal rather
  * than into a million calls.
  *

@@ -12,7 +12,7 @@ import { UpstreamError } from '../../upstream/upstream-error.ts';
 export interface QuotaSpec {
   source: string;
   perSec: number;
-  /** Only these operations count (e.g. messaging's sends); default all. */
+  /** Only these operations count (a provider that limits sends only); default all. */
   operations?: readonly string[];
   /** Calls that may wait for room; more are refused. Default 100. */
   maxQueue?: number;

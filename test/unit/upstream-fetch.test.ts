@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from 'undici';
-import { callUpstream, pathSegment, type SourceClientOptions, type UpstreamCallRecord } from './upstream-fetch.ts';
-import { UnsendableValueError, UpstreamError } from './upstream-error.ts';
+import { callUpstream, pathSegment, type SourceClientOptions, type UpstreamCallRecord } from '../../gateway/upstream/upstream-fetch.ts';
+import { UnsendableValueError, UpstreamError } from '../../gateway/upstream/upstream-error.ts';
 import { closeServer, listen } from '../../sources/demo/server.ts';
 
 /** A backend with one route per behaviour, counting what it receives. */

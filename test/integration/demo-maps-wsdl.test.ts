@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { printSchema } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { MAPS_WSDL_URL } from './backend.ts';
-import { MAPS_OPERATIONS } from '../contract.ts';
-import { loadSourceSchemas } from '../../../gateway/composition/source-schemas.ts';
+import { MAPS_WSDL_URL } from '../../sources/maps/backend/backend.ts';
+import { MAPS_OPERATIONS } from '../../sources/maps/contract.ts';
+import { loadSourceSchemas } from '../../gateway/composition/source-schemas.ts';
 
 /** service.wsdl as a document: documented throughout, and buildable by GraphQL Mesh's SOAP loader. */
 const wsdl = readFileSync(MAPS_WSDL_URL, 'utf8');
