@@ -3,7 +3,10 @@ import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
+import { pathToFileURL } from 'node:url';
 import { buildGatewaySchema } from './composition/index.ts';
+import { DEFAULT_MESH_CONFIG } from './composition/source-schemas.ts';
+import { readMeshConfig } from './composition/byo/mesh-config.ts';
 import type { SourceReport } from './composition/byo/report.ts';
 import type { MeshConfig } from './composition/byo/mesh-config.ts';
 import { scopesOf } from '../schema/authorization.ts';
@@ -122,14 +125,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ...(dev ? { onHit: recordCall } : {}),
     })
     : undefined;
+  const sourcesFile = options.sourcesFile ?? readMeshConfig(meshConfig ?? DEFAULT_MESH_CONFIG, env ?? process.env);
+  const filePlugins = sourcesFile.plugins ? await loadPlugins(sourcesFile.plugins) : [];
   const { schema, reports, runtimes, contract, operations, context: sourcesContext } = await buildGatewaySchema({
     meshConfig,
     env,
+    sourcesFile,
     timeoutMs: config.upstream.timeoutMs,
     maxResponseBytes: config.upstream.maxResponseBytes,
     ...(fetch ? { fetch } : {}),
     ...(entityCache ? { entityCache } : {}),
-    ...(options.sourcesFile ? { sourcesFile: options.sourcesFile } : {}),
     // Every source's calls share the request's deadline and show in the debug extension.
     hooks: {
       deadline: () => scopes.getStore()?.deadline,
@@ -240,8 +245,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       useRateLimits({ engine: rateLimits, limits, principalOf, trustedProxies: new Set(config.trustedProxies ?? []) }),
       // Development: which backend calls a request made, on request (x-junction-debug: 1).
       dev && useUpstreamDebug((request) => scopesByRequest.get(request)?.calls, allBreakers),
-      // The deployment's own (createGateway's `plugins`, the sources file's additionalEnvelopPlugins).
+      // The deployment's own: createGateway's `plugins`, then the sources file's additionalEnvelopPlugins.
       ...(options.plugins ?? []),
+      ...filePlugins,
       // Last: it must see the errors every other plugin and resolver raised.
       useErrorCatalogue({ mode: config.mode, logger, requestIds }),
     ],
@@ -255,4 +261,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     shedding,
     breakers: allBreakers as () => Record<string, BreakerState>,
   };
+}
+
+/** Plugins from the sources file's `additionalEnvelopPlugins` module: its default export, a list or a function returning one. */
+async function loadPlugins(path: string): Promise<Plugin[]> {
+  const module = await import(pathToFileURL(path).href) as { default?: unknown; plugins?: unknown };
+  const exported = module.default ?? module.plugins;
+  const plugins = typeof exported === 'function' ? await (exported as () => unknown)() : exported;
+  if (!Array.isArray(plugins)) throw new PluginsInvalid(`additionalEnvelopPlugins (${path}) must export a list of plugins (or a function returning one) as its default`);
+  return plugins as Plugin[];
+}
+
+export class PluginsInvalid extends Error {
+  readonly code = 'SOURCES_FILE_INVALID';
+  override readonly name = 'PluginsInvalid';
 }

@@ -15,13 +15,13 @@ export const ERROR_CATALOGUE = {
   },
   CSRF_REFUSED: {
     status: 400,
-    message: 'This request needs a preflight: send JSON, or an x-graphql-csrf header.',
+    message: 'This request could be a cross-site request forgery: send it as application/json, or with one of the headers {headers}.',
     description:
       'A POST with a form or text/plain body and no `x-graphql-csrf` (or `graphql-require-preflight`, `apollo-require-preflight`) header. Send JSON, or add the header.',
   },
   INVALID_TOKEN: {
     status: 401,
-    message: 'The token or key was refused.',
+    message: 'The access token or API key is invalid.',
     description:
       'The bearer token or API key was refused: bad signature, unknown key, wrong algorithm, issuer or audience, expired or not yet valid, no `exp`, an ID token where an access token belongs. One message for every cause (the log says which); the response carries `WWW-Authenticate: Bearer error="invalid_token"`. No backend is called.',
   },
@@ -64,7 +64,7 @@ export const ERROR_CATALOGUE = {
   },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
-    message: 'Junction reads application/json (also application/graphql+json), application/graphql and application/x-www-form-urlencoded; not {type}.',
+    message: 'Junction reads application/json (also application/graphql+json), application/graphql and application/x-www-form-urlencoded bodies; this one is {type}.',
     description: 'A POST body of a type or `Content-Encoding` Junction does not read. It reads identity, gzip and deflate bodies of `application/json` (and `application/graphql+json`), `application/graphql` (the document as the body) and `application/x-www-form-urlencoded`; not `multipart/form-data` (no file uploads), `text/plain` or anything else.',
   },
   GRAPHQL_PARSE_FAILED: {
@@ -79,22 +79,22 @@ export const ERROR_CATALOGUE = {
   },
   OPERATION_RESOLUTION_FAILURE: {
     status: 400,
-    message: '{operationName} names no operation of the document.',
+    message: '{why no operation can be chosen}',
     description: 'The document holds several operations and `operationName` names none of them (or is missing). Nothing runs.',
   },
   QUERY_TOO_LARGE: {
     status: 400,
-    message: '{limit} is {max}: {what}.',
+    message: '{What} limit of {max} exceeded, found {n}.',
     description: 'The document is over a shape limit, checked before execution: `MAX_TOKENS` (2000), `MAX_DEPTH` (15), `MAX_ALIASES` (30) or `MAX_DIRECTIVES` (50). `extensions.limit` names it. No backend is called.',
   },
   QUERY_TOO_COSTLY: {
     status: 400,
-    message: 'This operation could cost {cost}, over the limit of {maxCost}.',
+    message: 'This operation could cost {cost}, over the {maxCost} allowed to this caller: ask for fewer items (smaller `first`) or fewer nested lists.',
     description: 'The operation could cost the backends more than the caller\'s budget (list sizes multiplied, variables\' default values counted as literals; see Limits), or holds more than `MAX_SELECTIONS` (5000) field selections once its fragments are written out in place (`extensions.limit` is then `MAX_SELECTIONS`). `extensions.cost` and `extensions.maxCost` say by how much. No backend is called.',
   },
   RATE_LIMITED: {
     status: undefined,
-    message: '{Type.field} allows {max} calls per {window}; retry in {retryAfter} s.',
+    message: '{Type.field} allows {max} calls per {window}; retry in {retryAfter} s. (whole endpoint: Too many requests from this caller; retry in {retryAfter} s.)',
     description: 'Too many calls: `extensions.retryAfter` is the wait in seconds. A field over its `@rateLimit` is null in a 200; a caller over its whole-endpoint budget gets HTTP 429 with `Retry-After`.',
   },
   OVERLOADED: {
@@ -188,12 +188,12 @@ export function junctionError(code: ErrorCode, message: string, options: Junctio
  * process exits 1: nothing is half-served. The README's start-up table is checked against it.
  */
 export const STARTUP_ERRORS = {
-  CONFIG_INVALID: { exitStatus: 1, message: 'Junction failed to start [CONFIG_INVALID]: {what, where}', description: 'An environment variable has a value Junction refuses (each is named with the value received), or production lacks what it needs (an identity provider, upstream credentials).' },
-  SOURCES_FILE_INVALID: { exitStatus: 1, message: 'Junction failed to start [SOURCES_FILE_INVALID]: {what, where}', description: 'The sources file (JUNCTION_CONFIG) cannot be read, or an entry says what Junction does not do: every problem with its place (`sources[2] (gh).handler.graphql.endpoint: ...`).' },
-  DEMO_SOURCES_INCOMPLETE: { exitStatus: 1, message: 'Junction failed to start [DEMO_SOURCES_INCOMPLETE]: {what, where}', description: 'The sources file names some of the three demo sources but not all (the curated contract links all three), or names no source at all.' },
+  CONFIG_INVALID: { exitStatus: 1, message: 'Junction failed to start [CONFIG_INVALID]: {what, where}', description: 'An environment variable has a value Junction refuses (each is named with the value received), or production lacks what it needs (an identity provider); an `embedded` module refusing its variables (a `*_PORT` that is not a port) says so with this code too.' },
+  SOURCES_FILE_INVALID: { exitStatus: 1, message: 'Junction failed to start [SOURCES_FILE_INVALID]: {what, where}', description: 'The sources file (JUNCTION_CONFIG) cannot be read, an entry says what Junction does not do, or a variable it needs is not set: every problem with its place (`sources[2] (gh).handler.graphql.endpoint: {env.GITHUB_URL} is used but GITHUB_URL is not set`). Also an `additionalEnvelopPlugins` module that exports no list of plugins.' },
+  DEMO_SOURCES_INCOMPLETE: { exitStatus: 1, message: 'Junction failed to start [DEMO_SOURCES_INCOMPLETE]: {what, where}', description: 'The contract (`contract:`) is served over a source the file does not name (the demo contract needs payments, maps and messaging), or the file names no source at all.' },
   SOURCE_LOAD_FAILED: { exitStatus: 1, message: 'Junction failed to start [SOURCE_LOAD_FAILED]: {what, where}', description: 'A source\'s contract (OpenAPI document, WSDL, SDL, or introspection of a GraphQL endpoint) could not be read or converted; the source and the reason are named.' },
   COMPOSITION_FAILED: { exitStatus: 1, message: 'Junction failed to start [COMPOSITION_FAILED]: {what, where}', description: 'The sources cannot be served as one schema: two define one type differently or one root field, a link names what its source does not serve, or additionalTypeDefs do not fit.' },
-  CONTRACT_MISMATCH: { exitStatus: 1, message: 'Junction failed to start [CONTRACT_MISMATCH]: {what, where}', description: 'The curated contract (schema/) no longer matches the demo backends\' specs.' },
+  CONTRACT_MISMATCH: { exitStatus: 1, message: 'Junction failed to start [CONTRACT_MISMATCH]: {what, where}', description: 'The contract no longer matches the specs of the sources it is served over (a type or field it maps onto is gone), or its module cannot be loaded or exports no contract.' },
   MESH_BUILD_MISSING: { exitStatus: 1, message: 'Junction failed to start [MESH_BUILD_MISSING]: {what, where}', description: 'GraphQL Mesh\'s build output (`.mesh/`) is missing: run `npm run build:mesh` (npm start and npm test run it).' },
 } as const;
 

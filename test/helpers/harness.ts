@@ -84,6 +84,8 @@ export interface HarnessOptions {
   persistedDocuments?: ReadonlyMap<string, string>;
   /** Browser origins allowed cross-origin (CORS_ORIGINS). Default none. */
   corsOrigins?: string[];
+  /** More plugins, after Junction's own (createGateway's `plugins`). */
+  plugins?: GatewayOptions['plugins'];
 }
 
 /** Real demo backends on free ports, and a gateway over them, driven through `yoga.fetch`. */
@@ -126,6 +128,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...(options.cacheStore ? { cacheStore: options.cacheStore } : {}),
       ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
       ...(options.sourceQuotas ? { sourceQuotas: options.sourceQuotas } : {}),
+      ...(options.plugins ? { plugins: options.plugins } : {}),
       config: {
         limits: { ...DEFAULT_LIMITS, ...options.limits },
         trustedProxies: options.trustedProxies ?? [],

@@ -24,6 +24,34 @@ describe('the error catalogue', () => {
     expect(documented.sort()).toEqual(Object.keys(STARTUP_ERRORS).sort());
   });
 
+  it('holds each code\'s message template and status, and the README shows both', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const table = readme.slice(readme.indexOf('## Error codes'));
+    for (const [code, entry] of Object.entries(ERROR_CATALOGUE)) {
+      expect(entry.message, code).not.toBe('');
+      const row = table.split('\n').find((line) => line.startsWith(`| \`${code}\` |`))!;
+      expect(row, code).toContain(entry.message.replace(/\|/g, '\\|'));
+      if (entry.status !== undefined) expect(row, code).toContain(String(entry.status));
+    }
+    const startup = readme.slice(readme.indexOf('## Start-up errors'), readme.indexOf('## Error codes'));
+    for (const [code, entry] of Object.entries(STARTUP_ERRORS)) {
+      expect(entry.message).toBe(`Junction failed to start [${code}]: {what, where}`);
+      expect(entry.exitStatus).toBe(1);
+      expect(startup).toContain(`| \`${code}\` | 1 | \`${entry.message}\` |`);
+    }
+  });
+
+  it('says what its templates say: each upstream failure\'s message fills its code\'s template', () => {
+    const fits = (code: keyof typeof ERROR_CATALOGUE, message: string) => {
+      const pattern = ERROR_CATALOGUE[code].message.split(/\{[^}]*\}/).map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')).join('.+');
+      return new RegExp(`^${pattern}$`).test(message);
+    };
+    for (const failure of ['unreachable', 'timeout', 'bad_response', 'throttled', 'http', 'rejected'] as const) {
+      const error = fromUpstreamError(upstream(failure, failure === 'http' ? { status: 503 } : {}));
+      expect(fits(error.extensions.code as keyof typeof ERROR_CATALOGUE, error.message), `${failure}: ${error.message}`).toBe(true);
+    }
+  });
+
   it('maps each kind of upstream failure to its code, keeping the backend\'s own code', () => {
     expect(fromUpstreamError(upstream('unreachable')).extensions).toEqual({ code: 'SOURCE_UNAVAILABLE', source: 'payments' });
     expect(fromUpstreamError(upstream('timeout')).extensions.code).toBe('SOURCE_TIMEOUT');
