@@ -3,7 +3,6 @@ import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
-import { pathToFileURL } from 'node:url';
 import { buildGatewaySchema } from './composition/index.ts';
 import { DEFAULT_MESH_CONFIG } from './composition/source-schemas.ts';
 import { readMeshConfig } from './composition/byo/mesh-config.ts';
@@ -40,6 +39,7 @@ import type { BreakerState, ResilienceOptions } from './upstream/resilience.ts';
 import { useRequestScope, type RequestScope } from './plugins/deadline/use-request-scope.ts';
 import type { Auth } from './auth/index.ts';
 import type { UpstreamCallRecord } from './upstream/upstream-fetch.ts';
+import { importModule } from './composition/modules.ts';
 
 export interface GatewayOptions {
   config: Pick<Config, 'mode' | 'upstream'> & Partial<Pick<Config, 'limits' | 'trustedProxies' | 'persistedDocuments' | 'corsOrigins' | 'readyCacheMs'>> & {
@@ -265,7 +265,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
 /** Plugins from the sources file's `additionalEnvelopPlugins` module: its default export, a list or a function returning one. */
 async function loadPlugins(path: string): Promise<Plugin[]> {
-  const module = await import(pathToFileURL(path).href) as { default?: unknown; plugins?: unknown };
+  const module = await importModule(path) as { default?: unknown; plugins?: unknown };
   const exported = module.default ?? module.plugins;
   const plugins = typeof exported === 'function' ? await (exported as () => unknown)() : exported;
   if (!Array.isArray(plugins)) throw new PluginsInvalid(`additionalEnvelopPlugins (${path}) must export a list of plugins (or a function returning one) as its default`);

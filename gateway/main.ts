@@ -6,7 +6,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { Server as NetServer, type AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
 import { dirname } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './logger.ts';
@@ -21,6 +20,7 @@ import { createMemoryStore, createRedisStore } from './cache/store.ts';
 import { createRateLimitEngine } from './plugins/limits/rate-limits.ts';
 import { createUpstreamQuota } from './plugins/limits/upstream-quota.ts';
 import type { CacheStore } from './upstream/cache.ts';
+import { importModule } from './composition/modules.ts';
 
 /** After the listener closes, how long idle keep-alive connections may still carry one last request. */
 const IDLE_GRACE_MS = 1_000;
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   try {
     const module = embeddedModuleOf(config.meshConfig);
     if (module) {
-      const { start } = await import(pathToFileURL(module).href) as { start: (options: { env: Record<string, string | undefined>; mode: Config['mode'] }) => Promise<NonNullable<typeof embedded>> };
+      const { start } = await importModule(module) as unknown as { start: (options: { env: Record<string, string | undefined>; mode: Config['mode'] }) => Promise<NonNullable<typeof embedded>> };
       embedded = await start({ env: config.sourceEnv, mode: config.mode });
     }
     sourcesFile = readMeshConfig(config.meshConfig, { ...config.sourceEnv, ...embedded?.env });

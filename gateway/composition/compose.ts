@@ -1,4 +1,3 @@
-import { pathToFileURL } from 'node:url';
 import { resolve as resolvePath } from 'node:path';
 import {
   getNamedType,
@@ -37,6 +36,7 @@ import * as authorization from '../../schema/authorization.ts';
 import * as cacheControl from '../../schema/cache-control.ts';
 import * as rateLimit from '../../schema/rate-limit.ts';
 import { ANONYMOUS, type Principal } from '../../schema/principal.ts';
+import { importModule } from './modules.ts';
 
 /**
  * Mesh v0's composition, in Junction: the sources' schemas stitched into one (root fields merged,
@@ -298,7 +298,7 @@ export async function composeSources(options: {
   const resolvers = (await resolveAdditionalResolvers(
     options.baseDir,
     declared as never,
-    (path: string) => import(pathToFileURL(resolvePath(options.baseDir, path)).href),
+    (path: string) => importModule(resolvePath(options.baseDir, path)) as Promise<never>,
     undefined as never,
   )) as IResolvers[];
   const usesResolveTo = linkDefs.length > 0;

@@ -1,4 +1,3 @@
-import { pathToFileURL } from 'node:url';
 import type { GraphQLSchema } from 'graphql';
 import { extractExtensionsFromSchema, makeExecutableSchema, mergeSchemas } from '@graphql-tools/schema';
 import { getDocumentNodeFromSchema, getResolversFromSchema, type IResolvers } from '@graphql-tools/utils';
@@ -13,6 +12,7 @@ import { sourceOperations, type OperationsFor } from '../engine/operations.ts';
 import type { EntityCache } from '../upstream/entity-cache.ts';
 import type { LoadOptions } from './byo/index.ts';
 import type { SourceReport } from './byo/report.ts';
+import { importModule } from './modules.ts';
 
 export class ContractMismatch extends Error {
   readonly code = 'CONTRACT_MISMATCH';
@@ -43,7 +43,7 @@ export function buildContractSchema(contract: Contract, sourceSchemas: Map<strin
 export async function loadContract(path: string): Promise<Contract> {
   let module: Record<string, unknown>;
   try {
-    module = await import(pathToFileURL(path).href) as Record<string, unknown>;
+    module = await importModule(path);
   } catch (err) {
     throw new ContractMismatch([`the contract module ${path} could not be loaded: ${(err as Error).message}`]);
   }
