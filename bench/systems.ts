@@ -281,7 +281,7 @@ export async function waitAnswering(system: Pick<System, 'url' | 'headers'>, bod
  * A key pair for the run: its public half in a JWKS file Junction reads (AUTH_JWKS_FILE), the
  * private half signing one access token with every demo scope, sent on every request.
  */
-async function benchIdentity(): Promise<{ env: Record<string, string>; token: string }> {
+export async function benchIdentity(): Promise<{ env: Record<string, string>; token: string }> {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   const kid = 'bench';
   const file = join(mkdtempSync(join(tmpdir(), 'junction-bench-')), 'jwks.json');

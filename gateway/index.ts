@@ -11,3 +11,5 @@ export { attr, child, children, deepText, escapeXml, hasDtd, isSoapSenderFault, 
 export { plainUsernameTokenHeader, usernameTokenHeader, passwordDigest, WSSE_NAMESPACE, WSU_NAMESPACE } from './upstream/ws-security.ts';
 /** An HTTP Basic `Authorization` header value, as Junction sends a source's `auth: { basic }`. */
 export { basicAuth } from './engine/credentials.ts';
+/** Listens on a port (0: any free one) and resolves to the URL the server answers on. */
+export { listen } from './listen.ts';

@@ -194,7 +194,7 @@ export const STARTUP_ERRORS = {
   SOURCE_LOAD_FAILED: { exitStatus: 1, message: 'Junction failed to start [SOURCE_LOAD_FAILED]: {what, where}', description: 'A source\'s contract (OpenAPI document, WSDL, SDL, or introspection of a GraphQL endpoint) could not be read or converted; the source and the reason are named.' },
   COMPOSITION_FAILED: { exitStatus: 1, message: 'Junction failed to start [COMPOSITION_FAILED]: {what, where}', description: 'The sources cannot be served as one schema: two define one type differently or one root field, a link names what its source does not serve, or additionalTypeDefs do not fit.' },
   CONTRACT_MISMATCH: { exitStatus: 1, message: 'Junction failed to start [CONTRACT_MISMATCH]: {what, where}', description: 'The contract no longer matches the specs of the sources it is served over (a type or field it maps onto is gone), or its module cannot be loaded or exports no contract.' },
-  MESH_BUILD_MISSING: { exitStatus: 1, message: 'Junction failed to start [MESH_BUILD_MISSING]: {what, where}', description: 'GraphQL Mesh\'s build output (`.mesh/`) is missing: run `npm run build:mesh` (npm start and npm test run it).' },
+  MESH_BUILD_MISSING: { exitStatus: 1, message: 'Junction failed to start [MESH_BUILD_MISSING]: {what, where}', description: 'GraphQL Mesh\'s build output (`.mesh/`) is missing where the contract is checked offline (the tests, tools): run `npm run build:mesh` (npm start and npm test run it). The gateway itself loads each spec when it starts.' },
 } as const;
 
 export type StartupCode = keyof typeof STARTUP_ERRORS;

@@ -6,7 +6,7 @@ import { sendJson } from './stats.ts';
  * makes the next `count` calls of that operation fail the way that backend's protocol fails
  * (a REST 500 error body, a SOAP Fault, a GraphQL error). With `"kind":"rejection"` the backend
  * refuses the request as the caller's fault instead (a REST 400, a SOAP Client fault over HTTP
- * 500 whose text carries .NET stack frames, a GraphQL BAD_USER_INPUT). `DELETE /_faults` clears them.
+ * 500 whose text carries .NET stack frames, a GraphQL error with code INVALID_ARGUMENT). `DELETE /_faults` clears them.
  * Tests use it to prove what the gateway does when a backend errors, over real HTTP.
  */
 export interface Faults {

@@ -1,5 +1,4 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Stats } from './stats.ts';
 import type { Seed } from './seed.ts';
 import type { SourceCredentials } from './credentials.ts';
@@ -24,18 +23,7 @@ export interface DemoBackendOptions {
   credentials?: SourceCredentials;
 }
 
-export async function listen(server: Server, port = 0, host = '127.0.0.1'): Promise<string> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${shownHost}:${address.port}`;
-}
+export { listen } from '../../gateway/index.ts';
 
 /** Closes the server and any kept-alive connections, so tests never hang on close. */
 export async function closeServer(server: Server): Promise<void> {

@@ -1,6 +1,6 @@
 /**
- * Names fixed by `service.wsdl`, shared by the backend and the client so the two cannot drift
- * from the document (the contract test proves the document matches both).
+ * Names fixed by `service.wsdl`, shared by the backend and the gateway-side code (loaders.ts) so they cannot drift
+ * from the document (the backend's contract test proves the document matches them).
  */
 
 /** Target namespace of the WSDL and of every request and response element. */

@@ -17,7 +17,6 @@ import { credentialVariables } from '../../sources/demo/embedded.ts';
 import { SOURCE_NAMES, startDemoBackends, type SourceName } from '../../sources/demo/index.ts';
 import { createSeed, type Seed } from '../../sources/demo/seed.ts';
 import type { DemoBackend } from '../../sources/demo/server.ts';
-import type { StatsSnapshot } from '../../sources/demo/stats.ts';
 
 /**
  * For the tests of the demo sources' loaders and operations: the sources as the gateway runs them,
@@ -126,29 +125,4 @@ export async function startTestSources(only: readonly SourceName[] = SOURCE_NAME
   };
 }
 
-/** `GET /_stats` of a demo backend. */
-export async function readStats(baseUrl: string): Promise<StatsSnapshot> {
-  return (await (await fetch(`${baseUrl}/_stats`)).json()) as StatsSnapshot;
-}
-
-/** Every distinct credential a demo backend was presented since its last reset (`GET /_stats/credentials`). */
-export async function credentialsSeen(baseUrl: string): Promise<string[]> {
-  return (await (await fetch(`${baseUrl}/_stats/credentials`)).json()) as string[];
-}
-
-/** Zeroes a demo backend's counters and disarms its faults. */
-export async function resetBackend(baseUrl: string): Promise<void> {
-  await (await fetch(`${baseUrl}/_stats/reset`, { method: 'POST' })).arrayBuffer();
-  await (await fetch(`${baseUrl}/_faults`, { method: 'DELETE' })).arrayBuffer();
-}
-
-/** Makes the next `count` calls of `operation` fail (-1: until reset), over `POST /_faults`. */
-export async function armFault(baseUrl: string, operation: string, count = 1): Promise<void> {
-  const response = await fetch(`${baseUrl}/_faults`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ operation, count }),
-  });
-  if (response.status !== 200) throw new Error(`arming ${operation} answered ${response.status}`);
-  await response.arrayBuffer();
-}
+export { readStats, credentialsSeen, resetBackend, armFault } from '../../sources/demo/test-surface.ts';

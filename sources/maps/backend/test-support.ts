@@ -4,7 +4,6 @@ import { plainUsernameTokenHeader } from '../../../gateway/index.ts';
  * Helpers for the maps tests: raw SOAP over fetch (no client code under test in the way) and
  * the /_stats and /_faults endpoints.
  */
-import type { StatsSnapshot } from '../../demo/stats.ts';
 import { MAPS_NAMESPACE, MAPS_SOAP_PATH, SOAP11_ENVELOPE_NAMESPACE } from '../contract.ts';
 import { child, parseXml, type XmlElement } from '../../../gateway/index.ts';
 
@@ -52,20 +51,4 @@ export function faultOf(text: string): { faultcode: string; faultstring: string 
   return fault ? { faultcode: textOf(fault, 'faultcode') ?? '', faultstring: textOf(fault, 'faultstring') ?? '' } : undefined;
 }
 
-export async function readStats(baseUrl: string): Promise<StatsSnapshot> {
-  return (await fetch(`${baseUrl}/_stats`)).json() as Promise<StatsSnapshot>;
-}
-
-export async function resetBackend(baseUrl: string): Promise<void> {
-  await fetch(`${baseUrl}/_stats/reset`, { method: 'POST' });
-  await fetch(`${baseUrl}/_faults`, { method: 'DELETE' });
-}
-
-export async function armFault(baseUrl: string, operation: string, count = 1): Promise<void> {
-  const response = await fetch(`${baseUrl}/_faults`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ operation, count }),
-  });
-  if (response.status !== 200) throw new Error(`arming ${operation} failed with ${response.status}`);
-}
+export { readStats, resetBackend, armFault } from '../../demo/test-surface.ts';

@@ -2,7 +2,7 @@ import { startPaymentsBackend } from './backend.ts';
 import { DEMO_PORTS } from '../../demo/index.ts';
 
 /**
- * Runs the payments backend alone: `node --import tsx sources/payments/main.ts`.
+ * Runs the payments backend alone: `node --import tsx sources/payments/backend/main.ts`.
  * PORT (default 4101) and HOST (default 127.0.0.1) choose where it listens.
  */
 const port = process.env.PORT === undefined ? DEMO_PORTS.payments : Number(process.env.PORT);
