@@ -92,20 +92,20 @@ describe('static credentials', () => {
   });
 
   it('apiKey in the query: appended to every URL, the other parameters sent as written, and a value already there replaced, never doubled', async () => {
-    const runtime = runtimeFor(backend, { apiKey: { in: 'query', name: 'key', value: 'maps-key' } });
+    const runtime = runtimeFor(backend, { apiKey: { in: 'query', name: 'key', value: 'geo-key' } });
     await get(runtime, `${backend.url}/geocode`);
     await get(runtime, `${backend.url}/geocode?address=1600%20Amphitheatre&region=us`);
     await get(runtime, `${backend.url}/geocode?key=callers-own&address=x&%6Bey=another`);
     // Sent as written, but for the key: no re-encoding of the other pairs (%20 stays %20, ~ stays ~).
     await get(runtime, `${backend.url}/geocode?q=a%20b~c&filter%5Bname%5D=x%2Cy`);
     expect(backend.seen.map((s) => s.url)).toEqual([
-      '/geocode?key=maps-key',
-      '/geocode?address=1600%20Amphitheatre&region=us&key=maps-key',
-      '/geocode?address=x&key=maps-key',
-      '/geocode?q=a%20b~c&filter%5Bname%5D=x%2Cy&key=maps-key',
+      '/geocode?key=geo-key',
+      '/geocode?address=1600%20Amphitheatre&region=us&key=geo-key',
+      '/geocode?address=x&key=geo-key',
+      '/geocode?q=a%20b~c&filter%5Bname%5D=x%2Cy&key=geo-key',
     ]);
     const queries = backend.seen.map((s) => new URL(s.url, 'http://x').searchParams);
-    expect(queries.map((q) => q.getAll('key'))).toEqual([['maps-key'], ['maps-key'], ['maps-key'], ['maps-key']]);
+    expect(queries.map((q) => q.getAll('key'))).toEqual([['geo-key'], ['geo-key'], ['geo-key'], ['geo-key']]);
     expect(queries[1]!.get('address')).toBe('1600 Amphitheatre');
     expect(queries[1]!.get('region')).toBe('us');
     expect(queries[2]!.get('address')).toBe('x');
@@ -122,10 +122,10 @@ describe('static credentials', () => {
   });
 
   it('the probe carries the credentials too (a backend that refuses anonymous probes is still up)', async () => {
-    const runtime = runtimeFor(backend, { apiKey: { in: 'query', name: 'key', value: 'maps-key' } });
+    const runtime = runtimeFor(backend, { apiKey: { in: 'query', name: 'key', value: 'geo-key' } });
     await runtime.probe();
     expect(backend.seen).toHaveLength(1);
-    expect(new URL(backend.seen[0]!.url, 'http://x').searchParams.get('key')).toBe('maps-key');
+    expect(new URL(backend.seen[0]!.url, 'http://x').searchParams.get('key')).toBe('geo-key');
   });
 });
 

@@ -14,7 +14,7 @@ export const basicAuth = (user: string, password: string): string => `Basic ${Bu
  * ```yaml
  * auth: { bearer: '{env.STRIPE_KEY}' }                                   # Authorization: Bearer
  * auth: { basic: { username: '{env.SID}', password: '{env.TOKEN}' } }    # Twilio
- * auth: { apiKey: { in: query, name: key, value: '{env.MAPS_KEY}' } }     # Google Maps
+ * auth: { apiKey: { in: query, name: key, value: '{env.GOOGLE_KEY}' } }     # Google Maps
  * auth: { apiKey: { in: header, name: X-Api-Key, value: '{env.KEY}' } }
  * auth:                                                                  # PayPal
  *   oauth2: { tokenUrl: https://api-m.paypal.com/v1/oauth2/token, clientId: '{env.ID}', clientSecret: '{env.SECRET}' }

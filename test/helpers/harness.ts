@@ -139,6 +139,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         upstream: {
           timeoutMs: options.upstream?.timeoutMs ?? DEFAULTS.upstreamTimeoutMs,
           maxResponseBytes: options.upstream?.maxResponseBytes ?? DEFAULTS.upstreamMaxResponseBytes,
+          ...(options.upstream?.requestDeadlineMs !== undefined ? { requestDeadlineMs: options.upstream.requestDeadlineMs } : {}),
         },
       },
       logger,
