@@ -2,8 +2,8 @@ import { getNamedType, isInterfaceType, isLeafType, isNonNullType, isObjectType,
 
 
 /**
- * What GraphiQL opens with when the demo contract is not served (a sources file of the user's
- * own): every root query field that needs no argument, each with the leaf fields of what it
+ * What GraphiQL opens with when the served contract gives no example query of its own (a sources
+ * file of the user's own): every root query field that needs no argument, each with the leaf fields of what it
  * returns (one level into objects), so the first run answers. Comments say where to go next.
  */
 export function exampleQueryFor(schema: GraphQLSchema): string {

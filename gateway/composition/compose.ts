@@ -87,7 +87,7 @@ function shapeOf(type: GraphQLNamedType): string {
 
 const ROOTS = ['Query', 'Mutation', 'Subscription'] as const;
 
-/** Conflicts between the transformed schemas, and with names already taken (`taken`: the curated contract). */
+/** Conflicts between the transformed schemas, and with names already taken (`taken`: the contract's). */
 function conflicts(schemas: Map<string, GraphQLSchema>, taken: GraphQLSchema | undefined): string[] {
   const problems: string[] = [];
   const types = new Map<string, { source: string; shape: string }>();
@@ -268,7 +268,7 @@ export async function composeSources(options: {
   typeDefs: readonly DocumentNode[];
   resolvers: readonly (AdditionalResolverEntry | string)[];
   baseDir: string;
-  /** Names already served beside the composed schema (the curated contract). */
+  /** Names already served beside the composed schema (the contract's). */
   taken?: GraphQLSchema;
   /** Where declared links keep what they fetched, for their `@cacheControl`; absent: nothing kept. */
   entityCache?: EntityCache;
@@ -330,7 +330,7 @@ export async function composeSources(options: {
       if (policy) withPolicy(field, policy);
     }
   }
-  // Declared policy, as on the curated contract: a denied call spends none of the caller's allowance.
+  // Declared policy, as on a code contract: a denied call spends none of the caller's allowance.
   schema = authorization.applyAuthorization(rateLimit.applyRateLimits(schema));
 
   // Anonymous callers stop at the root fields of sources that are not public.

@@ -60,7 +60,7 @@ export interface GatewaySchemaOptions extends LoadOptions {
   env?: Record<string, string | undefined>;
   /** The entity cache, for declared links that say `@cacheControl`. */
   entityCache?: EntityCache;
-  /** The sources file, already read (main.ts reads it first, to know which demo backends to start). */
+  /** The sources file, already read (createGateway reads it first, for its plugins). */
   sourcesFile?: MeshConfig;
 }
 

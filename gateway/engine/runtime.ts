@@ -4,8 +4,7 @@ import { createResilience, type BreakerState, type ResilienceOptions } from '../
 import { sourceCredentials, type AuthConfig, type SourceCredentials } from './credentials.ts';
 
 /**
- * What every declared source gets, whatever its kind: the machinery the demo sources have, built
- * from the source's entry. One keep-alive pool; a timeout per call cut to the request's deadline;
+ * What every source gets, whatever its kind, built from its entry. One keep-alive pool; a timeout per call cut to the request's deadline;
  * budgeted retries of safe calls and a circuit breaker (resilience.ts); the provider's
  * `Retry-After` (and a 429 body's `retry_after`) honoured for every later call; a quota, when the
  * gateway keeps one for it; single flight for identical reads; the gateway's own credentials
@@ -75,7 +74,7 @@ export function createSourceRuntime(options: RuntimeOptions, hooks: RuntimeHooks
     timeoutMs: options.timeoutMs,
     maxResponseBytes: options.maxResponseBytes,
     inFlight: new Map(),
-    // Idle connections closed after 10 s, as the demo sources' pools.
+    // Idle connections closed after 10 s.
     dispatcher: new Agent({ keepAliveTimeout: 10_000 }),
     backoff: { until: 0 },
     resilience,

@@ -263,7 +263,7 @@ const bareMap = <T extends { astNode?: unknown; extensions?: unknown }>(map: Rec
  * The converter's schema without its own directives (@httpOperation, @resolveRoot, @enum, @length,
  * @statusCodeTypeName, ... on nearly every type and field), same types, fields and descriptions.
  * Why: they are execution plumbing, and the namespaced copy of a source keeps their usages but not
- * their definitions, so merging it beside the curated schema failed with thousands of
+ * their definitions, so merging it beside the contract failed with thousands of
  * `Unknown directive "@httpOperation"`. Execution still goes to the converter's own schema (see
  * `executor` below): its resolvers look these directives up while they run.
  */

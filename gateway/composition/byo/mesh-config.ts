@@ -8,8 +8,8 @@ import { authSchema } from '../../engine/credentials.ts';
 import { SUPPORTED_TRANSFORMS, transformSchema, type MeshTransform } from '../transforms.ts';
 
 /**
- * Reads the user's own sources from `.meshrc.yaml`: every entry that is not one of the curated
- * demo sources. The file is GraphQL Mesh's, so users write what they already know; Junction
+ * Reads the sources file (`.meshrc.yaml`): every source, its transforms, the declared links, and
+ * Junction's own keys (`contract`, `embedded`, `additionalEnvelopPlugins`). The file is GraphQL Mesh's, so users write what they already know; Junction
  * accepts the subset of each handler's options it implements and refuses the rest by name
  * rather than ignoring them. `{env.NAME}` is replaced from the environment, as Mesh does, so
  * endpoints and credentials differ per environment without editing the file.

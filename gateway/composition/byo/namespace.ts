@@ -39,11 +39,11 @@ export function renameTransforms(rename: Rename | undefined) {
 }
 
 /**
- * Puts a source behind its own namespace so that it can never collide with the curated contract
+ * Puts a source behind its own namespace so that it can never collide with the contract
  * or another source: its root fields move under `Query.<name>` / `Mutation.<name>`, and every
  * type it defines is renamed `<Name>_<Type>` (GitHub's `Node` and SWAPI's `Node` become
- * `Github_Node` and `Swapi_Node`). The curated schema has no underscores in its type names (a
- * test holds it to that), so no prefixed name can ever equal a curated one.
+ * `Github_Node` and `Swapi_Node`). The demo contract has no underscores in its type names (a
+ * test holds it to that), so no prefixed name can ever equal one of its own.
  */
 export function typePrefix(sourceName: string): string {
   const pascal = sourceName

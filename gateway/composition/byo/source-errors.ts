@@ -9,7 +9,7 @@ import { restErrorDetail as restBodyDetail } from '../../engine/rest.ts';
  * The boundary between a user source and the public schema. Whatever a source's engine reports
  * when its backend fails (GraphQL Mesh's REST engine attaches the upstream URL, headers and body;
  * a remote GraphQL API sends its own error codes; Junction's SOAP handler throws UpstreamError)
- * becomes the same catalogued error the curated sources give: SOURCE_* with the source's name
+ * becomes the same catalogued error every other path gives: SOURCE_* with the source's name
  * and the backend's own code, and nothing else. The backend's HTTP status never becomes ours.
  */
 

@@ -4,11 +4,11 @@ import type { SourceRuntime } from '../../engine/runtime.ts';
 import type { SourcePolicy } from './mesh-config.ts';
 
 /**
- * Bring-your-own sources: any entry in .meshrc.yaml that is not one of the curated demo
- * sources is loaded by the loader of its kind, then composed as GraphQL Mesh v0 composes sources
- * (compose.ts: merged at the root, its transforms applied), or namespaced (`Query.<name>`, types
- * `<Name>_*`) where its entry says `namespace: true`,
- * and merged into the public schema next to the curated contract.
+ * Sources: every entry of the sources file is loaded by the loader of its kind; one a contract is
+ * served over is reached through the contract only; the others are composed as GraphQL Mesh v0
+ * composes sources (compose.ts: merged at the root, its transforms applied), or namespaced
+ * (`Query.<name>`, types `<Name>_*`) where its entry says `namespace: true`, and merged into the
+ * public schema next to the contract.
  */
 export type SourceKind = 'openapi' | 'soap' | 'graphql';
 
