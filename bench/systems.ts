@@ -76,7 +76,7 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
   const { payments, maps, messaging } = DEMO_CREDENTIALS;
   const env = {
     ...baseEnv(), PAYMENTS_URL: urls.payments, MAPS_URL: urls.maps, MESSAGING_URL: urls.messaging,
-    PAYMENTS_SECRET_KEY: payments.secretKey, MAPS_USERNAME: maps.username, MAPS_API_KEY: maps.apiKey,
+    PAYMENTS_SECRET_KEY: payments.secretKey, PAYMENTS_WEBHOOK_SECRET: payments.webhookSecret, MAPS_USERNAME: maps.username, MAPS_API_KEY: maps.apiKey,
     MESSAGING_ACCOUNT_SID: messaging.accountSid, MESSAGING_AUTH_TOKEN: messaging.authToken,
     MESSAGING_AUTHORIZATION: DEMO_HEADERS.messaging.authorization,
   };

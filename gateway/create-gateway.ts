@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createPubSub, createYoga, type Plugin, type PubSub, type YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
@@ -10,6 +10,8 @@ import type { SourceReport } from './composition/byo/report.ts';
 import type { MeshConfig } from './composition/byo/mesh-config.ts';
 import { scopesOf } from '../schema/authorization.ts';
 import { exampleQueryFor } from './example-query.ts';
+import { createWebhookReceiver, type WebhookEndpoint, type WebhookEvent } from './webhooks/receiver.ts';
+import { createMemoryWebhookStore, type WebhookStore } from './webhooks/store.ts';
 import type { ContractContext } from '../schema/contract.ts';
 import { createLoaders } from './engine/loaders.ts';
 import { useRequestId } from './plugins/request-id/use-request-id.ts';
@@ -73,6 +75,10 @@ export interface GatewayOptions {
    * which must see every error: the sources file's `additionalEnvelopPlugins` arrive here too.
    */
   plugins?: readonly Plugin[];
+  /** Where webhook deliveries are deduplicated and kept (Redis when main.ts has one). Default: this process's memory. */
+  webhookStore?: WebhookStore;
+  /** Where events are published for subscribers (across instances with Redis). Default: this process. */
+  pubsub?: JunctionPubSub;
   /**
    * Sample the event loop to take fewer requests while the CPU is saturated (default true). Tests
    * turn it off so that a busy test machine never sheds their requests, and feed samples by hand.
@@ -93,6 +99,28 @@ export interface Gateway {
   schema: GraphQLSchema;
   /** One per source served as it is (not under the contract): operations exposed and what was lost. */
   reports: SourceReport[];
+  /** Where webhook events are published: `webhook:<pubsubTopic>`. */
+  pubsub: JunctionPubSub;
+  /** Webhook deliveries by endpoint path and outcome, since start. */
+  webhookStats(): Record<string, Record<string, number>>;
+}
+
+/** Topics carry events of the webhooks declared in the sources file. */
+export type JunctionPubSub = PubSub<Record<string, [WebhookEvent]>>;
+
+/** Each declared webhook of the sources file, ready for the receiver. */
+export function webhookEndpointsOf(file: MeshConfig): WebhookEndpoint[] {
+  return file.entries.flatMap((entry) => (entry.options.webhooks ?? []).map((hook): WebhookEndpoint => {
+    const { path, pubsubTopic, scheme, secrets, toleranceSec, header, timestampHeader, id, type, url, dedupeTtlSec, streamLength } = hook;
+    const verify = scheme === 'hmac'
+      ? { scheme, secrets, ...(header ? { header } : {}), ...(timestampHeader ? { timestampHeader } : {}), ...(toleranceSec ? { toleranceSec } : {}) }
+      : scheme === 'twilio' ? { scheme, secrets } : { scheme, secrets, ...(toleranceSec ? { toleranceSec } : {}) };
+    return {
+      source: entry.name, path, pubsubTopic, verify,
+      ...(id ? { id: Array.isArray(id) ? id : [id] } : {}), ...(type ? { type } : {}), ...(url ? { url } : {}),
+      ...(dedupeTtlSec ? { dedupeTtlSec } : {}), ...(streamLength ? { streamLength } : {}),
+    };
+  }));
 }
 
 /** Assembles Junction from its plugins. Opens no port and reads no environment: main.ts does. */
@@ -145,6 +173,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
   });
   const allBreakers = () => Object.fromEntries(runtimes.map((runtime) => [runtime.name, runtime.breaker()]));
+  const pubsub: JunctionPubSub = options.pubsub ?? createPubSub();
+  const webhooks = createWebhookReceiver({
+    endpoints: webhookEndpointsOf(sourcesFile),
+    store: options.webhookStore ?? createMemoryWebhookStore(),
+    publish: (topic, event) => pubsub.publish(`webhook:${topic}`, event),
+    maxBodyBytes: limits.MAX_BODY_BYTES,
+    logger,
+  });
   const requestIds = new WeakMap<Request, string>();
   const principalOf = principalPerRequest(auth.authenticate);
   const invalidate = cacheStore ? (tags: readonly string[]) => cacheStore.invalidateTags(tags) : async () => undefined;
@@ -189,6 +225,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         draining: () => draining,
         ...(config.readyCacheMs !== undefined ? { cacheMs: config.readyCacheMs } : {}),
       }),
+      // Webhooks from providers: verified on their raw bytes, before any GraphQL handling (a
+      // Twilio form post is no cross-site forgery, and no GraphQL request).
+      webhooks.plugin,
       // Foreign origins get no CORS headers: only CORS_ORIGINS may read answers from a browser.
       useCorsPolicy(config.corsOrigins ?? []),
       // Refuse forged cross-site requests before any parsing or upstream work.
@@ -253,7 +292,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ],
   });
   return {
-    yoga, schema, reports,
+    yoga, schema, reports, pubsub,
+    webhookStats: webhooks.stats as () => Record<string, Record<string, number>>,
     drain: () => {
       draining = true;
     },

@@ -19,6 +19,9 @@ import type { HealthCheck } from './plugins/health/use-health.ts';
 import { createAuth } from './auth/index.ts';
 import { createMemoryStore, createRedisStore } from './cache/store.ts';
 import { createRateLimitEngine } from './plugins/limits/rate-limits.ts';
+import { createPubSub } from 'graphql-yoga';
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import { createRedisWebhookStore } from './webhooks/store.ts';
 import { createUpstreamQuota } from './plugins/limits/upstream-quota.ts';
 import type { CacheStore } from './upstream/cache.ts';
 import { importModule } from './composition/modules.ts';
@@ -45,7 +48,7 @@ async function main(): Promise<void> {
   // An `embedded` module (the demo's) starts its backends before the file is read: the variables
   // it gives (their URLs and fresh credentials) fill the file's {env.*} references.
   let sourcesFile: MeshConfig;
-  let embedded: { env: Record<string, string>; close(): Promise<void>; started?: { name: string; url: string }[] } | undefined;
+  let embedded: { env: Record<string, string>; close(): Promise<void>; started?: { name: string; url: string }[]; attach?(gatewayUrl: string): void } | undefined;
   try {
     const module = embeddedModuleOf(config.meshConfig);
     if (module) {
@@ -89,6 +92,14 @@ async function main(): Promise<void> {
   else if (redis) cacheStore = createRedisStore(redis, logger);
   else cacheStore = createMemoryStore();
   const rateLimits = createRateLimitEngine(redis);
+  // Webhook events reach every instance through Redis pub/sub (a connection of its own: one that
+  // subscribes can do nothing else), and their ids and streams live in Redis.
+  const subscriber = redis && config.redisUrl ? createRedis(config.redisUrl) : undefined;
+  subscriber?.on('error', () => undefined);
+  await subscriber?.connect().catch(() => undefined);
+  const shared = redis && subscriber
+    ? { webhookStore: createRedisWebhookStore(redis), pubsub: createPubSub({ eventTarget: createRedisEventTarget({ publishClient: redis, subscribeClient: subscriber }) }) }
+    : {};
   let gateway: Awaited<ReturnType<typeof createGateway>>;
   try {
     gateway = await createGateway({
@@ -96,6 +107,7 @@ async function main(): Promise<void> {
       // Each entry's `quota`, shared by every instance through Redis when there is one.
       sourceQuotas: (source, spec) => (spec ? createUpstreamQuota({ source, ...spec }, redis) : undefined),
       ...(cacheStore ? { cacheStore } : {}),
+      ...shared,
     });
   } catch (err) {
     await embedded?.close();
@@ -134,6 +146,8 @@ async function main(): Promise<void> {
   // accepts one new connection per turn (libuv 1.45+), so a client that must open new ones waits
   // for it (BENCHMARKS.md).
   const url = await listen(server, config.port, config.host);
+  // Embedded backends that send webhooks send them to this gateway from now on.
+  embedded?.attach?.(url);
 
   const lines = [
     '',
@@ -182,6 +196,7 @@ async function main(): Promise<void> {
     gateway.close();
     await embedded?.close();
     redis?.disconnect();
+    subscriber?.disconnect();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

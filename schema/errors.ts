@@ -145,6 +145,26 @@ export const ERROR_CATALOGUE = {
     message: 'The {source} service sent an unreadable answer.',
     description: 'A backend answered with something unreadable: wrong format, an XML DOCTYPE, or a body over `UPSTREAM_MAX_RESPONSE_BYTES`.',
   },
+  WEBHOOK_SIGNATURE_INVALID: {
+    status: 401,
+    message: 'The delivery\'s signature does not verify.',
+    description: 'A webhook delivery whose signature is missing, malformed, stale (outside the scheme\'s tolerance, 300 s by default) or made with no configured secret. `extensions.reason` says which (`missing`, `malformed`, `stale`, `mismatch`, `unsupported`). Nothing is published; the refusal is counted.',
+  },
+  WEBHOOK_PAYLOAD_INVALID: {
+    status: 400,
+    message: 'The delivery has no event id ({fields}).',
+    description: 'A webhook delivery whose signature verified but whose body is neither JSON nor a form, or carries no event id where its endpoint says it is. Nothing is published.',
+  },
+  WEBHOOK_IN_PROGRESS: {
+    status: 409,
+    message: 'Another delivery of this event is being taken; retry later.',
+    description: 'A verified webhook delivery of an event another delivery is being kept for right now (a provider sending it twice at once): not acknowledged (`Retry-After: 1`), so the provider retries; once the event is kept, a retry is acknowledged as a duplicate. Nothing is published twice.',
+  },
+  WEBHOOK_UNAVAILABLE: {
+    status: 503,
+    message: 'The delivery could not be kept; retry later.',
+    description: 'A verified webhook delivery that could not be kept (Redis unreachable): it is not acknowledged, so the provider retries it (`Retry-After: 5`). Nothing is published.',
+  },
   INTERNAL_SERVER_ERROR: {
     status: undefined,
     message: 'Unexpected error.',

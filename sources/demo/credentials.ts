@@ -8,7 +8,8 @@ import { basicAuth } from '../../gateway/index.ts';
  * own token is never sent to a backend.
  */
 export interface SourceCredentials {
-  payments: { secretKey: string };
+  /** `webhookSecret`: what the payments backend signs its events with (Stripe's endpoint secret). */
+  payments: { secretKey: string; webhookSecret: string };
   maps: { username: string; apiKey: string };
   messaging: { accountSid: string; authToken: string };
 }
@@ -18,7 +19,7 @@ export interface SourceCredentials {
  * backend given by URL when no credentials are configured: demo values, printed in the clear.
  */
 export const DEMO_CREDENTIALS: Readonly<SourceCredentials> = Object.freeze({
-  payments: { secretKey: 'sk_test_junction_demo' },
+  payments: { secretKey: 'sk_test_junction_demo', webhookSecret: 'whsec_junction_demo' },
   maps: { username: 'junction-demo', apiKey: 'maps_demo_key' },
   messaging: { accountSid: 'AC00000000000000000000000000demo', authToken: 'demo_auth_token' },
 });
@@ -27,7 +28,7 @@ export const DEMO_CREDENTIALS: Readonly<SourceCredentials> = Object.freeze({
 export function randomCredentials(): SourceCredentials {
   const secret = () => randomBytes(18).toString('base64url');
   return {
-    payments: { secretKey: `sk_test_${secret()}` },
+    payments: { secretKey: `sk_test_${secret()}`, webhookSecret: `whsec_${secret()}` },
     maps: { username: 'junction', apiKey: secret() },
     messaging: { accountSid: `AC${randomBytes(16).toString('hex')}`, authToken: secret() },
   };
@@ -36,7 +37,7 @@ export function randomCredentials(): SourceCredentials {
 export { basicAuth };
 
 /** The HTTP headers that carry payments' and messaging's credentials (maps carries its own in the envelope). */
-export function credentialHeaders(credentials: Pick<SourceCredentials, 'payments' | 'messaging'>): { payments: Record<string, string>; messaging: Record<string, string> } {
+export function credentialHeaders(credentials: { payments: Pick<SourceCredentials['payments'], 'secretKey'>; messaging: SourceCredentials['messaging'] }): { payments: Record<string, string>; messaging: Record<string, string> } {
   return {
     payments: { authorization: `Bearer ${credentials.payments.secretKey}` },
     messaging: { authorization: basicAuth(credentials.messaging.accountSid, credentials.messaging.authToken) },

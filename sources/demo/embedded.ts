@@ -20,7 +20,7 @@ const PORT_VARIABLE: Record<SourceName, string> = { payments: 'PAYMENTS_PORT', m
 export function credentialVariables(name: SourceName, credentials: SourceCredentials): Record<string, string> {
   switch (name) {
     case 'payments':
-      return { PAYMENTS_SECRET_KEY: credentials.payments.secretKey };
+      return { PAYMENTS_SECRET_KEY: credentials.payments.secretKey, PAYMENTS_WEBHOOK_SECRET: credentials.payments.webhookSecret };
     case 'maps':
       return { MAPS_USERNAME: credentials.maps.username, MAPS_API_KEY: credentials.maps.apiKey };
     case 'messaging':
@@ -37,6 +37,8 @@ export interface EmbeddedOptions {
 export interface Embedded {
   /** Variables for the sources file: the started backends' URLs and credentials. */
   env: Record<string, string>;
+  /** Told the gateway's URL once it listens: the payments backend then sends its events to `/webhooks/payments`. */
+  attach(gatewayUrl: string): void;
   /** The sources whose backend runs in this process, and where. */
   started: { name: string; url: string }[];
   close(): Promise<void>;
@@ -74,6 +76,7 @@ export async function start({ env, mode }: EmbeddedOptions): Promise<Embedded> {
   return {
     env: out,
     started: embedded.map((name) => ({ name, url: backends[name]!.url })),
+    attach: (gatewayUrl) => backends.payments?.setWebhookTarget?.(`${gatewayUrl}/webhooks/payments`),
     close: async () => void (await Promise.allSettled(Object.values(backends).map((b) => b.close()))),
   };
 }

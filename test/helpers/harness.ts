@@ -86,6 +86,9 @@ export interface HarnessOptions {
   corsOrigins?: string[];
   /** More plugins, after Junction's own (createGateway's `plugins`). */
   plugins?: GatewayOptions['plugins'];
+  /** Where webhook deliveries are kept (default: in memory) and events published (default: in process). */
+  webhookStore?: GatewayOptions['webhookStore'];
+  pubsub?: GatewayOptions['pubsub'];
 }
 
 /** Real demo backends on free ports, and a gateway over them, driven through `yoga.fetch`. */
@@ -109,6 +112,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     MAPS_URL: overrides?.maps ?? backends.maps.url,
     MESSAGING_URL: overrides?.messaging ?? backends.messaging.url,
     PAYMENTS_SECRET_KEY: credentials.payments.secretKey,
+    PAYMENTS_WEBHOOK_SECRET: credentials.payments.webhookSecret,
     MAPS_USERNAME: credentials.maps.username,
     MAPS_API_KEY: credentials.maps.apiKey,
     MESSAGING_ACCOUNT_SID: credentials.messaging.accountSid,
@@ -129,6 +133,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
       ...(options.sourceQuotas ? { sourceQuotas: options.sourceQuotas } : {}),
       ...(options.plugins ? { plugins: options.plugins } : {}),
+      ...(options.webhookStore ? { webhookStore: options.webhookStore } : {}),
+      ...(options.pubsub ? { pubsub: options.pubsub } : {}),
       config: {
         limits: { ...DEFAULT_LIMITS, ...options.limits },
         trustedProxies: options.trustedProxies ?? [],

@@ -164,7 +164,7 @@ describe('maps source against a misbehaving server', () => {
   let reply: { status: number; contentType: string; body: string };
   let seen: { url: string; body: string }[];
   let sources: DemoSources;
-  const credentials = { payments: { secretKey: 'sk' }, maps: { username: 'odd-user', apiKey: 'odd-key' }, messaging: { accountSid: 'AC1', authToken: 't' } };
+  const credentials = { payments: { secretKey: 'sk', webhookSecret: 'whsec_odd' }, maps: { username: 'odd-user', apiKey: 'odd-key' }, messaging: { accountSid: 'AC1', authToken: 't' } };
 
   beforeAll(async () => {
     fake = createServer((req, res) => {

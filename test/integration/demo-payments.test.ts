@@ -184,7 +184,7 @@ describe('payments source failures', () => {
   let reply: (seen: Seen, res: ServerResponse) => void;
   let seen: Seen[];
   let odd: { url: string; close(): Promise<void> };
-  const credentials = { payments: { secretKey: 'sk_test_odd' }, maps: { username: 'u', apiKey: 'k' }, messaging: { accountSid: 'AC1', authToken: 't' } };
+  const credentials = { payments: { secretKey: 'sk_test_odd', webhookSecret: 'whsec_odd' }, maps: { username: 'u', apiKey: 'k' }, messaging: { accountSid: 'AC1', authToken: 't' } };
   const oddSources = () => loadDemoSources({ urls: { payments: odd.url }, credentials });
 
   beforeAll(async () => {

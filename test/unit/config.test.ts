@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULTS, loadConfig } from '../../gateway/config.ts';
 import { DEFAULT_LIMITS } from '../../gateway/plugins/limits/limits.ts';
-import { readMeshConfig, SourceConfigError } from '../../gateway/composition/byo/mesh-config.ts';
+import { readMeshConfig } from '../../gateway/composition/byo/mesh-config.ts';
+import { sourcesFileProblems } from '../helpers/sources-file.ts';
 import { start } from '../../sources/demo/embedded.ts';
 import { DEMO_CREDENTIALS } from '../../sources/demo/credentials.ts';
 
@@ -162,15 +163,9 @@ describe('the demo sources, as .meshrc.yaml declares them', () => {
   const URLS = { PAYMENTS_URL: 'https://pay.example', MAPS_URL: 'https://maps.example', MESSAGING_URL: 'https://chat.example' };
 
   it('needs the gateway\'s own credentials for every backend given by URL, naming each variable', () => {
-    let error: unknown;
-    try {
-      readMeshConfig('.meshrc.yaml', { ...URLS, MAPS_USERNAME: 'junction' });
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(SourceConfigError);
-    expect((error as SourceConfigError).problems).toEqual([
+    expect(sourcesFileProblems('.meshrc.yaml', { ...URLS, MAPS_USERNAME: 'junction' })).toEqual([
       'sources[0] (payments).handler.openapi.auth.bearer: {env.PAYMENTS_SECRET_KEY} is used but PAYMENTS_SECRET_KEY is not set',
+      'sources[0] (payments).handler.openapi.webhooks[0].secrets[0]: {env.PAYMENTS_WEBHOOK_SECRET} is used but PAYMENTS_WEBHOOK_SECRET is not set',
       'sources[1] (maps).handler.soap.security.password: {env.MAPS_API_KEY} is used but MAPS_API_KEY is not set',
       'sources[2] (messaging).handler.graphql.auth.basic.username: {env.MESSAGING_ACCOUNT_SID} is used but MESSAGING_ACCOUNT_SID is not set',
       'sources[2] (messaging).handler.graphql.auth.basic.password: {env.MESSAGING_AUTH_TOKEN} is used but MESSAGING_AUTH_TOKEN is not set',
@@ -178,7 +173,7 @@ describe('the demo sources, as .meshrc.yaml declares them', () => {
   });
 
   it('reads each source\'s URL, timeout and quota from its variables; unset ones leave the option out', () => {
-    const credentials = { PAYMENTS_SECRET_KEY: 'sk', MAPS_USERNAME: 'u', MAPS_API_KEY: 'k', MESSAGING_ACCOUNT_SID: 'AC1', MESSAGING_AUTH_TOKEN: 't' };
+    const credentials = { PAYMENTS_SECRET_KEY: 'sk', PAYMENTS_WEBHOOK_SECRET: 'whsec_x', MAPS_USERNAME: 'u', MAPS_API_KEY: 'k', MESSAGING_ACCOUNT_SID: 'AC1', MESSAGING_AUTH_TOKEN: 't' };
     const file = readMeshConfig('.meshrc.yaml', { ...URLS, ...credentials, PAYMENTS_TIMEOUT_MS: '250', MESSAGING_MAX_SENDS_PER_SEC: '5' });
     const [payments, maps, messaging] = file.entries;
     expect(payments!.options).toMatchObject({ endpoint: 'https://pay.example', timeoutMs: 250, auth: { bearer: 'sk' } });
@@ -190,14 +185,8 @@ describe('the demo sources, as .meshrc.yaml declares them', () => {
   });
 
   it('refuses a URL that is not http(s), and a timeout out of range', () => {
-    const credentials = { PAYMENTS_SECRET_KEY: 'sk', MAPS_USERNAME: 'u', MAPS_API_KEY: 'k', MESSAGING_ACCOUNT_SID: 'AC1', MESSAGING_AUTH_TOKEN: 't' };
-    let error: unknown;
-    try {
-      readMeshConfig('.meshrc.yaml', { ...URLS, ...credentials, MAPS_URL: 'ftp://maps', PAYMENTS_TIMEOUT_MS: '0' });
-    } catch (err) {
-      error = err;
-    }
-    const { problems } = error as SourceConfigError;
+    const credentials = { PAYMENTS_SECRET_KEY: 'sk', PAYMENTS_WEBHOOK_SECRET: 'whsec_x', MAPS_USERNAME: 'u', MAPS_API_KEY: 'k', MESSAGING_ACCOUNT_SID: 'AC1', MESSAGING_AUTH_TOKEN: 't' };
+    const problems = sourcesFileProblems('.meshrc.yaml', { ...URLS, ...credentials, MAPS_URL: 'ftp://maps', PAYMENTS_TIMEOUT_MS: '0' });
     expect(problems).toHaveLength(3);
     expect(problems[0]).toMatch(/^sources\[0\] \(payments\)\.handler\.openapi\.timeoutMs: /);
     // The endpoint and the probe, both read from MAPS_URL.

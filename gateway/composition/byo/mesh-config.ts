@@ -81,10 +81,35 @@ const failure = z
   .optional();
 
 /** What every kind of source takes, besides its handler's own options. */
+/**
+ * Webhooks the source's provider sends: each on its own path of the gateway, verified with the
+ * provider's scheme before anything is kept (gateway/webhooks/), published on `pubsubTopic`.
+ */
+const webhook = z.strictObject({
+  path: z.string().regex(/^\/[A-Za-z0-9._~\/-]{1,200}$/, 'must be a path such as /webhooks/orders'),
+  pubsubTopic: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'must be a name of letters, digits and . _ : -'),
+  scheme: z.enum(['stripe', 'slack', 'twilio', 'standard', 'hmac']),
+  /** Two during a rotation: either verifies. */
+  secrets: z.array(z.string().min(1)).min(1, 'must hold at least one secret').max(5),
+  toleranceSec: int().min(1).max(3_600).optional(),
+  /** hmac: the signature's header (default X-Signature) and, optionally, a signed timestamp's. */
+  header: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a header name').optional(),
+  timestampHeader: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a header name').optional(),
+  /** Where the event id is in the payload (dot paths, joined with `:`); default per scheme. */
+  id: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  type: z.string().min(1).optional(),
+  /** The public URL the provider calls (Twilio signs it), when a proxy changes it. */
+  url: url.optional(),
+  dedupeTtlSec: int().min(60).max(30 * 86_400).optional(),
+  streamLength: int().min(1).max(1_000_000).optional(),
+});
+export type WebhookEntry = z.infer<typeof webhook>;
+const webhooks = z.array(webhook).max(20).optional();
+
 /** What `/readyz` asks of the source (GET; any answer under 500 is up). Default: its endpoint. */
 const probe = url.optional();
 
-const common = { rename, public: isPublic, namespace, batchSize, policy, quota, auth, timeoutMs: timeoutMs.optional(), probe };
+const common = { rename, public: isPublic, namespace, batchSize, policy, quota, auth, timeoutMs: timeoutMs.optional(), probe, webhooks };
 
 const openapi = z.strictObject({
   ...common,
@@ -143,6 +168,9 @@ export class SourceConfigError extends Error {
     super(`${file} has ${problems.length} problem(s) with its sources:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
+
+/** Paths the gateway answers itself: no webhook may take one. */
+const RESERVED_PATHS = ['/graphql', '/healthz', '/readyz', '/.well-known'];
 
 const ENV_REFERENCE = /\{env\.([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const WHOLE_ENV_REFERENCE = /^\{env\.([A-Za-z_][A-Za-z0-9_]*)\}$/;
@@ -401,8 +429,10 @@ export function readMeshConfig(file: string, env: Record<string, string | undefi
     const unset: Unset[] = [];
     const options = interpolate(handler![key], env, `${where}.handler.${key}`, problems, unset);
     // Credentials that name a variable need it: a source is never called without the credentials its entry names.
-    for (const u of unset) if (/\.(auth|security)(\.|$)/.test(u.path)) problems.push(`${u.path}: {env.${u.name}} is used but ${u.name} is not set`);
-    if (unset.some((u) => /\.(auth|security)(\.|$)/.test(u.path))) continue;
+    // So does a webhook's first secret (the others are for a rotation, and may be unset).
+    const needed = (path: string) => /\.(auth|security)(\.|$)|\.webhooks\[\d+\]\.secrets\[0\]$/.test(path);
+    for (const u of unset) if (needed(u.path)) problems.push(`${u.path}: {env.${u.name}} is used but ${u.name} is not set`);
+    if (unset.some((u) => needed(u.path))) continue;
     const result = SCHEMAS[kind].safeParse(options === UNSET ? {} : options);
     if (!result.success) {
       // An option needed but left out because its variable is unset says which variable.
@@ -425,6 +455,17 @@ export function readMeshConfig(file: string, env: Record<string, string | undefi
       continue;
     }
     entries.push({ name, kind, options: result.data, transforms } as SourceEntry);
+  }
+  // Webhook paths are the gateway's own: one endpoint each, never one of its other paths.
+  const webhookPaths = new Map<string, string>();
+  for (const entry of entries) {
+    for (const [i, hook] of (entry.options.webhooks ?? []).entries()) {
+      const where = `sources (${entry.name}).webhooks[${i}].path`;
+      if (RESERVED_PATHS.some((p) => hook.path === p || hook.path.startsWith(`${p}/`))) problems.push(`${where}: ${hook.path} is one of the gateway's own paths (${RESERVED_PATHS.join(', ')})`);
+      const other = webhookPaths.get(hook.path);
+      if (other) problems.push(`${where}: ${hook.path} is also a webhook of ${other}`);
+      webhookPaths.set(hook.path, entry.name);
+    }
   }
   const typeDefs = readTypeDefs(parsed.additionalTypeDefs, baseDir, problems);
   /** A declared link, checked the same way whether an additionalResolvers entry or a `@resolveTo` says it. */

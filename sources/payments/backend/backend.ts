@@ -11,6 +11,7 @@ import { createIdempotencyStore, fingerprint, readIdempotencyKey, type Idempoten
 import { OPERATIONS, type Operation } from './operations.ts';
 import type { Params } from './params.ts';
 import { createPaymentsStore, type PaymentsStore } from './store.ts';
+import { createEventSender, type EventSender } from './events.ts';
 
 export const PAYMENTS_BACKEND_NAME = 'payments';
 
@@ -26,6 +27,7 @@ interface Context {
   idempotency: IdempotencyStore;
   /** The one Authorization header accepted. */
   authorization: string;
+  events: EventSender;
 }
 
 /**
@@ -40,6 +42,7 @@ export async function startPaymentsBackend(options: PaymentsBackendOptions = {})
     faults: createFaults(),
     idempotency: createIdempotencyStore(),
     authorization: `Bearer ${credentials.payments.secretKey}`,
+    events: createEventSender(credentials.payments.webhookSecret, now),
   };
   const server = createServer((req, res) => {
     handle(req, res, context).catch((err: unknown) => {
@@ -53,6 +56,8 @@ export async function startPaymentsBackend(options: PaymentsBackendOptions = {})
     name: PAYMENTS_BACKEND_NAME,
     url,
     stats: context.stats,
+    setWebhookTarget: (target) => context.events.setTarget(target),
+    webhooksIdle: () => context.events.idle(),
     close: () => closeServer(server),
   };
 }
@@ -123,7 +128,11 @@ function runWrite(
   request: { pathId: string | undefined; query: URLSearchParams; body: Params },
 ): void {
   const key = readIdempotencyKey(req.headers['idempotency-key']);
-  if (key === undefined) return sendJson(res, 200, operation.run(request, context.store));
+  if (key === undefined) {
+    const result = operation.run(request, context.store);
+    announce(context, operation, result);
+    return sendJson(res, 200, result);
+  }
   const print = fingerprint(operation.name, request.body);
   const saved = context.idempotency.lookup(key, print);
   const echo = { 'idempotency-key': key };
@@ -134,7 +143,22 @@ function runWrite(
   // A snapshot, so a replay shows the object as first created even after later refunds change it.
   const body: unknown = JSON.parse(JSON.stringify(result));
   context.idempotency.save(key, print, 200, body);
+  announce(context, operation, result);
   sendJson(res, 200, body, echo);
+}
+
+/** What a write changed, as Stripe's events say it: a payment that succeeded, one refunded (in part or whole). */
+function announce(context: Context, operation: Operation, result: unknown): void {
+  const snapshot = (value: unknown) => JSON.parse(JSON.stringify(value)) as unknown;
+  if (operation.name === 'createPayment') {
+    const payment = result as { status?: string };
+    if (payment.status === 'succeeded') context.events.emit('payment.succeeded', snapshot(payment));
+  } else if (operation.name === 'createRefund') {
+    const refund = result as { payment: string };
+    context.events.emit('refund.created', snapshot(refund));
+    const payment = context.store.payments.get(refund.payment);
+    if (payment) context.events.emit('payment.refunded', snapshot(payment));
+  }
 }
 
 function decodePathId(operation: Operation, pathname: string): string | undefined {

@@ -1,0 +1,194 @@
+import type { Plugin } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import { junctionError, type ErrorCode } from '../errors.ts';
+import { verifyWebhook, type WebhookConfig, type WebhookRefusal } from './signatures.ts';
+import type { WebhookStore } from './store.ts';
+
+/** How long an event id is remembered, in seconds: Stripe retries for 3 days, the longest of the providers. */
+export const DEFAULT_DEDUPE_TTL_SEC = 259_200;
+/** Most events kept per topic's stream. */
+export const DEFAULT_STREAM_LENGTH = 10_000;
+
+/** One webhook endpoint a source's entry declares (`webhooks:`). */
+export interface WebhookEndpoint {
+  source: string;
+  /** Served by the gateway, e.g. `/webhooks/orders`. */
+  path: string;
+  /** Where the event is published (subscriptions read it there). */
+  pubsubTopic: string;
+  verify: WebhookConfig;
+  /** Fields of the payload that make its id (dot paths, joined with `:`); default per scheme. */
+  id?: readonly string[];
+  /** Field of the payload that names the event's type (dot path); default per scheme. */
+  type?: string;
+  /** The public URL the provider calls (Twilio signs it); default the request's own URL. */
+  url?: string;
+  dedupeTtlSec?: number;
+  streamLength?: number;
+}
+
+/** What is published on the topic, and kept in its stream. */
+export interface WebhookEvent {
+  source: string;
+  topic: string;
+  /** The provider's event id (deduplicated on). */
+  id: string;
+  type: string | null;
+  payload: unknown;
+  /** ms since the epoch. */
+  receivedAt: number;
+}
+
+export type WebhookOutcome = 'accepted' | 'duplicate' | 'in_progress' | 'challenge' | `refused_${WebhookRefusal}` | 'invalid_payload' | 'too_large' | 'unavailable';
+
+export interface WebhookReceiver {
+  plugin: Plugin;
+  /** Deliveries by endpoint path and outcome, since start. */
+  stats(): Record<string, Partial<Record<WebhookOutcome, number>>>;
+}
+
+export interface WebhookReceiverOptions {
+  endpoints: readonly WebhookEndpoint[];
+  store: WebhookStore;
+  publish: (topic: string, event: WebhookEvent) => void;
+  /** Largest body taken (MAX_BODY_BYTES). */
+  maxBodyBytes: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** Where each provider puts its event's id and type, when the endpoint does not say. */
+const DEFAULT_FIELDS: Record<WebhookConfig['scheme'], { id: readonly string[]; type: string }> = {
+  stripe: { id: ['id'], type: 'type' },
+  slack: { id: ['event_id'], type: 'event.type' },
+  // A message's status callbacks share its SID: the SID and the status together are one event.
+  twilio: { id: ['MessageSid', 'MessageStatus'], type: 'MessageStatus' },
+  // Standard Webhooks signs its id in `webhook-id`; the verifier hands it over.
+  standard: { id: [], type: 'type' },
+  hmac: { id: ['id'], type: 'type' },
+};
+
+function fieldOf(payload: unknown, path: string): unknown {
+  let value: unknown = payload;
+  for (const part of path.split('.')) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, part)) return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+/** The body as the provider sent it: JSON, or a form (Twilio). */
+function parsePayload(body: Uint8Array, contentType: string): unknown {
+  const text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+  if (contentType.startsWith('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(text));
+  return JSON.parse(text);
+}
+
+/** Reads at most `max` bytes; undefined when the body is larger. */
+async function readBody(request: Request, max: number): Promise<Uint8Array | undefined> {
+  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > max) return undefined;
+  if (!request.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > max) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Inbound webhooks, each on the path its source's entry declares. A delivery is taken only when
+ * its signature verifies on the raw bytes (signatures.ts: constant time, any of the configured
+ * secrets, within the scheme's tolerance); then it is deduplicated by its event id, appended to
+ * its topic's bounded stream, published, and only then acknowledged with a 2xx. A refusal
+ * publishes nothing and is counted; a delivery the store cannot keep is answered 503, so the
+ * provider retries it.
+ */
+export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookReceiver {
+  const { store, publish, maxBodyBytes, logger, now = () => Date.now() } = options;
+  const byPath = new Map(options.endpoints.map((e) => [e.path, e]));
+  const counts = new Map<string, Partial<Record<WebhookOutcome, number>>>();
+  const warnedAt = new Map<string, number>();
+  const count = (endpoint: WebhookEndpoint, outcome: WebhookOutcome) => {
+    const entry = counts.get(endpoint.path) ?? {};
+    entry[outcome] = (entry[outcome] ?? 0) + 1;
+    counts.set(endpoint.path, entry);
+  };
+  // A refusal is worth a log line, a flood of them is not: one per endpoint and outcome per 10 s.
+  const warn = (endpoint: WebhookEndpoint, outcome: WebhookOutcome) => {
+    const key = `${endpoint.path}:${outcome}`;
+    if (now() - (warnedAt.get(key) ?? Number.NEGATIVE_INFINITY) < 10_000) return;
+    warnedAt.set(key, now());
+    logger.warn({ source: endpoint.source, path: endpoint.path, outcome }, 'webhook delivery refused');
+  };
+
+  const plugin: Plugin = {
+    async onRequest({ url, request, endResponse, fetchAPI }) {
+      const endpoint = byPath.get(url.pathname);
+      if (!endpoint) return;
+      const answer = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+        endResponse(new fetchAPI.Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } }));
+      const refuse = (code: ErrorCode, message: string, outcome: WebhookOutcome, extensions: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
+        count(endpoint, outcome);
+        if (outcome !== 'unavailable' && outcome !== 'in_progress') warn(endpoint, outcome);
+        const error = junctionError(code, message, { extensions });
+        const status = (error.extensions.http as { status?: number } | undefined)?.status ?? 400;
+        return answer(status, { errors: [{ message: error.message, extensions: { code, ...extensions } }] }, headers);
+      };
+      if (request.method !== 'POST') {
+        return refuse('METHOD_NOT_ALLOWED', `A webhook is delivered with POST; this request is ${request.method}.`, 'invalid_payload', {}, { allow: 'POST' });
+      }
+      const body = await readBody(request, maxBodyBytes);
+      if (!body) return refuse('PAYLOAD_TOO_LARGE', `The delivery is over ${maxBodyBytes} bytes.`, 'too_large');
+      const verified = verifyWebhook(endpoint.verify, { headers: request.headers, body, url: endpoint.url ?? request.url }, now);
+      if (!verified.ok) {
+        return refuse('WEBHOOK_SIGNATURE_INVALID', 'The delivery\'s signature does not verify.', `refused_${verified.reason}`, { reason: verified.reason });
+      }
+      let payload: unknown;
+      try {
+        payload = parsePayload(body, (request.headers.get('content-type') ?? '').toLowerCase());
+      } catch {
+        return refuse('WEBHOOK_PAYLOAD_INVALID', 'The delivery is neither JSON nor a form.', 'invalid_payload');
+      }
+      // Slack checks a new endpoint with a signed challenge, answered and never published.
+      if (endpoint.verify.scheme === 'slack' && fieldOf(payload, 'type') === 'url_verification') {
+        count(endpoint, 'challenge');
+        return answer(200, { challenge: fieldOf(payload, 'challenge') });
+      }
+      const defaults = DEFAULT_FIELDS[endpoint.verify.scheme];
+      const idFields = endpoint.id ?? defaults.id;
+      const parts = idFields.map((field) => fieldOf(payload, field));
+      const id = verified.id ?? (parts.length > 0 && parts.every((p) => typeof p === 'string' && p !== '') ? parts.join(':') : undefined);
+      if (id === undefined || id.length > 255) {
+        return refuse('WEBHOOK_PAYLOAD_INVALID', `The delivery has no event id (${idFields.join(', ') || 'webhook-id'}).`, 'invalid_payload');
+      }
+      const type = fieldOf(payload, endpoint.type ?? defaults.type);
+      const event: WebhookEvent = { source: endpoint.source, topic: endpoint.pubsubTopic, id, type: typeof type === 'string' ? type : null, payload, receivedAt: now() };
+      try {
+        const claim = await store.claim(endpoint.pubsubTopic, id);
+        if (claim === 'kept') {
+          count(endpoint, 'duplicate');
+          return answer(200, { received: true, duplicate: true });
+        }
+        // Another delivery of it is being kept now and may yet fail: not acknowledged, so the
+        // provider retries, and a retry after it was kept is a duplicate.
+        if (claim === 'pending') return refuse('WEBHOOK_IN_PROGRESS', 'Another delivery of this event is being taken; retry later.', 'in_progress', {}, { 'retry-after': '1' });
+        await store.append(endpoint.pubsubTopic, JSON.stringify(event), endpoint.streamLength ?? DEFAULT_STREAM_LENGTH);
+        await store.confirm(endpoint.pubsubTopic, id, endpoint.dedupeTtlSec ?? DEFAULT_DEDUPE_TTL_SEC);
+      } catch (err) {
+        // Not kept, so not acknowledged: the provider's retry brings it again. The claim is given
+        // back (and lapses by itself within PENDING_TTL_SEC if the store cannot be told).
+        await store.release(endpoint.pubsubTopic, id).catch(() => undefined);
+        logger.warn({ source: endpoint.source, path: endpoint.path, err: (err as Error).message }, 'webhook store unavailable; delivery refused for the provider to retry');
+        return refuse('WEBHOOK_UNAVAILABLE', 'The delivery could not be kept; retry later.', 'unavailable', {}, { 'retry-after': '5' });
+      }
+      publish(endpoint.pubsubTopic, event);
+      count(endpoint, 'accepted');
+      return answer(200, { received: true });
+    },
+  };
+  return { plugin, stats: () => Object.fromEntries([...counts].map(([path, entry]) => [path, { ...entry }])) };
+}

@@ -1,0 +1,107 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Where inbound webhook events are kept before the provider is told they arrived: the ids already
+ * taken (so a provider's retry, or a replay, is taken once) and a bounded stream of the events of
+ * each topic (so an event acknowledged is an event kept: a crash after the 2xx loses nothing the
+ * stream holds; before it, the provider's own retry covers it).
+ *
+ * In Redis when there is one (shared by every instance: a retry reaching another instance is
+ * still a duplicate), else in this process's memory. Keys carry the topic in a hash tag
+ * (`junction:{webhook:<topic>}:...`), so the two keys of one event stay in one Redis Cluster slot.
+ */
+export interface WebhookStore {
+  /**
+   * Marks `id` taken for `topic`, for `PENDING_TTL_SEC` only: `claimed`. `kept`: its event was
+   * kept already (a duplicate). `pending`: another delivery of it is being kept right now, and
+   * may yet fail. A claim whose event could not be kept lapses by itself, even when the store
+   * could not be told (a command that timed out may still run later).
+   */
+  claim(topic: string, id: string): Promise<'claimed' | 'kept' | 'pending'>;
+  /** The event is kept: its id stays taken for `ttlSec`. */
+  confirm(topic: string, id: string, ttlSec: number): Promise<void>;
+  /** Appends the event to the topic's stream, keeping the newest `maxLen`; resolves to its stream id. */
+  append(topic: string, event: string, maxLen: number): Promise<string>;
+  /** Gives the id back (the event could not be kept): the provider's retry is then taken. */
+  release(topic: string, id: string): Promise<void>;
+  /** The newest events of a topic, oldest first, with their stream ids (tests, and resumption later). */
+  read(topic: string, count: number): Promise<{ id: string; event: string }[]>;
+}
+
+const key = (topic: string, part: string) => `junction:{webhook:${topic}}:${part}`;
+
+/** How long a claimed id is held while its event is being kept. */
+export const PENDING_TTL_SEC = 60;
+
+export function createRedisWebhookStore(redis: Redis): WebhookStore {
+  return {
+    async claim(topic, id) {
+      const seen = key(topic, `seen:${id}`);
+      if ((await redis.set(seen, 'pending', 'EX', PENDING_TTL_SEC, 'NX')) === 'OK') return 'claimed';
+      return (await redis.get(seen)) === 'kept' ? 'kept' : 'pending';
+    },
+    async confirm(topic, id, ttlSec) {
+      await redis.set(key(topic, `seen:${id}`), 'kept', 'EX', ttlSec);
+    },
+    async append(topic, event, maxLen) {
+      // MAXLEN ~ trims in whole macro-nodes: at least maxLen are kept, never unboundedly more.
+      return (await redis.xadd(key(topic, 'stream'), 'MAXLEN', '~', String(maxLen), '*', 'event', event)) as string;
+    },
+    async release(topic, id) {
+      await redis.del(key(topic, `seen:${id}`));
+    },
+    async read(topic, count) {
+      const entries = await redis.xrevrange(key(topic, 'stream'), '+', '-', 'COUNT', count);
+      return entries.reverse().map(([id, fields]) => ({ id, event: fields[fields.indexOf('event') + 1] ?? '' }));
+    },
+  };
+}
+
+export interface MemoryWebhookStoreOptions {
+  /** Clock in ms (tests fake it). */
+  now?: () => number;
+  /** Most ids remembered per topic; the oldest are forgotten first. Default 100,000. */
+  maxIds?: number;
+}
+
+export function createMemoryWebhookStore(options: MemoryWebhookStoreOptions = {}): WebhookStore {
+  const now = options.now ?? (() => Date.now());
+  const maxIds = options.maxIds ?? 100_000;
+  const seen = new Map<string, Map<string, { until: number; kept: boolean }>>();
+  const streams = new Map<string, { id: string; event: string }[]>();
+  let sequence = 0;
+  const idsOf = (topic: string) => {
+    let ids = seen.get(topic);
+    if (!ids) seen.set(topic, (ids = new Map()));
+    return ids;
+  };
+  return {
+    async claim(topic, id) {
+      const ids = idsOf(topic);
+      const held = ids.get(id);
+      if (held !== undefined && held.until > now()) return held.kept ? 'kept' : 'pending';
+      ids.delete(id);
+      ids.set(id, { until: now() + PENDING_TTL_SEC * 1000, kept: false });
+      // Insertion order is age order: forget the oldest beyond the bound.
+      while (ids.size > maxIds) ids.delete(ids.keys().next().value!);
+      return 'claimed';
+    },
+    async confirm(topic, id, ttlSec) {
+      idsOf(topic).set(id, { until: now() + ttlSec * 1000, kept: true });
+    },
+    async append(topic, event, maxLen) {
+      let stream = streams.get(topic);
+      if (!stream) streams.set(topic, (stream = []));
+      const id = `${now()}-${sequence++}`;
+      stream.push({ id, event });
+      if (stream.length > maxLen) stream.splice(0, stream.length - maxLen);
+      return id;
+    },
+    async release(topic, id) {
+      idsOf(topic).delete(id);
+    },
+    async read(topic, count) {
+      return (streams.get(topic) ?? []).slice(-count);
+    },
+  };
+}
