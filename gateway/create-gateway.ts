@@ -261,7 +261,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       {
         onContextBuilding({ context, extendContext }) {
           const sources = Object.fromEntries(bound.map(([name, bind]) => [name, bind(context)]));
-          extendContext({ sources, loaders: createLoaders(loaderSpecs, sources, entityCache), invalidate } as Partial<ContractContext>);
+          extendContext({
+            sources,
+            loaders: createLoaders(loaderSpecs, sources, entityCache),
+            invalidate,
+            // A subscription's events, from every instance (webhook topics).
+            subscribe: (topic: string) => pubsub.subscribe(`webhook:${topic}`),
+            renewLoaders(this: { loaders: ContractContext['loaders'] }) {
+              this.loaders = createLoaders(loaderSpecs, sources, entityCache);
+            },
+          } as Partial<ContractContext>);
         },
       } satisfies Plugin<ContractContext>,
       // The declared sources' in-context SDK (`context.<source>.Query.<field>`), for declared links.

@@ -52,19 +52,30 @@ export function applyAuthorization(schema: GraphQLSchema): GraphQLSchema {
       const requirement = requirementOf(schema, field) ?? requirementOf(schema, returned);
       if (!requirement) return field;
       const resolve = field.resolve ?? defaultFieldResolver;
+      const check = (context: { principal?: Principal }, info: { parentType: { name: string }; fieldName: string }) => {
+        const verdict = isAllowed(requirement, context.principal ?? ANONYMOUS);
+        if (verdict === 'unauthenticated') {
+          throw junctionError('UNAUTHENTICATED', `${info.parentType.name}.${info.fieldName} needs a signed-in caller.`);
+        }
+        if (verdict === 'forbidden') {
+          throw junctionError('FORBIDDEN', `${info.parentType.name}.${info.fieldName} needs scope ${requirement.anyOf.map((all) => all.join(' and ')).join(', or ')}.`, {
+            extensions: { requiredScopes: requirement.anyOf },
+          });
+        }
+      };
+      const { subscribe } = field;
       return {
         ...field,
         description: field.description ? `${field.description}\n\n${describe(requirement)}` : describe(requirement),
+        // A subscription is refused before it starts, and each event is checked again.
+        ...(subscribe ? {
+          subscribe(source: unknown, args: Record<string, unknown>, context: { principal?: Principal }, info: Parameters<typeof resolve>[3]) {
+            check(context, info);
+            return subscribe(source, args, context, info);
+          },
+        } : {}),
         resolve(source, args, context, info) {
-          const verdict = isAllowed(requirement, context.principal ?? ANONYMOUS);
-          if (verdict === 'unauthenticated') {
-            throw junctionError('UNAUTHENTICATED', `${info.parentType.name}.${info.fieldName} needs a signed-in caller.`);
-          }
-          if (verdict === 'forbidden') {
-            throw junctionError('FORBIDDEN', `${info.parentType.name}.${info.fieldName} needs scope ${requirement.anyOf.map((all) => all.join(' and ')).join(', or ')}.`, {
-              extensions: { requiredScopes: requirement.anyOf },
-            });
-          }
+          check(context, info);
           return resolve(source, args, context, info);
         },
       };

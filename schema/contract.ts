@@ -98,6 +98,20 @@ export interface Loader<K = any, V = any> {
   clear(key: K): unknown;
 }
 
+/** An event a source sent (a verified webhook), as published on its topic. */
+export interface SourceEvent {
+  source: string;
+  /** The entry's `pubsubTopic`. */
+  topic: string;
+  /** The provider's event id (deduplicated on). */
+  id: string;
+  type: string | null;
+  /** The delivery's body, parsed (JSON, or a form's fields). */
+  payload: unknown;
+  /** ms since the epoch. */
+  receivedAt: number;
+}
+
 /** What every contract resolver receives. */
 export interface ContractContext {
   principal: Principal;
@@ -105,4 +119,11 @@ export interface ContractContext {
   invalidate: (tags: readonly string[]) => Promise<void>;
   sources: Readonly<Record<string, SourceOperations>>;
   loaders: Readonly<Record<string, Loader>>;
+  /** Every event published on a topic from now on, across instances (a subscription's `subscribe`). */
+  subscribe(topic: string): AsyncIterable<SourceEvent>;
+  /**
+   * Fresh loaders for the next event of a subscription: one subscription keeps one context for
+   * all its events, and what a loader fetched for one event is not the truth for the next.
+   */
+  renewLoaders(): void;
 }

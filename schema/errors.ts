@@ -62,6 +62,11 @@ export const ERROR_CATALOGUE = {
     message: 'GraphQL requests are GET or POST; this one is {method}.',
     description: 'GraphQL requests are `GET` or `POST`; a mutation only ever runs from a `POST`.',
   },
+  NOT_ACCEPTABLE: {
+    status: 406,
+    message: 'A subscription streams its events: send it with Accept: text/event-stream (GraphQL over Server-Sent Events).',
+    description: 'A subscription sent by a client that accepts no stream (`Accept: application/json` only). Ask for `text/event-stream`. Nothing is subscribed.',
+  },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     message: 'Junction reads application/json (also application/graphql+json), application/graphql and application/x-www-form-urlencoded bodies; this one is {type}.',

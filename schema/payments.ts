@@ -1,6 +1,7 @@
 import type { CustomerRecord, MerchantRecord, PaymentRecord, PaymentStatus, RefundRecord } from '../sources/payments/records.ts';
 import { junctionError } from './errors.ts';
 import type { JunctionContext } from './context.ts';
+import type { SourceEvent } from './contract.ts';
 import { checkPageSize, decodeCursor, toConnection } from './pagination.ts';
 import { checkId, checkPrintable } from './ids.ts';
 import type { TypeOrigin } from './origins.ts';
@@ -26,6 +27,11 @@ export const typeDefs = /* GraphQL */ `
     createPayment(input: CreatePaymentInput!): Payment @requiresScopes(scopes: [["payments:write"]]) @rateLimit(max: 30, window: "1m")
     "Refunds all of a payment, or \`amount\` of it (minor units)."
     refundPayment(paymentId: ID!, amount: Int, idempotencyKey: String): Refund @requiresScopes(scopes: [["payments:write"]]) @rateLimit(max: 30, window: "1m")
+  }
+
+  type Subscription {
+    "A payment as it changes, told by the payments service as it happens (it succeeded, it was refunded), with whatever linked data the subscription asks for. \`id\`: only that payment's changes."
+    paymentUpdated(id: ID): Payment @requiresScopes(scopes: [["payments:read"]])
   }
 
   "The state of a payment."
@@ -200,6 +206,20 @@ function idempotencyKeyOf(key: string | null | undefined, argument: string): { I
   return { Idempotency_Key: checkPrintable(key, argument, MAX_IDEMPOTENCY_KEY, 'a key') };
 }
 
+/** A Stripe-style event's object, when it is a payment (`payment.succeeded`, `payment.refunded`). */
+function paymentOf(event: SourceEvent): PaymentRecord | undefined {
+  const object = (event.payload as { data?: { object?: { object?: unknown } } } | null)?.data?.object;
+  return event.type?.startsWith('payment.') && object?.object === 'payment' ? object as PaymentRecord : undefined;
+}
+
+/** The events of the payments topic that are about a payment (that one only, given an id). */
+async function* paymentEvents(events: AsyncIterable<SourceEvent>, id: string | null | undefined): AsyncGenerator<SourceEvent> {
+  for await (const event of events) {
+    const payment = paymentOf(event);
+    if (payment && (id === null || id === undefined || payment.id === id)) yield event;
+  }
+}
+
 export const resolvers = {
   // Enum values map onto the backend's lower-case strings, so records pass through unchanged.
   PaymentStatus: { PENDING: 'pending', SUCCEEDED: 'succeeded', FAILED: 'failed', REFUNDED: 'refunded' },
@@ -210,6 +230,18 @@ export const resolvers = {
     payment: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.payment.load(id),
     customer: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.customer.load(id),
     merchant: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.merchant.load(id),
+  },
+
+  Subscription: {
+    paymentUpdated: {
+      subscribe: (_: unknown, { id }: { id?: string | null }, context: JunctionContext) => paymentEvents(context.subscribe('payments'), id),
+      // The event carries the payment; what the subscription asks beyond it (the customer, where
+      // they live, their messages) is fetched for each event, with fresh loaders.
+      resolve: (event: SourceEvent, _: unknown, context: JunctionContext) => {
+        context.renewLoaders();
+        return paymentOf(event);
+      },
+    },
   },
 
   Mutation: {

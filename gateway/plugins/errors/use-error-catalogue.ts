@@ -24,8 +24,19 @@ export function useErrorCatalogue({ mode, logger, requestIds }: ErrorCatalogueOp
     // The last look at every answer, whatever raised its errors (yoga's parser and validation,
     // variable coercion, a plugin, a source): each error leaves with a code from the catalogue,
     // and, in production, a backend's own words only as their first line.
-    onResultProcess({ request, result, setResult }) {
-      if (Symbol.asyncIterator in (result as object)) return;
+    onResultProcess({ request, result, setResult, resultProcessor, setResultProcessor }) {
+      if (Symbol.asyncIterator in (result as object)) {
+        // A stream (a subscription) to a client that takes none (yoga found no processor for it):
+        // a catalogued 406 instead of yoga's empty one, and the subscription it opened is closed.
+        if (resultProcessor) return;
+        void (result as AsyncIterableIterator<unknown>).return?.();
+        const refusal = junctionError('NOT_ACCEPTABLE', 'A subscription streams its events: send it with Accept: text/event-stream (GraphQL over Server-Sent Events).');
+        setResult({ errors: [refusal] });
+        setResultProcessor((answer, fetchAPI) => new fetchAPI.Response(JSON.stringify(answer), {
+          status: 406, headers: { 'content-type': 'application/json; charset=utf-8' },
+        }), 'application/json');
+        return;
+      }
       const requestId = requestIds.get(request);
       const outgoing = (e: GraphQLError) => {
         const coded = isCatalogued(e) ? e : catalogued(e, { mode, logger, requestId });
@@ -47,6 +58,30 @@ export function useErrorCatalogue({ mode, logger, requestIds }: ErrorCatalogueOp
           return handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) => {
             if (!result.errors?.length) return;
             setResult({ ...result, errors: result.errors.map((e) => toClientError(anchored(e, source), { mode, logger, requestId })) } as ExecutionResult);
+          });
+        },
+      };
+    },
+    // The same for every event of a subscription: an unexpected error in one is masked and logged.
+    onSubscribe({ args }) {
+      const request = (args.contextValue as { request?: Request }).request;
+      const requestId = request ? requestIds.get(request) : undefined;
+      const source = args.document.loc?.source;
+      return {
+        onSubscribeResult(payload) {
+          // An event never meets the last pass (onResultProcess sees the stream, not its events):
+          // each of its errors is given its code here, as the last pass would.
+          return handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) => {
+            if (!result.errors?.length) return;
+            const context = { mode, logger, requestId };
+            setResult({
+              ...result,
+              errors: result.errors.map((e) => {
+                const client = toClientError(anchored(e, source), context);
+                const coded = isCatalogued(client) ? client : catalogued(client, context);
+                return mode === 'production' ? withBackendMessageTrimmed(coded) : coded;
+              }),
+            } as ExecutionResult);
           });
         },
       };

@@ -1,0 +1,153 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../helpers/harness.ts';
+import { formatAddress, type PaymentRecord } from '../../sources/payments/records.ts';
+
+/**
+ * Subscriptions in the public contract, over GraphQL over Server-Sent Events: a verified webhook
+ * (the payments provider's Stripe-signed event) reaches a subscriber with the linked data its
+ * document asks for, from REST, SOAP and GraphQL, in one message.
+ */
+const PAYMENT_UPDATED = /* GraphQL */ `subscription Updated($id: ID) {
+  paymentUpdated(id: $id) { id status amount customer { name address { location { lat lng } } messages(first: 1) { body } } }
+}`;
+
+interface SseEvent {
+  event: string;
+  data: any;
+}
+
+/** Opens a subscription over SSE and reads its events as they come. */
+async function subscribe(h: Harness, query: string, variables: Record<string, unknown>, authorization?: string) {
+  const controller = new AbortController();
+  const response = await h.fetch('/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...(authorization ? { authorization } : {}) },
+    body: JSON.stringify({ query, variables }),
+    signal: controller.signal,
+  });
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  const pending: SseEvent[] = [];
+  /** The next SSE message that is not a keep-alive comment. */
+  const next = async (): Promise<SseEvent> => {
+    for (;;) {
+      if (pending.length > 0) return pending.shift()!;
+      const { value, done } = await reader.read();
+      if (done) throw new Error('the stream ended');
+      buffer += value;
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const lines = block.split('\n').filter((l) => !l.startsWith(':'));
+        if (lines.length === 0) continue;
+        const event = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
+        const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+        pending.push({ event, data: data ? JSON.parse(data) : null });
+      }
+    }
+  };
+  return { response, next, close: () => controller.abort() };
+}
+
+function stripeDelivery(secret: string, type: string, object: unknown): { body: string; headers: Record<string, string> } {
+  const body = JSON.stringify({ id: `evt_${randomBytes(8).toString('hex')}`, object: 'event', type, data: { object } });
+  const t = Math.floor(Date.now() / 1000);
+  return { body, headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}` } };
+}
+
+describe('paymentUpdated over Server-Sent Events', () => {
+  let h: Harness;
+  let token: string;
+  beforeAll(async () => {
+    h = await startHarness();
+    token = `Bearer ${await h.issuer.token()}`;
+  });
+  afterAll(() => h.close());
+
+  const deliver = (type: string, object: unknown) => {
+    const { body, headers } = stripeDelivery(h.credentials.payments.webhookSecret, type, object);
+    return h.fetch('/webhooks/payments', { method: 'POST', headers, body });
+  };
+
+  it('sends each event of that payment with its linked data from all three backends, and nothing of other payments', async () => {
+    const payment = h.seed.payments.find((p) => p.status === 'succeeded')!;
+    const other = h.seed.payments.find((p) => p.id !== payment.id)!;
+    const customer = h.seed.customers.find((c) => c.id === payment.customer)!;
+    const place = h.seed.places.find((p) => p.formattedAddress === formatAddress(customer.address))!;
+    const stream = await subscribe(h, PAYMENT_UPDATED, { id: payment.id }, token);
+    try {
+      expect(stream.response.status).toBe(200);
+      expect(stream.response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect((await deliver('payment.succeeded', other)).status).toBe(200);
+      const refunded: PaymentRecord = { ...payment, status: 'refunded', amount_refunded: payment.amount };
+      expect((await deliver('payment.refunded', refunded)).status).toBe(200);
+      const message = await stream.next();
+      expect(message.event).toBe('next');
+      expect(message.data.errors).toBeUndefined();
+      expect(message.data.data.paymentUpdated).toEqual({
+        id: payment.id,
+        status: 'REFUNDED',
+        amount: payment.amount,
+        customer: {
+          name: customer.name,
+          address: { location: place.location },
+          messages: expect.any(Array),
+        },
+      });
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('refuses an anonymous subscriber before it starts', async () => {
+    const stream = await subscribe(h, PAYMENT_UPDATED, {});
+    try {
+      const message = await stream.next();
+      expect(message.data.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('refuses a caller without payments:read', async () => {
+    const stream = await subscribe(h, PAYMENT_UPDATED, {}, `Bearer ${await h.issuer.token({ scopes: ['messages:read'] })}`);
+    try {
+      const message = await stream.next();
+      expect(message.data.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('answers a subscription sent without Accept: text/event-stream with a catalogued 406, and subscribes nothing', async () => {
+    const answer = await h.fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', authorization: token },
+      body: JSON.stringify({ query: PAYMENT_UPDATED }),
+    });
+    expect(answer.status).toBe(406);
+    expect((await answer.json()).errors[0].extensions.code).toBe('NOT_ACCEPTABLE');
+  });
+
+  it('masks an unexpected failure inside an event as INTERNAL_SERVER_ERROR, and the stream goes on', async () => {
+    const payment = h.seed.payments[0]!;
+    const stream = await subscribe(h, 'subscription($id: ID) { paymentUpdated(id: $id) { id amount } }', { id: payment.id }, token);
+    try {
+      await new Promise((resolve) => setImmediate(resolve));
+      // An amount that is no integer: the event cannot be answered as the schema says.
+      await deliver('payment.succeeded', { ...payment, amount: 'lots' });
+      const broken = await stream.next();
+      expect(broken.data.data).toEqual({ paymentUpdated: null });
+      expect(broken.data.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+      expect(JSON.stringify(broken.data)).not.toMatch(/at .*\.ts:\d+/);
+      await deliver('payment.succeeded', payment);
+      const fine = await stream.next();
+      expect(fine.data.data.paymentUpdated.id).toBe(payment.id);
+    } finally {
+      stream.close();
+    }
+  });
+});
