@@ -265,8 +265,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             sources,
             loaders: createLoaders(loaderSpecs, sources, entityCache),
             invalidate,
-            // A subscription's events, from every instance (webhook topics).
-            subscribe: (topic: string) => pubsub.subscribe(`webhook:${topic}`),
+            // A subscription's events, from every instance (webhook topics), listened to from the
+            // moment it subscribes: an event published before its first read is not missed.
+            subscribe: (topic: string) => eagerly(pubsub.subscribe(`webhook:${topic}`)),
             renewLoaders(this: { loaders: ContractContext['loaders'] }) {
               this.loaders = createLoaders(loaderSpecs, sources, entityCache);
             },
@@ -324,4 +325,28 @@ async function loadPlugins(path: string): Promise<Plugin[]> {
 export class PluginsInvalid extends Error {
   readonly code = 'SOURCES_FILE_INVALID';
   override readonly name = 'PluginsInvalid';
+}
+
+/**
+ * An async iterable already listening: yoga's pubsub registers its listener only on the first
+ * `next()`, which a stream reads only once its answer has started. Asked at once here, and the
+ * first event handed over when it is read.
+ */
+function eagerly<T>(source: AsyncIterable<T>): AsyncIterableIterator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  let first: Promise<IteratorResult<T>> | undefined = iterator.next();
+  return {
+    next() {
+      const pending = first;
+      first = undefined;
+      return pending ?? iterator.next();
+    },
+    return(value?: unknown) {
+      first = undefined;
+      return iterator.return ? iterator.return(value) : Promise.resolve({ done: true, value: undefined as never });
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }

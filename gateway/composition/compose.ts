@@ -26,7 +26,9 @@ import { getAdditionalResolversFromTypeDefs, getInContextSDK, resolveAdditionalR
 import type { IResolvers } from '@graphql-tools/utils';
 import { catalogueExecutor } from './byo/source-errors.ts';
 import type { LoadedSource } from './byo/types.ts';
-import type { AdditionalResolverEntry, SourcePolicy } from './byo/mesh-config.ts';
+import type { AdditionalResolverEntry, SourcePolicy, SubscriptionEntry } from './byo/mesh-config.ts';
+import type { SourceEvent } from '../../schema/contract.ts';
+import { evaluateFilter } from './filter-by.ts';
 import { wrapTransforms, type MeshTransform } from './transforms.ts';
 import { renameTransforms } from './byo/namespace.ts';
 import { createLinkCache, type LinkCall } from './link-cache.ts';
@@ -268,6 +270,10 @@ export async function composeSources(options: {
   typeDefs: readonly DocumentNode[];
   resolvers: readonly (AdditionalResolverEntry | string)[];
   baseDir: string;
+  /** Subscriptions fed by webhook topics (additionalResolvers entries with a pubsubTopic). */
+  subscriptions?: readonly SubscriptionEntry[];
+  /** Topics of public sources: their subscriptions are open to anonymous callers. */
+  publicTopics?: ReadonlySet<string>;
   /** Names already served beside the composed schema (the contract's). */
   taken?: GraphQLSchema;
   /** Where declared links keep what they fetched, for their `@cacheControl`; absent: nothing kept. */
@@ -301,6 +307,7 @@ export async function composeSources(options: {
     (path: string) => importModule(resolvePath(options.baseDir, path)) as Promise<never>,
     undefined as never,
   )) as IResolvers[];
+  resolvers.push(subscriptionResolvers(options.subscriptions ?? [], options.publicTopics ?? new Set()));
   const usesResolveTo = linkDefs.length > 0;
   let schema: GraphQLSchema;
   try {
@@ -377,4 +384,40 @@ export async function composeSources(options: {
     }
   }
   return { schema, context: sdk };
+}
+
+/** A value at a dot path (`data.object`), own properties only. */
+function at(value: unknown, path: string | undefined): unknown {
+  if (path === undefined) return value;
+  let current = value;
+  for (const key of path.split('.')) {
+    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, key)) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+/**
+ * Mesh's declared subscriptions: each field reads its topic (every verified webhook event published
+ * on it, from every instance), keeps the events its `filterBy` accepts (`root`: the event's payload,
+ * as Mesh's webhooks publish it), and answers with `result` of the payload. A topic of a source not
+ * public refuses anonymous subscribers before anything starts.
+ */
+function subscriptionResolvers(entries: readonly SubscriptionEntry[], publicTopics: ReadonlySet<string>): IResolvers {
+  const fields: Record<string, { subscribe: GraphQLFieldResolver<unknown, unknown>; resolve: GraphQLFieldResolver<unknown, unknown> }> = {};
+  for (const entry of entries) {
+    fields[entry.targetFieldName] = {
+      subscribe: (_root, args, context) => {
+        if (!publicTopics.has(entry.pubsubTopic) && isAnonymous(context)) throw needsCaller(entry.pubsubTopic, `Subscription.${entry.targetFieldName}`);
+        const events = (context as { subscribe(topic: string): AsyncIterable<SourceEvent> }).subscribe(entry.pubsubTopic);
+        return (async function* filtered() {
+          for await (const event of events) {
+            if (!entry.filter || evaluateFilter(entry.filter, { root: event.payload, args })) yield event;
+          }
+        })();
+      },
+      resolve: (event) => at((event as SourceEvent).payload, entry.result),
+    };
+  }
+  return entries.length > 0 ? { Subscription: fields } as IResolvers : {};
 }

@@ -137,12 +137,15 @@ export async function buildGatewaySchema(options: GatewaySchemaOptions): Promise
   const transformsOf = new Map(config.entries.map((e) => [e.name, e.transforms]));
   const merged = served.filter((s) => !s.namespace);
   const namespaced = served.filter((s) => s.namespace);
-  const composed = merged.length > 0 || config.resolvers.length > 0 || config.typeDefs.length > 0
+  const composed = merged.length > 0 || config.resolvers.length > 0 || config.typeDefs.length > 0 || config.subscriptions.length > 0
     ? await composeSources({
       sources: merged.map((source) => ({ source, transforms: transformsOf.get(source.name) ?? [] })),
       namespaced,
       typeDefs: config.typeDefs,
       resolvers: config.resolvers,
+      subscriptions: config.subscriptions,
+      // Whether a topic's source is open to anonymous callers: its subscriptions are then too.
+      publicTopics: new Set(config.entries.filter((e) => e.options.public === true).flatMap((e) => (e.options.webhooks ?? []).map((w) => w.pubsubTopic))),
       baseDir: config.baseDir,
       ...(contractSchema ? { taken: contractSchema } : {}),
       ...(options.entityCache ? { entityCache: options.entityCache } : {}),

@@ -464,7 +464,7 @@ additionalResolvers:${TEXTS_LINK}
 });
 
 describe('mistakes in the file, all reported at once with where they are', () => {
-  it('refuses an unknown transform, keyField without keysArg, a caller\'s credentials in operationHeaders, a link to no source, root-level transforms and a pubsubTopic resolver; serve and cache are not among them', async () => {
+  it('refuses an unknown transform, keyField without keysArg, a caller\'s credentials in operationHeaders, a link to no source, root-level transforms and a subscription from a topic no webhook publishes; serve and cache are not among them', async () => {
     const file = tmpFile('mistakes.meshrc.yaml', `sources:${BILLING().replace("'Bearer {env.BILLING_KEY}'", "'{context.headers.authorization}'")}${SMS('Sms', `
       - encapsulate:
           name: sms`)}
@@ -501,7 +501,7 @@ cache:
       'sources[1] (Sms).transforms[0]: "encapsulate" is not a transform Junction serves (prefix, rename, filterSchema)',
       'additionalResolvers[0]: keyField and keysArg go together (a batched link needs both)',
       'additionalResolvers[1].sourceName: "Shop" is not a source in this file',
-      'additionalResolvers[2]: subscriptions from a pubsubTopic are not supported yet',
+      'additionalResolvers[2].pubsubTopic: "payments" is the topic of no webhook in this file (none is declared)',
     ]);
     expect((failure as Error).message).toContain(`${file} has 6 problem(s) with its sources:`);
   });
@@ -523,7 +523,7 @@ additionalResolvers:
     expect((failure as { problems: string[] }).problems).toEqual([
       'additionalTypeDefs: @resolveTo on Customer.a (sourceName): "Shop" is not a source in this file',
       'additionalTypeDefs: @resolveTo on Customer.b: keyField and keysArg go together (a batched link needs both)',
-      'additionalTypeDefs: @resolveTo on Customer.c: subscriptions from a pubsubTopic are not supported yet',
+      'additionalTypeDefs: @resolveTo on Customer.c: a subscription from a pubsubTopic is declared in additionalResolvers (targetTypeName: Subscription), not with @resolveTo',
       `additionalResolvers[0]: ./missing-resolvers.mjs does not exist (paths are read from ${DIR})`,
     ]);
   });

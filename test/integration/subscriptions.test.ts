@@ -1,6 +1,10 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.ts';
+import { sourcesFileProblems } from '../helpers/sources-file.ts';
 import { formatAddress, type PaymentRecord } from '../../sources/payments/records.ts';
 
 /**
@@ -8,8 +12,9 @@ import { formatAddress, type PaymentRecord } from '../../sources/payments/record
  * (the payments provider's Stripe-signed event) reaches a subscriber with the linked data its
  * document asks for, from REST, SOAP and GraphQL, in one message.
  */
-const PAYMENT_UPDATED = /* GraphQL */ `subscription Updated($id: ID) {
-  paymentUpdated(id: $id) { id status amount customer { name address { location { lat lng } } messages(first: 1) { body } } }
+// The variable is named apart from the argument: graphql-jit once handed `subscribe` the variables.
+const PAYMENT_UPDATED = /* GraphQL */ `subscription Updated($payment: ID) {
+  paymentUpdated(id: $payment) { id status amount customer { name address { location { lat lng } } messages(first: 1) { body } } }
 }`;
 
 interface SseEvent {
@@ -76,7 +81,7 @@ describe('paymentUpdated over Server-Sent Events', () => {
     const other = h.seed.payments.find((p) => p.id !== payment.id)!;
     const customer = h.seed.customers.find((c) => c.id === payment.customer)!;
     const place = h.seed.places.find((p) => p.formattedAddress === formatAddress(customer.address))!;
-    const stream = await subscribe(h, PAYMENT_UPDATED, { id: payment.id }, token);
+    const stream = await subscribe(h, PAYMENT_UPDATED, { payment: payment.id }, token);
     try {
       expect(stream.response.status).toBe(200);
       expect(stream.response.headers.get('content-type')).toMatch(/^text\/event-stream/);
@@ -149,5 +154,94 @@ describe('paymentUpdated over Server-Sent Events', () => {
     } finally {
       stream.close();
     }
+  });
+});
+
+describe('a subscription declared in a sources file (Mesh\'s pubsubTopic, filterBy, result)', () => {
+  const SECRET = `s3cr3t-${randomBytes(8).toString('hex')}`;
+  let h: Harness;
+  let token: string;
+  beforeAll(async () => {
+    const file = join(tmpdir(), `junction-declared-subscription-${randomBytes(4).toString('hex')}.meshrc.yaml`);
+    writeFileSync(file, `sources:
+  - name: warehouse
+    handler:
+      graphql:
+        endpoint: http://127.0.0.1:9/graphql
+        source: ${join(process.cwd(), 'sources/messaging/schema.graphql')}
+        webhooks:
+          - path: /webhooks/warehouse
+            scheme: hmac
+            secrets: ['{env.WAREHOUSE_SECRET}']
+            pubsubTopic: shipments
+additionalTypeDefs: |
+  type Shipment {
+    id: ID!
+    customerId: ID!
+    status: String
+  }
+  type Subscription {
+    "A shipment of that customer's, each time it changes."
+    shipmentUpdated(customerId: ID!): Shipment
+  }
+additionalResolvers:
+  - targetTypeName: Subscription
+    targetFieldName: shipmentUpdated
+    pubsubTopic: shipments
+    filterBy: "root.shipment.customerId === args.customerId && root.type !== 'shipment.test'"
+    result: shipment
+`);
+    h = await startHarness({ meshConfig: file, env: () => ({ WAREHOUSE_SECRET: SECRET }) });
+    token = `Bearer ${await h.issuer.token()}`;
+  });
+  afterAll(() => h.close());
+
+  const ship = (id: string, customerId: string, status: string, type = 'shipment.updated') => {
+    const body = JSON.stringify({ id, type, shipment: { id: `shp_${id}`, customerId, status } });
+    const signature = createHmac('sha256', SECRET).update(body).digest('hex');
+    return h.fetch('/webhooks/warehouse', { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': `sha256=${signature}` }, body });
+  };
+
+  it('sends a subscriber only the events its arguments select, shaped by result', async () => {
+    const stream = await subscribe(h, 'subscription($c: ID!) { shipmentUpdated(customerId: $c) { id customerId status } }', { c: 'cus_1' }, token);
+    try {
+      await new Promise((resolve) => setImmediate(resolve));
+      expect((await ship('e1', 'cus_2', 'packed')).status).toBe(200);
+      expect((await ship('e2', 'cus_1', 'test', 'shipment.test')).status).toBe(200);
+      expect((await ship('e3', 'cus_1', 'shipped')).status).toBe(200);
+      const message = await stream.next();
+      expect(message.data).toEqual({ data: { shipmentUpdated: { id: 'shp_e3', customerId: 'cus_1', status: 'shipped' } } });
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('refuses an anonymous subscriber: the warehouse source is not public', async () => {
+    const stream = await subscribe(h, 'subscription { shipmentUpdated(customerId: "cus_1") { id } }', {});
+    try {
+      expect((await stream.next()).data.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('refuses at start a filterBy it cannot read, and a topic no webhook publishes', () => {
+    const file = join(tmpdir(), `junction-bad-subscription-${randomBytes(4).toString('hex')}.meshrc.yaml`);
+    writeFileSync(file, `sources:
+  - name: warehouse
+    handler:
+      graphql:
+        endpoint: http://127.0.0.1:9/graphql
+        source: ${join(process.cwd(), 'sources/messaging/schema.graphql')}
+        webhooks:
+          - { path: /webhooks/warehouse, scheme: hmac, secrets: [s], pubsubTopic: shipments }
+additionalResolvers:
+  - { targetTypeName: Subscription, targetFieldName: a, pubsubTopic: parcels }
+  - { targetTypeName: Subscription, targetFieldName: b, pubsubTopic: shipments, filterBy: "process.exit(1)" }
+`);
+    expect(sourcesFileProblems(file, {})).toEqual([
+      'additionalResolvers[0].pubsubTopic: "parcels" is the topic of no webhook in this file (shipments)',
+      'additionalResolvers[1].filterBy: expected root.…, args.… or a literal at 0 ("process")',
+    ]);
   });
 });

@@ -1,3 +1,4 @@
+import { parseFilter, type FilterExpression } from '../filter-by.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import yaml from 'js-yaml';
@@ -251,6 +252,19 @@ const additionalResolver = z.strictObject({
 
 export type AdditionalResolverEntry = z.infer<typeof additionalResolver>;
 
+/** A declared subscription, as Mesh v0 writes it: a field fed by a topic (a webhook's `pubsubTopic`). */
+const subscriptionResolver = z.strictObject({
+  targetTypeName: z.literal('Subscription', { error: 'a pubsubTopic feeds a field of Subscription' }),
+  targetFieldName: graphqlName,
+  pubsubTopic: z.string().min(1),
+  /** Which events reach a subscriber: an expression over `root` (the event's payload) and `args` (filter-by.ts). */
+  filterBy: z.string().min(1).optional(),
+  /** Where the field's value is in the payload (a dot path); default the payload itself. */
+  result: z.string().min(1).optional(),
+});
+
+export type SubscriptionEntry = z.infer<typeof subscriptionResolver> & { filter?: FilterExpression };
+
 /** Top-level keys of a Mesh v0 file that configure Mesh's own server or tooling: read by Mesh, not by Junction. */
 const MESH_ONLY_KEYS = new Set(['serve', 'merger', 'cache', 'documents', 'sdk', 'codegen', 'require', 'logger', 'pollingInterval', 'skipSSLValidation', 'customFetch', 'persistedOperations', 'plugins', 'pubsub', 'liveQueryInvalidations']);
 
@@ -276,6 +290,8 @@ export interface MeshConfig {
   typeDefs: DocumentNode[];
   /** `additionalResolvers`: declared links, and module paths of code resolvers (relative to baseDir). */
   resolvers: (AdditionalResolverEntry | string)[];
+  /** `additionalResolvers` entries with a `pubsubTopic`: subscriptions fed by the sources' webhooks. */
+  subscriptions: SubscriptionEntry[];
   /** Keys Junction leaves to Mesh (`serve`, `cache`, ...), for the start-up log. */
   ignored: string[];
 }
@@ -471,7 +487,7 @@ export function readMeshConfig(file: string, env: Record<string, string | undefi
   /** A declared link, checked the same way whether an additionalResolvers entry or a `@resolveTo` says it. */
   const checkLink = (item: unknown, where: string, what: string, at: (key: string) => string): AdditionalResolverEntry | undefined => {
     if (item && typeof item === 'object' && 'pubsubTopic' in item) {
-      problems.push(`${where}: subscriptions from a pubsubTopic are not supported yet`);
+      problems.push(`${where}: a subscription from a pubsubTopic is declared in additionalResolvers (targetTypeName: Subscription), not with @resolveTo`);
       return undefined;
     }
     const result = additionalResolver.safeParse(item);
@@ -506,6 +522,30 @@ export function readMeshConfig(file: string, env: Record<string, string | undefi
     });
   }
   const resolvers: (AdditionalResolverEntry | string)[] = [];
+  const subscriptions: SubscriptionEntry[] = [];
+  const topics = new Set(entries.flatMap((e) => (e.options.webhooks ?? []).map((w) => w.pubsubTopic)));
+  const checkSubscription = (item: unknown, where: string): SubscriptionEntry | undefined => {
+    const result = subscriptionResolver.safeParse(item);
+    if (!result.success) {
+      for (const issue of result.error.issues) {
+        const detail = issue.code === 'unrecognized_keys' ? `key(s) ${issue.keys.join(', ')} are not supported by Junction` : issue.message;
+        problems.push(`${where}${issue.path.length ? `.${issue.path.join('.')}` : ''}: ${detail}`);
+      }
+      return undefined;
+    }
+    const entry: SubscriptionEntry = result.data;
+    if (!topics.has(entry.pubsubTopic)) {
+      problems.push(`${where}.pubsubTopic: "${entry.pubsubTopic}" is the topic of no webhook in this file (${[...topics].join(', ') || 'none is declared'})`);
+    }
+    if (entry.filterBy !== undefined) {
+      try {
+        entry.filter = parseFilter(entry.filterBy);
+      } catch (err) {
+        problems.push(`${where}.filterBy: ${(err as Error).message}`);
+      }
+    }
+    return entry;
+  };
   const rawResolvers = parsed.additionalResolvers ?? [];
   if (!Array.isArray(rawResolvers)) problems.push('additionalResolvers: must be a list');
   else {
@@ -521,6 +561,11 @@ export function readMeshConfig(file: string, env: Record<string, string | undefi
         resolvers.push(item);
         continue;
       }
+      if (item && typeof item === 'object' && 'pubsubTopic' in item) {
+        const subscription = checkSubscription(item, where);
+        if (subscription) subscriptions.push(subscription);
+        continue;
+      }
       const link = checkLink(item, where, 'key(s)', (key) => `${where}.${key}`);
       if (link) resolvers.push(link);
     }
@@ -530,7 +575,7 @@ export function readMeshConfig(file: string, env: Record<string, string | undefi
   const plugins = modulePathOf(parsed, 'additionalEnvelopPlugins', baseDir, problems);
   if (problems.length > 0) throw new SourceConfigError(file, problems);
   return {
-    file, baseDir, entries, typeDefs, resolvers, ignored,
+    file, baseDir, entries, typeDefs, resolvers, subscriptions, ignored,
     ...(contract ? { contract } : {}), ...(embedded ? { embedded } : {}), ...(plugins ? { plugins } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { useGraphQlJit, type JITCache } from '@envelop/graphql-jit';
+import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
 /** Compiled documents kept, by document text: a bound on the memory arbitrary documents can take. */
@@ -25,8 +26,14 @@ function boundedCache(max: number): JITCache {
 
 /**
  * Executes documents compiled to JavaScript by graphql-jit instead of interpreting them with
- * graphql-js on every request; the compiled form is kept per document text.
+ * graphql-js on every request; the compiled form is kept per document text. Not subscriptions:
+ * graphql-jit hands a subscription field's `subscribe` the operation's variables in place of its
+ * arguments (`shipmentUpdated(customerId: $c)` saw `{ c }`), and a subscription is compiled once
+ * and runs for minutes, so graphql-js loses nothing there.
  */
 export function useJit(): Plugin {
-  return useGraphQlJit({}, { cache: boundedCache(JIT_CACHE_SIZE) }) as Plugin;
+  return useGraphQlJit({}, {
+    cache: boundedCache(JIT_CACHE_SIZE),
+    enableIf: ({ document, operationName }) => getOperationAST(document, operationName)?.operation !== 'subscription',
+  }) as Plugin;
 }
