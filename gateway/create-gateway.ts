@@ -111,14 +111,14 @@ export type JunctionPubSub = PubSub<Record<string, [WebhookEvent]>>;
 /** Each declared webhook of the sources file, ready for the receiver. */
 export function webhookEndpointsOf(file: MeshConfig): WebhookEndpoint[] {
   return file.entries.flatMap((entry) => (entry.options.webhooks ?? []).map((hook): WebhookEndpoint => {
-    const { path, pubsubTopic, scheme, secrets, toleranceSec, header, timestampHeader, id, type, url, dedupeTtlSec, streamLength } = hook;
+    const { path, pubsubTopic, scheme, secrets, toleranceSec, header, timestampHeader, id, type, url, dedupeTtlSec, streamLength, invalidates } = hook;
     const verify = scheme === 'hmac'
       ? { scheme, secrets, ...(header ? { header } : {}), ...(timestampHeader ? { timestampHeader } : {}), ...(toleranceSec ? { toleranceSec } : {}) }
       : scheme === 'twilio' ? { scheme, secrets } : { scheme, secrets, ...(toleranceSec ? { toleranceSec } : {}) };
     return {
       source: entry.name, path, pubsubTopic, verify,
       ...(id ? { id: Array.isArray(id) ? id : [id] } : {}), ...(type ? { type } : {}), ...(url ? { url } : {}),
-      ...(dedupeTtlSec ? { dedupeTtlSec } : {}), ...(streamLength ? { streamLength } : {}),
+      ...(dedupeTtlSec ? { dedupeTtlSec } : {}), ...(streamLength ? { streamLength } : {}), ...(invalidates ? { invalidates } : {}),
     };
   }));
 }
@@ -173,17 +173,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
   });
   const allBreakers = () => Object.fromEntries(runtimes.map((runtime) => [runtime.name, runtime.breaker()]));
+  const invalidate = cacheStore ? (tags: readonly string[]) => cacheStore.invalidateTags(tags) : async () => undefined;
   const pubsub: JunctionPubSub = options.pubsub ?? createPubSub();
   const webhooks = createWebhookReceiver({
     endpoints: webhookEndpointsOf(sourcesFile),
     store: options.webhookStore ?? createMemoryWebhookStore(),
     publish: (topic, event) => pubsub.publish(`webhook:${topic}`, event),
+    invalidate,
     maxBodyBytes: limits.MAX_BODY_BYTES,
     logger,
   });
   const requestIds = new WeakMap<Request, string>();
   const principalOf = principalPerRequest(auth.authenticate);
-  const invalidate = cacheStore ? (tags: readonly string[]) => cacheStore.invalidateTags(tags) : async () => undefined;
 
   const loaderSpecs = contract?.loaders ?? {};
   const bound = [...operations];

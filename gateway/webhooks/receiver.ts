@@ -25,6 +25,8 @@ export interface WebhookEndpoint {
   url?: string;
   dedupeTtlSec?: number;
   streamLength?: number;
+  /** Entity tags the event makes stale (`Payment:{data.object.id}`), dropped from the caches once it is kept. */
+  invalidates?: readonly string[];
 }
 
 /** What is published on the topic, and kept in its stream. */
@@ -51,6 +53,8 @@ export interface WebhookReceiverOptions {
   endpoints: readonly WebhookEndpoint[];
   store: WebhookStore;
   publish: (topic: string, event: WebhookEvent) => void;
+  /** Drops cached entities and responses carrying these tags (the gateway's cache store). */
+  invalidate?: (tags: readonly string[]) => Promise<void>;
   /** Largest body taken (MAX_BODY_BYTES). */
   maxBodyBytes: number;
   logger: Logger;
@@ -108,7 +112,7 @@ async function readBody(request: Request, max: number): Promise<Uint8Array | und
  * provider retries it.
  */
 export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookReceiver {
-  const { store, publish, maxBodyBytes, logger, now = () => Date.now() } = options;
+  const { store, publish, invalidate, maxBodyBytes, logger, now = () => Date.now() } = options;
   const byPath = new Map(options.endpoints.map((e) => [e.path, e]));
   const counts = new Map<string, Partial<Record<WebhookOutcome, number>>>();
   const warnedAt = new Map<string, number>();
@@ -185,10 +189,30 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
         logger.warn({ source: endpoint.source, path: endpoint.path, err: (err as Error).message }, 'webhook store unavailable; delivery refused for the provider to retry');
         return refuse('WEBHOOK_UNAVAILABLE', 'The delivery could not be kept; retry later.', 'unavailable', {}, { 'retry-after': '5' });
       }
+      // Before subscribers hear of it, so that one who asks again right away never reads the old state.
+      const stale = tagsOf(endpoint.invalidates ?? [], payload);
+      if (invalidate && stale.length > 0) {
+        await invalidate(stale).catch((err: unknown) => logger.warn({ source: endpoint.source, err: (err as Error).message }, 'webhook: cache invalidation failed'));
+      }
       publish(endpoint.pubsubTopic, event);
       count(endpoint, 'accepted');
       return answer(200, { received: true });
     },
   };
   return { plugin, stats: () => Object.fromEntries([...counts].map(([path, entry]) => [path, { ...entry }])) };
+}
+
+/** `Payment:{data.object.id}` with the payload's values; a tag whose value is missing or not text or a number is skipped. */
+function tagsOf(templates: readonly string[], payload: unknown): string[] {
+  const tags: string[] = [];
+  for (const template of templates) {
+    let complete = true;
+    const tag = template.replace(/\{([^}]+)\}/g, (_, path: string) => {
+      const value = fieldOf(payload, path.trim());
+      if (typeof value !== 'string' && typeof value !== 'number') complete = false;
+      return String(value);
+    });
+    if (complete) tags.push(tag);
+  }
+  return tags;
 }

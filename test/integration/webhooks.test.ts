@@ -11,6 +11,7 @@ import { startHarness, type Harness } from '../helpers/harness.ts';
 import { sharedRedis, startOwnRedis } from '../helpers/redis.ts';
 import { createRedis } from '../../gateway/redis.ts';
 import { listen as listenOn } from '../../gateway/index.ts';
+import { createMemoryStore } from '../../gateway/cache/store.ts';
 import { createMemoryWebhookStore, createRedisWebhookStore, type WebhookStore } from '../../gateway/webhooks/store.ts';
 import type { WebhookEvent } from '../../gateway/webhooks/receiver.ts';
 import { sourcesFileProblems } from '../helpers/sources-file.ts';
@@ -188,6 +189,26 @@ describe('the demo payments backend pushes', () => {
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      await h.close();
+    }
+  });
+});
+
+describe('a webhook makes the cached answers it touches stale', () => {
+  it('after payment.refunded the next read of that payment reaches the backend again; before it, the cache answers', async () => {
+    const h = await startHarness({ cacheStore: createMemoryStore() });
+    try {
+      const payment = h.seed.payments[0]!;
+      const Q = 'query($id: ID!) { payment(id: $id) { id status } }';
+      await h.query(Q, { id: payment.id });
+      await h.resetStats();
+      await h.query(Q, { id: payment.id });
+      expect((await h.stats()).payments.total).toBe(0);
+      const { body } = { body: JSON.stringify({ id: `evt_${randomBytes(6).toString('hex')}`, object: 'event', type: 'payment.refunded', data: { object: { ...payment, status: 'refunded' } } }) };
+      expect((await deliver(h, body, { 'stripe-signature': stripeSignature(h.credentials.payments.webhookSecret, body) })).status).toBe(200);
+      await h.query(Q, { id: payment.id });
+      expect((await h.stats()).payments.operations).toEqual({ listPayments: 1 });
+    } finally {
       await h.close();
     }
   });

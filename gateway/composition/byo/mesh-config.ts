@@ -103,6 +103,11 @@ const webhook = z.strictObject({
   url: url.optional(),
   dedupeTtlSec: int().min(60).max(30 * 86_400).optional(),
   streamLength: int().min(1).max(1_000_000).optional(),
+  /**
+   * Cached answers an event makes stale: entity tags with `{payload.path}` filled from the event
+   * (`Payment:{data.object.id}`); a tag whose value the event lacks is skipped.
+   */
+  invalidates: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(:.+)?$/, 'must be a tag such as Payment:{data.object.id}')).max(20).optional(),
 });
 export type WebhookEntry = z.infer<typeof webhook>;
 const webhooks = z.array(webhook).max(20).optional();
