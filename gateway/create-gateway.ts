@@ -103,6 +103,10 @@ export interface Gateway {
   pubsub: JunctionPubSub;
   /** Webhook deliveries by endpoint path and outcome, since start. */
   webhookStats(): Record<string, Record<string, number>>;
+  /** Subscriptions open on this instance, by topic. */
+  subscriptions(): Record<string, number>;
+  /** Who a request is (verified), as every plugin sees it; refuses credentials that do not verify. */
+  principalOf(request: Request): Promise<unknown>;
 }
 
 /** Topics carry events of the webhooks declared in the sources file. */
@@ -175,6 +179,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const allBreakers = () => Object.fromEntries(runtimes.map((runtime) => [runtime.name, runtime.breaker()]));
   const invalidate = cacheStore ? (tags: readonly string[]) => cacheStore.invalidateTags(tags) : async () => undefined;
   const pubsub: JunctionPubSub = options.pubsub ?? createPubSub();
+  /** Subscriptions open on this instance, by topic. */
+  const listening = new Map<string, number>();
   const webhooks = createWebhookReceiver({
     endpoints: webhookEndpointsOf(sourcesFile),
     store: options.webhookStore ?? createMemoryWebhookStore(),
@@ -268,7 +274,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             invalidate,
             // A subscription's events, from every instance (webhook topics), listened to from the
             // moment it subscribes: an event published before its first read is not missed.
-            subscribe: (topic: string) => eagerly(pubsub.subscribe(`webhook:${topic}`)),
+            subscribe: (topic: string, accept?: (event: WebhookEvent) => boolean) => {
+              listening.set(topic, (listening.get(topic) ?? 0) + 1);
+              return eagerly(pubsub.subscribe(`webhook:${topic}`), accept, () => listening.set(topic, listening.get(topic)! - 1));
+            },
             renewLoaders(this: { loaders: ContractContext['loaders'] }) {
               this.loaders = createLoaders(loaderSpecs, sources, entityCache);
             },
@@ -303,7 +312,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ],
   });
   return {
-    yoga, schema, reports, pubsub,
+    yoga, schema, reports, pubsub, principalOf,
+    subscriptions: () => Object.fromEntries([...listening].filter(([, n]) => n > 0)),
     webhookStats: webhooks.stats as () => Record<string, Record<string, number>>,
     drain: () => {
       draining = true;
@@ -329,21 +339,29 @@ export class PluginsInvalid extends Error {
 }
 
 /**
- * An async iterable already listening: yoga's pubsub registers its listener only on the first
- * `next()`, which a stream reads only once its answer has started. Asked at once here, and the
- * first event handed over when it is read.
+ * A topic's events as a subscription reads them. Already listening: yoga's pubsub registers its
+ * listener only on the first `next()`, which a stream reads only once its answer has started, so
+ * it is asked at once and its first event handed over when read. Filtered here, not by an async
+ * generator: a generator waiting for the next event cannot be ended until one comes, so a
+ * subscriber who left would keep the gateway listening until then; `return()` here ends it at once.
  */
-function eagerly<T>(source: AsyncIterable<T>): AsyncIterableIterator<T> {
+function eagerly<T>(source: AsyncIterable<T>, accept: ((event: T) => boolean) | undefined, onClose: () => void): AsyncIterableIterator<T> {
   const iterator = source[Symbol.asyncIterator]();
   let first: Promise<IteratorResult<T>> | undefined = iterator.next();
+  let open = true;
+  const read = (): Promise<IteratorResult<T>> => {
+    const pending = first ?? iterator.next();
+    first = undefined;
+    return pending.then((result) => (result.done || !accept || accept(result.value) ? result : read()));
+  };
   return {
-    next() {
-      const pending = first;
-      first = undefined;
-      return pending ?? iterator.next();
-    },
+    next: read,
     return(value?: unknown) {
       first = undefined;
+      if (open) {
+        open = false;
+        onClose();
+      }
       return iterator.return ? iterator.return(value) : Promise.resolve({ done: true, value: undefined as never });
     },
     [Symbol.asyncIterator]() {

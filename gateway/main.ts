@@ -9,6 +9,7 @@ import { Server as NetServer } from 'node:net';
 import { dirname } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { listen } from './listen.ts';
+import { attachWebSocket } from './websocket.ts';
 import { createLogger } from './logger.ts';
 import { startupCode } from './errors.ts';
 import { createGateway } from './create-gateway.ts';
@@ -145,6 +146,8 @@ async function main(): Promise<void> {
   // KEEP_ALIVE_TIMEOUT_MS). Reused connections also matter under load: a saturated event loop
   // accepts one new connection per turn (libuv 1.45+), so a client that must open new ones waits
   // for it (BENCHMARKS.md).
+  // GraphQL over WebSocket (graphql-transport-ws) on the same /graphql.
+  const closeWebSockets = attachWebSocket(server, gateway);
   const url = await listen(server, config.port, config.host);
   // Embedded backends that send webhooks send them to this gateway from now on.
   embedded?.attach?.(url);
@@ -192,6 +195,7 @@ async function main(): Promise<void> {
     clearTimeout(grace);
     clearInterval(idle);
     if (timedOut) logger.warn({ drainMs: config.drainMs }, 'requests still in flight after DRAIN_MS; closing them');
+    await closeWebSockets().catch(() => undefined);
     server.closeAllConnections();
     gateway.close();
     await embedded?.close();

@@ -119,8 +119,11 @@ export interface ContractContext {
   invalidate: (tags: readonly string[]) => Promise<void>;
   sources: Readonly<Record<string, SourceOperations>>;
   loaders: Readonly<Record<string, Loader>>;
-  /** Every event published on a topic from now on, across instances (a subscription's `subscribe`). */
-  subscribe(topic: string): AsyncIterable<SourceEvent>;
+  /**
+   * Every event published on a topic from now on, across instances, that `accept` takes (a
+   * subscription's `subscribe`). Ending it (a subscriber leaving) stops listening at once.
+   */
+  subscribe(topic: string, accept?: (event: SourceEvent) => boolean): AsyncIterable<SourceEvent>;
   /**
    * Fresh loaders for the next event of a subscription: one subscription keeps one context for
    * all its events, and what a loader fetched for one event is not the truth for the next.

@@ -212,13 +212,11 @@ function paymentOf(event: SourceEvent): PaymentRecord | undefined {
   return event.type?.startsWith('payment.') && object?.object === 'payment' ? object as PaymentRecord : undefined;
 }
 
-/** The events of the payments topic that are about a payment (that one only, given an id). */
-async function* paymentEvents(events: AsyncIterable<SourceEvent>, id: string | null | undefined): AsyncGenerator<SourceEvent> {
-  for await (const event of events) {
-    const payment = paymentOf(event);
-    if (payment && (id === null || id === undefined || payment.id === id)) yield event;
-  }
-}
+/** Whether an event of the payments topic is about a payment (that one only, given an id). */
+const aboutPayment = (id: string | null | undefined) => (event: SourceEvent) => {
+  const payment = paymentOf(event);
+  return payment !== undefined && (id === null || id === undefined || payment.id === id);
+};
 
 export const resolvers = {
   // Enum values map onto the backend's lower-case strings, so records pass through unchanged.
@@ -234,7 +232,7 @@ export const resolvers = {
 
   Subscription: {
     paymentUpdated: {
-      subscribe: (_: unknown, { id }: { id?: string | null }, context: JunctionContext) => paymentEvents(context.subscribe('payments'), id),
+      subscribe: (_: unknown, { id }: { id?: string | null }, context: JunctionContext) => context.subscribe('payments', aboutPayment(id)),
       // The event carries the payment; what the subscription asks beyond it (the customer, where
       // they live, their messages) is fetched for each event, with fresh loaders.
       resolve: (event: SourceEvent, _: unknown, context: JunctionContext) => {

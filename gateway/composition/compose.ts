@@ -27,7 +27,7 @@ import type { IResolvers } from '@graphql-tools/utils';
 import { catalogueExecutor } from './byo/source-errors.ts';
 import type { LoadedSource } from './byo/types.ts';
 import type { AdditionalResolverEntry, SourcePolicy, SubscriptionEntry } from './byo/mesh-config.ts';
-import type { SourceEvent } from '../../schema/contract.ts';
+import type { ContractContext, SourceEvent } from '../../schema/contract.ts';
 import { evaluateFilter } from './filter-by.ts';
 import { wrapTransforms, type MeshTransform } from './transforms.ts';
 import { renameTransforms } from './byo/namespace.ts';
@@ -409,12 +409,8 @@ function subscriptionResolvers(entries: readonly SubscriptionEntry[], publicTopi
     fields[entry.targetFieldName] = {
       subscribe: (_root, args, context) => {
         if (!publicTopics.has(entry.pubsubTopic) && isAnonymous(context)) throw needsCaller(entry.pubsubTopic, `Subscription.${entry.targetFieldName}`);
-        const events = (context as { subscribe(topic: string): AsyncIterable<SourceEvent> }).subscribe(entry.pubsubTopic);
-        return (async function* filtered() {
-          for await (const event of events) {
-            if (!entry.filter || evaluateFilter(entry.filter, { root: event.payload, args })) yield event;
-          }
-        })();
+        const { filter } = entry;
+        return (context as ContractContext).subscribe(entry.pubsubTopic, filter ? (event) => Boolean(evaluateFilter(filter, { root: event.payload, args })) : undefined);
       },
       resolve: (event) => at((event as SourceEvent).payload, entry.result),
     };

@@ -1,10 +1,15 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { sourcesFileProblems } from '../helpers/sources-file.ts';
+import { attachWebSocket } from '../../gateway/websocket.ts';
+import { listen as listenOn } from '../../gateway/index.ts';
 import { formatAddress, type PaymentRecord } from '../../sources/payments/records.ts';
 
 /**
@@ -56,6 +61,12 @@ async function subscribe(h: Harness, query: string, variables: Record<string, un
   return { response, next, close: () => controller.abort() };
 }
 
+/** Resolves once the gateway has a subscription open on the topic (it listens from the moment it subscribes). */
+async function listening(h: Harness, topic: string): Promise<void> {
+  for (let turn = 0; turn < 10_000 && !(h.gateway.subscriptions()[topic]! > 0); turn++) await new Promise((resolve) => setImmediate(resolve));
+  if (!(h.gateway.subscriptions()[topic]! > 0)) throw new Error(`no subscription on ${topic}`);
+}
+
 function stripeDelivery(secret: string, type: string, object: unknown): { body: string; headers: Record<string, string> } {
   const body = JSON.stringify({ id: `evt_${randomBytes(8).toString('hex')}`, object: 'event', type, data: { object } });
   const t = Math.floor(Date.now() / 1000);
@@ -85,7 +96,7 @@ describe('paymentUpdated over Server-Sent Events', () => {
     try {
       expect(stream.response.status).toBe(200);
       expect(stream.response.headers.get('content-type')).toMatch(/^text\/event-stream/);
-      await new Promise((resolve) => setImmediate(resolve));
+      await listening(h, 'payments');
       expect((await deliver('payment.succeeded', other)).status).toBe(200);
       const refunded: PaymentRecord = { ...payment, status: 'refunded', amount_refunded: payment.amount };
       expect((await deliver('payment.refunded', refunded)).status).toBe(200);
@@ -243,5 +254,73 @@ additionalResolvers:
       'additionalResolvers[0].pubsubTopic: "parcels" is the topic of no webhook in this file (shipments)',
       'additionalResolvers[1].filterBy: expected root.…, args.… or a literal at 0 ("process")',
     ]);
+  });
+});
+
+describe('paymentUpdated over WebSocket (graphql-transport-ws)', () => {
+  let h: Harness;
+  let server: Server;
+  let closeSockets: () => Promise<void>;
+  let url: string;
+  beforeAll(async () => {
+    h = await startHarness();
+    server = createServer(h.gateway.yoga);
+    closeSockets = attachWebSocket(server, h.gateway);
+    url = (await listenOn(server)).replace('http://', 'ws://') + '/graphql';
+  });
+  afterAll(async () => {
+    await closeSockets();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await h.close();
+  });
+
+  const client = (authorization?: string) => createClient({
+    url, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0,
+    ...(authorization ? { connectionParams: { authorization } } : {}),
+  });
+
+  it('delivers each event with its linked data to a verified subscriber', async () => {
+    const payment = h.seed.payments.find((p) => p.status === 'succeeded')!;
+    const ws = client(`Bearer ${await h.issuer.token()}`);
+    try {
+      const events = ws.iterate<{ paymentUpdated: { id: string; status: string; customer: { name: string } } }>({
+        query: 'subscription($p: ID) { paymentUpdated(id: $p) { id status customer { name } } }', variables: { p: payment.id },
+      });
+      const first = events.next();
+      await listening(h, 'payments');
+      const { body, headers } = stripeDelivery(h.credentials.payments.webhookSecret, 'payment.refunded', { ...payment, status: 'refunded' });
+      expect((await h.fetch('/webhooks/payments', { method: 'POST', headers, body })).status).toBe(200);
+      const { value } = await first;
+      expect(value).toEqual({ data: { paymentUpdated: { id: payment.id, status: 'REFUNDED', customer: { name: h.seed.customers.find((c) => c.id === payment.customer)!.name } } } });
+      await events.return?.();
+      // The client left: the gateway no longer listens for it.
+      for (let turn = 0; turn < 10_000 && h.gateway.subscriptions().payments; turn++) await new Promise((resolve) => setImmediate(resolve));
+      expect(h.gateway.subscriptions().payments).toBeUndefined();
+    } finally {
+      await ws.dispose();
+    }
+  });
+
+  it('closes a connection whose credentials do not verify with 4403, before anything runs', async () => {
+    const closed = new Promise<number>((resolve) => {
+      const ws = createClient({
+        url, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, onNonLazyError: () => undefined,
+        connectionParams: { authorization: 'Bearer not-a-token' }, on: { closed: (event) => resolve((event as { code: number }).code) },
+      });
+      ws.on('error', () => undefined);
+    });
+    expect(await closed).toBe(4403);
+  });
+
+  it('refuses an anonymous subscriber with UNAUTHENTICATED', async () => {
+    const ws = client();
+    try {
+      const events = ws.iterate({ query: 'subscription { paymentUpdated { id } }' });
+      const outcome = await events.next().then((r) => r.value, (err: unknown) => err);
+      expect(JSON.stringify(outcome)).toContain('UNAUTHENTICATED');
+    } finally {
+      await ws.dispose();
+    }
   });
 });
