@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { junctionError, type ErrorCode } from '../errors.ts';
 import { verifyWebhook, type WebhookConfig, type WebhookRefusal } from './signatures.ts';
 import type { WebhookStore } from './store.ts';
+import type { SourceEvent } from '../../schema/contract.ts';
 
 /** How long an event id is remembered, in seconds: Stripe retries for 3 days, the longest of the providers. */
 export const DEFAULT_DEDUPE_TTL_SEC = 259_200;
@@ -29,17 +30,8 @@ export interface WebhookEndpoint {
   invalidates?: readonly string[];
 }
 
-/** What is published on the topic, and kept in its stream. */
-export interface WebhookEvent {
-  source: string;
-  topic: string;
-  /** The provider's event id (deduplicated on). */
-  id: string;
-  type: string | null;
-  payload: unknown;
-  /** ms since the epoch. */
-  receivedAt: number;
-}
+/** What is published on the topic, and kept in its stream: the contract's SourceEvent. */
+export type WebhookEvent = SourceEvent;
 
 export type WebhookOutcome = 'accepted' | 'duplicate' | 'in_progress' | 'challenge' | `refused_${WebhookRefusal}` | 'invalid_payload' | 'too_large' | 'unavailable';
 

@@ -17,6 +17,23 @@ export interface ErrorCatalogueOptions {
  * with that id. Errors raised on purpose (already catalogued) pass unchanged.
  */
 export function useErrorCatalogue({ mode, logger, requestIds }: ErrorCatalogueOptions): Plugin {
+  /** Gives each error of one result its catalogued form: masked, logged, coded, trimmed. */
+  const catalogueEach = (args: { contextValue: unknown; document: { loc?: { source: Source } } }) => {
+    const request = (args.contextValue as { request?: Request }).request;
+    const context = { mode, logger, requestId: request ? requestIds.get(request) : undefined };
+    const source = args.document.loc?.source;
+    return ({ result, setResult }: { result: ExecutionResult; setResult: (r: ExecutionResult) => void }) => {
+      if (!result.errors?.length) return;
+      setResult({
+        ...result,
+        errors: result.errors.map((e) => {
+          const client = toClientError(anchored(e, source), context);
+          const coded = isCatalogued(client) ? client : catalogued(client, context);
+          return mode === 'production' ? withBackendMessageTrimmed(coded) : coded;
+        }),
+      });
+    };
+  };
   return {
     onValidate({ addValidationRule }) {
       addValidationRule(operationTypeServed);
@@ -49,42 +66,13 @@ export function useErrorCatalogue({ mode, logger, requestIds }: ErrorCatalogueOp
       };
       setResult(Array.isArray(result) ? result.map(one) : one(result as ExecutionResult));
     },
+    // Every result of an execution, and every event of a subscription (which never meets the
+    // last pass: onResultProcess sees the stream, not its events), leaves with its code.
     onExecute({ args }) {
-      const request = (args.contextValue as { request?: Request }).request;
-      const requestId = request ? requestIds.get(request) : undefined;
-      const source = args.document.loc?.source;
-      return {
-        onExecuteDone(payload) {
-          return handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) => {
-            if (!result.errors?.length) return;
-            setResult({ ...result, errors: result.errors.map((e) => toClientError(anchored(e, source), { mode, logger, requestId })) } as ExecutionResult);
-          });
-        },
-      };
+      return { onExecuteDone: (payload) => handleStreamOrSingleExecutionResult(payload, catalogueEach(args)) };
     },
-    // The same for every event of a subscription: an unexpected error in one is masked and logged.
     onSubscribe({ args }) {
-      const request = (args.contextValue as { request?: Request }).request;
-      const requestId = request ? requestIds.get(request) : undefined;
-      const source = args.document.loc?.source;
-      return {
-        onSubscribeResult(payload) {
-          // An event never meets the last pass (onResultProcess sees the stream, not its events):
-          // each of its errors is given its code here, as the last pass would.
-          return handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) => {
-            if (!result.errors?.length) return;
-            const context = { mode, logger, requestId };
-            setResult({
-              ...result,
-              errors: result.errors.map((e) => {
-                const client = toClientError(anchored(e, source), context);
-                const coded = isCatalogued(client) ? client : catalogued(client, context);
-                return mode === 'production' ? withBackendMessageTrimmed(coded) : coded;
-              }),
-            } as ExecutionResult);
-          });
-        },
-      };
+      return { onSubscribeResult: (payload) => handleStreamOrSingleExecutionResult(payload, catalogueEach(args)) };
     },
   };
 }
