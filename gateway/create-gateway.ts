@@ -12,6 +12,7 @@ import { scopesOf } from '../schema/authorization.ts';
 import { exampleQueryFor } from './example-query.ts';
 import { createWebhookReceiver, type WebhookEndpoint, type WebhookEvent } from './webhooks/receiver.ts';
 import { createMemoryWebhookStore, type WebhookStore } from './webhooks/store.ts';
+import type { Principal } from '../schema/principal.ts';
 import type { ContractContext } from '../schema/contract.ts';
 import { createLoaders } from './engine/loaders.ts';
 import { useRequestId } from './plugins/request-id/use-request-id.ts';
@@ -179,8 +180,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const allBreakers = () => Object.fromEntries(runtimes.map((runtime) => [runtime.name, runtime.breaker()]));
   const invalidate = cacheStore ? (tags: readonly string[]) => cacheStore.invalidateTags(tags) : async () => undefined;
   const pubsub: JunctionPubSub = options.pubsub ?? createPubSub();
-  /** Subscriptions open on this instance, by topic. */
+  /** Subscriptions open on this instance, by topic, and by caller. */
   const listening = new Map<string, number>();
+  const subscribers = new Map<string, number>();
   const webhooks = createWebhookReceiver({
     endpoints: webhookEndpointsOf(sourcesFile),
     store: options.webhookStore ?? createMemoryWebhookStore(),
@@ -275,8 +277,21 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             // A subscription's events, from every instance (webhook topics), listened to from the
             // moment it subscribes: an event published before its first read is not missed.
             subscribe: (topic: string, accept?: (event: WebhookEvent) => boolean) => {
+              // At most MAX_SUBSCRIPTIONS_PER_CALLER open at a time, per caller, on this instance.
+              const principal = (context as { principal?: Principal }).principal;
+              const caller = principal && principal.kind !== 'anonymous' ? `${principal.kind}:${principal.id}` : 'anonymous';
+              const open = subscribers.get(caller) ?? 0;
+              if (open >= limits.MAX_SUBSCRIPTIONS_PER_CALLER) {
+                throw junctionError('SUBSCRIPTION_LIMIT', `This caller has ${open} subscriptions open, the most it may (MAX_SUBSCRIPTIONS_PER_CALLER); end one first.`, { extensions: { limit: limits.MAX_SUBSCRIPTIONS_PER_CALLER } });
+              }
+              subscribers.set(caller, open + 1);
               listening.set(topic, (listening.get(topic) ?? 0) + 1);
-              return eagerly(pubsub.subscribe(`webhook:${topic}`), accept, () => listening.set(topic, listening.get(topic)! - 1));
+              return eagerly(pubsub.subscribe(`webhook:${topic}`), accept, () => {
+                listening.set(topic, listening.get(topic)! - 1);
+                const left = subscribers.get(caller)! - 1;
+                if (left > 0) subscribers.set(caller, left);
+                else subscribers.delete(caller);
+              });
             },
             renewLoaders(this: { loaders: ContractContext['loaders'] }) {
               this.loaders = createLoaders(loaderSpecs, sources, entityCache);

@@ -102,6 +102,11 @@ export const ERROR_CATALOGUE = {
     message: '{Type.field} allows {max} calls per {window}; retry in {retryAfter} s. (whole endpoint: Too many requests from this caller; retry in {retryAfter} s.)',
     description: 'Too many calls: `extensions.retryAfter` is the wait in seconds. A field over its `@rateLimit` is null in a 200; a caller over its whole-endpoint budget gets HTTP 429 with `Retry-After`.',
   },
+  SUBSCRIPTION_LIMIT: {
+    status: undefined,
+    message: 'This caller has {n} subscriptions open, the most it may (MAX_SUBSCRIPTIONS_PER_CALLER); end one first.',
+    description: 'A subscription over the caller\'s budget of open subscriptions on one instance (`MAX_SUBSCRIPTIONS_PER_CALLER`, 20; anonymous callers share one). Refused before it starts; `extensions.limit` gives the budget.',
+  },
   OVERLOADED: {
     status: 503,
     message: 'This instance is answering as many requests as it can; retry in a second.',

@@ -58,14 +58,27 @@ async function subscribe(h: Harness, query: string, variables: Record<string, un
       }
     }
   };
-  return { response, next, close: () => controller.abort() };
+  // Cancelling the body is what a client closing its connection does: the server ends the stream.
+  return { response, next, close: () => void reader.cancel().catch(() => undefined).finally(() => controller.abort()) };
 }
 
-/** Resolves once the gateway has a subscription open on the topic (it listens from the moment it subscribes). */
-async function listening(h: Harness, topic: string): Promise<void> {
-  for (let turn = 0; turn < 10_000 && !(h.gateway.subscriptions()[topic]! > 0); turn++) await new Promise((resolve) => setImmediate(resolve));
-  if (!(h.gateway.subscriptions()[topic]! > 0)) throw new Error(`no subscription on ${topic}`);
+/**
+ * Resolves as soon as the gateway's open subscriptions on the topic satisfy `holds` (a client
+ * leaving reaches the server a moment later: an aborted stream is cancelled asynchronously), and
+ * fails after 5 s of not.
+ */
+async function subscriptionsOn(h: Harness, topic: string, holds: (open: number) => boolean, what: string): Promise<void> {
+  const open = () => h.gateway.subscriptions()[topic] ?? 0;
+  const until = Date.now() + 5_000;
+  while (!holds(open())) {
+    if (Date.now() > until) throw new Error(`${open()} subscriptions on ${topic}, expected ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
 }
+
+const subscriptionsOpen = (h: Harness, topic: string, count: number) => subscriptionsOn(h, topic, (n) => n === count, String(count));
+/** Resolves once the gateway listens on the topic. */
+const listening = (h: Harness, topic: string) => subscriptionsOn(h, topic, (n) => n > 0, 'some');
 
 function stripeDelivery(secret: string, type: string, object: unknown): { body: string; headers: Record<string, string> } {
   const body = JSON.stringify({ id: `evt_${randomBytes(8).toString('hex')}`, object: 'event', type, data: { object } });
@@ -157,6 +170,32 @@ describe('paymentUpdated over Server-Sent Events', () => {
       expect(fine.data.data.paymentUpdated.id).toBe(payment.id);
     } finally {
       stream.close();
+    }
+  });
+});
+
+describe('subscriptions per caller', () => {
+  it('keeps a caller to MAX_SUBSCRIPTIONS_PER_CALLER open at a time: the next is refused before it starts, and taken once one ends', async () => {
+    const h = await startHarness({ limits: { MAX_SUBSCRIPTIONS_PER_CALLER: 2 } });
+    try {
+      const alice = `Bearer ${await h.issuer.token({ sub: 'alice' })}`;
+      const bob = `Bearer ${await h.issuer.token({ sub: 'bob' })}`;
+      const first = await subscribe(h, PAYMENT_UPDATED, {}, alice);
+      const second = await subscribe(h, PAYMENT_UPDATED, {}, alice);
+      await listening(h, 'payments');
+      const third = await subscribe(h, PAYMENT_UPDATED, {}, alice);
+      const refused = await third.next();
+      expect(refused.data.errors?.[0]?.extensions).toMatchObject({ code: 'SUBSCRIPTION_LIMIT', limit: 2 });
+      // Another caller has a budget of its own.
+      const bobs = await subscribe(h, PAYMENT_UPDATED, {}, bob);
+      await subscriptionsOpen(h, 'payments', 3);
+      first.close();
+      await subscriptionsOpen(h, 'payments', 2);
+      const again = await subscribe(h, PAYMENT_UPDATED, {}, alice);
+      await subscriptionsOpen(h, 'payments', 3);
+      for (const stream of [second, third, bobs, again]) stream.close();
+    } finally {
+      await h.close();
     }
   });
 });
@@ -283,8 +322,7 @@ describe('paymentUpdated over WebSocket (graphql-transport-ws)', () => {
       expect(value).toEqual({ data: { paymentUpdated: { id: payment.id, status: 'REFUNDED', customer: { name: h.seed.customers.find((c) => c.id === payment.customer)!.name } } } });
       await events.return?.();
       // The client left: the gateway no longer listens for it.
-      for (let turn = 0; turn < 10_000 && h.gateway.subscriptions().payments; turn++) await new Promise((resolve) => setImmediate(resolve));
-      expect(h.gateway.subscriptions().payments).toBeUndefined();
+      await subscriptionsOpen(h, 'payments', 0);
     } finally {
       await ws.dispose();
     }

@@ -39,6 +39,8 @@ export interface Limits {
   MAX_IN_FLIGHT: number;
   /** While the CPU is saturated: no more requests at a time than finish in this many ms (concurrency-limit.ts). */
   MAX_QUEUE_MS: number;
+  /** Subscriptions one caller keeps open on one instance at a time (anonymous callers share one such budget). */
+  MAX_SUBSCRIPTIONS_PER_CALLER: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -62,6 +64,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   MAX_BATCH: 10,
   MAX_IN_FLIGHT: 512,
   MAX_QUEUE_MS: 500,
+  MAX_SUBSCRIPTIONS_PER_CALLER: 20,
 });
 
 /** The scope that makes a caller a developer: introspection in production, larger limits. */
