@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { readMeshConfig, SourceConfigError } from '../../gateway/composition/byo/mesh-config.ts';
 
 /** The problems reading a sources file reports (SOURCES_FILE_INVALID); throws when it reports none. */
@@ -9,4 +13,25 @@ export function sourcesFileProblems(file: string, env: Record<string, string | u
     throw err;
   }
   throw new Error(`${file} was read without a problem`);
+}
+
+/** Writes a sources file to a fresh temporary path; returns the path. */
+export function writeSourcesFile(yaml: string): string {
+  const file = join(tmpdir(), `junction-${randomBytes(6).toString('hex')}.meshrc.yaml`);
+  writeFileSync(file, yaml);
+  return file;
+}
+
+/**
+ * A sources file's text with one GraphQL source that is never called (the messaging SDL, at a port
+ * nobody answers), its handler options ending with `options` (YAML lines indented by 8), then `rest`.
+ */
+export function offlineGraphqlSource(name: string, options: string, rest = ''): string {
+  return `sources:
+  - name: ${name}
+    handler:
+      graphql:
+        endpoint: http://127.0.0.1:9/graphql
+        source: ${join(process.cwd(), 'sources/messaging/schema.graphql')}
+${options}${rest}`;
 }

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { offlineGraphqlSource, writeSourcesFile } from '../helpers/sources-file.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { basicAuth } from '../../sources/demo/credentials.ts';
 import { readUserSources, SourceConfigError } from '../../gateway/composition/byo/mesh-config.ts';
@@ -215,17 +216,10 @@ describe('when a user source cannot be reached', () => {
 
 describe('a sources file with mistakes', () => {
   it('refuses a rename of something the source does not have, naming it', async () => {
-    const file = join(tmpdir(), `junction-rename-${process.pid}.meshrc.yaml`);
-    writeFileSync(file, `sources:
-  - name: sms
-    handler:
-      graphql:
-        endpoint: http://127.0.0.1:9/graphql
-        source: ${join(process.cwd(), 'sources/messaging/schema.graphql')}
-        rename:
+    const file = writeSourcesFile(offlineGraphqlSource('sms', `        rename:
           types: { Mesage: Sms }
           fields: { Query.messages: list, Query.mesages: typo }
-`);
+`));
     await expect(startHarness({ meshConfig: file })).rejects.toThrow('source "sms" could not be loaded: rename names what the source does not have: Mesage, Query.mesages');
   });
 

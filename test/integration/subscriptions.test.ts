@@ -1,13 +1,11 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { sourcesFileProblems } from '../helpers/sources-file.ts';
+import { offlineGraphqlSource, sourcesFileProblems, writeSourcesFile } from '../helpers/sources-file.ts';
 import { attachWebSocket } from '../../gateway/websocket.ts';
 import { listen as listenOn } from '../../gateway/index.ts';
 import { formatAddress, type PaymentRecord } from '../../sources/payments/records.ts';
@@ -201,18 +199,7 @@ describe('subscriptions per caller', () => {
 });
 
 /** A sources file with one source, `warehouse`, whose entry ends with these webhooks (and what follows them). */
-function warehouseFile(webhooks: string): string {
-  const file = join(tmpdir(), `junction-warehouse-${randomBytes(4).toString('hex')}.meshrc.yaml`);
-  writeFileSync(file, `sources:
-  - name: warehouse
-    handler:
-      graphql:
-        endpoint: http://127.0.0.1:9/graphql
-        source: ${join(process.cwd(), 'sources/messaging/schema.graphql')}
-        webhooks:
-${webhooks}`);
-  return file;
-}
+const warehouseFile = (webhooks: string) => writeSourcesFile(offlineGraphqlSource('warehouse', `        webhooks:\n${webhooks}`));
 
 describe('a subscription declared in a sources file (Mesh\'s pubsubTopic, filterBy, result)', () => {
   const SECRET = `s3cr3t-${randomBytes(8).toString('hex')}`;

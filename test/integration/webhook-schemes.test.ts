@@ -1,9 +1,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.ts';
+import { offlineGraphqlSource, writeSourcesFile } from '../helpers/sources-file.ts';
 import type { WebhookEvent } from '../../gateway/webhooks/receiver.ts';
 
 /**
@@ -21,18 +20,11 @@ const published: WebhookEvent[] = [];
 const listeners: AsyncIterator<WebhookEvent>[] = [];
 
 beforeAll(async () => {
-  const file = join(tmpdir(), `junction-schemes-${randomBytes(4).toString('hex')}.meshrc.yaml`);
-  writeFileSync(file, `sources:
-  - name: workspace
-    handler:
-      graphql:
-        endpoint: http://127.0.0.1:9/graphql
-        source: ${join(process.cwd(), 'sources/messaging/schema.graphql')}
-        webhooks:
+  const file = writeSourcesFile(offlineGraphqlSource('workspace', `        webhooks:
           - { path: /webhooks/slack, scheme: slack, secrets: ['{env.SLACK_SECRET}'], pubsubTopic: slack }
           - { path: /webhooks/sms, scheme: twilio, secrets: ['{env.TWILIO_TOKEN}'], pubsubTopic: sms, url: '${SMS_URL}' }
           - { path: /webhooks/orders, scheme: standard, secrets: ['{env.ORDERS_SECRET}'], pubsubTopic: orders }
-`);
+`));
   h = await startHarness({ meshConfig: file, env: () => ({ SLACK_SECRET: SLACK, TWILIO_TOKEN: TWILIO, ORDERS_SECRET: STANDARD }) });
   for (const topic of ['slack', 'sms', 'orders']) {
     const iterator = h.gateway.pubsub.subscribe(`webhook:${topic}`)[Symbol.asyncIterator]();

@@ -1,8 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createPubSub } from 'graphql-yoga';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
@@ -14,7 +11,7 @@ import { listen as listenOn } from '../../gateway/index.ts';
 import { createMemoryStore } from '../../gateway/cache/store.ts';
 import { createMemoryWebhookStore, createRedisWebhookStore, type WebhookStore } from '../../gateway/webhooks/store.ts';
 import type { WebhookEvent } from '../../gateway/webhooks/receiver.ts';
-import { sourcesFileProblems } from '../helpers/sources-file.ts';
+import { offlineGraphqlSource, sourcesFileProblems, writeSourcesFile } from '../helpers/sources-file.ts';
 import type { JunctionPubSub } from '../../gateway/create-gateway.ts';
 
 /**
@@ -321,29 +318,17 @@ describe('a claim whose event could not be kept, and whose release was lost', ()
 });
 
 describe('webhooks in the sources file', () => {
-  const write = (body: string) => {
-    const file = join(tmpdir(), `junction-webhooks-${randomBytes(4).toString('hex')}.meshrc.yaml`);
-    writeFileSync(file, body);
-    return file;
-  };
-  const entry = (webhooks: string) => `sources:
-  - name: shop
-    handler:
-      graphql:
-        endpoint: http://127.0.0.1:9/graphql
-        source: ${join(process.cwd(), 'sources/messaging/schema.graphql')}
-        webhooks:
-${webhooks}`;
+  const entry = (webhooks: string) => offlineGraphqlSource('shop', `        webhooks:\n${webhooks}`);
 
   it('refuses a path the gateway answers itself, a path used twice, and a first secret that is not set', () => {
-    const file = write(entry(`          - { path: /graphql, scheme: stripe, secrets: [s], pubsubTopic: a }
+    const file = writeSourcesFile(entry(`          - { path: /graphql, scheme: stripe, secrets: [s], pubsubTopic: a }
           - { path: /hooks/shop, scheme: hmac, secrets: ['{env.SHOP_SECRET}'], pubsubTopic: b }
           - { path: /hooks/shop, scheme: slack, secrets: [s], pubsubTopic: c }
 `));
     expect(sourcesFileProblems(file, {})).toEqual([
       'sources[0] (shop).handler.graphql.webhooks[1].secrets[0]: {env.SHOP_SECRET} is used but SHOP_SECRET is not set',
     ]);
-    const second = write(entry(`          - { path: /graphql, scheme: stripe, secrets: [s], pubsubTopic: a }
+    const second = writeSourcesFile(entry(`          - { path: /graphql, scheme: stripe, secrets: [s], pubsubTopic: a }
           - { path: /hooks/shop, scheme: hmac, secrets: [s], pubsubTopic: b }
           - { path: /hooks/shop, scheme: slack, secrets: [s], pubsubTopic: c }
 `));
