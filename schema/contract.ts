@@ -53,7 +53,11 @@ export type BatchSpec<K = any, V = any> = {
   source: string;
   /** Most keys in one call; more are split into calls sent together. Default 100. */
   maxBatch?: number;
-  /** Keys that name nothing the backend could hold (an id with a comma): answered `empty` without a call. */
+  /**
+   * Keys that name nothing the backend could hold (an id with a comma): answered `empty` without a
+   * call. Besides these, the engine never sends an empty key, one over 1,000 characters, or one
+   * holding a control character or a lone surrogate.
+   */
   skip?: (key: K) => boolean;
   /** The answer for a key the backend does not hold, or skipped. Default null. */
   empty?: V;

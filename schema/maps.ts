@@ -30,6 +30,10 @@ export const origins: TypeOrigin[] = [
   { type: 'GeoPoint', source: 'maps', sourceType: 'GeoPoint' },
 ];
 
+/** Characters XML 1.0 cannot carry: C0 controls but tab, CR and LF; lone surrogates; U+FFFE and U+FFFF. */
+// eslint-disable-next-line no-control-regex
+const NOT_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** Longest address accepted, in characters: a bound on what one request can make the backend match. */
 export const MAX_ADDRESS_LENGTH = 500;
 
@@ -40,6 +44,8 @@ export const resolvers = {
       if (trimmed === '' || trimmed.length > MAX_ADDRESS_LENGTH) {
         throw junctionError('BAD_USER_INPUT', `"address" must be 1 to ${MAX_ADDRESS_LENGTH} characters.`, { argument: 'address' });
       }
+      // What the maps service's XML cannot carry is the caller's error, not an empty answer.
+      if (NOT_XML.test(trimmed)) throw junctionError('BAD_USER_INPUT', '"address" holds a character XML cannot carry.', { argument: 'address' });
       return loaders.geocode.load(trimmed);
     },
     place: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.place.load(id),

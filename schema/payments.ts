@@ -170,7 +170,7 @@ async function listPayments(
   const page = await context.sources.payments!.call<{ data?: unknown; has_more?: unknown }>('listPayments', {
     limit: checkPageSize(args.first),
     starting_after: decodeCursor(args.after),
-    customer: args.customerId ?? undefined,
+    customer: args.customerId === null || args.customerId === undefined ? undefined : checkId(args.customerId, 'customerId'),
     status: args.status ?? undefined,
   });
   const data = listOf<PaymentRecord>(page, 'listPayments');

@@ -5,7 +5,20 @@ import { NO_CACHE, type EntityCache } from '../upstream/entity-cache.ts';
 import { UpstreamError } from '../upstream/upstream-error.ts';
 
 /** Most keys in one batched call unless a spec says `maxBatch`. */
-export const DEFAULT_MAX_BATCH = 100;
+const DEFAULT_MAX_BATCH = 100;
+
+/** Longest key sent upstream, in characters. */
+export const MAX_KEY_LENGTH = 1_000;
+
+/**
+ * A key no backend could hold, whatever its protocol: empty, over MAX_KEY_LENGTH, or holding a
+ * control character (but tab, CR and LF), a lone surrogate, U+FFFE or U+FFFF: what XML cannot carry.
+ * Answered `empty` without a call: sent in a batch, it would fail the whole call, and so every
+ * other caller's key in it (a SOAP batch refuses to be written; a REST one is refused).
+ */
+// eslint-disable-next-line no-control-regex
+const UNSENDABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const unsendable = (key: unknown) => typeof key === 'string' && (key === '' || key.length > MAX_KEY_LENGTH || UNSENDABLE.test(key));
 
 /**
  * A contract's loaders for one request: batching and de-duplication never cross requests (or
@@ -33,15 +46,15 @@ export function createLoaders(
         ...(spec.cache.tags ? { tagsOf: spec.cache.tags } : {}),
       }, fetch)
       : fetch;
-    const { skip } = spec;
-    const load = skip
-      ? async (keys: readonly unknown[]) => {
-        const sent = keys.filter((key) => !skip(key));
-        const answers = sent.length > 0 ? await kept(sent) : [];
-        const byKey = new Map(sent.map((key, i) => [key, answers[i]]));
-        return keys.map((key) => (byKey.has(key) ? byKey.get(key) : empty));
-      }
-      : kept;
+    const own = spec.skip;
+    const skip = own ? (key: unknown) => unsendable(key) || own(key) : unsendable;
+    const load = async (keys: readonly unknown[]) => {
+      const sent = keys.filter((key) => !skip(key));
+      if (sent.length === keys.length) return kept(keys);
+      const answers = sent.length > 0 ? await kept(sent) : [];
+      const byKey = new Map(sent.map((key, i) => [key, answers[i]]));
+      return keys.map((key) => (byKey.has(key) ? byKey.get(key) : empty));
+    };
     loaders[name] = new DataLoader(load, {
       maxBatchSize: spec.maxBatch ?? DEFAULT_MAX_BATCH,
       ...(spec.cacheKeyFn ? { cacheKeyFn: spec.cacheKeyFn } : {}),

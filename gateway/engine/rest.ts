@@ -188,6 +188,7 @@ export function executeRestWithRuntime(schema: GraphQLSchema, runtime: SourceRun
   const endpoint = (options.endpoint ?? transport?.location ?? '').replace(/\/+$/, '');
   const globalQs: qs.IStringifyOptions = { indices: false, ...jsonish<qs.IStringifyOptions>(transport?.queryStringOptions), ...options.queryStringOptions };
   const scoped = options.idempotencyHeaders.map((h) => h.toLowerCase());
+  const configuredParams = new Set(Object.keys(options.queryParams ?? {}));
   let replaced = 0;
   for (const root of [schema.getQueryType(), schema.getMutationType()]) {
     for (const field of Object.values(root?.getFields() ?? {})) {
@@ -221,6 +222,8 @@ export function executeRestWithRuntime(schema: GraphQLSchema, runtime: SourceRun
 
         const query: string[] = [];
         for (const [param, argName] of Object.entries(op.queryParamArgMap ?? {})) {
+          // A parameter the entry sets itself (`queryParams`) is never the caller's to send too.
+          if (configuredParams.has(param)) continue;
           const value = args[argName];
           if (value == null) continue;
           const opts = { ...globalQs, ...op.queryStringOptionsByParam?.[param] };

@@ -1,8 +1,7 @@
 import type { BatchSpec } from '../../schema/contract.ts';
+import { MAX_ID_LENGTH } from '../../schema/ids.ts';
 import type { CustomerRecord, MerchantRecord, PaymentRecord, RefundRecord } from './records.ts';
 
-/** Longest id the payments API has, in characters (Stripe's are under 255). */
-export const PAYMENTS_MAX_ID_LENGTH = 255;
 /** Most ids the payments API answers in one `ids=` / `payment=` call. */
 export const PAYMENTS_MAX_BATCH = 100;
 /** How long public entities are kept past their freshness, to be served stale while their backend is down. */
@@ -13,7 +12,7 @@ export const STALE_MS = 3_600_000;
  * longer than any id) names nothing: it comes back as not found without a call the backend would
  * refuse (a 20,000-character id got HTTP 431).
  */
-const notAnId = (id: string) => id === '' || id.includes(',') || id.length > PAYMENTS_MAX_ID_LENGTH;
+const notAnId = (id: string) => id.includes(',') || id.length > MAX_ID_LENGTH;
 
 /** A look-up of many by id in one call: `GET /v1/<things>?ids=a,b,c` answers `{ data: [...] }`. */
 const byIds = (operation: string) =>

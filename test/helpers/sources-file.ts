@@ -15,10 +15,10 @@ export function sourcesFileProblems(file: string, env: Record<string, string | u
   throw new Error(`${file} was read without a problem`);
 }
 
-/** Writes a sources file to a fresh temporary path; returns the path. */
-export function writeSourcesFile(yaml: string): string {
-  const file = join(tmpdir(), `junction-${randomBytes(6).toString('hex')}.meshrc.yaml`);
-  writeFileSync(file, yaml);
+/** Writes a sources file (or, with another `extension`, a spec it names) to a fresh temporary path; returns the path. */
+export function writeSourcesFile(text: string, extension = '.meshrc.yaml'): string {
+  const file = join(tmpdir(), `junction-${randomBytes(6).toString('hex')}${extension}`);
+  writeFileSync(file, text);
   return file;
 }
 

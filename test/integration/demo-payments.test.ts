@@ -5,7 +5,8 @@ import { RESILIENCE_DEFAULTS } from '../../gateway/upstream/resilience.ts';
 import { startRecordingServer, json, type Seen } from '../helpers/recording-server.ts';
 import { closeServer, listen } from '../../sources/demo/server.ts';
 import { armFault, credentialsSeen, loadDemoSources, readStats, resetBackend, startTestSources, type TestSources } from '../helpers/demo-sources.ts';
-import { PAYMENTS_MAX_BATCH, PAYMENTS_MAX_ID_LENGTH } from '../../sources/payments/loaders.ts';
+import { PAYMENTS_MAX_BATCH } from '../../sources/payments/loaders.ts';
+import { MAX_ID_LENGTH } from '../../schema/ids.ts';
 import type { CustomerRecord, PaymentRecord, RefundRecord } from '../../sources/payments/records.ts';
 
 /** Runs `action` and returns the UpstreamError it must throw. */
@@ -90,7 +91,7 @@ describe('payments source against the payments backend', () => {
 
   it('answers ids that cannot be one element of an ids= list with null (refunds: none), without a call', async () => {
     const loaders = t.loaders();
-    const unsendable = ['', 'pay_a,pay_b', 'p'.repeat(PAYMENTS_MAX_ID_LENGTH + 1)];
+    const unsendable = ['', 'pay_a,pay_b', 'p'.repeat(MAX_ID_LENGTH + 1)];
     expect(await loaders.payment.loadMany(unsendable)).toEqual([null, null, null]);
     expect(await loaders.customer.loadMany(unsendable)).toEqual([null, null, null]);
     expect(await loaders.refundsByPayment.loadMany(unsendable)).toEqual([[], [], []]);

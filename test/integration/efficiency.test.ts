@@ -47,6 +47,15 @@ describe('batching', () => {
     expect((await h.stats()).payments.batchSizes.listCustomers).toEqual([3]);
   });
 
+  it('answers null for a key no backend could hold, and still answers every other key of its batch', async () => {
+    // A control character cannot be written into the maps service's SOAP batch: sent, it would
+    // fail the whole GetPlaces call, and with it the merchant's place beside it.
+    const merchant = h.seed.merchants[0]!;
+    const { body } = await h.query('query($bad: ID!, $m: ID!) { place(id: $bad) { id } merchant(id: $m) { place { id } } }', { bad: 'plc\u0001x', m: merchant.id });
+    expect(body).toEqual({ data: { place: null, merchant: { place: { id: merchant.place } } } });
+    expect((await h.stats()).maps.batchSizes).toEqual({ GetPlaces: [1] });
+  });
+
   it('an empty list costs its one call and nothing below it', async () => {
     const { body } = await h.query('{ payments(first: 10, customerId: "cus_nobody") { edges { node { customer { name messages { id } } merchant { place { name } } } } } }');
     expect(body.data).toEqual({ payments: { edges: [] } });

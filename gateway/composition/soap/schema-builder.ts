@@ -92,7 +92,10 @@ export class SchemaBuilder {
       const name = names[i]!;
       fields.set(name, op);
       const rootType = rootTypeOf(op.name, options);
-      (rootType === 'Query' ? query : mutation)[name] = this.rootField(op, `${rootType}.${name}`, invoke);
+      // Retried when it fails fast and shared while in flight only when the entry says it is a read
+      // (`queries`): a name is no proof (IssueRefund, GetAndLockTicket land in Query by their prefix).
+      const read = options.queries?.includes(op.name) === true;
+      (rootType === 'Query' ? query : mutation)[name] = this.rootField(op, `${rootType}.${name}`, invoke, read);
     });
     if (Object.keys(query).length === 0) {
       // GraphQL requires a Query type; a WSDL of writes alone still gets one, listing what it offers.
@@ -112,7 +115,7 @@ export class SchemaBuilder {
   }
 
   /** One root field; its arguments are the input message's members (already unique, valid names). */
-  private rootField(op: OperationModel, location: string, invoke: Invoke): GraphQLFieldConfig<unknown, unknown> {
+  private rootField(op: OperationModel, location: string, invoke: Invoke, read: boolean): GraphQLFieldConfig<unknown, unknown> {
     const args: GraphQLFieldConfigArgumentMap = {};
     for (const member of membersOf(op.input.def)) {
       args[member.gqlName] = { type: this.inputMember(member, `${location}(${member.gqlName})`, op.input.def), description: member.doc };
@@ -123,7 +126,6 @@ export class SchemaBuilder {
     else if (plan.kind === 'field') type = this.outputMember(plan.field.type, isRepeated(plan.field), location);
     else type = this.outputDef(plan.def, location);
     const description = [op.doc, `SOAP ${op.soapVersion} ${op.style} operation ${op.portType}.${op.name}.`].filter(Boolean).join('\n\n');
-    const read = location.startsWith('Query.');
     return { type, args, description, resolve: (_source, values) => invoke(op, values as Record<string, unknown>, read) };
   }
 
