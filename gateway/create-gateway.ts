@@ -286,15 +286,21 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
               }
               subscribers.set(caller, open + 1);
               listening.set(topic, (listening.get(topic) ?? 0) + 1);
-              return eagerly(pubsub.subscribe(`webhook:${topic}`), accept, () => {
-                listening.set(topic, listening.get(topic)! - 1);
-                const left = subscribers.get(caller)! - 1;
-                if (left > 0) subscribers.set(caller, left);
-                else subscribers.delete(caller);
+              return listenTo(pubsub.subscribe(`webhook:${topic}`), {
+                ...(accept ? { accept } : {}),
+                // One subscription keeps one context for all its events, and what a loader fetched
+                // for one event is not the truth for the next: each event gets fresh loaders.
+                onEvent: () => {
+                  (context as { loaders?: unknown }).loaders = createLoaders(loaderSpecs, sources, entityCache);
+                },
+                onClose: (overflowed) => {
+                  listening.set(topic, listening.get(topic)! - 1);
+                  const left = subscribers.get(caller)! - 1;
+                  if (left > 0) subscribers.set(caller, left);
+                  else subscribers.delete(caller);
+                  if (overflowed) logger.warn({ topic, caller, queued: MAX_EVENTS_QUEUED }, 'subscription ended: its subscriber fell more than MAX_EVENTS_QUEUED events behind');
+                },
               });
-            },
-            renewLoaders(this: { loaders: ContractContext['loaders'] }) {
-              this.loaders = createLoaders(loaderSpecs, sources, entityCache);
             },
           } as Partial<ContractContext>);
         },
@@ -353,31 +359,72 @@ export class PluginsInvalid extends Error {
   override readonly name = 'PluginsInvalid';
 }
 
+/** Events one subscriber may have waiting: one that falls further behind is ended. */
+export const MAX_EVENTS_QUEUED = 100;
+
+interface Listening<T> {
+  /** Which events the subscriber takes. */
+  accept?: (event: T) => boolean;
+  /** Told as each event is handed over (the contract's loaders are renewed for it). */
+  onEvent: () => void;
+  /** Told once, when the subscription ends, however it ends. */
+  onClose: (overflowed: boolean) => void;
+}
+
 /**
- * A topic's events as a subscription reads them. Already listening: yoga's pubsub registers its
- * listener only on the first `next()`, which a stream reads only once its answer has started, so
- * it is asked at once and its first event handed over when read. Filtered here, not by an async
- * generator: a generator waiting for the next event cannot be ended until one comes, so a
- * subscriber who left would keep the gateway listening until then; `return()` here ends it at once.
+ * A topic's events as a subscription reads them. Listening from the moment it subscribes (yoga's
+ * pubsub registers its listener only on the first read, which a stream makes only once its answer
+ * has started), read as they come into a queue of at most MAX_EVENTS_QUEUED (yoga's own queue
+ * throws, killing the process, past 1,024 unread events: a subscriber that stops reading ends
+ * here instead), filtered here rather than by an async generator (one waiting for an event cannot
+ * be ended until one comes: a subscriber who left kept the gateway listening), and ended at once
+ * by `return()`.
  */
-function eagerly<T>(source: AsyncIterable<T>, accept: ((event: T) => boolean) | undefined, onClose: () => void): AsyncIterableIterator<T> {
+function listenTo<T>(source: AsyncIterable<T>, { accept, onEvent, onClose }: Listening<T>): AsyncIterableIterator<T> {
   const iterator = source[Symbol.asyncIterator]();
-  let first: Promise<IteratorResult<T>> | undefined = iterator.next();
-  let open = true;
-  const read = (): Promise<IteratorResult<T>> => {
-    const pending = first ?? iterator.next();
-    first = undefined;
-    return pending.then((result) => (result.done || !accept || accept(result.value) ? result : read()));
+  const queue: T[] = [];
+  let waiting: ((result: IteratorResult<T>) => void) | undefined;
+  let ended = false;
+  const end = (overflowed: boolean) => {
+    if (ended) return;
+    ended = true;
+    queue.length = 0;
+    void iterator.return?.();
+    onClose(overflowed);
+    waiting?.({ done: true, value: undefined });
+    waiting = undefined;
   };
-  return {
-    next: read,
-    return(value?: unknown) {
-      first = undefined;
-      if (open) {
-        open = false;
-        onClose();
+  void (async () => {
+    try {
+      for (let next = await iterator.next(); !next.done && !ended; next = await iterator.next()) {
+        if (accept && !accept(next.value)) continue;
+        if (waiting) {
+          const hand = waiting;
+          waiting = undefined;
+          onEvent();
+          hand({ done: false, value: next.value });
+        } else if (queue.push(next.value) > MAX_EVENTS_QUEUED) {
+          end(true);
+        }
       }
-      return iterator.return ? iterator.return(value) : Promise.resolve({ done: true, value: undefined as never });
+    } finally {
+      end(false);
+    }
+  })();
+  return {
+    next() {
+      if (queue.length > 0) {
+        onEvent();
+        return Promise.resolve({ done: false, value: queue.shift()! });
+      }
+      if (ended) return Promise.resolve({ done: true, value: undefined });
+      return new Promise((resolve) => {
+        waiting = resolve;
+      });
+    },
+    return() {
+      end(false);
+      return Promise.resolve({ done: true, value: undefined });
     },
     [Symbol.asyncIterator]() {
       return this;

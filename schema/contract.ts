@@ -125,12 +125,8 @@ export interface ContractContext {
   loaders: Readonly<Record<string, Loader>>;
   /**
    * Every event published on a topic from now on, across instances, that `accept` takes (a
-   * subscription's `subscribe`). Ending it (a subscriber leaving) stops listening at once.
+   * subscription's `subscribe`). Ending it (a subscriber leaving) stops listening at once; each
+   * event is resolved with fresh `loaders`.
    */
   subscribe(topic: string, accept?: (event: SourceEvent) => boolean): AsyncIterable<SourceEvent>;
-  /**
-   * Fresh loaders for the next event of a subscription: one subscription keeps one context for
-   * all its events, and what a loader fetched for one event is not the truth for the next.
-   */
-  renewLoaders(): void;
 }

@@ -234,11 +234,8 @@ export const resolvers = {
     paymentUpdated: {
       subscribe: (_: unknown, { id }: { id?: string | null }, context: JunctionContext) => context.subscribe('payments', aboutPayment(id)),
       // The event carries the payment; what the subscription asks beyond it (the customer, where
-      // they live, their messages) is fetched for each event, with fresh loaders.
-      resolve: (event: SourceEvent, _: unknown, context: JunctionContext) => {
-        context.renewLoaders();
-        return paymentOf(event);
-      },
+      // they live, their messages) is fetched for each event (the engine renews the loaders).
+      resolve: (event: SourceEvent) => paymentOf(event),
     },
   },
 

@@ -9,6 +9,7 @@ import { offlineGraphqlSource, sourcesFileProblems, writeSourcesFile } from '../
 import { attachWebSocket } from '../../gateway/websocket.ts';
 import { listen as listenOn } from '../../gateway/index.ts';
 import { formatAddress, type PaymentRecord } from '../../sources/payments/records.ts';
+import { DEMO_SCOPES } from '../../schema/index.ts';
 
 /**
  * Subscriptions in the public contract, over GraphQL over Server-Sent Events: a verified webhook
@@ -194,6 +195,55 @@ describe('subscriptions per caller', () => {
       for (const stream of [second, third, bobs, again]) stream.close();
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe('what a subscriber cannot do', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ limits: { MAX_COST_USER: 60 } });
+  });
+  afterAll(() => h.close());
+
+  it('fall more than MAX_EVENTS_QUEUED events behind: its subscription is ended, and the gateway lives on', async () => {
+    const token = `Bearer ${await h.issuer.token()}`;
+    const stream = await subscribe(h, 'subscription { paymentUpdated { id } }', {}, token);
+    try {
+      await listening(h, 'payments');
+      const payment = h.seed.payments[0]!;
+      // Never read: 1,100 events would overflow yoga's own queue (1,024), which throws.
+      for (let i = 0; i < 1_100; i++) {
+        h.gateway.pubsub.publish('webhook:payments', { source: 'payments', topic: 'payments', id: `evt_${i}`, type: 'payment.succeeded', payload: { data: { object: payment } }, receivedAt: 0 });
+      }
+      await subscriptionsOpen(h, 'payments', 0);
+      expect(h.logs.some((l) => l.msg?.startsWith('subscription ended: its subscriber fell more than MAX_EVENTS_QUEUED'))).toBe(true);
+      expect((await h.query('{ __typename }')).body.data).toEqual({ __typename: 'Query' });
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('send one inside a batch: refused, and nothing stays subscribed', async () => {
+    const developer = `Bearer ${await h.issuer.token({ scopes: [...DEMO_SCOPES, 'junction:developer'] })}`;
+    const answer = await h.fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: developer },
+      body: JSON.stringify([{ query: 'subscription { paymentUpdated { id } }' }, { query: '{ __typename }' }]),
+    });
+    const body = await answer.json();
+    expect(body[0].errors[0].extensions.code).toBe('NOT_ACCEPTABLE');
+    expect(body[1]).toEqual({ data: { __typename: 'Query' } });
+    await subscriptionsOpen(h, 'payments', 0);
+  });
+
+  it('open one that would cost more than its budget on each event: refused before it starts', async () => {
+    const stream = await subscribe(h, 'subscription { paymentUpdated { customer { payments(first: 50) { edges { node { id } } } } } }', {}, `Bearer ${await h.issuer.token()}`);
+    try {
+      expect((await stream.next()).data.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_TOO_COSTLY', maxCost: 60 });
+      expect(h.gateway.subscriptions().payments).toBeUndefined();
+    } finally {
+      stream.close();
     }
   });
 });

@@ -42,6 +42,16 @@ export function useErrorCatalogue({ mode, logger, requestIds }: ErrorCatalogueOp
     // variable coercion, a plugin, a source): each error leaves with a code from the catalogue,
     // and, in production, a backend's own words only as their first line.
     onResultProcess({ request, result, setResult, resultProcessor, setResultProcessor }) {
+      // A subscription inside a batch: a batch answers once, a stream never ends. Refused, and the
+      // subscription it opened closed (it would hold a listener and the caller's budget forever).
+      if (Array.isArray(result) && result.some((r) => Symbol.asyncIterator in (r as object))) {
+        result = result.map((r) => {
+          if (!(Symbol.asyncIterator in (r as object))) return r;
+          void (r as AsyncIterableIterator<unknown>).return?.();
+          return { errors: [junctionError('NOT_ACCEPTABLE', 'A subscription cannot be part of a batch: send it alone, with Accept: text/event-stream.')] };
+        });
+        setResult(result);
+      }
       if (Symbol.asyncIterator in (result as object)) {
         // A stream (a subscription) to a client that takes none (yoga found no processor for it):
         // a catalogued 406 instead of yoga's empty one, and the subscription it opened is closed.
