@@ -10,7 +10,7 @@ import type { SourceReport } from './composition/byo/report.ts';
 import type { MeshConfig } from './composition/byo/mesh-config.ts';
 import { scopesOf } from '../schema/authorization.ts';
 import { exampleQueryFor } from './example-query.ts';
-import { createWebhookReceiver, type WebhookEndpoint, type WebhookEvent } from './webhooks/receiver.ts';
+import { createWebhookReceiver, webhookEndpointOf, type WebhookEndpoint, type WebhookEvent } from './webhooks/receiver.ts';
 import { createMemoryWebhookStore, type WebhookStore } from './webhooks/store.ts';
 import type { Principal } from '../schema/principal.ts';
 import type { ContractContext } from '../schema/contract.ts';
@@ -115,17 +115,7 @@ export type JunctionPubSub = PubSub<Record<string, [WebhookEvent]>>;
 
 /** Each declared webhook of the sources file, ready for the receiver. */
 export function webhookEndpointsOf(file: MeshConfig): WebhookEndpoint[] {
-  return file.entries.flatMap((entry) => (entry.options.webhooks ?? []).map((hook): WebhookEndpoint => {
-    const { path, pubsubTopic, scheme, secrets, toleranceSec, header, timestampHeader, id, type, url, dedupeTtlSec, streamLength, invalidates } = hook;
-    const verify = scheme === 'hmac'
-      ? { scheme, secrets, ...(header ? { header } : {}), ...(timestampHeader ? { timestampHeader } : {}), ...(toleranceSec ? { toleranceSec } : {}) }
-      : scheme === 'twilio' ? { scheme, secrets } : { scheme, secrets, ...(toleranceSec ? { toleranceSec } : {}) };
-    return {
-      source: entry.name, path, pubsubTopic, verify,
-      ...(id ? { id: Array.isArray(id) ? id : [id] } : {}), ...(type ? { type } : {}), ...(url ? { url } : {}),
-      ...(dedupeTtlSec ? { dedupeTtlSec } : {}), ...(streamLength ? { streamLength } : {}), ...(invalidates ? { invalidates } : {}),
-    };
-  }));
+  return file.entries.flatMap((entry) => (entry.options.webhooks ?? []).map((hook) => webhookEndpointOf(entry.name, hook)));
 }
 
 /** Assembles Junction from its plugins. Opens no port and reads no environment: main.ts does. */

@@ -147,7 +147,7 @@ async function main(): Promise<void> {
   // accepts one new connection per turn (libuv 1.45+), so a client that must open new ones waits
   // for it (BENCHMARKS.md).
   // GraphQL over WebSocket (graphql-transport-ws) on the same /graphql.
-  const closeWebSockets = attachWebSocket(server, gateway);
+  const closeWebSockets = attachWebSocket(server, gateway, { maxPayloadBytes: config.limits.MAX_BODY_BYTES });
   const url = await listen(server, config.port, config.host);
   // Embedded backends that send webhooks send them to this gateway from now on.
   embedded?.attach?.(url);

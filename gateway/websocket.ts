@@ -3,6 +3,7 @@ import type { ExecutionArgs } from 'graphql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Gateway } from './create-gateway.ts';
+import { DEFAULT_LIMITS } from './plugins/limits/limits.ts';
 
 /** What a client may send as `connectionParams`: its credentials, as it would send them over HTTP. */
 interface ConnectionParams {
@@ -26,8 +27,10 @@ function requestOf(params: ConnectionParams | undefined, url: string): Request {
  * plugins as over HTTP (identity, limits, authorization per field and per event, the error
  * catalogue). Returns a function that closes every connection.
  */
-export function attachWebSocket(server: Server, gateway: Pick<Gateway, 'yoga' | 'principalOf'>, path = '/graphql'): () => Promise<void> {
-  const wss = new WebSocketServer({ server, path });
+export function attachWebSocket(server: Server, gateway: Pick<Gateway, 'yoga' | 'principalOf'>, options: { path?: string; maxPayloadBytes?: number } = {}): () => Promise<void> {
+  const { path = '/graphql', maxPayloadBytes = DEFAULT_LIMITS.MAX_BODY_BYTES } = options;
+  // A message is a request body: no larger than MAX_BODY_BYTES (ws's own default is 100 MiB).
+  const wss = new WebSocketServer({ server, path, maxPayload: maxPayloadBytes });
   const { yoga } = gateway;
   const url = `http://junction.invalid${path}`;
   const requests = new WeakMap<object, Request>();
@@ -47,7 +50,7 @@ export function attachWebSocket(server: Server, gateway: Pick<Gateway, 'yoga' | 
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args as ExecutionArgs) as never,
       subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args as ExecutionArgs) as never,
       onSubscribe: async (ctx, _id, params) => {
-        const request = requests.get(ctx) ?? requestOf(ctx.connectionParams as ConnectionParams | undefined, url);
+        const request = requests.get(ctx)!;
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ request, params });
         let document;
         try {

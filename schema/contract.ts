@@ -79,12 +79,8 @@ export type BatchSpec<K = any, V = any> = {
     keyField: string;
     /** Where the list is in the answer (`data` for `{ data: [...] }`). Default: the answer itself. */
     result?: string;
-    /** The field of each item to answer with (`places`), rather than the item itself. */
-    valueField?: string;
     /** Every item with the key, as a list (refunds of a payment), rather than the one item. */
     many?: boolean;
-    /** More arguments sent with every call. */
-    args?: Record<string, unknown>;
   }
   | {
     /** One call for these distinct keys (at most maxBatch), answering each in key order. */

@@ -28,7 +28,7 @@ import { catalogueExecutor } from './byo/source-errors.ts';
 import type { LoadedSource } from './byo/types.ts';
 import type { AdditionalResolverEntry, SourcePolicy, SubscriptionEntry } from './byo/mesh-config.ts';
 import type { ContractContext, SourceEvent } from '../../schema/contract.ts';
-import { evaluateFilter } from './filter-by.ts';
+import { evaluateFilter, readPath } from './filter-by.ts';
 import { wrapTransforms, type MeshTransform } from './transforms.ts';
 import { renameTransforms } from './byo/namespace.ts';
 import { createLinkCache, type LinkCall } from './link-cache.ts';
@@ -386,16 +386,6 @@ export async function composeSources(options: {
   return { schema, context: sdk };
 }
 
-/** A value at a dot path (`data.object`), own properties only. */
-function at(value: unknown, path: string | undefined): unknown {
-  if (path === undefined) return value;
-  let current = value;
-  for (const key of path.split('.')) {
-    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, key)) return undefined;
-    current = (current as Record<string, unknown>)[key];
-  }
-  return current;
-}
 
 /**
  * Mesh's declared subscriptions: each field reads its topic (every verified webhook event published
@@ -412,7 +402,7 @@ function subscriptionResolvers(entries: readonly SubscriptionEntry[], publicTopi
         const { filter } = entry;
         return (context as ContractContext).subscribe(entry.pubsubTopic, filter ? (event) => Boolean(evaluateFilter(filter, { root: event.payload, args })) : undefined);
       },
-      resolve: (event) => at((event as SourceEvent).payload, entry.result),
+      resolve: (event) => (entry.result === undefined ? (event as SourceEvent).payload : readPath((event as SourceEvent).payload, entry.result.split('.'))),
     };
   }
   return entries.length > 0 ? { Subscription: fields } as IResolvers : {};

@@ -115,7 +115,7 @@ export function parseFilter(source: string): FilterExpression {
 }
 
 /** A path's value; own properties only, so `__proto__` or `constructor` read nothing. */
-function read(value: unknown, keys: readonly (string | number)[]): unknown {
+export function readPath(value: unknown, keys: readonly (string | number)[]): unknown {
   let current = value;
   for (const key of keys) {
     if (current === null || typeof current !== 'object' || !Object.hasOwn(current, key)) return undefined;
@@ -132,7 +132,7 @@ export function evaluateFilter(expression: FilterExpression, scope: { root: unkn
     case 'literal':
       return expression.value;
     case 'path':
-      return read(scope[expression.root], expression.keys);
+      return readPath(scope[expression.root], expression.keys);
     case 'not':
       return !evaluateFilter(expression.operand, scope);
     case 'binary': {

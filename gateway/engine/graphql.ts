@@ -94,7 +94,8 @@ function asGraphQLError(error: unknown): GraphQLError {
   });
 }
 
-function firstField(document: DocumentNode): string | undefined {
+/** The name of the first root field of a document's operation: the name its calls are counted by. */
+export function firstField(document: DocumentNode): string | undefined {
   const ast = getOperationAST(document);
   const first = ast?.selectionSet.selections[0];
   return first?.kind === 'Field' ? first.name.value : undefined;

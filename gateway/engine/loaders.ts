@@ -66,16 +66,15 @@ export function createLoaders(
 /** The batch function a spec declares: its code, or one call of `operation` with every key in `keysArg`. */
 function batchOf(spec: BatchSpec, source: SourceOperations, empty: unknown): (keys: readonly unknown[]) => Promise<unknown[]> {
   if ('load' in spec) return async (keys) => [...(await spec.load(keys, source))];
-  const { operation, keysArg, keyField, result, valueField, many, args } = spec;
+  const { operation, keysArg, keyField, result, many } = spec;
   return async (keys) => {
-    const answer = await source.call<Record<string, unknown> | unknown[]>(operation, { ...args, [keysArg]: keys });
+    const answer = await source.call<Record<string, unknown> | unknown[]>(operation, { [keysArg]: keys });
     const list = result === undefined ? answer : (answer as Record<string, unknown> | null)?.[result];
     if (!Array.isArray(list)) {
       throw new UpstreamError(`${source.name} answered ${operation} with a body of the wrong shape`, { source: source.name, operation, failure: 'bad_response' });
     }
     const keyOf = (item: Record<string, unknown>) => item?.[keyField];
-    const valueOf = (item: unknown) => (valueField === undefined || item == null ? item : (item as Record<string, unknown>)[valueField]);
-    if (many) return groupByKeys(keys, list, keyOf).map((items) => items.map(valueOf));
-    return orderByKeys(keys, list, keyOf).map((item) => (item == null ? empty : valueOf(item) ?? empty));
+    if (many) return groupByKeys(keys, list, keyOf);
+    return orderByKeys(keys, list, keyOf).map((item) => item ?? empty);
   };
 }

@@ -2,6 +2,7 @@ import { parse, type DocumentNode, type GraphQLFieldResolver } from 'graphql';
 import type { SourceOperations } from '../../schema/contract.ts';
 import type { LoadedSource } from '../composition/byo/types.ts';
 import { UpstreamError } from '../upstream/upstream-error.ts';
+import { firstField } from './graphql.ts';
 
 /** What a contract's resolvers reach a source through, bound to one request's context. */
 export type OperationsFor = (context: object) => SourceOperations;
@@ -18,14 +19,16 @@ export function sourceOperations(source: LoadedSource): OperationsFor {
   for (const root of roots) {
     for (const field of Object.values(root?.getFields() ?? {})) if (field.resolve) resolvers.set(field.name, field.resolve);
   }
-  const documents = new Map<string, DocumentNode>();
+  // Each document parsed once, with the name its calls are counted by (its first root field).
+  const documents = new Map<string, { document: DocumentNode; operation: string }>();
   const documentOf = (text: string) => {
-    let document = documents.get(text);
-    if (!document) {
-      document = parse(text);
-      documents.set(text, document);
+    let parsed = documents.get(text);
+    if (!parsed) {
+      const document = parse(text);
+      parsed = { document, operation: firstField(document) ?? 'graphql' };
+      documents.set(text, parsed);
     }
-    return document;
+    return parsed;
   };
   const { name, executor } = source;
   return (context) => ({
@@ -37,9 +40,9 @@ export function sourceOperations(source: LoadedSource): OperationsFor {
     },
     async request<T>(document: string, variables: Record<string, unknown> = {}) {
       if (!executor) throw new Error(`source ${name} is not a GraphQL source: use call()`);
-      const result = await executor({ document: documentOf(document), variables, context });
+      const { document: parsed, operation } = documentOf(document);
+      const result = await executor({ document: parsed, variables, context });
       if (!('data' in result) && !('errors' in result)) throw new Error(`source ${name} answered a document with a stream`);
-      const operation = firstField(documentOf(document)) ?? 'graphql';
       const first = result.errors?.[0];
       if (first) {
         const code = first.extensions?.code;
@@ -53,13 +56,4 @@ export function sourceOperations(source: LoadedSource): OperationsFor {
       return result.data as T;
     },
   });
-}
-
-function firstField(document: DocumentNode): string | undefined {
-  for (const definition of document.definitions) {
-    if (definition.kind !== 'OperationDefinition') continue;
-    const first = definition.selectionSet.selections[0];
-    return first?.kind === 'Field' ? first.name.value : undefined;
-  }
-  return undefined;
 }

@@ -43,17 +43,6 @@ export interface EntityCacheOptions {
   now?: () => number;
 }
 
-/** How long each kind of entity is kept: slow-changing, paid-for look-ups longest. */
-/** How long public entities are kept past their TTL, to be served stale while their backend is down. */
-export const ENTITY_STALE_MS = 3_600_000;
-
-export const ENTITY_TTL_MS = Object.freeze({
-  customer: 60_000,
-  merchant: 300_000,
-  geocode: 86_400_000,
-  place: 86_400_000,
-});
-
 export function createEntityCache({ store, onHit, onStale, now = () => performance.now() }: EntityCacheOptions): EntityCache {
   // Per instance, per namespace: keys being fetched now, by cache key.
   const inFlight = new Map<string, Promise<unknown>>();

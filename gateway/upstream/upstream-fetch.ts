@@ -375,8 +375,3 @@ function networkError(
     source, operation, failure: 'unreachable', cause,
   });
 }
-
-/** Joins a base URL and a path without doubling or dropping slashes. */
-export function joinUrl(base: string, path: string): string {
-  return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
-}

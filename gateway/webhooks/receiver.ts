@@ -1,9 +1,11 @@
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { junctionError, type ErrorCode } from '../errors.ts';
-import { verifyWebhook, type WebhookConfig, type WebhookRefusal } from './signatures.ts';
+import { DEFAULT_TOLERANCE_SEC, verifyWebhook, webhookConfigProblems, type WebhookConfig, type WebhookRefusal } from './signatures.ts';
+import type { WebhookEntry } from '../composition/byo/mesh-config.ts';
 import type { WebhookStore } from './store.ts';
 import type { SourceEvent } from '../../schema/contract.ts';
+import { readPath } from '../composition/filter-by.ts';
 
 /** How long an event id is remembered, in seconds: Stripe retries for 3 days, the longest of the providers. */
 export const DEFAULT_DEDUPE_TTL_SEC = 259_200;
@@ -28,6 +30,34 @@ export interface WebhookEndpoint {
   streamLength?: number;
   /** Entity tags the event makes stale (`Payment:{data.object.id}`), dropped from the caches once it is kept. */
   invalidates?: readonly string[];
+}
+
+/** A webhook as its source's entry declares it (`webhooks:` in the sources file), for the receiver. */
+export function webhookEndpointOf(source: string, hook: WebhookEntry): WebhookEndpoint {
+  const { path, pubsubTopic, scheme, secrets, toleranceSec, header, timestampHeader, id, type, url, dedupeTtlSec, streamLength, invalidates } = hook;
+  const verify: WebhookConfig = scheme === 'hmac'
+    ? { scheme, secrets, ...(header ? { header } : {}), ...(timestampHeader ? { timestampHeader } : {}), ...(toleranceSec ? { toleranceSec } : {}) }
+    : scheme === 'twilio' ? { scheme, secrets } : { scheme, secrets, ...(toleranceSec ? { toleranceSec } : {}) };
+  return {
+    source, path, pubsubTopic, verify,
+    ...(id ? { id: Array.isArray(id) ? id : [id] } : {}), ...(type ? { type } : {}), ...(url ? { url } : {}),
+    ...(dedupeTtlSec ? { dedupeTtlSec } : {}), ...(streamLength ? { streamLength } : {}), ...(invalidates ? { invalidates } : {}),
+  };
+}
+
+/**
+ * What is wrong with a webhook's settings, said at start: a secret its scheme cannot use (a
+ * Standard Webhooks secret that is not base64, a private key where the public one belongs), and
+ * a memory of ids shorter than the signature's tolerance (a captured delivery could be replayed,
+ * signature still valid, once its id is forgotten).
+ */
+export function webhookProblems(hook: WebhookEntry): string[] {
+  const problems = webhookConfigProblems(webhookEndpointOf('', hook).verify);
+  const tolerance = hook.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
+  if (hook.dedupeTtlSec !== undefined && hook.scheme !== 'twilio' && hook.dedupeTtlSec < tolerance) {
+    problems.push(`dedupeTtlSec (${hook.dedupeTtlSec}) is shorter than the signature's tolerance (${tolerance} s): a captured delivery could be replayed once its id is forgotten`);
+  }
+  return problems;
 }
 
 /** What is published on the topic, and kept in its stream: the contract's SourceEvent. */
@@ -64,14 +94,8 @@ const DEFAULT_FIELDS: Record<WebhookConfig['scheme'], { id: readonly string[]; t
   hmac: { id: ['id'], type: 'type' },
 };
 
-function fieldOf(payload: unknown, path: string): unknown {
-  let value: unknown = payload;
-  for (const part of path.split('.')) {
-    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, part)) return undefined;
-    value = (value as Record<string, unknown>)[part];
-  }
-  return value;
-}
+/** A dot path's value in a payload (own properties only). */
+const fieldOf = (payload: unknown, path: string): unknown => readPath(payload, path.split('.'));
 
 /** The body as the provider sent it: JSON, or a form (Twilio). */
 function parsePayload(body: Uint8Array, contentType: string): unknown {
@@ -121,74 +145,78 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
     logger.warn({ source: endpoint.source, path: endpoint.path, outcome }, 'webhook delivery refused');
   };
 
+  type Delivery = Parameters<NonNullable<Plugin['onRequest']>>[0];
+  const receive = async (endpoint: WebhookEndpoint, { request, endResponse, fetchAPI }: Delivery) => {
+    const answer = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+      endResponse(new fetchAPI.Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } }));
+    const refuse = (code: ErrorCode, message: string, outcome: WebhookOutcome, extensions: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
+      count(endpoint, outcome);
+      if (outcome !== 'unavailable' && outcome !== 'in_progress') warn(endpoint, outcome);
+      const error = junctionError(code, message, { extensions });
+      const status = (error.extensions.http as { status?: number } | undefined)?.status ?? 400;
+      return answer(status, { errors: [{ message: error.message, extensions: { code, ...extensions } }] }, headers);
+    };
+    if (request.method !== 'POST') {
+      return refuse('METHOD_NOT_ALLOWED', `A webhook is delivered with POST; this request is ${request.method}.`, 'invalid_payload', {}, { allow: 'POST' });
+    }
+    const body = await readBody(request, maxBodyBytes);
+    if (!body) return refuse('PAYLOAD_TOO_LARGE', `The delivery is over ${maxBodyBytes} bytes.`, 'too_large');
+    const verified = verifyWebhook(endpoint.verify, { headers: request.headers, body, url: endpoint.url ?? request.url }, now);
+    if (!verified.ok) {
+      return refuse('WEBHOOK_SIGNATURE_INVALID', 'The delivery\'s signature does not verify.', `refused_${verified.reason}`, { reason: verified.reason });
+    }
+    let payload: unknown;
+    try {
+      payload = parsePayload(body, (request.headers.get('content-type') ?? '').toLowerCase());
+    } catch {
+      return refuse('WEBHOOK_PAYLOAD_INVALID', 'The delivery is neither JSON nor a form.', 'invalid_payload');
+    }
+    // Slack checks a new endpoint with a signed challenge, answered and never published.
+    if (endpoint.verify.scheme === 'slack' && fieldOf(payload, 'type') === 'url_verification') {
+      count(endpoint, 'challenge');
+      return answer(200, { challenge: fieldOf(payload, 'challenge') });
+    }
+    const defaults = DEFAULT_FIELDS[endpoint.verify.scheme];
+    const idFields = endpoint.id ?? defaults.id;
+    const parts = idFields.map((field) => fieldOf(payload, field));
+    const id = verified.id ?? (parts.length > 0 && parts.every((p) => typeof p === 'string' && p !== '') ? parts.join(':') : undefined);
+    if (id === undefined || id.length > 255) {
+      return refuse('WEBHOOK_PAYLOAD_INVALID', `The delivery has no event id (${idFields.join(', ') || 'webhook-id'}).`, 'invalid_payload');
+    }
+    const type = fieldOf(payload, endpoint.type ?? defaults.type);
+    const event: WebhookEvent = { source: endpoint.source, topic: endpoint.pubsubTopic, id, type: typeof type === 'string' ? type : null, payload, receivedAt: now() };
+    try {
+      const claim = await store.claim(endpoint.pubsubTopic, id);
+      if (claim === 'kept') {
+        count(endpoint, 'duplicate');
+        return answer(200, { received: true, duplicate: true });
+      }
+      // Another delivery of it is being kept now and may yet fail: not acknowledged, so the
+      // provider retries, and a retry after it was kept is a duplicate.
+      if (claim === 'pending') return refuse('WEBHOOK_IN_PROGRESS', 'Another delivery of this event is being taken; retry later.', 'in_progress', {}, { 'retry-after': '1' });
+      await store.append(endpoint.pubsubTopic, JSON.stringify(event), endpoint.streamLength ?? DEFAULT_STREAM_LENGTH);
+      await store.confirm(endpoint.pubsubTopic, id, endpoint.dedupeTtlSec ?? DEFAULT_DEDUPE_TTL_SEC);
+    } catch (err) {
+      // Not kept, so not acknowledged: the provider's retry brings it again. The claim is given
+      // back (and lapses by itself within PENDING_TTL_SEC if the store cannot be told).
+      await store.release(endpoint.pubsubTopic, id).catch(() => undefined);
+      logger.warn({ source: endpoint.source, path: endpoint.path, err: (err as Error).message }, 'webhook store unavailable; delivery refused for the provider to retry');
+      return refuse('WEBHOOK_UNAVAILABLE', 'The delivery could not be kept; retry later.', 'unavailable', {}, { 'retry-after': '5' });
+    }
+    // Before subscribers hear of it, so that one who asks again right away never reads the old state.
+    const stale = tagsOf(endpoint.invalidates ?? [], payload);
+    if (invalidate && stale.length > 0) {
+      await invalidate(stale).catch((err: unknown) => logger.warn({ source: endpoint.source, err: (err as Error).message }, 'webhook: cache invalidation failed'));
+    }
+    publish(endpoint.pubsubTopic, event);
+    count(endpoint, 'accepted');
+    return answer(200, { received: true });
+  };
   const plugin: Plugin = {
-    async onRequest({ url, request, endResponse, fetchAPI }) {
-      const endpoint = byPath.get(url.pathname);
-      if (!endpoint) return;
-      const answer = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-        endResponse(new fetchAPI.Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } }));
-      const refuse = (code: ErrorCode, message: string, outcome: WebhookOutcome, extensions: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
-        count(endpoint, outcome);
-        if (outcome !== 'unavailable' && outcome !== 'in_progress') warn(endpoint, outcome);
-        const error = junctionError(code, message, { extensions });
-        const status = (error.extensions.http as { status?: number } | undefined)?.status ?? 400;
-        return answer(status, { errors: [{ message: error.message, extensions: { code, ...extensions } }] }, headers);
-      };
-      if (request.method !== 'POST') {
-        return refuse('METHOD_NOT_ALLOWED', `A webhook is delivered with POST; this request is ${request.method}.`, 'invalid_payload', {}, { allow: 'POST' });
-      }
-      const body = await readBody(request, maxBodyBytes);
-      if (!body) return refuse('PAYLOAD_TOO_LARGE', `The delivery is over ${maxBodyBytes} bytes.`, 'too_large');
-      const verified = verifyWebhook(endpoint.verify, { headers: request.headers, body, url: endpoint.url ?? request.url }, now);
-      if (!verified.ok) {
-        return refuse('WEBHOOK_SIGNATURE_INVALID', 'The delivery\'s signature does not verify.', `refused_${verified.reason}`, { reason: verified.reason });
-      }
-      let payload: unknown;
-      try {
-        payload = parsePayload(body, (request.headers.get('content-type') ?? '').toLowerCase());
-      } catch {
-        return refuse('WEBHOOK_PAYLOAD_INVALID', 'The delivery is neither JSON nor a form.', 'invalid_payload');
-      }
-      // Slack checks a new endpoint with a signed challenge, answered and never published.
-      if (endpoint.verify.scheme === 'slack' && fieldOf(payload, 'type') === 'url_verification') {
-        count(endpoint, 'challenge');
-        return answer(200, { challenge: fieldOf(payload, 'challenge') });
-      }
-      const defaults = DEFAULT_FIELDS[endpoint.verify.scheme];
-      const idFields = endpoint.id ?? defaults.id;
-      const parts = idFields.map((field) => fieldOf(payload, field));
-      const id = verified.id ?? (parts.length > 0 && parts.every((p) => typeof p === 'string' && p !== '') ? parts.join(':') : undefined);
-      if (id === undefined || id.length > 255) {
-        return refuse('WEBHOOK_PAYLOAD_INVALID', `The delivery has no event id (${idFields.join(', ') || 'webhook-id'}).`, 'invalid_payload');
-      }
-      const type = fieldOf(payload, endpoint.type ?? defaults.type);
-      const event: WebhookEvent = { source: endpoint.source, topic: endpoint.pubsubTopic, id, type: typeof type === 'string' ? type : null, payload, receivedAt: now() };
-      try {
-        const claim = await store.claim(endpoint.pubsubTopic, id);
-        if (claim === 'kept') {
-          count(endpoint, 'duplicate');
-          return answer(200, { received: true, duplicate: true });
-        }
-        // Another delivery of it is being kept now and may yet fail: not acknowledged, so the
-        // provider retries, and a retry after it was kept is a duplicate.
-        if (claim === 'pending') return refuse('WEBHOOK_IN_PROGRESS', 'Another delivery of this event is being taken; retry later.', 'in_progress', {}, { 'retry-after': '1' });
-        await store.append(endpoint.pubsubTopic, JSON.stringify(event), endpoint.streamLength ?? DEFAULT_STREAM_LENGTH);
-        await store.confirm(endpoint.pubsubTopic, id, endpoint.dedupeTtlSec ?? DEFAULT_DEDUPE_TTL_SEC);
-      } catch (err) {
-        // Not kept, so not acknowledged: the provider's retry brings it again. The claim is given
-        // back (and lapses by itself within PENDING_TTL_SEC if the store cannot be told).
-        await store.release(endpoint.pubsubTopic, id).catch(() => undefined);
-        logger.warn({ source: endpoint.source, path: endpoint.path, err: (err as Error).message }, 'webhook store unavailable; delivery refused for the provider to retry');
-        return refuse('WEBHOOK_UNAVAILABLE', 'The delivery could not be kept; retry later.', 'unavailable', {}, { 'retry-after': '5' });
-      }
-      // Before subscribers hear of it, so that one who asks again right away never reads the old state.
-      const stale = tagsOf(endpoint.invalidates ?? [], payload);
-      if (invalidate && stale.length > 0) {
-        await invalidate(stale).catch((err: unknown) => logger.warn({ source: endpoint.source, err: (err as Error).message }, 'webhook: cache invalidation failed'));
-      }
-      publish(endpoint.pubsubTopic, event);
-      count(endpoint, 'accepted');
-      return answer(200, { received: true });
+    // Synchronous for every other request: only a webhook's own path goes on to be read.
+    onRequest(payload) {
+      const endpoint = byPath.get(payload.url.pathname);
+      return endpoint ? receive(endpoint, payload) : undefined;
     },
   };
   return { plugin, stats: () => Object.fromEntries([...counts].map(([path, entry]) => [path, { ...entry }])) };

@@ -320,6 +320,16 @@ describe('a claim whose event could not be kept, and whose release was lost', ()
 describe('webhooks in the sources file', () => {
   const entry = (webhooks: string) => offlineGraphqlSource('shop', `        webhooks:\n${webhooks}`);
 
+  it('refuses at start a secret its scheme cannot use, and a memory of ids shorter than the signature\'s tolerance', () => {
+    const file = writeSourcesFile(entry(`          - { path: /hooks/a, scheme: standard, secrets: [whsk_not-a-public-key], pubsubTopic: a }
+          - { path: /hooks/b, scheme: stripe, secrets: [whsec_x], pubsubTopic: b, dedupeTtlSec: 60 }
+`));
+    expect(sourcesFileProblems(file, {})).toEqual([
+      'sources (shop).webhooks[0]: secret 1 is a whsk_ private key: configure its whpk_ public key',
+      'sources (shop).webhooks[1]: dedupeTtlSec (60) is shorter than the signature\'s tolerance (300 s): a captured delivery could be replayed once its id is forgotten',
+    ]);
+  });
+
   it('refuses a path the gateway answers itself, a path used twice, and a first secret that is not set', () => {
     const file = writeSourcesFile(entry(`          - { path: /graphql, scheme: stripe, secrets: [s], pubsubTopic: a }
           - { path: /hooks/shop, scheme: hmac, secrets: ['{env.SHOP_SECRET}'], pubsubTopic: b }

@@ -1,3 +1,4 @@
+import { webhookProblems } from '../../webhooks/receiver.ts';
 import { parseFilter, type FilterExpression } from '../filter-by.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -68,7 +69,6 @@ const quota = z
     maxQueue: int().min(0).max(10_000).optional(),
   })
   .optional();
-export type SourceQuota = NonNullable<z.infer<typeof quota>>;
 /** Most keys in one batched call of a declared link into this source; more are split. Default 100. */
 const batchSize = int().min(1).max(10_000).optional();
 const auth = authSchema.optional();
@@ -486,6 +486,7 @@ export function readMeshConfig(file: string, env: Record<string, string | undefi
       const other = webhookPaths.get(hook.path);
       if (other) problems.push(`${where}: ${hook.path} is also a webhook of ${other}`);
       webhookPaths.set(hook.path, entry.name);
+      for (const problem of webhookProblems(hook)) problems.push(`sources (${entry.name}).webhooks[${i}]: ${problem}`);
     }
   }
   const typeDefs = readTypeDefs(parsed.additionalTypeDefs, baseDir, problems);

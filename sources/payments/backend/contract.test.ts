@@ -3,7 +3,7 @@ import { createSeed, SEED_EPOCH, type PaymentRecord } from '../../demo/seed.ts';
 import type { DemoBackend } from '../../demo/server.ts';
 import { startPaymentsBackend } from './backend.ts';
 import { createResponseValidator, loadPaymentsSpec, queryParameterNames, specOperations } from './openapi-validator.ts';
-import { armFault, readStats, resetStats, send, type Answer, type Request } from './test-http.ts';
+import { armFault, readStats, resetBackend, send, type Answer, type Request } from './test-http.ts';
 
 const seed = createSeed();
 const spec = loadPaymentsSpec();
@@ -198,7 +198,7 @@ describe('payments backend batching and pagination', () => {
   });
 
   it('counts an ids= batch of 5 payments as one listPayments request with batch size 5', async () => {
-    await resetStats(backend.url);
+    await resetBackend(backend.url);
     const ids = seed.payments.slice(0, 4).map((p) => p.id).concat('pay_missing');
     const answer = await send(backend.url, { path: `/v1/payments?ids=${ids.join(',')}` });
     expect(answer.body.data.map((p: PaymentRecord) => p.id).sort()).toEqual(ids.slice(0, 4).sort());
@@ -207,7 +207,7 @@ describe('payments backend batching and pagination', () => {
   });
 
   it('counts a payment= refunds batch as one listRefunds request and returns every refund of those payments', async () => {
-    await resetStats(backend.url);
+    await resetBackend(backend.url);
     const paymentIds = refundedPaymentIds.slice(0, 7);
     const answer = await send(backend.url, { path: `/v1/refunds?payment=${paymentIds.join(',')}` });
     const expected = seed.refunds.filter((r) => paymentIds.includes(r.payment)).map((r) => r.id).sort();
@@ -216,7 +216,7 @@ describe('payments backend batching and pagination', () => {
   });
 
   it('walks all 1000 seed payments exactly once, newest first, in 10 pages of 100', async () => {
-    await resetStats(backend.url);
+    await resetBackend(backend.url);
     const seen: PaymentRecord[] = [];
     let after: string | undefined;
     let pages = 0;
@@ -274,7 +274,7 @@ describe('payments backend idempotency', () => {
     const other = seed.customers[5]!;
     const listing = `/v1/payments?customer=${other.id}&limit=100`;
     const before = (await send(backend.url, { path: listing })).body.data as PaymentRecord[];
-    await resetStats(backend.url);
+    await resetBackend(backend.url);
     const create = { method: 'POST' as const, path: '/v1/payments',
       form: { customer: other.id, merchant: merchant.id, amount: '4200', currency: 'eur' } };
     const first = await send(backend.url, create, { 'idempotency-key': 'order-7731' });

@@ -3,7 +3,7 @@ import { createSeed } from '../../demo/seed.ts';
 import type { DemoBackend } from '../../demo/server.ts';
 import { startPaymentsBackend } from './backend.ts';
 import { MAX_BODY_BYTES } from './body.ts';
-import { armFault, readStats, resetStats, send } from './test-http.ts';
+import { armFault, readStats, resetBackend, send } from './test-http.ts';
 
 const seed = createSeed();
 const customer = seed.customers[0]!;
@@ -20,7 +20,7 @@ describe('payments backend HTTP surface', () => {
   });
 
   it('answers the GET / and GET /v1 probes with 200 {service:"payments"} and does not count them', async () => {
-    await resetStats(backend.url);
+    await resetBackend(backend.url);
     for (const path of ['/', '/v1']) {
       const answer = await send(backend.url, { path });
       expect(answer.status).toBe(200);
@@ -51,7 +51,7 @@ describe('payments backend HTTP surface', () => {
   });
 
   it('answers 400 parameter_invalid with param ids for 101 ids in one batch, and counts it with batch size 101', async () => {
-    await resetStats(backend.url);
+    await resetBackend(backend.url);
     const ids = Array.from({ length: 101 }, (_, i) => `pay_${i}`).join(',');
     const answer = await send(backend.url, { path: `/v1/payments?ids=${ids}` });
     expect(answer.status).toBe(400);
@@ -68,7 +68,7 @@ describe('payments backend HTTP surface', () => {
   });
 
   it('answers 404 resource_missing for an unknown route and does not count it', async () => {
-    await resetStats(backend.url);
+    await resetBackend(backend.url);
     const answer = await send(backend.url, { path: '/v1/charges' });
     expect(answer.status).toBe(404);
     expect(answer.body.error).toEqual({
@@ -137,7 +137,7 @@ describe('payments backend HTTP surface', () => {
   });
 
   it('counts a failed injected call and an armed count of 2 fails exactly two calls', async () => {
-    await resetStats(backend.url);
+    await resetBackend(backend.url);
     await armFault(backend.url, 'getCustomer', 2);
     const statuses: number[] = [];
     for (let i = 0; i < 3; i++) statuses.push((await send(backend.url, { path: `/v1/customers/${customer.id}` })).status);

@@ -1,5 +1,4 @@
 import { DEMO_HEADERS } from '../../demo/credentials.ts';
-import type { StatsSnapshot } from '../../demo/stats.ts';
 
 /**
  * Small HTTP helpers for the payments tests: they drive the real HTTP surface with fetch,
@@ -39,17 +38,4 @@ export async function send(base: string, request: Request, headers: Record<strin
   return { status: response.status, headers: response.headers, body: text === '' ? undefined : JSON.parse(text) };
 }
 
-export async function readStats(base: string): Promise<StatsSnapshot> {
-  return (await fetch(`${base}/_stats`)).json() as Promise<StatsSnapshot>;
-}
-
-export async function resetStats(base: string): Promise<void> {
-  await (await fetch(`${base}/_stats/reset`, { method: 'POST' })).arrayBuffer();
-}
-
-/** Makes the next `count` calls of `operation` fail with an injected fault. */
-export async function armFault(base: string, operation: string, count = 1): Promise<void> {
-  const response = await fetch(`${base}/_faults`, { method: 'POST', body: JSON.stringify({ operation, count }) });
-  if (response.status !== 200) throw new Error(`arming ${operation} failed: ${response.status}`);
-  await response.arrayBuffer();
-}
+export { armFault, readStats, resetBackend } from '../../demo/test-surface.ts';

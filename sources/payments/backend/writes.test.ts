@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSeed, SEED_EPOCH } from '../../demo/seed.ts';
 import type { DemoBackend } from '../../demo/server.ts';
 import { startPaymentsBackend } from './backend.ts';
-import { readStats, resetStats, send, type Request } from './test-http.ts';
+import { readStats, resetBackend, send, type Request } from './test-http.ts';
 
 const seed = createSeed();
 const customer = seed.customers[3]!;
@@ -101,7 +101,7 @@ describe('payments backend Idempotency-Key', () => {
 
   it('creates one refund for two requests with the same key, and counts both', async () => {
     const payment = fresh[2]!;
-    await resetStats(backend.url);
+    await resetBackend(backend.url);
     const first = await send(backend.url, refund({ payment: payment.id, amount: '50' }), { 'idempotency-key': 'rf-1' });
     const second = await send(backend.url, refund({ payment: payment.id, amount: '50' }), { 'idempotency-key': 'rf-1' });
     expect(second.body).toEqual(first.body);
