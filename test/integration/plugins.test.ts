@@ -22,8 +22,12 @@ describe('plugins: one mechanism for Junction\'s own and a deployment\'s', () =>
   it('createGateway({ plugins }) runs them after Junction\'s own, before the error catalogue', async () => {
     const calls: string[] = [];
     const mine: Plugin = {
+      // Its context is built after Junction's own plugins have built theirs: the caller is known.
+      onContextBuilding({ context }) {
+        calls.push(`context:${(context as { principal?: { id: string } }).principal?.id}`);
+      },
       onExecute({ args }) {
-        calls.push(`${getOperationAST(args.document)?.name?.value}:${typeof (args.contextValue as { principal?: unknown }).principal}`);
+        calls.push(`execute:${getOperationAST(args.document)?.name?.value}`);
       },
     };
     const h = await startHarness({ plugins: [mine] });
@@ -31,7 +35,7 @@ describe('plugins: one mechanism for Junction\'s own and a deployment\'s', () =>
       const answer = await h.query(Q, { id: h.seed.merchants[0]!.id });
       expect(answer.body.data).toEqual({ merchant: { name: h.seed.merchants[0]!.name } });
       // It saw the request after identity was established (the caller is on the context).
-      expect(calls).toEqual(['Merchant:object']);
+      expect(calls).toEqual(['context:user-1', 'execute:Merchant']);
     } finally {
       await h.close();
     }

@@ -122,7 +122,7 @@ describe('paymentUpdated over Server-Sent Events', () => {
         customer: {
           name: customer.name,
           address: { location: place.location },
-          messages: expect.any(Array),
+          messages: [{ body: expect.any(String) }],
         },
       });
     } finally {

@@ -192,19 +192,23 @@ describe('the demo payments backend pushes', () => {
 });
 
 describe('a webhook makes the cached answers it touches stale', () => {
-  it('after payment.refunded the next read of that payment reaches the backend again; before it, the cache answers', async () => {
+  it('after payment.refunded the next read of that payment reaches the backend again; another payment\'s stays cached', async () => {
     const h = await startHarness({ cacheStore: createMemoryStore() });
     try {
-      const payment = h.seed.payments[0]!;
+      const [payment, other] = [h.seed.payments[0]!, h.seed.payments[1]!];
       const Q = 'query($id: ID!) { payment(id: $id) { id status } }';
       await h.query(Q, { id: payment.id });
+      await h.query(Q, { id: other.id });
       await h.resetStats();
       await h.query(Q, { id: payment.id });
       expect((await h.stats()).payments.total).toBe(0);
-      const { body } = { body: JSON.stringify({ id: `evt_${randomBytes(6).toString('hex')}`, object: 'event', type: 'payment.refunded', data: { object: { ...payment, status: 'refunded' } } }) };
+      const body = JSON.stringify({ id: `evt_${randomBytes(6).toString('hex')}`, object: 'event', type: 'payment.refunded', data: { object: { ...payment, status: 'refunded' } } });
       expect((await deliver(h, body, { 'stripe-signature': stripeSignature(h.credentials.payments.webhookSecret, body) })).status).toBe(200);
       await h.query(Q, { id: payment.id });
+      await h.query(Q, { id: other.id });
+      // Only the payment the event named: the other one's answer is still the cache's.
       expect((await h.stats()).payments.operations).toEqual({ listPayments: 1 });
+      expect((await h.stats()).payments.batchSizes.listPayments).toEqual([1]);
     } finally {
       await h.close();
     }
@@ -237,7 +241,13 @@ describe('webhooks over Redis: two instances, one Redis', () => {
     const onA = listen(a.gateway.pubsub);
     const onB = listen(b.gateway.pubsub);
     const second = listen(b.gateway.pubsub);
-    await new Promise((resolve) => setTimeout(resolve, 50)); // SUBSCRIBE reaches Redis
+    // Both instances' SUBSCRIBE has reached Redis (the listeners register on their first read).
+    const until = Date.now() + 5_000;
+    const subscribed = async () => Number(((await redis.pubsub('NUMSUB', TOPIC)) as [string, number])[1]);
+    while ((await subscribed()) < 2) {
+      if (Date.now() > until) throw new Error('the instances did not subscribe');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     const { id, body } = stripeEvent();
     const signature = stripeSignature(sharedEnv.PAYMENTS_WEBHOOK_SECRET, body);
     expect(await (await deliver(a, body, { 'stripe-signature': signature })).json()).toEqual({ received: true });

@@ -49,7 +49,12 @@ describe('the error catalogue', () => {
     for (const failure of ['unreachable', 'timeout', 'bad_response', 'throttled', 'http', 'rejected'] as const) {
       const error = fromUpstreamError(upstream(failure, failure === 'http' ? { status: 503 } : {}));
       expect(fits(error.extensions.code as keyof typeof ERROR_CATALOGUE, error.message), `${failure}: ${error.message}`).toBe(true);
+      // Filled in: no placeholder is left in what a client reads.
+      expect(error.message).not.toMatch(/\{[^}]*\}/);
     }
+    expect(fromUpstreamError(upstream('unreachable')).message).toBe('The payments service could not be reached.');
+    expect(fromUpstreamError(upstream('throttled')).message).toBe('The payments service is at its rate limit; retry in 1 s.');
+    expect(fromUpstreamError(upstream('http', { status: 503 })).message).toBe('The payments service failed to answer getPayment.');
   });
 
   it('maps each kind of upstream failure to its code, keeping the backend\'s own code', () => {
