@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createPubSub, createYoga, type Plugin, type PubSub, type YogaServerInstance } from 'graphql-yoga';
+import { createPubSub, createYoga, type Plugin, type PubSub, type PubSubEventTarget, type YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
@@ -78,8 +78,8 @@ export interface GatewayOptions {
   plugins?: readonly Plugin[];
   /** Where webhook deliveries are deduplicated and kept (Redis when main.ts has one). Default: this process's memory. */
   webhookStore?: WebhookStore;
-  /** Where events are published for subscribers (across instances with Redis). Default: this process. */
-  pubsub?: JunctionPubSub;
+  /** Where events are published for subscribers (across instances: Redis's event target). Default: this process's. */
+  eventTarget?: JunctionEventTarget;
   /**
    * Sample the event loop to take fewer requests while the CPU is saturated (default true). Tests
    * turn it off so that a busy test machine never sheds their requests, and feed samples by hand.
@@ -112,6 +112,7 @@ export interface Gateway {
 
 /** Topics carry events of the webhooks declared in the sources file. */
 export type JunctionPubSub = PubSub<Record<string, [WebhookEvent]>>;
+export type JunctionEventTarget = PubSubEventTarget<Record<string, [WebhookEvent]>>;
 
 /** Each declared webhook of the sources file, ready for the receiver. */
 export function webhookEndpointsOf(file: MeshConfig): WebhookEndpoint[] {
@@ -169,7 +170,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const allBreakers = () => Object.fromEntries(runtimes.map((runtime) => [runtime.name, runtime.breaker()]));
   const invalidate = cacheStore ? (tags: readonly string[]) => cacheStore.invalidateTags(tags) : async () => undefined;
-  const pubsub: JunctionPubSub = options.pubsub ?? createPubSub();
+  const eventTarget: JunctionEventTarget = options.eventTarget ?? new EventTarget() as JunctionEventTarget;
+  const pubsub: JunctionPubSub = createPubSub({ eventTarget });
   /** Subscriptions open on this instance, by topic, and by caller. */
   const listening = new Map<string, number>();
   const subscribers = new Map<string, number>();
@@ -276,7 +278,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
               }
               subscribers.set(caller, open + 1);
               listening.set(topic, (listening.get(topic) ?? 0) + 1);
-              return listenTo(pubsub.subscribe(`webhook:${topic}`), {
+              return listenTo(eventTarget, `webhook:${topic}`, {
                 ...(accept ? { accept } : {}),
                 // One subscription keeps one context for all its events, and what a loader fetched
                 // for one event is not the truth for the next: each event gets fresh loaders.
@@ -362,45 +364,38 @@ interface Listening<T> {
 }
 
 /**
- * A topic's events as a subscription reads them. Listening from the moment it subscribes (yoga's
- * pubsub registers its listener only on the first read, which a stream makes only once its answer
- * has started), read as they come into a queue of at most MAX_EVENTS_QUEUED (yoga's own queue
- * throws, killing the process, past 1,024 unread events: a subscriber that stops reading ends
- * here instead), filtered here rather than by an async generator (one waiting for an event cannot
- * be ended until one comes: a subscriber who left kept the gateway listening), and ended at once
- * by `return()`.
+ * A topic's events as a subscription reads them, listened to on the event target itself from the
+ * moment it subscribes, into a queue of at most MAX_EVENTS_QUEUED: the subscription is ended past
+ * it. (yoga's pubsub.subscribe queues in a repeater that throws past 1,024 unread events, inside
+ * the publisher's dispatch: one subscriber that stopped reading killed the process.) Filtered
+ * here, and ended at once by `return()`: a subscriber who leaves stops the listening.
  */
-function listenTo<T>(source: AsyncIterable<T>, { accept, onEvent, onClose }: Listening<T>): AsyncIterableIterator<T> {
-  const iterator = source[Symbol.asyncIterator]();
+function listenTo<T>(target: JunctionEventTarget, type: string, { accept, onEvent, onClose }: Listening<T>): AsyncIterableIterator<T> {
   const queue: T[] = [];
   let waiting: ((result: IteratorResult<T>) => void) | undefined;
   let ended = false;
+  const listener = (event: Event) => {
+    const value = (event as CustomEvent<T>).detail;
+    if (ended || (accept && !accept(value))) return;
+    if (waiting) {
+      const hand = waiting;
+      waiting = undefined;
+      onEvent();
+      hand({ done: false, value });
+    } else if (queue.push(value) > MAX_EVENTS_QUEUED) {
+      end(true);
+    }
+  };
   const end = (overflowed: boolean) => {
     if (ended) return;
     ended = true;
     queue.length = 0;
-    void iterator.return?.();
+    target.removeEventListener(type, listener as never);
     onClose(overflowed);
     waiting?.({ done: true, value: undefined });
     waiting = undefined;
   };
-  void (async () => {
-    try {
-      for (let next = await iterator.next(); !next.done && !ended; next = await iterator.next()) {
-        if (accept && !accept(next.value)) continue;
-        if (waiting) {
-          const hand = waiting;
-          waiting = undefined;
-          onEvent();
-          hand({ done: false, value: next.value });
-        } else if (queue.push(next.value) > MAX_EVENTS_QUEUED) {
-          end(true);
-        }
-      }
-    } finally {
-      end(false);
-    }
-  })();
+  target.addEventListener(type, listener as never);
   return {
     next() {
       if (queue.length > 0) {

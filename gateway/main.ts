@@ -20,7 +20,6 @@ import type { HealthCheck } from './plugins/health/use-health.ts';
 import { createAuth } from './auth/index.ts';
 import { createMemoryStore, createRedisStore } from './cache/store.ts';
 import { createRateLimitEngine } from './plugins/limits/rate-limits.ts';
-import { createPubSub } from 'graphql-yoga';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createRedisWebhookStore } from './webhooks/store.ts';
 import { createUpstreamQuota } from './plugins/limits/upstream-quota.ts';
@@ -99,7 +98,7 @@ async function main(): Promise<void> {
   subscriber?.on('error', () => undefined);
   await subscriber?.connect().catch(() => undefined);
   const shared = redis && subscriber
-    ? { webhookStore: createRedisWebhookStore(redis), pubsub: createPubSub({ eventTarget: createRedisEventTarget({ publishClient: redis, subscribeClient: subscriber }) }) }
+    ? { webhookStore: createRedisWebhookStore(redis), eventTarget: createRedisEventTarget({ publishClient: redis, subscribeClient: subscriber }) }
     : {};
   let gateway: Awaited<ReturnType<typeof createGateway>>;
   try {

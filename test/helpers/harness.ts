@@ -88,7 +88,7 @@ export interface HarnessOptions {
   plugins?: GatewayOptions['plugins'];
   /** Where webhook deliveries are kept (default: in memory) and events published (default: in process). */
   webhookStore?: GatewayOptions['webhookStore'];
-  pubsub?: GatewayOptions['pubsub'];
+  eventTarget?: GatewayOptions['eventTarget'];
 }
 
 /** Real demo backends on free ports, and a gateway over them, driven through `yoga.fetch`. */
@@ -134,7 +134,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...(options.sourceQuotas ? { sourceQuotas: options.sourceQuotas } : {}),
       ...(options.plugins ? { plugins: options.plugins } : {}),
       ...(options.webhookStore ? { webhookStore: options.webhookStore } : {}),
-      ...(options.pubsub ? { pubsub: options.pubsub } : {}),
+      ...(options.eventTarget ? { eventTarget: options.eventTarget } : {}),
       config: {
         limits: { ...DEFAULT_LIMITS, ...options.limits },
         trustedProxies: options.trustedProxies ?? [],

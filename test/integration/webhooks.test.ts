@@ -1,7 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createPubSub } from 'graphql-yoga';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import type { Redis } from 'ioredis';
 import { startHarness, type Harness } from '../helpers/harness.ts';
@@ -12,7 +11,7 @@ import { createMemoryStore } from '../../gateway/cache/store.ts';
 import { createMemoryWebhookStore, createRedisWebhookStore, type WebhookStore } from '../../gateway/webhooks/store.ts';
 import type { WebhookEvent } from '../../gateway/webhooks/receiver.ts';
 import { offlineGraphqlSource, sourcesFileProblems, writeSourcesFile } from '../helpers/sources-file.ts';
-import type { JunctionPubSub } from '../../gateway/create-gateway.ts';
+import type { JunctionEventTarget, JunctionPubSub } from '../../gateway/create-gateway.ts';
 
 /**
  * Inbound webhooks through the gateway's public surface: the demo's payments entry declares
@@ -226,8 +225,8 @@ describe('webhooks over Redis: two instances, one Redis', () => {
       const subscriber = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
       await subscriber.connect();
       subscribers.push(subscriber);
-      const pubsub: JunctionPubSub = createPubSub({ eventTarget: createRedisEventTarget({ publishClient: redis, subscribeClient: subscriber }) });
-      instances.push(await startHarness({ webhookStore: createRedisWebhookStore(redis), pubsub, env: () => sharedEnv }));
+      const eventTarget: JunctionEventTarget = createRedisEventTarget({ publishClient: redis, subscribeClient: subscriber });
+      instances.push(await startHarness({ webhookStore: createRedisWebhookStore(redis), eventTarget, env: () => sharedEnv }));
     }
   });
   afterAll(async () => {
