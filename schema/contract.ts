@@ -110,6 +110,11 @@ export interface SourceEvent {
   payload: unknown;
   /** ms since the epoch. */
   receivedAt: number;
+  /**
+   * Where the event sits in its topic's stream (`<ms>-<sequence>`): a subscription's message
+   * carries it as `extensions.cursor`, and a client resumes after it. Absent: the event was not kept.
+   */
+  cursor?: string;
 }
 
 /** What every contract resolver receives. */
@@ -121,8 +126,9 @@ export interface ContractContext {
   loaders: Readonly<Record<string, Loader>>;
   /**
    * Every event published on a topic from now on, across instances, that `accept` takes (a
-   * subscription's `subscribe`). Ending it (a subscriber leaving) stops listening at once; each
-   * event is resolved with fresh `loaders`.
+   * subscription's `subscribe`), preceded by those it missed when the client resumes from a cursor
+   * (`Last-Event-ID` or `extensions.cursor`). Ending it (a subscriber leaving) stops listening at
+   * once; each event is resolved with fresh `loaders`.
    */
   subscribe(topic: string, accept?: (event: SourceEvent) => boolean): AsyncIterable<SourceEvent>;
 }

@@ -14,6 +14,8 @@ export interface Principal {
   scopes: ReadonlySet<string>;
   /** How the caller proved it: a bearer JWT or an `x-api-key`. */
   via: 'jwt' | 'api-key' | 'none';
+  /** When its credentials stop being valid (a token's `exp`, in ms since the epoch); absent: they do not expire. */
+  expiresAt?: number;
 }
 
 export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous', id: '', scopes: new Set<string>(), via: 'none' });

@@ -88,10 +88,10 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     if (serviceAudience !== undefined && aud.includes(serviceAudience) && !aud.includes(audience)) {
       const id = [payload.client_id, payload.azp, payload.sub].find((v): v is string => typeof v === 'string' && v !== '');
       if (id === undefined) throw new InvalidToken('a service token names no client_id, azp or sub');
-      return { principal: { kind: 'service', id, scopes, via: 'jwt' }, exp };
+      return { principal: { kind: 'service', id, scopes, via: 'jwt', expiresAt: exp * 1000 }, exp };
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidToken('a user token without sub');
-    return { principal: { kind: 'user', id: payload.sub, scopes, via: 'jwt' }, exp };
+    return { principal: { kind: 'user', id: payload.sub, scopes, via: 'jwt', expiresAt: exp * 1000 }, exp };
   };
 
   return async (token) => {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { compareCursors, type MissedPage } from '../plugins/realtime/event-stream.ts';
 
 /**
  * Where inbound webhook events are kept before the provider is told they arrived: the ids already
@@ -24,8 +25,14 @@ export interface WebhookStore {
   append(topic: string, event: string, maxLen: number): Promise<string>;
   /** Gives the id back (the event could not be kept): the provider's retry is then taken. */
   release(topic: string, id: string): Promise<void>;
-  /** The newest events of a topic, oldest first, with their stream ids (tests, and resumption later). */
+  /** The newest events of a topic, oldest first, with their stream ids. */
   read(topic: string, count: number): Promise<{ id: string; event: string }[]>;
+  /**
+   * Up to `count` events of a topic after `cursor` (a stream id), oldest first: what a subscriber
+   * that reconnects missed. `expired` when the stream no longer holds the cursor's own event and
+   * its oldest is newer: events after the cursor may have been trimmed away.
+   */
+  readAfter(topic: string, cursor: string, count: number): Promise<MissedPage>;
 }
 
 const key = (topic: string, part: string) => `junction:{webhook:${topic}}:${part}`;
@@ -54,6 +61,15 @@ export function createRedisWebhookStore(redis: Redis): WebhookStore {
       const entries = await redis.xrevrange(key(topic, 'stream'), '+', '-', 'COUNT', count);
       return entries.reverse().map(([id, fields]) => ({ id, event: fields[fields.indexOf('event') + 1] ?? '' }));
     },
+    async readAfter(topic, cursor, count) {
+      const stream = key(topic, 'stream');
+      // From the cursor itself (inclusive), to learn whether the stream still holds it.
+      const entries = (await redis.xrange(stream, cursor, '+', 'COUNT', count + 1)).map(([id, fields]) => ({ id, event: fields[fields.indexOf('event') + 1] ?? '' }));
+      if (entries[0]?.id === cursor) return { events: entries.slice(1), expired: false };
+      if (entries.length === 0) return { events: [], expired: false };
+      const [oldest] = await redis.xrange(stream, '-', '+', 'COUNT', 1);
+      return { events: entries.slice(0, count), expired: oldest?.[0] === entries[0]!.id };
+    },
   };
 }
 
@@ -69,6 +85,8 @@ export function createMemoryWebhookStore(options: MemoryWebhookStoreOptions = {}
   const maxIds = options.maxIds ?? 100_000;
   const seen = new Map<string, Map<string, { until: number; kept: boolean }>>();
   const streams = new Map<string, { id: string; event: string }[]>();
+  // Ids as Redis makes them, `<ms>-<sequence>`, never going back even when the clock does.
+  let lastMs = 0;
   let sequence = 0;
   const idsOf = (topic: string) => {
     let ids = seen.get(topic);
@@ -92,7 +110,10 @@ export function createMemoryWebhookStore(options: MemoryWebhookStoreOptions = {}
     async append(topic, event, maxLen) {
       let stream = streams.get(topic);
       if (!stream) streams.set(topic, (stream = []));
-      const id = `${now()}-${sequence++}`;
+      const ms = Math.max(now(), lastMs);
+      sequence = ms === lastMs ? sequence + 1 : 0;
+      lastMs = ms;
+      const id = `${ms}-${sequence}`;
       stream.push({ id, event });
       if (stream.length > maxLen) stream.splice(0, stream.length - maxLen);
       return id;
@@ -102,6 +123,13 @@ export function createMemoryWebhookStore(options: MemoryWebhookStoreOptions = {}
     },
     async read(topic, count) {
       return (streams.get(topic) ?? []).slice(-count);
+    },
+    async readAfter(topic, cursor, count) {
+      const stream = streams.get(topic) ?? [];
+      const first = stream.findIndex((entry) => compareCursors(entry.id, cursor) >= 0);
+      if (first < 0) return { events: [], expired: false };
+      if (stream[first]!.id === cursor) return { events: stream.slice(first + 1, first + 1 + count), expired: false };
+      return { events: stream.slice(first, first + count), expired: first === 0 };
     },
   };
 }

@@ -1,4 +1,4 @@
-import { GraphQLError, type ExecutionResult, type Source, type ValidationRule } from 'graphql';
+import { GraphQLError, Kind, type ASTNode, type DocumentNode, type ExecutionResult, type SelectionNode, type Source, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { handleStreamOrSingleExecutionResult } from '@envelop/core';
 import type { Logger } from 'pino';
@@ -35,8 +35,19 @@ export function useErrorCatalogue({ mode, logger, requestIds }: ErrorCatalogueOp
     };
   };
   return {
-    onValidate({ addValidationRule }) {
+    onValidate({ addValidationRule, validateFn, setValidationFn }) {
       addValidationRule(operationTypeServed);
+      // A validation rule that throws (graphql-js 16's own single-root-field rule does, on a
+      // subscription root field under @skip(if: $variable)) is the document's fault, not ours.
+      setValidationFn((schema, document, ...rest) => {
+        const conditional = conditionalSubscriptionRoot(document);
+        if (conditional) return [invalid('A subscription\'s root field cannot be conditional: remove @skip and @include from it.', [conditional])];
+        try {
+          return validateFn(schema, document, ...rest);
+        } catch (err) {
+          return [invalid(`The document cannot be validated: ${(err as Error).message}`)];
+        }
+      });
     },
     // The last look at every answer, whatever raised its errors (yoga's parser and validation,
     // variable coercion, a plugin, a source): each error leaves with a code from the catalogue,
@@ -193,6 +204,39 @@ function catalogued(error: GraphQLError, context: { mode: 'development' | 'produ
  * type and only fails while executing it, as an internal error; refused here as the validation
  * error it is.
  */
+/**
+ * A subscription's one root field is chosen before any variable is known (the GraphQL
+ * specification collects it with no variables, and graphql-js 16's own rule throws on the
+ * attempt): `@skip` or `@include` on it, or on a fragment at its root, is refused, as the
+ * specification's newer drafts and graphql-js 17 do. Checked before the other rules run.
+ */
+function conditionalSubscriptionRoot(document: DocumentNode): SelectionNode | undefined {
+  const fragments = new Map(document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
+  const seen = new Set<string>();
+  const find = (selections: readonly SelectionNode[]): SelectionNode | undefined => {
+    for (const selection of selections) {
+      if (selection.directives?.some((d) => d.name.value === 'skip' || d.name.value === 'include')) return selection;
+      const inner = selection.kind === Kind.INLINE_FRAGMENT
+        ? selection.selectionSet.selections
+        : selection.kind === Kind.FRAGMENT_SPREAD && !seen.has(selection.name.value)
+          ? (seen.add(selection.name.value), fragments.get(selection.name.value)?.selectionSet.selections)
+          : undefined;
+      const found = inner && find(inner);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  for (const definition of document.definitions) {
+    if (definition.kind !== Kind.OPERATION_DEFINITION || definition.operation !== 'subscription') continue;
+    const found = find(definition.selectionSet.selections);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** A validation error, answered as yoga answers its own. */
+const invalid = (message: string, nodes?: readonly ASTNode[]) => new GraphQLError(message, nodes ? { nodes } : {});
+
 const operationTypeServed: ValidationRule = (context) => ({
   OperationDefinition(node) {
     const schema = context.getSchema();

@@ -41,6 +41,10 @@ export interface Limits {
   MAX_QUEUE_MS: number;
   /** Subscriptions one caller keeps open on one instance at a time (anonymous callers share one such budget). */
   MAX_SUBSCRIPTIONS_PER_CALLER: number;
+  /** Events one subscriber may have waiting, unread: one that falls further behind is ended (SUBSCRIPTION_TOO_SLOW). */
+  MAX_EVENTS_QUEUED: number;
+  /** Interval of the keep-alive on an open subscription, in ms: an SSE comment, a WebSocket ping (a connection that misses two pongs is closed). */
+  KEEPALIVE_MS: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -65,6 +69,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   MAX_IN_FLIGHT: 512,
   MAX_QUEUE_MS: 500,
   MAX_SUBSCRIPTIONS_PER_CALLER: 20,
+  MAX_EVENTS_QUEUED: 100,
+  KEEPALIVE_MS: 12_000,
 });
 
 /** The scope that makes a caller a developer: introspection in production, larger limits. */
