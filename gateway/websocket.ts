@@ -1,6 +1,6 @@
-import type { Server } from 'node:http';
-import type { ExecutionArgs } from 'graphql';
-import { WebSocketServer } from 'ws';
+import type { IncomingMessage, Server } from 'node:http';
+import { parse, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult } from 'graphql';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Gateway } from './create-gateway.ts';
 import { DEFAULT_LIMITS } from './plugins/limits/limits.ts';
@@ -11,69 +11,193 @@ interface ConnectionParams {
   'x-api-key'?: unknown;
 }
 
-/** The connection's credentials as the headers of a request, so every plugin reads them as over HTTP. */
-function requestOf(params: ConnectionParams | undefined, url: string): Request {
-  const headers = new Headers({ 'content-type': 'application/json' });
-  if (typeof params?.authorization === 'string') headers.set('authorization', params.authorization);
-  if (typeof params?.['x-api-key'] === 'string') headers.set('x-api-key', params['x-api-key']);
-  return new Request(url, { method: 'POST', headers });
+/** The connection's credentials as request headers, so every plugin reads them as over HTTP. */
+function credentialsOf(params: ConnectionParams | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (typeof params?.authorization === 'string') headers.authorization = params.authorization;
+  if (typeof params?.['x-api-key'] === 'string') headers['x-api-key'] = params['x-api-key'];
+  return headers;
+}
+
+export interface WebSocketOptions {
+  path?: string;
+  /** Largest message, in bytes (MAX_BODY_BYTES: a message is a request body). */
+  maxPayloadBytes?: number;
+  /** Ping interval (KEEPALIVE_MS); a connection that has not answered the previous ping is closed. */
+  keepAliveMs?: number;
+  /** Browser origins besides the gateway's own that may open a connection (CORS_ORIGINS; `*`: any). */
+  allowedOrigins?: readonly string[];
+}
+
+/** What one connection keeps: the credentials it opened with, and where it comes from. */
+interface Connection {
+  headers: Record<string, string>;
+  remoteAddress: string | undefined;
 }
 
 /**
- * GraphQL over WebSocket (the graphql-transport-ws protocol, graphql-ws's) on the gateway's
- * `/graphql`, beside HTTP and Server-Sent Events. The caller is verified when the connection opens
- * (`connectionParams.authorization` or `x-api-key`, as the headers would say): credentials that do
- * not verify close it with 4403 before anything runs. Each operation then runs through the same
- * plugins as over HTTP (identity, limits, authorization per field and per event, the error
- * catalogue). Returns a function that closes every connection.
+ * graphql-ws needs a document to tell a subscription from a query before it hands the operation
+ * over; every operation goes to `relay`, which sends the client's own through the HTTP pipeline.
  */
-export function attachWebSocket(server: Server, gateway: Pick<Gateway, 'yoga' | 'principalOf'>, options: { path?: string; maxPayloadBytes?: number } = {}): () => Promise<void> {
-  const { path = '/graphql', maxPayloadBytes = DEFAULT_LIMITS.MAX_BODY_BYTES } = options;
-  // A message is a request body: no larger than MAX_BODY_BYTES (ws's own default is 100 MiB).
-  const wss = new WebSocketServer({ server, path, maxPayload: maxPayloadBytes });
+const RELAYED = parse('subscription { relayed }');
+
+/**
+ * GraphQL over WebSocket (the graphql-transport-ws protocol, graphql-ws's) on the gateway's
+ * `/graphql`, beside HTTP and Server-Sent Events.
+ *
+ * - A browser page of a foreign origin cannot open a connection (the gateway's own origin and
+ *   CORS_ORIGINS can): a WebSocket is not covered by CORS, and a page must not reach the gateway
+ *   with the credentials its user's browser would add.
+ * - The caller is verified when the connection opens (`connectionParams.authorization` or
+ *   `x-api-key`, as the headers would say): credentials that do not verify close it with 4403.
+ * - Each operation is then sent through the gateway's whole HTTP pipeline as a request of this
+ *   caller, from this address: the same guards hold as over HTTP (rate limits, persisted documents,
+ *   shedding, size and shape limits, authorization per field and per event, the error catalogue),
+ *   and a token that has expired since the connection opened is refused.
+ * - Pings every `keepAliveMs`; a connection that misses one is terminated.
+ * Returns a function that closes every connection.
+ */
+export function attachWebSocket(server: Server, gateway: Pick<Gateway, 'yoga' | 'principalOf'>, options: WebSocketOptions = {}): () => Promise<void> {
+  const { path = '/graphql', maxPayloadBytes = DEFAULT_LIMITS.MAX_BODY_BYTES, keepAliveMs = DEFAULT_LIMITS.KEEPALIVE_MS, allowedOrigins = [] } = options;
+  const wss = new WebSocketServer({
+    server,
+    path,
+    // A message is a request body: no larger than MAX_BODY_BYTES (ws's own default is 100 MiB).
+    maxPayload: maxPayloadBytes,
+    verifyClient: ({ req }: { req: IncomingMessage }, answer: (ok: boolean, status?: number, message?: string) => void) =>
+      originAllowed(req, allowedOrigins) ? answer(true) : answer(false, 403, 'Origin not allowed'),
+  });
   const { yoga } = gateway;
   const url = `http://junction.invalid${path}`;
-  const requests = new WeakMap<object, Request>();
+  const connections = new WeakMap<object, Connection>();
+
+  const alive = new WeakSet<WebSocket>();
+  wss.on('connection', (socket) => {
+    alive.add(socket);
+    socket.on('pong', () => alive.add(socket));
+  });
+  const pings = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (!alive.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      alive.delete(socket);
+      socket.ping();
+    }
+  }, keepAliveMs);
+  pings.unref();
+
   const serverCleanup = useServer(
     {
-      // The connection's request, made once: its principal is worked out once, as for one HTTP request.
       onConnect: async (ctx) => {
-        const request = requestOf(ctx.connectionParams as ConnectionParams | undefined, url);
-        requests.set(ctx, request);
+        const headers = credentialsOf(ctx.connectionParams as ConnectionParams | undefined);
+        connections.set(ctx, { headers, remoteAddress: (ctx.extra as { request?: IncomingMessage }).request?.socket.remoteAddress });
         try {
-          await gateway.principalOf(request);
+          await gateway.principalOf(new Request(url, { method: 'POST', headers }));
           return true;
         } catch {
           return false;
         }
       },
-      execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args as ExecutionArgs) as never,
-      subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args as ExecutionArgs) as never,
-      onSubscribe: async (ctx, _id, params) => {
-        const request = requests.get(ctx)!;
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ request, params });
-        let document;
-        try {
-          document = parse(params.query);
-        } catch (err) {
-          return [err as never];
-        }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
-        return {
-          schema,
-          operationName: params.operationName,
-          document,
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
-      },
+      onSubscribe: (ctx, _id, params) => ({
+        schema: yoga.getEnveloped().schema,
+        document: RELAYED,
+        rootValue: { relay: () => relay(yoga, url, connections.get(ctx)!, params) },
+      }),
+      subscribe: (args: ExecutionArgs) => (args.rootValue as { relay: () => AsyncIterableIterator<ExecutionResult> }).relay(),
+      // Each message is already what the client receives (serialized by the HTTP pipeline, errors
+      // formatted by the catalogue): sent as it is.
+      onNext: (_ctx, _id, _params, _args, result) => result as FormattedExecutionResult,
     },
     wss,
   );
   return async () => {
+    clearInterval(pings);
     await serverCleanup.dispose();
     await new Promise<void>((resolve) => wss.close(() => resolve()));
+  };
+}
+
+/** A page's origin may open a connection when it is the gateway's own, or allowed; a client that is no browser sends none. */
+function originAllowed(request: IncomingMessage, allowed: readonly string[]): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  if (allowed.includes('*') || allowed.includes(origin)) return true;
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One operation as a request of the connection's caller (`Accept: text/event-stream`: a query's
+ * answer is one message, a subscription's many), its messages read back as they come. Its
+ * `return()` cancels the response at once (an async generator's would wait for the next event):
+ * the client's `complete` ends the subscription on the gateway.
+ */
+function relay(yoga: Gateway['yoga'], url: string, connection: Connection, params: unknown): AsyncIterableIterator<ExecutionResult> {
+  // Aborting the request is how the gateway hears at once that the client completed it.
+  const leaving = new AbortController();
+  const answer = Promise.resolve(yoga.fetch(
+    new Request(url, {
+      method: 'POST',
+      signal: leaving.signal,
+      headers: { ...connection.headers, 'content-type': 'application/json', accept: 'text/event-stream, application/json' },
+      body: JSON.stringify(params),
+    }),
+    { req: { socket: { remoteAddress: connection.remoteAddress } } },
+  ));
+  const decoder = new TextDecoder();
+  const pending: ExecutionResult[] = [];
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let buffer = '';
+  let finished = false;
+  return {
+    async next() {
+      for (;;) {
+        if (pending.length > 0) return { done: false, value: pending.shift()! };
+        if (finished) return { done: true, value: undefined };
+        if (!reader) {
+          const response = await answer;
+          if (!(response.headers.get('content-type') ?? '').startsWith('text/event-stream') || !response.body) {
+            // Refused before any stream began (a 429, a 401, a 400): its one answer.
+            finished = true;
+            return { done: false, value: await response.json() as ExecutionResult };
+          }
+          reader = response.body.getReader();
+          if (finished) await reader.cancel();
+          continue;
+        }
+        const { value, done } = await reader.read();
+        if (done) {
+          finished = true;
+          continue;
+        }
+        buffer += decoder.decode(value, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const lines = buffer.slice(0, end).split('\n');
+          buffer = buffer.slice(end + 2);
+          const event = lines.find((line) => line.startsWith('event:'))?.slice(6).trim();
+          const data = lines.filter((line) => line.startsWith('data:')).map((line) => line.slice(5).trim()).join('\n');
+          if (event === 'next' && data !== '') pending.push(JSON.parse(data) as ExecutionResult);
+          if (event === 'complete') finished = true;
+        }
+      }
+    },
+    async return() {
+      finished = true;
+      pending.length = 0;
+      leaving.abort();
+      if (reader) await reader.cancel().catch(() => undefined);
+      // Left before its answer began: the answer's stream is cancelled as soon as it exists.
+      else void answer.then((response) => response.body?.cancel()).catch(() => undefined);
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
   };
 }
