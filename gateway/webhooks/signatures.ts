@@ -1,4 +1,5 @@
 import { createHash, createHmac, createPublicKey, timingSafeEqual, verify as verifyAsymmetric, type KeyObject } from 'node:crypto';
+import type { PaypalOptions } from './paypal.ts';
 
 /**
  * Verification of inbound webhook signatures: did the provider that holds our shared secret (or
@@ -6,7 +7,8 @@ import { createHash, createHmac, createPublicKey, timingSafeEqual, verify as ver
  *
  * Five schemes: Stripe (`Stripe-Signature`), Slack (`X-Slack-Signature`), Twilio
  * (`X-Twilio-Signature`), Standard Webhooks (`webhook-signature`, HMAC `v1` and Ed25519 `v1a`)
- * and a first-party `sha256=<hex>` HMAC over the body.
+ * and a first-party `sha256=<hex>` HMAC over the body. PayPal's scheme, which needs PayPal's
+ * certificate fetched, is verified asynchronously by paypal.ts; `verifyWebhook` refuses it.
  *
  * Why the raw bytes: a signature covers the bytes the provider sent. Parsing JSON and
  * serialising it again changes them (key order, spacing, escapes, number formats), so a
@@ -35,16 +37,17 @@ import { createHash, createHmac, createPublicKey, timingSafeEqual, verify as ver
  * anyone can sign with. `webhookConfigProblems` reports such settings at start-up.
  */
 
-export type WebhookScheme = 'stripe' | 'slack' | 'twilio' | 'standard' | 'hmac';
+export type WebhookScheme = 'stripe' | 'slack' | 'twilio' | 'standard' | 'hmac' | 'paypal';
 
 /**
  * Why a request was refused: `missing` a header (or, for Twilio, the URL) the scheme needs;
  * `malformed` a header that cannot be read; `stale` a valid signature on a timestamp outside the
  * tolerance; `mismatch` no signature matches any configured secret; `unsupported` the request is
  * signed only in a form this module does not verify (another signature version or algorithm,
- * an unknown scheme).
+ * an unknown scheme); `untrusted` the key the request names is not one to verify with (PayPal: a
+ * certificate URL off PayPal's hosts, or a certificate that is not PayPal's or not valid now).
  */
-export type WebhookRefusal = 'missing' | 'malformed' | 'stale' | 'mismatch' | 'unsupported';
+export type WebhookRefusal = 'missing' | 'malformed' | 'stale' | 'mismatch' | 'unsupported' | 'untrusted';
 
 export type WebhookVerification =
   | {
@@ -55,7 +58,8 @@ export type WebhookVerification =
     /** The signed timestamp, in Unix seconds, where the scheme has one. */
     timestamp?: number;
   }
-  | { ok: false; reason: WebhookRefusal };
+  /** `detail` says why, for the log (never for the sender), where the scheme knows more than the reason. */
+  | { ok: false; reason: WebhookRefusal; detail?: string };
 
 /** Fetch `Headers`, or a plain object such as Node's `IncomingHttpHeaders`; names are matched case-insensitively. */
 export type WebhookHeaders = Headers | Readonly<Record<string, string | readonly string[] | undefined>>;
@@ -112,7 +116,8 @@ export type SlackWebhookConfig = { scheme: 'slack' } & SlackOptions;
 export type TwilioWebhookConfig = { scheme: 'twilio' } & TwilioOptions;
 export type StandardWebhookConfig = { scheme: 'standard' } & StandardOptions;
 export type HmacWebhookConfig = { scheme: 'hmac' } & HmacOptions;
-export type WebhookConfig = StripeWebhookConfig | SlackWebhookConfig | TwilioWebhookConfig | StandardWebhookConfig | HmacWebhookConfig;
+export type PaypalWebhookConfig = { scheme: 'paypal' } & PaypalOptions;
+export type WebhookConfig = StripeWebhookConfig | SlackWebhookConfig | TwilioWebhookConfig | StandardWebhookConfig | HmacWebhookConfig | PaypalWebhookConfig;
 
 export const DEFAULT_HMAC_HEADER = 'X-Signature';
 
@@ -125,7 +130,7 @@ const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded';
 // ---------------------------------------------------------------------------------------------
 // The dispatcher
 
-/** Verifies a request with the scheme its configuration names. */
+/** Verifies a request with the scheme its configuration names (PayPal's: createPaypalVerifier, paypal.ts). */
 export function verifyWebhook(config: WebhookConfig, request: WebhookRequest, now: Clock = Date.now): WebhookVerification {
   switch (config.scheme) {
     case 'stripe': return verifyStripeWebhook(config, request, now);
@@ -380,7 +385,7 @@ function anyEd25519Verifies(signatures: readonly string[], keys: readonly KeyObj
  * does not understand and stops at padding, so `<signature>==junk` would otherwise pass as the
  * signature. (HMAC signatures need no such care: they are compared as encoded text.)
  */
-function canonicalBase64(text: string): Buffer | undefined {
+export function canonicalBase64(text: string): Buffer | undefined {
   const bytes = Buffer.from(text, 'base64');
   return bytes.toString('base64') === text ? bytes : undefined;
 }
@@ -431,8 +436,13 @@ function parseHmacSignatures(header: string): string[] | WebhookRefusal {
 /** What is wrong with a configuration, in words for a start-up error; empty when nothing is. */
 export function webhookConfigProblems(config: WebhookConfig): string[] {
   const problems: string[] = [];
-  if (usableSecrets(config.secrets).length === 0) problems.push('no secret is configured');
-  if (config.secrets.some((secret) => secret.length === 0)) problems.push('a secret is empty');
+  if (config.scheme === 'paypal') {
+    // PayPal signs with its own key: no secret, but the webhook id it signs (letters and digits).
+    if (!/^[A-Za-z0-9]{1,50}$/.test(config.webhookId)) problems.push('webhookId must be PayPal\'s id of the webhook (letters and digits)');
+  } else {
+    if (usableSecrets(config.secrets).length === 0) problems.push('no secret is configured');
+    if (config.secrets.some((secret) => secret.length === 0)) problems.push('a secret is empty');
+  }
   if ('toleranceSec' in config && config.toleranceSec !== undefined && !(Number.isFinite(config.toleranceSec) && config.toleranceSec >= 0)) {
     problems.push('toleranceSec must be a finite number of seconds, 0 or more');
   }
@@ -517,7 +527,7 @@ function usableSecrets(secrets: readonly string[]): string[] {
 }
 
 /** A header's value, trimmed; undefined when absent or blank. Repeated headers are joined with ", " (as fetch does). */
-function headerValue(headers: WebhookHeaders, name: string): string | undefined {
+export function headerValue(headers: WebhookHeaders, name: string): string | undefined {
   const joined = isFetchHeaders(headers) ? headers.get(name) : recordHeader(headers, name);
   const trimmed = joined?.trim();
   return trimmed ? trimmed : undefined;
