@@ -77,7 +77,7 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
   const env = {
     ...baseEnv(), PAYMENTS_URL: urls.payments, MAPS_URL: urls.maps, MESSAGING_URL: urls.messaging,
     PAYMENTS_SECRET_KEY: payments.secretKey, PAYMENTS_WEBHOOK_SECRET: payments.webhookSecret, MAPS_USERNAME: maps.username, MAPS_API_KEY: maps.apiKey,
-    MESSAGING_ACCOUNT_SID: messaging.accountSid, MESSAGING_AUTH_TOKEN: messaging.authToken,
+    MESSAGING_ACCOUNT_SID: messaging.accountSid, MESSAGING_AUTH_TOKEN: messaging.authToken, MESSAGING_WEBHOOK_SECRET: messaging.authToken,
     MESSAGING_AUTHORIZATION: DEMO_HEADERS.messaging.authorization,
   };
   // Junction verifies a bearer token on every request, as in production: keys from a file.

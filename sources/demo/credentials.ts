@@ -11,6 +11,7 @@ export interface SourceCredentials {
   /** `webhookSecret`: what the payments backend signs its events with (Stripe's endpoint secret). */
   payments: { secretKey: string; webhookSecret: string };
   maps: { username: string; apiKey: string };
+  /** `authToken` also signs the messaging backend's status callbacks, as Twilio's auth token does. */
   messaging: { accountSid: string; authToken: string };
 }
 

@@ -24,7 +24,8 @@ export function credentialVariables(name: SourceName, credentials: SourceCredent
     case 'maps':
       return { MAPS_USERNAME: credentials.maps.username, MAPS_API_KEY: credentials.maps.apiKey };
     case 'messaging':
-      return { MESSAGING_ACCOUNT_SID: credentials.messaging.accountSid, MESSAGING_AUTH_TOKEN: credentials.messaging.authToken };
+      // Twilio signs its status callbacks with the account's auth token: the webhook's secret is the same value.
+      return { MESSAGING_ACCOUNT_SID: credentials.messaging.accountSid, MESSAGING_AUTH_TOKEN: credentials.messaging.authToken, MESSAGING_WEBHOOK_SECRET: credentials.messaging.authToken };
   }
 }
 
@@ -37,7 +38,10 @@ export interface EmbeddedOptions {
 export interface Embedded {
   /** Variables for the sources file: the started backends' URLs and credentials. */
   env: Record<string, string>;
-  /** Told the gateway's URL once it listens: the payments backend then sends its events to `/webhooks/payments`. */
+  /**
+   * Told the gateway's URL once it listens: the payments backend then sends its events to
+   * `/webhooks/payments`, and the messaging backend its status callbacks to `/webhooks/messaging`.
+   */
   attach(gatewayUrl: string): void;
   /** The sources whose backend runs in this process, and where. */
   started: { name: string; url: string }[];
@@ -76,7 +80,10 @@ export async function start({ env, mode }: EmbeddedOptions): Promise<Embedded> {
   return {
     env: out,
     started: embedded.map((name) => ({ name, url: backends[name]!.url })),
-    attach: (gatewayUrl) => backends.payments?.setWebhookTarget?.(`${gatewayUrl}/webhooks/payments`),
+    attach: (gatewayUrl) => {
+      backends.payments?.setWebhookTarget?.(`${gatewayUrl}/webhooks/payments`);
+      backends.messaging?.setWebhookTarget?.(`${gatewayUrl}/webhooks/messaging`);
+    },
     close: async () => void (await Promise.allSettled(Object.values(backends).map((b) => b.close()))),
   };
 }

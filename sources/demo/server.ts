@@ -9,7 +9,7 @@ export interface DemoBackend {
   /** Base URL, e.g. http://127.0.0.1:4101 (REST and GraphQL paths are appended by clients). */
   url: string;
   stats: Stats;
-  /** Backends that send webhooks (payments): where to, from now on. */
+  /** Backends that send webhooks (payments' events, messaging's status callbacks): where to, from now on. */
   setWebhookTarget?(url: string | undefined): void;
   /** Resolves once every webhook queued so far was delivered or given up. */
   webhooksIdle?(): Promise<void>;

@@ -13,10 +13,24 @@ export interface StatsSnapshot {
   batchSizes: Record<string, number[]>;
   /** Health probes (`GET /`) received; not in `total`. */
   probes: number;
+  /**
+   * Webhooks the backend sent (messaging's status callbacks): every POST tried, the deliveries a
+   * receiver acknowledged with a 2xx, and those given up after the last retry. Present once the
+   * backend has tried one, so the snapshot of a backend that sends none keeps its shape.
+   */
+  webhooks?: WebhookCounts;
+}
+
+export interface WebhookCounts {
+  attempts: number;
+  delivered: number;
+  failed: number;
 }
 
 export interface Stats {
   record(operation: string, batchSize?: number): void;
+  /** Notes a webhook the backend sent: one POST tried, a delivery acknowledged, or one given up. */
+  webhook(outcome: keyof WebhookCounts): void;
   /** Notes a health probe (`GET /`). */
   probed(): void;
   /** Notes a credential presented to an operation; an absent one is noted as ''. */
@@ -38,7 +52,12 @@ export function createStats(): Stats {
   let operations = new Map<string, number>();
   let batchSizes = new Map<string, number[]>();
   let credentials = new Set<string>();
+  let webhooks: WebhookCounts | undefined;
   return {
+    webhook(outcome) {
+      webhooks ??= { attempts: 0, delivered: 0, failed: 0 };
+      webhooks[outcome]++;
+    },
     sawCredential(credential) {
       if (credentials.size < 20) credentials.add(credential);
     },
@@ -60,6 +79,7 @@ export function createStats(): Stats {
         probes,
         operations: Object.fromEntries(operations),
         batchSizes: Object.fromEntries([...batchSizes].map(([k, v]) => [k, [...v]])),
+        ...(webhooks ? { webhooks: { ...webhooks } } : {}),
       };
     },
     credentials() {
@@ -71,6 +91,7 @@ export function createStats(): Stats {
       operations = new Map();
       batchSizes = new Map();
       credentials = new Set();
+      webhooks = undefined;
     },
   };
 }

@@ -29,3 +29,26 @@ export async function armFault(baseUrl: string, operation: string, count = 1): P
   if (response.status !== 200) throw new Error(`arming ${operation} answered ${response.status}`);
   await response.arrayBuffer();
 }
+
+/** The messaging backend: whether sent messages move on by themselves (`POST /_statuses`). */
+export async function setAutomaticStatuses(baseUrl: string, automatic: boolean): Promise<void> {
+  const response = await fetch(`${baseUrl}/_statuses`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ automatic }),
+  });
+  if (response.status !== 200) throw new Error(`setting automatic statuses answered ${response.status}`);
+  await response.arrayBuffer();
+}
+
+/** The messaging backend: moves a message one status on now, sending its callback; resolves to the new status. */
+export async function advanceMessage(baseUrl: string, id: string): Promise<string> {
+  const response = await fetch(`${baseUrl}/_statuses/advance`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id }),
+  });
+  const body = (await response.json()) as { status?: string; error?: string };
+  if (response.status !== 200 || !body.status) throw new Error(`advancing ${id} answered ${response.status}: ${body.error}`);
+  return body.status;
+}

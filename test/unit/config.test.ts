@@ -169,11 +169,12 @@ describe('the demo sources, as .meshrc.yaml declares them', () => {
       'sources[1] (maps).handler.soap.security.password: {env.MAPS_API_KEY} is used but MAPS_API_KEY is not set',
       'sources[2] (messaging).handler.graphql.auth.basic.username: {env.MESSAGING_ACCOUNT_SID} is used but MESSAGING_ACCOUNT_SID is not set',
       'sources[2] (messaging).handler.graphql.auth.basic.password: {env.MESSAGING_AUTH_TOKEN} is used but MESSAGING_AUTH_TOKEN is not set',
+      'sources[2] (messaging).handler.graphql.webhooks[0].secrets[0]: {env.MESSAGING_WEBHOOK_SECRET} is used but MESSAGING_WEBHOOK_SECRET is not set',
     ].map((p) => p.replace('.handler.soap.', '.handler../gateway/composition/soap/mesh-handler.ts.')));
   });
 
   it('reads each source\'s URL, timeout and quota from its variables; unset ones leave the option out', () => {
-    const credentials = { PAYMENTS_SECRET_KEY: 'sk', PAYMENTS_WEBHOOK_SECRET: 'whsec_x', MAPS_USERNAME: 'u', MAPS_API_KEY: 'k', MESSAGING_ACCOUNT_SID: 'AC1', MESSAGING_AUTH_TOKEN: 't' };
+    const credentials = { PAYMENTS_SECRET_KEY: 'sk', PAYMENTS_WEBHOOK_SECRET: 'whsec_x', MAPS_USERNAME: 'u', MAPS_API_KEY: 'k', MESSAGING_ACCOUNT_SID: 'AC1', MESSAGING_AUTH_TOKEN: 't', MESSAGING_WEBHOOK_SECRET: 't' };
     const file = readMeshConfig('.meshrc.yaml', { ...URLS, ...credentials, PAYMENTS_TIMEOUT_MS: '250', MESSAGING_MAX_SENDS_PER_SEC: '5' });
     const [payments, maps, messaging] = file.entries;
     expect(payments!.options).toMatchObject({ endpoint: 'https://pay.example', timeoutMs: 250, auth: { bearer: 'sk' } });
@@ -185,7 +186,7 @@ describe('the demo sources, as .meshrc.yaml declares them', () => {
   });
 
   it('refuses a URL that is not http(s), and a timeout out of range', () => {
-    const credentials = { PAYMENTS_SECRET_KEY: 'sk', PAYMENTS_WEBHOOK_SECRET: 'whsec_x', MAPS_USERNAME: 'u', MAPS_API_KEY: 'k', MESSAGING_ACCOUNT_SID: 'AC1', MESSAGING_AUTH_TOKEN: 't' };
+    const credentials = { PAYMENTS_SECRET_KEY: 'sk', PAYMENTS_WEBHOOK_SECRET: 'whsec_x', MAPS_USERNAME: 'u', MAPS_API_KEY: 'k', MESSAGING_ACCOUNT_SID: 'AC1', MESSAGING_AUTH_TOKEN: 't', MESSAGING_WEBHOOK_SECRET: 't' };
     const problems = sourcesFileProblems('.meshrc.yaml', { ...URLS, ...credentials, MAPS_URL: 'ftp://maps', PAYMENTS_TIMEOUT_MS: '0' });
     expect(problems).toHaveLength(3);
     expect(problems[0]).toMatch(/^sources\[0\] \(payments\)\.handler\.openapi\.timeoutMs: /);

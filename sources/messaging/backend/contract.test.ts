@@ -8,7 +8,7 @@ import type { MessageRecord } from '../../demo/seed.ts';
 import type { DemoBackend } from '../../demo/server.ts';
 import { startMessagingBackend } from './backend.ts';
 import { readMessagingSdl } from './schema.ts';
-import { armFault, errorCodes, postGraphql, readStats, resetBackend } from './test-support.ts';
+import { armFault, errorCodes, postGraphql, readStats, resetBackend, setAutomaticStatuses } from './test-support.ts';
 
 const seed = createSeed();
 const contract: GraphQLSchema = buildSchema(readMessagingSdl());
@@ -50,6 +50,8 @@ function expectMessageShape(value: unknown): void {
 let backend: DemoBackend;
 beforeAll(async () => {
   backend = await startMessagingBackend({ seed });
+  // A message sent here stays queued, as these tests read it back (status-callbacks.test.ts moves them).
+  await setAutomaticStatuses(backend.url, false);
 });
 afterAll(async () => {
   await backend.close();

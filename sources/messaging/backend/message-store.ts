@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { MessageRecord } from '../../demo/seed.ts';
+import type { MessageRecord, MessageStatus } from '../../demo/seed.ts';
 
 /** The sender number every outbound message uses (Twilio's magic test number that always succeeds). */
 export const MESSAGING_SENDER = '+15005550006';
@@ -20,6 +20,8 @@ export interface MessageStore {
   forCustomer(customerId: string, first: number): MessageRecord[];
   /** Stores a new outbound message, status queued, sent now. */
   send(message: NewMessage): MessageRecord;
+  /** A message's status as the carrier last reported it; reads answer it from now on. */
+  setStatus(id: string, status: MessageStatus): void;
 }
 
 export interface MessageStoreOptions {
@@ -66,6 +68,10 @@ export function createMessageStore(seedMessages: readonly MessageRecord[], optio
       // Re-sort rather than unshift: an injected clock may place the new message among older ones.
       add(record)?.sort(newestFirst);
       return record;
+    },
+    setStatus(id, status) {
+      const record = byId.get(id);
+      if (record) record.status = status;
     },
   };
 }

@@ -10,6 +10,8 @@ export interface ResolverDeps {
   store: MessageStore;
   stats: Stats;
   faults: Faults;
+  /** Told of each message sent, which then moves on to sent and delivered (delivery.ts). */
+  onSent: (id: string) => void;
 }
 
 interface CustomerMessages {
@@ -22,7 +24,7 @@ interface CustomerMessages {
  * /_stats under its field name before anything else, so a failing call still counts, then an
  * armed fault turns it into an INJECTED_FAULT error (HTTP 200 with `errors`, as GraphQL services fail).
  */
-export function createResolvers({ store, stats, faults }: ResolverDeps) {
+export function createResolvers({ store, stats, faults, onSent }: ResolverDeps) {
   const begin = (operation: string, batchSize?: number) => {
     stats.record(operation, batchSize);
     const fault = faults.take(operation);
@@ -63,7 +65,9 @@ export function createResolvers({ store, stats, faults }: ResolverDeps) {
         checkPhoneNumber(args.to);
         checkBody(args.body);
         checkCustomerId(args.customerId);
-        return store.send({ to: args.to, body: args.body, customerId: args.customerId ?? null });
+        const message = store.send({ to: args.to, body: args.body, customerId: args.customerId ?? null });
+        onSent(message.id);
+        return message;
       },
     },
   };

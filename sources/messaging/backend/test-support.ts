@@ -24,4 +24,4 @@ export function errorCodes(answer: GraphqlAnswer): unknown[] {
   return (answer.body.errors ?? []).map((e) => e.extensions?.['code']);
 }
 
-export { readStats, resetBackend, armFault } from '../../demo/test-surface.ts';
+export { readStats, resetBackend, armFault, setAutomaticStatuses, advanceMessage } from '../../demo/test-surface.ts';
