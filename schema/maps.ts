@@ -1,5 +1,7 @@
 import { junctionError } from './errors.ts';
 import type { JunctionContext } from './context.ts';
+import type { SourceEvent } from './contract.ts';
+import type { Place } from '../sources/maps/loaders.ts';
 import type { TypeOrigin } from './origins.ts';
 
 /** The maps domain, served by the `maps` source (SOAP, sources/maps/service.wsdl). */
@@ -9,6 +11,11 @@ export const typeDefs = /* GraphQL */ `
     geocode(address: String!): [Place!]
     "A place by id, or null when there is none."
     place(id: ID!): Place
+  }
+
+  type Subscription {
+    "A business's place as it changes (renamed, moved). The maps service cannot push: the gateway reads its places every MAPS_POLL_INTERVAL_SEC (default 30), so a change arrives within that. \`id\`: only that place's changes."
+    placeUpdated(id: ID): Place
   }
 
   type Place @cacheControl(maxAge: 86400) {
@@ -50,4 +57,20 @@ export const resolvers = {
     },
     place: (_: unknown, { id }: { id: string }, { loaders }: JunctionContext) => loaders.place.load(id),
   },
+
+  Subscription: {
+    placeUpdated: {
+      subscribe: (_: unknown, { id }: { id?: string | null }, context: JunctionContext) => context.subscribe(PLACES_TOPIC, aboutPlace(id)),
+      // The event carries the place as the service now answers it; its cached answers were dropped
+      // before it was published (the poll's `invalidates`).
+      resolve: (event: SourceEvent) => event.payload as Place,
+    },
+  },
 };
+
+/** The topic the maps entry's poll (`.meshrc.yaml`) publishes on. */
+const PLACES_TOPIC = 'places';
+
+/** Whether an event of the places topic is a place that changed (that one only, given an id); a place gone has nothing to show. */
+const aboutPlace = (id: string | null | undefined) => (event: SourceEvent) =>
+  event.type === 'changed' && (id === null || id === undefined || (event.payload as { id?: unknown } | null)?.id === id);

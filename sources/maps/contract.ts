@@ -18,7 +18,7 @@ export const MAPS_SOAP_PATH = '/soap';
 /** Most addresses per GeocodeBatch and ids per GetPlaces; more is a soap:Client fault. */
 export const MAPS_MAX_BATCH = 100;
 
-export const MAPS_OPERATIONS = ['Geocode', 'GeocodeBatch', 'ReverseGeocode', 'GetPlace', 'GetPlaces', 'Distance'] as const;
+export const MAPS_OPERATIONS = ['Geocode', 'GeocodeBatch', 'ReverseGeocode', 'GetPlace', 'GetPlaces', 'ListPlaces', 'Distance'] as const;
 
 /** A WSDL operation name; also the name counted in `/_stats` and armed in `/_faults`. */
 export type MapsOperation = (typeof MAPS_OPERATIONS)[number];

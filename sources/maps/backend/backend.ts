@@ -7,6 +7,7 @@ import { closeServer, listen, type DemoBackend, type DemoBackendOptions } from '
 import { createStats, handleStatsRoute, sendJson } from '../../demo/stats.ts';
 import { MAPS_SOAP_PATH } from '../contract.ts';
 import { createPlaceIndex } from './place-index.ts';
+import { handlePlacesRoute } from './place-admin.ts';
 import { DEFAULT_MAX_REQUEST_BYTES, readSoapRequest, usernameTokenOf } from './request-guard.ts';
 import { DEMO_CREDENTIALS } from '../../demo/credentials.ts';
 import { createMapsService } from './service.ts';
@@ -27,14 +28,16 @@ function wsdlFor(wsdl: string, endpoint: string): string {
 
 /**
  * Starts the maps demo backend: a SOAP 1.1 document/literal service described by service.wsdl,
- * at `{url}/soap` (WSDL at `GET {url}/soap?wsdl`), with `/_stats`, `/_faults` and a `GET /` probe.
+ * at `{url}/soap` (WSDL at `GET {url}/soap?wsdl`), with `/_stats`, `/_faults`, `/_places/<id>`
+ * (a place's owner changing it) and a `GET /` probe.
  */
 export async function startMapsBackend(options: MapsBackendOptions = {}): Promise<DemoBackend> {
   const { port = 0, host = '127.0.0.1', seed = createSeed(), maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES, credentials = DEMO_CREDENTIALS } = options;
   const accepted = `wsse ${credentials.maps.username}:${credentials.maps.apiKey}`;
   const stats = createStats();
   const faults = createFaults();
-  const services = createMapsService({ index: createPlaceIndex(seed.places), stats, faults });
+  const index = createPlaceIndex(seed.places);
+  const services = createMapsService({ index, stats, faults });
   const wsdl = readFileSync(MAPS_WSDL_URL, 'utf8');
 
   const server = createServer();
@@ -82,7 +85,7 @@ export async function startMapsBackend(options: MapsBackendOptions = {}): Promis
   };
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (handleStatsRoute(req, res, stats) || handleFaultsRoute(req, res, faults)) return;
+    if (handleStatsRoute(req, res, stats) || handleFaultsRoute(req, res, faults) || handlePlacesRoute(req, res, index)) return;
     const { pathname, search } = new URL(req.url ?? '/', 'http://localhost');
     if (pathname === MAPS_SOAP_PATH || pathname === `${MAPS_SOAP_PATH}/`) {
       handleSoap(req, res, search).catch(() => {

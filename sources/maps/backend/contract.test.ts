@@ -34,10 +34,10 @@ beforeEach(async () => {
 });
 
 describe('service.wsdl', () => {
-  it('describes MapsService/MapsPort with the six operations, each with its SOAPAction', () => {
+  it('describes MapsService/MapsPort with the seven operations, each with its SOAPAction', () => {
     const description = client.describe() as Record<string, Record<string, Record<string, unknown>>>;
     const operations = Object.keys(description.MapsService?.MapsPort ?? {});
-    expect(operations).toEqual(['Geocode', 'GeocodeBatch', 'ReverseGeocode', 'GetPlace', 'GetPlaces', 'Distance']);
+    expect(operations).toEqual(['Geocode', 'GeocodeBatch', 'ReverseGeocode', 'GetPlace', 'GetPlaces', 'ListPlaces', 'Distance']);
     const methods = client.wsdl.definitions.bindings.MapsSoapBinding?.methods ?? {};
     expect(operations.map((name) => (methods[name] as { soapAction?: string } | undefined)?.soapAction))
       .toEqual(operations.map((name) => `${MAPS_NAMESPACE}/${name}`));
@@ -66,11 +66,16 @@ describe('service.wsdl', () => {
     const [many] = await client.GetPlacesAsync({ id: [home.id, 'plc_doesnotexist', shop.id] });
     expect(many.place).toEqual([home, shop]);
 
+    const [businesses] = await client.ListPlacesAsync({ kind: 'business' });
+    expect(businesses.place).toEqual(seed.places.filter((p) => p.kind === 'business'));
+    const [all] = await client.ListPlacesAsync({});
+    expect(all.place).toHaveLength(seed.places.length);
+
     const [distance] = await client.DistanceAsync({ from: { lat: 52.52, lng: 13.405 }, to: { lat: 48.8566, lng: 2.3522 } });
     expect(distance.meters).toBe(877464.5);
 
     expect((await readStats(backend.url)).operations).toEqual({
-      Geocode: 1, GeocodeBatch: 1, ReverseGeocode: 1, GetPlace: 2, GetPlaces: 1, Distance: 1,
+      Geocode: 1, GeocodeBatch: 1, ReverseGeocode: 1, GetPlace: 2, GetPlaces: 1, ListPlaces: 2, Distance: 1,
     });
   });
 });
@@ -105,7 +110,36 @@ describe('the wire format', () => {
   });
 });
 
+describe('a place changed by its owner (POST /_places/<id>)', () => {
+  it('is answered changed by every operation from then on, and never counted; the seed is left as it was', async () => {
+    const shop = place(seed.customers.length + 1);
+    const changed = await fetch(`${backend.url}/_places/${shop.id}`, { method: 'POST', body: JSON.stringify({ name: 'Renamed Bakery', location: { lat: 1.5, lng: 2.5 } }) });
+    expect(changed.status).toBe(200);
+    const now = { ...shop, name: 'Renamed Bakery', location: { lat: 1.5, lng: 2.5 } };
+    expect(await changed.json()).toEqual(now);
+    expect((await client.GetPlaceAsync({ id: shop.id }))[0].place).toEqual(now);
+    expect((await client.ListPlacesAsync({ kind: 'business' }))[0].place).toContainEqual(now);
+    expect((await client.ReverseGeocodeAsync({ lat: 1.5, lng: 2.5 }))[0].place).toEqual(now);
+    expect(seed.places.find((p) => p.id === shop.id)!.name).toBe(shop.name);
+    expect((await readStats(backend.url)).operations).toEqual({ GetPlace: 1, ListPlaces: 1, ReverseGeocode: 1 });
+    await fetch(`${backend.url}/_places/${shop.id}`, { method: 'POST', body: JSON.stringify({ name: shop.name, location: shop.location }) }).then((r) => r.arrayBuffer());
+  });
+
+  it('refuses an unknown id (404), a field that does not change (400) and a position off the globe (400)', async () => {
+    const post = (id: string, body: unknown) => fetch(`${backend.url}/_places/${id}`, { method: 'POST', body: JSON.stringify(body) });
+    expect((await post('plc_nope', { name: 'x' })).status).toBe(404);
+    expect(await (await post(place(0).id, { kind: 'business' })).json()).toEqual({ error: 'only name, formattedAddress and location change; not kind' });
+    expect((await post(place(0).id, { location: { lat: 91, lng: 0 } })).status).toBe(400);
+  });
+});
+
 describe('faults', () => {
+  it('answers ListPlaces of a kind it does not know with soap:Client', async () => {
+    const reply = await postSoap(backend.url, 'ListPlaces', envelope('<m:ListPlacesRequest><m:kind>shop</m:kind></m:ListPlacesRequest>'));
+    expect(reply.status).toBe(500);
+    expect(faultOf(reply.text)).toEqual({ faultcode: 'soap:Client', faultstring: 'ListPlacesRequest/kind must be "address" or "business"' });
+  });
+
   it('answers a latitude out of range with HTTP 500 and faultcode soap:Client', async () => {
     const reply = await postSoap(backend.url, 'ReverseGeocode', envelope('<m:ReverseGeocodeRequest><m:lat>91</m:lat><m:lng>0</m:lng></m:ReverseGeocodeRequest>'));
     expect(reply.status).toBe(500);

@@ -15,6 +15,13 @@ export interface PlaceIndex {
   /** The place nearest to `point` when it lies within `withinMeters`, else undefined. */
   nearest(point: GeoPoint, withinMeters: number): PlaceRecord | undefined;
   get(id: string): PlaceRecord | undefined;
+  /** Every place of `kind` (every place when absent), in seed order. */
+  list(kind?: PlaceRecord['kind']): PlaceRecord[];
+  /**
+   * Changes a place as its owner would (a business renamed, moved): the new record answers every
+   * operation from now on. Undefined for an unknown id. The seed's own record is left as it was.
+   */
+  update(id: string, change: Partial<Pick<PlaceRecord, 'name' | 'formattedAddress' | 'location'>>): PlaceRecord | undefined;
 }
 
 /**
@@ -33,11 +40,15 @@ interface IndexedPlace {
 }
 
 export function createPlaceIndex(places: readonly PlaceRecord[]): PlaceIndex {
-  const byId = new Map<string, PlaceRecord>();
-  const indexed: IndexedPlace[] = places.map((place, order) => {
-    byId.set(place.id, place);
+  const byId = new Map<string, IndexedPlace>();
+  const entryOf = (place: PlaceRecord, order: number): IndexedPlace => {
     const normalized = normalizeAddress(place.formattedAddress);
     return { place, normalized, tokens: new Set(normalized.split(' ')), order };
+  };
+  const indexed: IndexedPlace[] = places.map((place, order) => {
+    const entry = entryOf(place, order);
+    byId.set(place.id, entry);
+    return entry;
   });
 
   return {
@@ -67,7 +78,18 @@ export function createPlaceIndex(places: readonly PlaceRecord[]): PlaceIndex {
       return bestMeters <= withinMeters ? best : undefined;
     },
     get(id) {
-      return byId.get(id);
+      return byId.get(id)?.place;
+    },
+    list(kind) {
+      return indexed.filter((entry) => kind === undefined || entry.place.kind === kind).map((entry) => entry.place);
+    },
+    update(id, change) {
+      const entry = byId.get(id);
+      if (!entry) return undefined;
+      const changed = entryOf({ ...entry.place, ...change, location: { ...(change.location ?? entry.place.location) } }, entry.order);
+      indexed[entry.order] = changed;
+      byId.set(id, changed);
+      return changed.place;
     },
   };
 }

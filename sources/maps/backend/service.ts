@@ -135,6 +135,13 @@ export function createMapsService({ index, stats, faults }: MapsServiceDeps): IS
           }
           return { place: [...found.values()].map(placeXml) };
         }),
+        ListPlaces: operation('ListPlaces', undefined, (args) => {
+          const kind = field(args, 'kind');
+          if (kind !== undefined && kind !== 'address' && kind !== 'business') {
+            throw soapFault('Client', 'ListPlacesRequest/kind must be "address" or "business"');
+          }
+          return { place: index.list(kind).map(placeXml) };
+        }),
         Distance: operation('Distance', undefined, (args) => {
           const from = point('Distance', field(args, 'from'), 'from');
           const to = point('Distance', field(args, 'to'), 'to');
