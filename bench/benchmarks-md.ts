@@ -1,9 +1,64 @@
 /** Rewrites BENCHMARKS.md at the repository root from one run's report. */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cachedText, uncached } from './cached-report.ts';
 import { fmt, table, targetList, type Report } from './report.ts';
 import { soakText } from './soak.ts';
 import { overloadText } from './overload.ts';
+import { realtimeText, type Realtime } from './realtime.ts';
+
+/** Around the real-time section, so that a BENCH_ONLY=Realtime run replaces it alone. */
+const REALTIME_START = '<!-- realtime: written by bench/realtime.ts -->';
+const REALTIME_END = '<!-- realtime: end -->';
+
+function realtimeSection(r: Realtime): string {
+  const { settings: s } = r;
+  return `${REALTIME_START}
+## Real time (issue 17)
+
+Two Junctions (\`dist/gateway/main.js\`, NODE_ENV=production, CACHE=off) sharing a redis-server of
+the run's own (REDIS_URL: webhook ids and streams there, events to both over its pub/sub), and
+${s.subscribers.toLocaleString('en-US')} subscribers to \`subscription { paymentUpdated { id amount } }\` over SSE, each on a
+connection of its own, ${r.subscribers.a} on A and ${r.subscribers.b} on B, all with the bench's token (its
+\`MAX_SUBSCRIPTIONS_PER_CALLER\` lifted). Stripe-signed deliveries, each a new event about a new
+payment, go to A: first ${s.rate}/s for ${s.seconds} s at even intervals whatever comes back (about what the two
+fan out here without falling behind: each event is executed, serialized and written once per
+subscriber); then ${s.rounds} rounds of ${s.burst} as fast as A acknowledges them (${s.concurrency} in flight), each round
+once every subscriber has the last one's. Rounds rather than a stream: a subscriber with more than
+100 events waiting (\`MAX_EVENTS_QUEUED\`) is ended by design, so an unbounded stream at full speed
+measures that limit, not delivery. Latency runs from the moment a delivery is sent to the moment
+each subscriber's copy arrives, both in the bench process (which also parses every subscriber's
+stream: its CPU is in the table). "accepted/s": acknowledged deliveries per second, from the first
+sent to the last acknowledged; "all had them after": from the first sent until the last subscriber
+had the last event. Memory: RSS of each instance after a warm-up with no subscriber, then with its
+subscribers open, the difference divided by them. Pinning: ${r.pinning}. Run on ${r.date}, the
+machine's load average ${fmt(r.loadAverage, 1)} at the end (other processes than the bench's count in it).
+Alone: \`BENCH_ONLY=Realtime npm run bench\`.
+
+${realtimeText(r)}
+${REALTIME_END}
+`;
+}
+
+/**
+ * Writes the real-time section into BENCHMARKS.md as it is (a BENCH_ONLY=Realtime run): in place
+ * of the one there, else before "Same answers", else at the end. The other sections keep the
+ * figures of the run that wrote them.
+ */
+export function writeRealtimeSection(path: string, r: Realtime): void {
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    // No file yet: the section alone.
+  }
+  const section = realtimeSection(r);
+  const start = text.indexOf(REALTIME_START);
+  const end = text.indexOf(REALTIME_END);
+  if (start >= 0 && end > start) text = `${text.slice(0, start)}${section}${text.slice(end + REALTIME_END.length + 1)}`;
+  else if (text.includes('\n## Same answers')) text = text.replace('\n## Same answers', `\n${section}\n## Same answers`);
+  else text = `${text}\n${section}`;
+  writeFileSync(path, text);
+}
 
 function checksTable(report: Report): string {
   const lines = report.checks.map((c) => `| ${c.scenario} | ${c.system} | ${c.verdict} | ${c.upstreamCalls} | ${Object.entries(c.upstreamOperations).map(([op, n]) => `${op} ${n}`).join(', ')} |`);
@@ -45,8 +100,10 @@ export function writeBenchmarksMd(path: string, report: Report): void {
 Issue 5's benchmark: what one client query costs a gateway and the backends behind it, measured
 side by side in one run against the same three demo backends; and, reported apart, issue 7's:
 what Junction's cache makes of the Dashboard, and issue 9's soak: whether Junction's memory keeps
-growing under rounds of load. A benchmark, not a test: nothing fails on these numbers. This file is rewritten by every run; the raw figures of each round are in
-\`bench/results/latest.json\`.
+growing under rounds of load; and issue 17's real time: webhook to subscriber over two instances.
+A benchmark, not a test: nothing fails on these numbers, but for the real-time check that every
+subscriber got every event once. This file is rewritten by every run (\`BENCH_ONLY=Realtime\` rewrites
+its own section only); the raw figures of each round are in \`bench/results/latest.json\`.
 
 ## How to run
 
@@ -56,7 +113,10 @@ npm run bench        # about 8-9 minutes (the overload's 20 s and the soak's min
 
 Options (environment): \`BENCH_ROUNDS\` (3), \`BENCH_DURATION\` (seconds per round, 4), \`BENCH_WARMUP\`
 (seconds before each round, 1), \`BENCH_ONLY=Dashboard,Latency\` (some scenarios only; Overload and the soak
-run only when the list names them; \`BENCH_ONLY=MeshV0\` runs the Mesh v0 file's scenario alone), \`BENCH_CPU_PROF=1\` (both Junctions run with \`node
+run only when the list names them; \`BENCH_ONLY=MeshV0\` runs the Mesh v0 file's scenario alone;
+\`BENCH_ONLY=Realtime\` the real-time section alone, in about a minute, keeping the other figures of
+\`latest.json\` and this file; \`REALTIME_SUBSCRIBERS\`, \`REALTIME_RATE\`, \`REALTIME_SECONDS\`,
+\`REALTIME_BURST\`, \`REALTIME_ROUNDS\`, \`REALTIME_CONCURRENCY\`: bench/realtime.ts), \`BENCH_CPU_PROF=1\` (both Junctions run with \`node
 --cpu-prof\`; the profiles are written to \`bench/results/\`, and \`node --import tsx
 bench/profile-summary.ts <file>\` sums it up), \`SOAK_ROUNDS\` (5), \`SOAK_LOAD_S\` (seconds of
 load per soak round, 8), \`SOAK_REST_S\` (seconds of rest after it, 4), \`BENCH_JUNCTION_NODE_FLAGS\`
@@ -191,6 +251,7 @@ the rest) apart; writing snapshots leaves some 90 MB more RSS from round 1 on.
 
 ${soakText(report.soak)}
 ` : ''}
+${report.realtime ? `\n${realtimeSection(report.realtime)}` : ''}
 ## Same answers
 
 Checked once before the load (and the Dashboards again after it), against the answer of the

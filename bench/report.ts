@@ -3,7 +3,7 @@
  * bench/results/latest.json and BENCHMARKS.md. Issue 7's cached scenario: cached-report.ts; issue
  * 9's soak: soak.ts.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CacheSummary } from './cached-report.ts';
 import type { RoundResult } from './load.ts';
@@ -11,6 +11,7 @@ import { median, type Machine } from './measures.ts';
 import type { Scenario, SystemName } from './scenarios.ts';
 import type { Soak } from './soak.ts';
 import type { Overload } from './overload.ts';
+import type { Realtime } from './realtime.ts';
 import type { Check } from './systems.ts';
 
 export interface RoundRecord extends RoundResult {
@@ -60,6 +61,8 @@ export interface Report {
   /** Issue 9's soak, when it ran. */
   overload?: Overload;
   soak?: Soak;
+  /** Issue 17's real-time section: from this run, or kept from the last run that measured it (its own `date`). */
+  realtime?: Realtime;
   notes: string[];
   rounds: RoundRecord[];
 }
@@ -198,4 +201,13 @@ export function targetList(list: readonly Target[]): string {
 export function writeJson(path: string, report: Report): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+/** What the last run wrote to `path`, if it can be read: a run that measures part of the benchmark keeps the rest. */
+export function previousReport(path: string): Partial<Report> | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Partial<Report>;
+  } catch {
+    return undefined;
+  }
 }

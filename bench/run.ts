@@ -12,17 +12,20 @@
  * alone: BENCH_ONLY=MeshV0), OVERLOAD_S (8), BENCH_CPU_PROF=1 (both Junctions
  * run with --cpu-prof; the profiles land in bench/results/ when they stop), SOAK_ROUNDS (5),
  * SOAK_LOAD_S (8), SOAK_REST_S (4), BENCH_JUNCTION_NODE_FLAGS (Node flags for the Junctions only).
+ * Realtime (issue 17's real-time section, realtime.ts) runs last; BENCH_ONLY=Realtime runs it alone
+ * and merges it into the last run's latest.json and BENCHMARKS.md, whose other figures it keeps.
  */
-import { writeBenchmarksMd } from './benchmarks-md.ts';
+import { writeBenchmarksMd, writeRealtimeSection } from './benchmarks-md.ts';
 import { measureRound, warmUp, type Target as LoadTarget } from './load.ts';
 import { machine, rssMb } from './measures.ts';
 import { hasTaskset, pinSelf, ProcessSet, stop } from './processes.ts';
 import { cacheSummary, cachedText, uncached } from './cached-report.ts';
-import { observations, summarize, table, targetList, targets, writeJson, type Report, type RoundRecord } from './report.ts';
+import { observations, previousReport, summarize, table, targetList, targets, writeJson, type Report, type RoundRecord } from './report.ts';
 import { readSeeds, scenarios, type Scenario, type SystemName } from './scenarios.ts';
 import { soak, soakLine, soakText, type Soak } from './soak.ts';
 import { overload, overloadText, type Overload } from './overload.ts';
 import { checkResponses, readyMeshV0, startSystems, systemOf, waitAnswering, type Check, type Running } from './systems.ts';
+import { runRealtime, realtimeText, type Realtime } from './realtime.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 4);
 const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 1);
@@ -61,7 +64,32 @@ const pinned = hasTaskset() && pinSelf(1);
 const cpus = pinned ? { sut: 0, side: 1 } : {};
 const set = new ProcessSet(pinned);
 
+/** Issue 17's real-time section; it fails the run, after its figures are written, when a subscriber missed or doubled an event. */
+async function realtime(urls?: Running['urls']): Promise<Realtime> {
+  log(`\nReal time (issue 17): two Junctions over one Redis, SSE subscribers, webhook deliveries to one`);
+  const measured = await runRealtime(set, cpus, { log, ...(urls ? { urls } : {}) });
+  log(`\n${realtimeText(measured)}`);
+  if (!measured.exactlyOnce) loudly(['Real time: NOT every subscriber received every acknowledged event exactly once:', ...measured.problems]);
+  return measured;
+}
+
+const failIfLost = (measured: Realtime | undefined) => {
+  if (measured && !measured.exactlyOnce) throw new Error(`real time: subscribers did not each receive every event once (${measured.problems.join('; ')})`);
+};
+
 async function main(): Promise<void> {
+  if (ONLY && ONLY.length > 0 && ONLY.every((name) => name === 'Realtime')) {
+    try {
+      const measured = await realtime();
+      writeJson(RESULTS, { ...previousReport(RESULTS), realtime: measured } as Report);
+      writeRealtimeSection('BENCHMARKS.md', measured);
+      log(`\nWrote the real-time section into ${RESULTS} and BENCHMARKS.md; their other figures are the last full run's.`);
+      failIfLost(measured);
+    } finally {
+      await set.stopAll();
+    }
+    return;
+  }
   const started = performance.now();
   const notes: string[] = [];
   if (!pinned) notes.push('taskset is not available (or failed): nothing was pinned; every process shared every CPU.');
@@ -134,6 +162,9 @@ async function main(): Promise<void> {
       soaked = await soak(target(running, pages, 'junction'), { pid: proc.pid, snapshotDir, backendsPid: running.backends.pid }, SOAK, (round) => log(soakLine(round)));
     }
 
+    // Last: its own two Junctions and Redis; the systems above are idle meanwhile.
+    const realtimeMeasured = !ONLY || ONLY.includes('Realtime') ? await realtime(running.urls) : undefined;
+
     log('\nChecking again after the load:');
     const checksAfterLoad = await checkResponses(running, runnable.filter((s) => s.name.startsWith('Dashboard')));
     reportChecks(checksAfterLoad, 'After the load');
@@ -146,9 +177,13 @@ async function main(): Promise<void> {
       notes.push('The Mesh baseline answers with the same data as Junction but not always with the fields in the order the query asks for (GraphQL requires query order).');
     }
     const elapsedS = (performance.now() - started) / 1000;
+    // A run that leaves the real-time section out keeps the last one measured (it says when).
+    const realtimeKept = realtimeMeasured ?? previousReport(RESULTS)?.realtime;
     const report: Report = {
       machine: machine(pinned), settings: { durationS: DURATION_S, warmupS: WARMUP_S, rounds: ROUNDS, pinned: pinned ? 'SUT CPU 0; backends + load CPU 1' : 'none' },
-      elapsedS, startRssMb, checks, checksAfterLoad, rows, targets: goals, cache, ...(overloaded ? { overload: overloaded } : {}), ...(soaked ? { soak: soaked } : {}), notes, rounds,
+      elapsedS, startRssMb, checks, checksAfterLoad, rows, targets: goals, cache, ...(overloaded ? { overload: overloaded } : {}), ...(soaked ? { soak: soaked } : {}),
+      ...(realtimeKept ? { realtime: realtimeKept } : {}),
+      notes, rounds,
     };
     log(`\nMedians of ${ROUNDS} rounds (peak RSS: highest round):\n\n${table(uncached(rows))}\n\nIssue 5 targets:\n${targetList(goals)}`);
     if (cache.rows.length > 0) log(`\nCached (issue 7):\n\n${cachedText(cache)}`);
@@ -161,6 +196,7 @@ async function main(): Promise<void> {
     writeJson(RESULTS, report);
     writeBenchmarksMd('BENCHMARKS.md', report);
     log(`\nWrote ${RESULTS} and BENCHMARKS.md (${elapsedS.toFixed(0)} s in all).`);
+    failIfLost(realtimeMeasured);
   } finally {
     await set.stopAll();
   }
