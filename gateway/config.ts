@@ -4,6 +4,7 @@ import type { JSONWebKeySet } from 'jose';
 import { z } from 'zod';
 import type { ApiKeyEntry } from './auth/api-keys.ts';
 import { DEFAULT_LIMITS, type Limits } from './plugins/limits/limits.ts';
+import { normaliseAllowedHost } from './webhooks/address-guard.ts';
 
 /**
  * Everything Junction can be told, read from the environment once at start-up, validated as a
@@ -80,6 +81,7 @@ const envSchema = z.object({
   JUNCTION_CONFIG: z.string().min(1).default('.meshrc.yaml'),
   CORS_ORIGINS: z.string().transform((v) => v.split(/[\s,]+/).filter((x) => x !== '')).pipe(z.array(z.string().refine(isOrigin, 'each must be an origin such as https://app.example.com (scheme, host and port only), or *'))).optional(),
   TRUSTED_PROXIES: z.string().transform((v) => v.split(/[\s,]+/).filter((x) => x !== '')).optional(),
+  DELIVERY_ALLOWED_HOSTS: z.string().transform((v) => v.split(/[\s,]+/).filter((x) => x !== '')).pipe(z.array(z.string().refine((entry) => normaliseAllowedHost(entry) !== undefined, 'each must be a host or host:port, e.g. hooks.internal.example:8443 or [fd00::5]'))).optional(),
   ...Object.fromEntries(Object.entries(DEFAULT_LIMITS).map(([name, value]) => [name, positiveInt(1_000_000_000).default(value)])) as { [K in keyof Limits]: z.ZodDefault<ReturnType<typeof positiveInt>> },
   AUTH_JWKS_URL: url.optional(),
   AUTH_JWKS_FILE: z.string().optional(),
@@ -128,6 +130,12 @@ export interface Config {
   limits: Limits;
   /** Proxies whose `x-forwarded-for` is believed when telling anonymous clients apart. */
   trustedProxies: readonly string[];
+  /**
+   * Hosts (`host` or `host:port`) services' deliveries may be posted to although they resolve to
+   * private or other refused addresses, or over http in production (DELIVERY_ALLOWED_HOSTS).
+   * Unset: none, public https addresses only.
+   */
+  deliveryAllowedHosts: readonly string[] | undefined;
   /** Documents browsers may send, by SHA-256 (PERSISTED_DOCUMENTS_FILE); undefined: any document. */
   persistedDocuments: ReadonlyMap<string, string> | undefined;
   auth: AuthConfig;
@@ -220,6 +228,7 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     cache: e.CACHE === 'on',
     limits: Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, e[name as keyof Limits]])) as unknown as Limits,
     trustedProxies: e.TRUSTED_PROXIES ?? [],
+    deliveryAllowedHosts: e.DELIVERY_ALLOWED_HOSTS,
     persistedDocuments,
     logLevel: e.LOG_LEVEL,
     auth,

@@ -5,14 +5,17 @@ import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { buildGatewaySchema } from './composition/index.ts';
 import { DEFAULT_MESH_CONFIG } from './composition/source-schemas.ts';
-import { readMeshConfig } from './composition/byo/mesh-config.ts';
+import { readMeshConfig, SourceConfigError } from './composition/byo/mesh-config.ts';
 import type { SourceReport } from './composition/byo/report.ts';
 import type { MeshConfig } from './composition/byo/mesh-config.ts';
 import { scopesOf } from '../schema/authorization.ts';
 import { exampleQueryFor } from './example-query.ts';
 import { createWebhookReceiver, webhookEndpointOf, type WebhookEndpoint, type WebhookEvent } from './webhooks/receiver.ts';
 import { createMemoryWebhookStore, type WebhookStore } from './webhooks/store.ts';
-import type { Principal } from '../schema/principal.ts';
+import { createPoller, type PollScheduler, type PollStats } from './webhooks/poller.ts';
+import { preparePolls } from './webhooks/poll-reads.ts';
+import { createMemoryPollStore, type PollStore } from './webhooks/poll-store.ts';
+import { ANONYMOUS } from '../schema/principal.ts';
 import type { ContractContext } from '../schema/contract.ts';
 import { createLoaders } from './engine/loaders.ts';
 import { useRequestId } from './plugins/request-id/use-request-id.ts';
@@ -43,6 +46,12 @@ import { useRequestScope, type RequestScope } from './plugins/deadline/use-reque
 import type { Auth } from './auth/index.ts';
 import type { UpstreamCallRecord } from './upstream/upstream-fetch.ts';
 import { importModule } from './composition/modules.ts';
+import { createSubscriptions } from './plugins/realtime/subscriptions.ts';
+import type { EventTargetLike } from './plugins/realtime/event-stream.ts';
+import { useSubscriptionResults } from './plugins/realtime/use-subscription-results.ts';
+import { useServerSentEvents } from './plugins/realtime/use-server-sent-events.ts';
+import { createOutboundDeliveries, type OutboundOptions } from './webhooks/outbound.ts';
+import type { Principal } from '../schema/principal.ts';
 
 export interface GatewayOptions {
   config: Pick<Config, 'mode' | 'upstream'> & Partial<Pick<Config, 'limits' | 'trustedProxies' | 'persistedDocuments' | 'corsOrigins' | 'readyCacheMs'>> & {
@@ -80,6 +89,16 @@ export interface GatewayOptions {
   webhookStore?: WebhookStore;
   /** Where events are published for subscribers (across instances: Redis's event target). Default: this process's. */
   eventTarget?: JunctionEventTarget;
+  /** Which instance polls each topic, and what it last saw (Redis when main.ts has one). Default: this process's memory. */
+  pollStore?: PollStore;
+  /** When polls run. Default: real timers; tests run rounds by hand. */
+  pollScheduler?: PollScheduler;
+  /**
+   * Services' outbound webhooks (gateway/webhooks/outbound.ts): where registrations live (Redis
+   * when main.ts has one), the hosts posted to beside public addresses (DELIVERY_ALLOWED_HOSTS),
+   * and time and name resolution for tests. Default: in memory, public https addresses only.
+   */
+  deliveries?: OutboundOptions;
   /**
    * Sample the event loop to take fewer requests while the CPU is saturated (default true). Tests
    * turn it off so that a busy test machine never sheds their requests, and feed samples by hand.
@@ -90,8 +109,11 @@ export interface GatewayOptions {
 export interface Gateway {
   /** Starts shutdown: readiness answers 503 from now on. */
   drain(): void;
-  /** Stops the gateway's own timers (the event-loop sampler); after the server has closed. */
-  close(): void;
+  /**
+   * Stops the gateway's own timers (the event-loop sampler, the polls), waits for a poll under way
+   * and gives up this instance's poll leases; after the server has closed.
+   */
+  close(): Promise<void>;
   /** Requests in flight and how many the instance takes now (gateway/plugins/limits/use-load-shedding.ts). */
   shedding: Pick<LoadShedding, 'state' | 'observe'>;
   /** Each source's circuit breaker. */
@@ -104,6 +126,10 @@ export interface Gateway {
   pubsub: JunctionPubSub;
   /** Webhook deliveries by endpoint path and outcome, since start. */
   webhookStats(): Record<string, Record<string, number>>;
+  /** Each polled topic's rounds since start (gateway/webhooks/poller.ts). */
+  pollStats(): Record<string, PollStats>;
+  /** Outbound deliveries by registration and outcome, since start; `pending`: waiting on this instance now. */
+  deliveryStats(): Record<string, Record<string, number>>;
   /** Subscriptions open on this instance, by topic. */
   subscriptions(): Record<string, number>;
   /** Who a request is (verified), as every plugin sees it; refuses credentials that do not verify. */
@@ -151,7 +177,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     : undefined;
   const sourcesFile = options.sourcesFile ?? readMeshConfig(meshConfig ?? DEFAULT_MESH_CONFIG, env ?? process.env);
   const filePlugins = sourcesFile.plugins ? await loadPlugins(sourcesFile.plugins) : [];
-  const { schema, reports, runtimes, contract, operations, context: sourcesContext } = await buildGatewaySchema({
+  const { schema, reports, runtimes, contract, operations, sources: loadedSources, context: sourcesContext } = await buildGatewaySchema({
     meshConfig,
     env,
     sourcesFile,
@@ -168,23 +194,47 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       quota: options.sourceQuotas ?? ((source, spec) => (spec ? createUpstreamQuota({ source, ...spec }) : undefined)),
     },
   });
+  // A poll's operation must be a read its source has: said at start, with the file's other problems.
+  const { polls, problems: pollProblems } = preparePolls(sourcesFile, loadedSources);
+  if (pollProblems.length > 0) throw new SourceConfigError(sourcesFile.file, pollProblems);
   const allBreakers = () => Object.fromEntries(runtimes.map((runtime) => [runtime.name, runtime.breaker()]));
   const invalidate = cacheStore ? (tags: readonly string[]) => cacheStore.invalidateTags(tags) : async () => undefined;
   const eventTarget: JunctionEventTarget = options.eventTarget ?? new EventTarget() as JunctionEventTarget;
   const pubsub: JunctionPubSub = createPubSub({ eventTarget });
-  /** Subscriptions open on this instance, by topic, and by caller. */
-  const listening = new Map<string, number>();
-  const subscribers = new Map<string, number>();
+  const webhookStore = options.webhookStore ?? createMemoryWebhookStore();
+  const subscriptions = createSubscriptions({
+    eventTarget: eventTarget as EventTargetLike,
+    store: webhookStore,
+    maxPerCaller: limits.MAX_SUBSCRIPTIONS_PER_CALLER,
+    maxQueued: limits.MAX_EVENTS_QUEUED,
+    logger,
+  });
   const webhooks = createWebhookReceiver({
     endpoints: webhookEndpointsOf(sourcesFile),
-    store: options.webhookStore ?? createMemoryWebhookStore(),
+    store: webhookStore,
     publish: (topic, event) => pubsub.publish(`webhook:${topic}`, event),
     invalidate,
     maxBodyBytes: limits.MAX_BODY_BYTES,
     logger,
   });
   const requestIds = new WeakMap<Request, string>();
-  const principalOf = principalPerRequest(auth.authenticate);
+  const verifiedPrincipalOf = principalPerRequest(auth.authenticate);
+  // Requests the gateway makes itself on a service's behalf (its registered deliveries, run in
+  // process) carry the principal verified when it registered; no client's request is one of them.
+  const actingAs = new WeakMap<Request, Principal>();
+  const principalOf = (request: Request): Promise<Principal> => {
+    const acting = actingAs.get(request);
+    return acting ? Promise.resolve(acting) : verifiedPrincipalOf(request);
+  };
+  const outbound = createOutboundDeliveries({
+    ...options.deliveries,
+    mode: config.mode,
+    logger,
+    maxBodyBytes: limits.MAX_BODY_BYTES,
+    principalOf,
+    actAs: (request, principal) => void actingAs.set(request, principal),
+    enveloped: (initial) => yoga.getEnveloped(initial),
+  });
 
   const loaderSpecs = contract?.loaders ?? {};
   const bound = [...operations];
@@ -226,9 +276,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         draining: () => draining,
         ...(config.readyCacheMs !== undefined ? { cacheMs: config.readyCacheMs } : {}),
       }),
+      // Subscriptions over SSE: each message's cursor as its `id:`, keep-alive every KEEPALIVE_MS.
+      useServerSentEvents(limits.KEEPALIVE_MS),
       // Webhooks from providers: verified on their raw bytes, before any GraphQL handling (a
       // Twilio form post is no cross-site forgery, and no GraphQL request).
       webhooks.plugin,
+      // Services' registered deliveries (/deliveries): a small JSON API of its own, answered
+      // before any GraphQL handling, with the body limit and the caller's identity checked there.
+      outbound.plugin,
       // Foreign origins get no CORS headers: only CORS_ORIGINS may read answers from a browser.
       useCorsPolicy(config.corsOrigins ?? []),
       // Refuse forged cross-site requests before any parsing or upstream work.
@@ -267,33 +322,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             loaders: createLoaders(loaderSpecs, sources, entityCache),
             invalidate,
             // A subscription's events, from every instance (webhook topics), listened to from the
-            // moment it subscribes: an event published before its first read is not missed.
-            subscribe: (topic: string, accept?: (event: WebhookEvent) => boolean) => {
-              // At most MAX_SUBSCRIPTIONS_PER_CALLER open at a time, per caller, on this instance.
-              const principal = (context as { principal?: Principal }).principal;
-              const caller = principal && principal.kind !== 'anonymous' ? `${principal.kind}:${principal.id}` : 'anonymous';
-              const open = subscribers.get(caller) ?? 0;
-              if (open >= limits.MAX_SUBSCRIPTIONS_PER_CALLER) {
-                throw junctionError('SUBSCRIPTION_LIMIT', `This caller has ${open} subscriptions open, the most it may (MAX_SUBSCRIPTIONS_PER_CALLER); end one first.`, { extensions: { limit: limits.MAX_SUBSCRIPTIONS_PER_CALLER } });
-              }
-              subscribers.set(caller, open + 1);
-              listening.set(topic, (listening.get(topic) ?? 0) + 1);
-              return listenTo(eventTarget, `webhook:${topic}`, {
-                ...(accept ? { accept } : {}),
-                // One subscription keeps one context for all its events, and what a loader fetched
-                // for one event is not the truth for the next: each event gets fresh loaders.
-                onEvent: () => {
-                  (context as { loaders?: unknown }).loaders = createLoaders(loaderSpecs, sources, entityCache);
-                },
-                onClose: (overflowed) => {
-                  listening.set(topic, listening.get(topic)! - 1);
-                  const left = subscribers.get(caller)! - 1;
-                  if (left > 0) subscribers.set(caller, left);
-                  else subscribers.delete(caller);
-                  if (overflowed) logger.warn({ topic, caller, queued: MAX_EVENTS_QUEUED }, 'subscription ended: its subscriber fell more than MAX_EVENTS_QUEUED events behind');
-                },
-              });
-            },
+            // moment it subscribes (an event published before its first read is not missed), after
+            // those it missed when it resumes from a cursor. One subscription keeps one context for
+            // all its events, and what a loader fetched for one event is not the truth for the
+            // next: each event gets fresh loaders.
+            subscribe: (topic: string, accept?: (event: WebhookEvent) => boolean) => subscriptions.open(context, topic, accept, () => {
+              (context as { loaders?: unknown }).loaders = createLoaders(loaderSpecs, sources, entityCache);
+            }),
           } as Partial<ContractContext>);
         },
       } satisfies Plugin<ContractContext>,
@@ -320,18 +355,43 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // The deployment's own: createGateway's `plugins`, then the sources file's additionalEnvelopPlugins.
       ...(options.plugins ?? []),
       ...filePlugins,
+      // A subscription's messages carry their event's cursor, end when its token expires, and end
+      // with a catalogued error rather than a broken stream (before the catalogue, which sees it).
+      useSubscriptionResults(),
       // Last: it must see the errors every other plugin and resolver raised.
       useErrorCatalogue({ mode: config.mode, logger, requestIds }),
     ],
   });
+  // Polls feed their topics as webhooks do: kept in the same streams, published the same way. Started
+  // last, once nothing else can fail.
+  const poller = createPoller({
+    polls,
+    store: options.pollStore ?? createMemoryPollStore(),
+    events: webhookStore,
+    publish: (topic, event) => pubsub.publish(`webhook:${topic}`, event),
+    invalidate,
+    // As the gateway itself (no caller: the entry's own credentials), within one request's deadline.
+    run: (read) => scopes.run({ deadline: Date.now() + deadlineMs, stale: false, calls: undefined }, () => read({ principal: ANONYMOUS })),
+    deadlineMs,
+    logger,
+    ...(options.pollScheduler ? { scheduler: options.pollScheduler } : {}),
+  });
+  // The registrations kept (in Redis, from before a restart) start delivering.
+  await outbound.start();
   return {
     yoga, schema, reports, pubsub, principalOf,
-    subscriptions: () => Object.fromEntries([...listening].filter(([, n]) => n > 0)),
+    subscriptions: subscriptions.counts,
     webhookStats: webhooks.stats as () => Record<string, Record<string, number>>,
+    pollStats: poller.stats,
+    deliveryStats: outbound.stats,
     drain: () => {
       draining = true;
     },
-    close: () => shedding.stop(),
+    close: async () => {
+      shedding.stop();
+      await poller.close();
+      await outbound.close();
+    },
     shedding,
     breakers: allBreakers as () => Record<string, BreakerState>,
   };
@@ -349,70 +409,4 @@ async function loadPlugins(path: string): Promise<Plugin[]> {
 export class PluginsInvalid extends Error {
   readonly code = 'SOURCES_FILE_INVALID';
   override readonly name = 'PluginsInvalid';
-}
-
-/** Events one subscriber may have waiting: one that falls further behind is ended. */
-export const MAX_EVENTS_QUEUED = 100;
-
-interface Listening<T> {
-  /** Which events the subscriber takes. */
-  accept?: (event: T) => boolean;
-  /** Told as each event is handed over (the contract's loaders are renewed for it). */
-  onEvent: () => void;
-  /** Told once, when the subscription ends, however it ends. */
-  onClose: (overflowed: boolean) => void;
-}
-
-/**
- * A topic's events as a subscription reads them, listened to on the event target itself from the
- * moment it subscribes, into a queue of at most MAX_EVENTS_QUEUED: the subscription is ended past
- * it. (yoga's pubsub.subscribe queues in a repeater that throws past 1,024 unread events, inside
- * the publisher's dispatch: one subscriber that stopped reading killed the process.) Filtered
- * here, and ended at once by `return()`: a subscriber who leaves stops the listening.
- */
-function listenTo<T>(target: JunctionEventTarget, type: string, { accept, onEvent, onClose }: Listening<T>): AsyncIterableIterator<T> {
-  const queue: T[] = [];
-  let waiting: ((result: IteratorResult<T>) => void) | undefined;
-  let ended = false;
-  const listener = (event: Event) => {
-    const value = (event as CustomEvent<T>).detail;
-    if (ended || (accept && !accept(value))) return;
-    if (waiting) {
-      const hand = waiting;
-      waiting = undefined;
-      onEvent();
-      hand({ done: false, value });
-    } else if (queue.push(value) > MAX_EVENTS_QUEUED) {
-      end(true);
-    }
-  };
-  const end = (overflowed: boolean) => {
-    if (ended) return;
-    ended = true;
-    queue.length = 0;
-    target.removeEventListener(type, listener as never);
-    onClose(overflowed);
-    waiting?.({ done: true, value: undefined });
-    waiting = undefined;
-  };
-  target.addEventListener(type, listener as never);
-  return {
-    next() {
-      if (queue.length > 0) {
-        onEvent();
-        return Promise.resolve({ done: false, value: queue.shift()! });
-      }
-      if (ended) return Promise.resolve({ done: true, value: undefined });
-      return new Promise((resolve) => {
-        waiting = resolve;
-      });
-    },
-    return() {
-      end(false);
-      return Promise.resolve({ done: true, value: undefined });
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
 }

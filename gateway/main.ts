@@ -15,13 +15,14 @@ import { startupCode } from './errors.ts';
 import { createGateway } from './create-gateway.ts';
 import { formatReport } from './composition/byo/report.ts';
 import { embeddedModuleOf, readMeshConfig, type MeshConfig } from './composition/byo/mesh-config.ts';
-import { createRedis, redactUrl } from './redis.ts';
+import { createRedis, createRedisEventTarget, redactUrl } from './redis.ts';
 import type { HealthCheck } from './plugins/health/use-health.ts';
 import { createAuth } from './auth/index.ts';
 import { createMemoryStore, createRedisStore } from './cache/store.ts';
 import { createRateLimitEngine } from './plugins/limits/rate-limits.ts';
-import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createRedisWebhookStore } from './webhooks/store.ts';
+import { createRedisPollStore } from './webhooks/poll-store.ts';
+import { createRedisDeliveryStore } from './webhooks/outbound-store.ts';
 import { createUpstreamQuota } from './plugins/limits/upstream-quota.ts';
 import type { CacheStore } from './upstream/cache.ts';
 import { importModule } from './composition/modules.ts';
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
   const healthChecks: HealthCheck[] = [];
   const redis = config.redisUrl ? createRedis(config.redisUrl) : undefined;
   let redisWarnedAt = Number.NEGATIVE_INFINITY;
+  let publishWarnedAt = Number.NEGATIVE_INFINITY;
   // ioredis reports connection trouble as events; without a listener they reach stderr unformatted.
   redis?.on('error', (err: Error) => {
     if (Date.now() - redisWarnedAt < 10_000) return;
@@ -98,7 +100,18 @@ async function main(): Promise<void> {
   subscriber?.on('error', () => undefined);
   await subscriber?.connect().catch(() => undefined);
   const shared = redis && subscriber
-    ? { webhookStore: createRedisWebhookStore(redis), eventTarget: createRedisEventTarget({ publishClient: redis, subscribeClient: subscriber }) }
+    ? {
+      webhookStore: createRedisWebhookStore(redis),
+      // A publish that failed (or timed out) is of an event already kept in its topic's stream; only
+      // subscribers listening then may have missed it. One line per 10 s, as for the connection.
+      eventTarget: createRedisEventTarget(redis, subscriber, (err, topic) => {
+        if (Date.now() - publishWarnedAt < 10_000) return;
+        publishWarnedAt = Date.now();
+        logger.warn({ topic, err: err.message }, 'webhook event not published to Redis; subscribers may not have heard it');
+      }),
+      // One instance polls each topic, and a new one takes over from the state the last one saw.
+      pollStore: createRedisPollStore(redis),
+    }
     : {};
   let gateway: Awaited<ReturnType<typeof createGateway>>;
   try {
@@ -108,6 +121,8 @@ async function main(): Promise<void> {
       sourceQuotas: (source, spec) => (spec ? createUpstreamQuota({ source, ...spec }, redis) : undefined),
       ...(cacheStore ? { cacheStore } : {}),
       ...shared,
+      // Services' outbound webhooks: their registrations known to every instance through Redis.
+      deliveries: { allowedHosts: config.deliveryAllowedHosts ?? [], ...(redis ? { store: createRedisDeliveryStore(redis) } : {}) },
     });
   } catch (err) {
     await embedded?.close();
@@ -146,7 +161,7 @@ async function main(): Promise<void> {
   // accepts one new connection per turn (libuv 1.45+), so a client that must open new ones waits
   // for it (BENCHMARKS.md).
   // GraphQL over WebSocket (graphql-transport-ws) on the same /graphql.
-  const closeWebSockets = attachWebSocket(server, gateway, { maxPayloadBytes: config.limits.MAX_BODY_BYTES });
+  const closeWebSockets = attachWebSocket(server, gateway, { maxPayloadBytes: config.limits.MAX_BODY_BYTES, keepAliveMs: config.limits.KEEPALIVE_MS, allowedOrigins: config.corsOrigins });
   const url = await listen(server, config.port, config.host);
   // Embedded backends that send webhooks send them to this gateway from now on.
   embedded?.attach?.(url);
@@ -196,7 +211,8 @@ async function main(): Promise<void> {
     if (timedOut) logger.warn({ drainMs: config.drainMs }, 'requests still in flight after DRAIN_MS; closing them');
     await closeWebSockets().catch(() => undefined);
     server.closeAllConnections();
-    gateway.close();
+    // Before Redis goes: this instance's poll leases are given up for another to take over at once.
+    await gateway.close();
     await embedded?.close();
     redis?.disconnect();
     subscriber?.disconnect();

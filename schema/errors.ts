@@ -107,6 +107,21 @@ export const ERROR_CATALOGUE = {
     message: 'This caller has {n} subscriptions open, the most it may (MAX_SUBSCRIPTIONS_PER_CALLER); end one first.',
     description: 'A subscription over the caller\'s budget of open subscriptions on one instance (`MAX_SUBSCRIPTIONS_PER_CALLER`, 20; anonymous callers share one). Refused before it starts; `extensions.limit` gives the budget.',
   },
+  SUBSCRIPTION_TOO_SLOW: {
+    status: undefined,
+    message: 'This subscriber fell more than {n} events behind (MAX_EVENTS_QUEUED); its subscription is ended. Subscribe again with the cursor of the last event it read.',
+    description: 'The last message of a subscription whose client read its events more slowly than they came, until more than `MAX_EVENTS_QUEUED` (100) waited: the subscription ends rather than grow the gateway\'s memory. Subscribe again with the last message\'s `extensions.cursor` (SSE: `Last-Event-ID`) to receive what it missed.',
+  },
+  SUBSCRIPTION_CURSOR_EXPIRED: {
+    status: undefined,
+    message: 'Events after this cursor are no longer kept (the topic keeps its newest events only); read the current state again, then subscribe without a cursor.',
+    description: 'A subscription resumed from a cursor (`Last-Event-ID`, `extensions.cursor`) older than what its topic\'s stream keeps (`streamLength`, 10,000 events by default): some events after it are gone. The subscription ends with this message; query the current state, then subscribe afresh.',
+  },
+  TOKEN_EXPIRED: {
+    status: undefined,
+    message: 'The access token this subscription was opened with has expired; subscribe again with a fresh token (and the cursor of the last event, to miss nothing).',
+    description: 'The last message of a subscription opened with a bearer token, sent when the token\'s `exp` passes: a subscription never outlives its credentials. Subscribe again with a fresh token and the last message\'s cursor. (API keys do not expire.)',
+  },
   OVERLOADED: {
     status: 503,
     message: 'This instance is answering as many requests as it can; retry in a second.',
@@ -158,7 +173,7 @@ export const ERROR_CATALOGUE = {
   WEBHOOK_SIGNATURE_INVALID: {
     status: 401,
     message: 'The delivery\'s signature does not verify.',
-    description: 'A webhook delivery whose signature is missing, malformed, stale (outside the scheme\'s tolerance, 300 s by default) or made with no configured secret. `extensions.reason` says which (`missing`, `malformed`, `stale`, `mismatch`, `unsupported`). Nothing is published; the refusal is counted.',
+    description: 'A webhook delivery whose signature is missing, malformed, stale (outside the scheme\'s tolerance, 300 s by default), made with no configured secret, or (PayPal) checked against a certificate that is not PayPal\'s. `extensions.reason` says which (`missing`, `malformed`, `stale`, `mismatch`, `unsupported`, `untrusted`). Nothing is published; the refusal is counted.',
   },
   WEBHOOK_PAYLOAD_INVALID: {
     status: 400,
@@ -173,7 +188,42 @@ export const ERROR_CATALOGUE = {
   WEBHOOK_UNAVAILABLE: {
     status: 503,
     message: 'The delivery could not be kept; retry later.',
-    description: 'A verified webhook delivery that could not be kept (Redis unreachable): it is not acknowledged, so the provider retries it (`Retry-After: 5`). Nothing is published.',
+    description: 'A verified webhook delivery that could not be kept (Redis unreachable, `Retry-After: 5`), or a PayPal delivery whose signing certificate could not be fetched (`Retry-After: 60`): it is not acknowledged, so the provider retries it. Nothing is published.',
+  },
+  DELIVERY_UNAUTHENTICATED: {
+    status: 401,
+    message: 'Deliveries are registered by services: send the service\'s API key (x-api-key) or its client-credentials token.',
+    description: 'A call to `/deliveries` without credentials. Outbound webhooks are for services: an API key (`AUTH_API_KEYS_FILE`) or a client-credentials token (`AUTH_SERVICE_AUDIENCE`). `WWW-Authenticate: Bearer`.',
+  },
+  DELIVERY_FORBIDDEN: {
+    status: 403,
+    message: 'Only a service may register deliveries; this caller is a {kind}.',
+    description: 'A call to `/deliveries` by a user (a person\'s access token): only services register, list, delete and replay deliveries.',
+  },
+  DELIVERY_INVALID: {
+    status: 400,
+    message: 'This delivery request is refused: {reason}.',
+    description: 'A registration (or a replay) Junction cannot take: `extensions.reason` is `body` (not a JSON object `{ url, query, variables?, operationName? }`, an unknown field), `not_subscription` (the operation is a query or mutation) or `document` (the subscription cannot start for this service: a syntax or validation error, a field it lacks the scopes for, over its cost or subscription budget; `extensions.errors` lists what a subscription of it would have been told). Nothing is registered.',
+  },
+  DELIVERY_URL_REFUSED: {
+    status: 400,
+    message: 'Junction does not post to this URL: {reason}.',
+    description: 'The endpoint of a registration is one Junction does not post to: `extensions.reason` is `malformed`, `too_long` (over 2,048 characters), `scheme` (not http or https), `credentials` (a user or password in the URL), `https_required` (http in production), `unresolvable`, or `private_address` (the host resolves to a loopback, private, link-local, shared, multicast or reserved address) unless `DELIVERY_ALLOWED_HOSTS` names the host. The same checks run again before every delivery.',
+  },
+  DELIVERY_LIMIT: {
+    status: 409,
+    message: 'This service has {n} delivery registrations, the most it may (MAX_DELIVERIES_PER_SERVICE); delete one first.',
+    description: 'A service holds `MAX_DELIVERIES_PER_SERVICE` (20) registrations already, across every instance; `extensions.limit` gives it. Delete one first.',
+  },
+  DELIVERY_NOT_FOUND: {
+    status: 404,
+    message: 'No delivery registration {id} belongs to this caller.',
+    description: 'No registration with this id belongs to the calling service (another service\'s registration is answered the same way, so its existence is not revealed), or the path is not one of `/deliveries`, `/deliveries/{id}`, `/deliveries/{id}/replay`.',
+  },
+  DELIVERY_UNAVAILABLE: {
+    status: 503,
+    message: 'The delivery registrations cannot be read or kept now; retry later.',
+    description: 'The store of registrations (Redis) could not be reached: nothing was changed (`Retry-After: 5`).',
   },
   INTERNAL_SERVER_ERROR: {
     status: undefined,

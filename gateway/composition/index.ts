@@ -12,6 +12,7 @@ import { sourceOperations, type OperationsFor } from '../engine/operations.ts';
 import type { EntityCache } from '../upstream/entity-cache.ts';
 import type { LoadOptions } from './byo/index.ts';
 import type { SourceReport } from './byo/report.ts';
+import type { LoadedSource } from './byo/types.ts';
 import { importModule } from './modules.ts';
 
 export class ContractMismatch extends Error {
@@ -74,6 +75,8 @@ export interface GatewaySchema {
   operations: Map<string, OperationsFor>;
   /** Each user source's runtime: its probe for `/readyz` and its breaker. */
   runtimes: SourceRuntime[];
+  /** Every source as loaded (its schema in its own names), for what calls them outside a request: polls. */
+  sources: LoadedSource[];
   /** Put on every request's context (the in-context SDK that declared links call). */
   context: Record<string, unknown>;
   /** Top-level keys of the file that Junction leaves to Mesh (serve, cache, ...). */
@@ -145,7 +148,7 @@ export async function buildGatewaySchema(options: GatewaySchemaOptions): Promise
       resolvers: config.resolvers,
       subscriptions: config.subscriptions,
       // Whether a topic's source is open to anonymous callers: its subscriptions are then too.
-      publicTopics: new Set(config.entries.filter((e) => e.options.public === true).flatMap((e) => (e.options.webhooks ?? []).map((w) => w.pubsubTopic))),
+      publicTopics: new Set(config.entries.filter((e) => e.options.public === true).flatMap((e) => [...(e.options.webhooks ?? []), ...(e.options.polls ?? [])].map((w) => w.pubsubTopic))),
       baseDir: config.baseDir,
       ...(contractSchema ? { taken: contractSchema } : {}),
       ...(options.entityCache ? { entityCache: options.entityCache } : {}),
@@ -158,6 +161,7 @@ export async function buildGatewaySchema(options: GatewaySchemaOptions): Promise
     ...(contract ? { contract } : {}),
     operations: new Map(contractSources.map((s) => [s.name, sourceOperations(s)])),
     runtimes: loaded.flatMap((s) => (s.runtime ? [s.runtime] : [])),
+    sources: loaded,
     context: composed?.context ?? {},
     ignored: config.ignored,
   };

@@ -2,6 +2,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { junctionError, type ErrorCode } from '../errors.ts';
 import { DEFAULT_TOLERANCE_SEC, verifyWebhook, webhookConfigProblems, type WebhookConfig, type WebhookRefusal } from './signatures.ts';
+import { createPaypalVerifier } from './paypal.ts';
 import type { WebhookEntry } from '../composition/byo/mesh-config.ts';
 import type { WebhookStore } from './store.ts';
 import type { SourceEvent } from '../../schema/contract.ts';
@@ -34,9 +35,12 @@ export interface WebhookEndpoint {
 
 /** A webhook as its source's entry declares it (`webhooks:` in the sources file), for the receiver. */
 export function webhookEndpointOf(source: string, hook: WebhookEntry): WebhookEndpoint {
-  const { path, pubsubTopic, scheme, secrets, toleranceSec, header, timestampHeader, id, type, url, dedupeTtlSec, streamLength, invalidates } = hook;
+  const { path, pubsubTopic, scheme, toleranceSec, header, timestampHeader, webhookId, certHosts, id, type, url, dedupeTtlSec, streamLength, invalidates } = hook;
+  // The sources file's schema requires secrets of every scheme but paypal, and a webhookId of paypal.
+  const secrets = hook.secrets ?? [];
   const verify: WebhookConfig = scheme === 'hmac'
     ? { scheme, secrets, ...(header ? { header } : {}), ...(timestampHeader ? { timestampHeader } : {}), ...(toleranceSec ? { toleranceSec } : {}) }
+    : scheme === 'paypal' ? { scheme, webhookId: webhookId ?? '', ...(certHosts ? { certHosts } : {}), ...(toleranceSec ? { toleranceSec } : {}) }
     : scheme === 'twilio' ? { scheme, secrets } : { scheme, secrets, ...(toleranceSec ? { toleranceSec } : {}) };
   return {
     source, path, pubsubTopic, verify,
@@ -92,6 +96,9 @@ const DEFAULT_FIELDS: Record<WebhookConfig['scheme'], { id: readonly string[]; t
   // Standard Webhooks signs its id in `webhook-id`; the verifier hands it over.
   standard: { id: [], type: 'type' },
   hmac: { id: ['id'], type: 'type' },
+  // The event's own id, not the transmission's: each retry of an event is a new transmission, with
+  // a new PAYPAL-TRANSMISSION-ID and time, and the same event id.
+  paypal: { id: ['id'], type: 'event_type' },
 };
 
 /** A dot path's value in a payload (own properties only). */
@@ -122,9 +129,10 @@ async function readBody(request: Request, max: number): Promise<Uint8Array | und
 /**
  * Inbound webhooks, each on the path its source's entry declares. A delivery is taken only when
  * its signature verifies on the raw bytes (signatures.ts: constant time, any of the configured
- * secrets, within the scheme's tolerance); then it is deduplicated by its event id, appended to
- * its topic's bounded stream, published, and only then acknowledged with a 2xx. A refusal
- * publishes nothing and is counted; a delivery the store cannot keep is answered 503, so the
+ * secrets, within the scheme's tolerance; paypal.ts for PayPal's certificate-signed deliveries);
+ * then it is deduplicated by its event id, appended to its topic's bounded stream, published, and
+ * only then acknowledged with a 2xx. A refusal publishes nothing and is counted; a delivery the
+ * store cannot keep, or whose PayPal certificate cannot be fetched, is answered 503, so the
  * provider retries it.
  */
 export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookReceiver {
@@ -138,20 +146,22 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
     counts.set(endpoint.path, entry);
   };
   // A refusal is worth a log line, a flood of them is not: one per endpoint and outcome per 10 s.
-  const warn = (endpoint: WebhookEndpoint, outcome: WebhookOutcome) => {
+  const warn = (endpoint: WebhookEndpoint, outcome: WebhookOutcome, detail?: string) => {
     const key = `${endpoint.path}:${outcome}`;
     if (now() - (warnedAt.get(key) ?? Number.NEGATIVE_INFINITY) < 10_000) return;
     warnedAt.set(key, now());
-    logger.warn({ source: endpoint.source, path: endpoint.path, outcome }, 'webhook delivery refused');
+    logger.warn({ source: endpoint.source, path: endpoint.path, outcome, ...(detail ? { detail } : {}) }, 'webhook delivery refused');
   };
+  // PayPal's scheme fetches PayPal's certificate: one verifier per endpoint keeps its certificates.
+  const paypal = new Map(options.endpoints.flatMap((e) => (e.verify.scheme === 'paypal' ? [[e.path, createPaypalVerifier(e.verify, { now })] as const] : [])));
 
   type Delivery = Parameters<NonNullable<Plugin['onRequest']>>[0];
   const receive = async (endpoint: WebhookEndpoint, { request, endResponse, fetchAPI }: Delivery) => {
     const answer = (status: number, body: unknown, headers: Record<string, string> = {}) =>
       endResponse(new fetchAPI.Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } }));
-    const refuse = (code: ErrorCode, message: string, outcome: WebhookOutcome, extensions: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
+    const refuse = (code: ErrorCode, message: string, outcome: WebhookOutcome, extensions: Record<string, unknown> = {}, headers: Record<string, string> = {}, detail?: string) => {
       count(endpoint, outcome);
-      if (outcome !== 'unavailable' && outcome !== 'in_progress') warn(endpoint, outcome);
+      if (outcome !== 'unavailable' && outcome !== 'in_progress') warn(endpoint, outcome, detail);
       const error = junctionError(code, message, { extensions });
       const status = (error.extensions.http as { status?: number } | undefined)?.status ?? 400;
       return answer(status, { errors: [{ message: error.message, extensions: { code, ...extensions } }] }, headers);
@@ -161,9 +171,16 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
     }
     const body = await readBody(request, maxBodyBytes);
     if (!body) return refuse('PAYLOAD_TOO_LARGE', `The delivery is over ${maxBodyBytes} bytes.`, 'too_large');
-    const verified = verifyWebhook(endpoint.verify, { headers: request.headers, body, url: endpoint.url ?? request.url }, now);
+    const signed = { headers: request.headers, body, url: endpoint.url ?? request.url };
+    const verifier = paypal.get(endpoint.path);
+    const verified = verifier ? await verifier.verify(signed) : verifyWebhook(endpoint.verify, signed, now);
+    // Nothing is known of the delivery without the provider's certificate: PayPal is to retry it.
+    if (!verified.ok && 'unavailable' in verified) {
+      warn(endpoint, 'unavailable', verified.unavailable);
+      return refuse('WEBHOOK_UNAVAILABLE', 'The delivery could not be kept; retry later.', 'unavailable', {}, { 'retry-after': '60' });
+    }
     if (!verified.ok) {
-      return refuse('WEBHOOK_SIGNATURE_INVALID', 'The delivery\'s signature does not verify.', `refused_${verified.reason}`, { reason: verified.reason });
+      return refuse('WEBHOOK_SIGNATURE_INVALID', 'The delivery\'s signature does not verify.', `refused_${verified.reason}`, { reason: verified.reason }, {}, verified.detail);
     }
     let payload: unknown;
     try {
@@ -194,7 +211,7 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
       // Another delivery of it is being kept now and may yet fail: not acknowledged, so the
       // provider retries, and a retry after it was kept is a duplicate.
       if (claim === 'pending') return refuse('WEBHOOK_IN_PROGRESS', 'Another delivery of this event is being taken; retry later.', 'in_progress', {}, { 'retry-after': '1' });
-      await store.append(endpoint.pubsubTopic, JSON.stringify(event), endpoint.streamLength ?? DEFAULT_STREAM_LENGTH);
+      event.cursor = await store.append(endpoint.pubsubTopic, JSON.stringify(event), endpoint.streamLength ?? DEFAULT_STREAM_LENGTH);
       await store.confirm(endpoint.pubsubTopic, id, endpoint.dedupeTtlSec ?? DEFAULT_DEDUPE_TTL_SEC);
     } catch (err) {
       // Not kept, so not acknowledged: the provider's retry brings it again. The claim is given
@@ -223,7 +240,7 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
 }
 
 /** `Payment:{data.object.id}` with the payload's values; a tag whose value is missing or not text or a number is skipped. */
-function tagsOf(templates: readonly string[], payload: unknown): string[] {
+export function tagsOf(templates: readonly string[], payload: unknown): string[] {
   const tags: string[] = [];
   for (const template of templates) {
     let complete = true;

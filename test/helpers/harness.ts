@@ -89,6 +89,13 @@ export interface HarnessOptions {
   /** Where webhook deliveries are kept (default: in memory) and events published (default: in process). */
   webhookStore?: GatewayOptions['webhookStore'];
   eventTarget?: GatewayOptions['eventTarget'];
+  /** Which instance polls, and what it saw (default: in memory). */
+  pollStore?: GatewayOptions['pollStore'];
+  /**
+   * When polls run. Default: never, so that no test's call counts include a poll's; a test of
+   * polling passes a scheduler it runs by hand.
+   */
+  pollScheduler?: GatewayOptions['pollScheduler'];
 }
 
 /** Real demo backends on free ports, and a gateway over them, driven through `yoga.fetch`. */
@@ -117,6 +124,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     MAPS_API_KEY: credentials.maps.apiKey,
     MESSAGING_ACCOUNT_SID: credentials.messaging.accountSid,
     MESSAGING_AUTH_TOKEN: credentials.messaging.authToken,
+    // Twilio signs its status callbacks with the account's auth token.
+    MESSAGING_WEBHOOK_SECRET: credentials.messaging.authToken,
     ...Object.fromEntries(Object.entries(options.sourceTimeouts ?? {}).map(([name, ms]) => [`${name.toUpperCase()}_TIMEOUT_MS`, String(ms)])),
     ...options.env?.(backends, credentials),
   };
@@ -135,6 +144,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...(options.plugins ? { plugins: options.plugins } : {}),
       ...(options.webhookStore ? { webhookStore: options.webhookStore } : {}),
       ...(options.eventTarget ? { eventTarget: options.eventTarget } : {}),
+      ...(options.pollStore ? { pollStore: options.pollStore } : {}),
+      pollScheduler: options.pollScheduler ?? { schedule: () => () => undefined },
       config: {
         limits: { ...DEFAULT_LIMITS, ...options.limits },
         trustedProxies: options.trustedProxies ?? [],
@@ -207,7 +218,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await Promise.all(SOURCE_NAMES.map((name) => fetch(`${backends[name].url}/_faults`, { method: 'DELETE' }).then((r) => r.arrayBuffer())));
     },
     async close() {
-      gateway.close();
+      await gateway.close();
       await Promise.allSettled(Object.values(backends).map((b) => b.close()));
     },
   };

@@ -219,9 +219,33 @@ describe('what a subscriber cannot do', () => {
       await subscriptionsOpen(h, 'payments', 0);
       expect(h.logs.some((l) => l.msg?.startsWith('subscription ended: its subscriber fell more than MAX_EVENTS_QUEUED'))).toBe(true);
       expect((await h.query('{ __typename }')).body.data).toEqual({ __typename: 'Query' });
+      // The subscriber learns why: at most the event a read was already waiting for, then the
+      // catalogued last message, then the end.
+      const messages: SseEvent[] = [];
+      for (let message = await stream.next(); message.event !== 'complete'; message = await stream.next()) messages.push(message);
+      const last = messages.pop()!;
+      expect(messages.length).toBeLessThanOrEqual(1);
+      expect(last.data.errors[0]).toMatchObject({ extensions: { code: 'SUBSCRIPTION_TOO_SLOW', limit: 100 } });
+      expect(last.data.errors[0].message).toBe('This subscriber fell more than 100 events behind (MAX_EVENTS_QUEUED); its subscription is ended. Subscribe again with the cursor of the last event it read.');
     } finally {
       stream.close();
     }
+  });
+
+  it.each([
+    ['@skip(if: $v)', 'subscription($v: Boolean!) { paymentUpdated @skip(if: $v) { id } }'],
+    ['@include on a fragment at its root', 'subscription($v: Boolean!) { ...F @include(if: $v) } fragment F on Subscription { paymentUpdated { id } }'],
+    ['@skip inside a fragment', 'subscription($v: Boolean!) { ...F } fragment F on Subscription { paymentUpdated @skip(if: $v) { id } }'],
+  ])('make its root field conditional (%s): GRAPHQL_VALIDATION_FAILED, not an internal error', async (_, query) => {
+    const answer = await h.fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${await h.issuer.token()}` },
+      body: JSON.stringify({ query, variables: { v: false } }),
+    });
+    expect(answer.status).toBe(400);
+    const body = await answer.json();
+    expect(body.errors).toEqual([expect.objectContaining({ message: 'A subscription\'s root field cannot be conditional: remove @skip and @include from it.', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })]);
+    expect(h.gateway.subscriptions().payments).toBeUndefined();
   });
 
   it('send one inside a batch: refused, and nothing stays subscribed', async () => {
@@ -293,7 +317,8 @@ additionalResolvers:
       expect((await ship('e2', 'cus_1', 'test', 'shipment.test')).status).toBe(200);
       expect((await ship('e3', 'cus_1', 'shipped')).status).toBe(200);
       const message = await stream.next();
-      expect(message.data).toEqual({ data: { shipmentUpdated: { id: 'shp_e3', customerId: 'cus_1', status: 'shipped' } } });
+      // The event's place in its topic's stream comes with it, to resume from.
+      expect(message.data).toEqual({ data: { shipmentUpdated: { id: 'shp_e3', customerId: 'cus_1', status: 'shipped' } }, extensions: { cursor: expect.stringMatching(/^\d+-\d+$/) } });
     } finally {
       stream.close();
     }
@@ -356,7 +381,10 @@ describe('paymentUpdated over WebSocket (graphql-transport-ws)', () => {
       const { body, headers } = stripeDelivery(h.credentials.payments.webhookSecret, 'payment.refunded', { ...payment, status: 'refunded' });
       expect((await h.fetch('/webhooks/payments', { method: 'POST', headers, body })).status).toBe(200);
       const { value } = await first;
-      expect(value).toEqual({ data: { paymentUpdated: { id: payment.id, status: 'REFUNDED', customer: { name: h.seed.customers.find((c) => c.id === payment.customer)!.name } } } });
+      expect(value).toEqual({
+        data: { paymentUpdated: { id: payment.id, status: 'REFUNDED', customer: { name: h.seed.customers.find((c) => c.id === payment.customer)!.name } } },
+        extensions: { cursor: expect.stringMatching(/^\d+-\d+$/) },
+      });
       await events.return?.();
       // The client left: the gateway no longer listens for it.
       await subscriptionsOpen(h, 'payments', 0);

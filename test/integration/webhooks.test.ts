@@ -1,11 +1,10 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import type { Redis } from 'ioredis';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { sharedRedis, startOwnRedis } from '../helpers/redis.ts';
-import { createRedis } from '../../gateway/redis.ts';
+import { createRedis, createRedisEventTarget } from '../../gateway/redis.ts';
 import { listen as listenOn } from '../../gateway/index.ts';
 import { createMemoryStore } from '../../gateway/cache/store.ts';
 import { createMemoryWebhookStore, createRedisWebhookStore, type WebhookStore } from '../../gateway/webhooks/store.ts';
@@ -225,7 +224,7 @@ describe('webhooks over Redis: two instances, one Redis', () => {
       const subscriber = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
       await subscriber.connect();
       subscribers.push(subscriber);
-      const eventTarget: JunctionEventTarget = createRedisEventTarget({ publishClient: redis, subscribeClient: subscriber });
+      const eventTarget: JunctionEventTarget = createRedisEventTarget(redis, subscriber, () => undefined);
       instances.push(await startHarness({ webhookStore: createRedisWebhookStore(redis), eventTarget, env: () => sharedEnv }));
     }
   });
@@ -352,7 +351,7 @@ describe('webhooks in the sources file', () => {
           - { path: /hooks/shop, scheme: slack, secrets: [s], pubsubTopic: c }
 `));
     expect(sourcesFileProblems(second, {})).toEqual([
-      'sources (shop).webhooks[0].path: /graphql is one of the gateway\'s own paths (/graphql, /healthz, /readyz, /.well-known)',
+      'sources (shop).webhooks[0].path: /graphql is one of the gateway\'s own paths (/graphql, /healthz, /readyz, /.well-known, /deliveries)',
       'sources (shop).webhooks[2].path: /hooks/shop is also a webhook of shop',
     ]);
   });

@@ -89,9 +89,13 @@ const failure = z
 const webhook = z.strictObject({
   path: z.string().regex(/^\/[A-Za-z0-9._~\/-]{1,200}$/, 'must be a path such as /webhooks/orders'),
   pubsubTopic: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'must be a name of letters, digits and . _ : -'),
-  scheme: z.enum(['stripe', 'slack', 'twilio', 'standard', 'hmac']),
-  /** Two during a rotation: either verifies. */
-  secrets: z.array(z.string().min(1)).min(1, 'must hold at least one secret').max(5),
+  scheme: z.enum(['stripe', 'slack', 'twilio', 'standard', 'hmac', 'paypal']),
+  /** Two during a rotation: either verifies. Every scheme but paypal, which PayPal signs with its own key. */
+  secrets: z.array(z.string().min(1)).min(1, 'must hold at least one secret').max(5).optional(),
+  /** paypal: PayPal's id of this webhook (its dashboard's Webhook ID), part of what PayPal signs. */
+  webhookId: z.string().regex(/^[A-Za-z0-9]{1,50}$/, 'must be PayPal\'s id of the webhook (letters and digits)').optional(),
+  /** paypal: hosts its certificate may be fetched from (https) instead of PayPal's own, for a stand-in for PayPal. */
+  certHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host or host:port')).min(1).max(10).optional(),
   toleranceSec: int().min(1).max(3_600).optional(),
   /** hmac: the signature's header (default X-Signature) and, optionally, a signed timestamp's. */
   header: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a header name').optional(),
@@ -108,14 +112,48 @@ const webhook = z.strictObject({
    * (`Payment:{data.object.id}`); a tag whose value the event lacks is skipped.
    */
   invalidates: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(:.+)?$/, 'must be a tag such as Payment:{data.object.id}')).max(20).optional(),
+}).superRefine((hook, ctx) => {
+  const paypal = hook.scheme === 'paypal';
+  if (paypal && !hook.webhookId) ctx.addIssue({ code: 'custom', path: ['webhookId'], message: 'is required with scheme paypal (PayPal\'s id of this webhook)' });
+  if (paypal && hook.secrets) ctx.addIssue({ code: 'custom', path: ['secrets'], message: 'is not used with scheme paypal: PayPal signs with its own certificate' });
+  if (!paypal && !hook.secrets) ctx.addIssue({ code: 'custom', path: ['secrets'], message: 'must hold at least one secret' });
+  for (const key of ['webhookId', 'certHosts'] as const) {
+    if (!paypal && hook[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'is only for scheme paypal' });
+  }
 });
 export type WebhookEntry = z.infer<typeof webhook>;
 const webhooks = z.array(webhook).max(20).optional();
 
+/** A dot path into a value: `data`, `result.items`. */
+const dotPath = z.string().regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, 'must be a dot path such as data.items');
+/**
+ * Reads of a source without push (gateway/webhooks/poller.ts): `operation` (a read of the source,
+ * in its own names) called every `intervalSec` (default 30) by one instance, each item of its
+ * result (`items`, default the result itself) told apart by `key`; an item new or changed since
+ * the last poll is published on `pubsubTopic` as `type` (default `changed`), and, with
+ * `removals: true`, one gone as `removed` (default: a gone item publishes nothing).
+ */
+const poll = z.strictObject({
+  pubsubTopic: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'must be a name of letters, digits and . _ : -'),
+  operation: graphqlName,
+  args: z.record(z.string(), z.unknown()).optional(),
+  intervalSec: int().min(1).max(86_400).optional(),
+  items: dotPath.optional(),
+  key: dotPath,
+  type: z.string().min(1).max(100).optional(),
+  removals: z.boolean().optional(),
+  /** GraphQL sources: the fields asked of the operation (default: its leaf fields, three levels deep). */
+  selectionSet: z.string().min(1).optional(),
+  /** As a webhook's: entity tags with `{item.path}` filled from the item (`Parcel:{id}`). */
+  invalidates: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(:.+)?$/, 'must be a tag such as Parcel:{id}')).max(20).optional(),
+});
+export type PollEntry = z.infer<typeof poll>;
+const polls = z.array(poll).max(20).optional();
+
 /** What `/readyz` asks of the source (GET; any answer under 500 is up). Default: its endpoint. */
 const probe = url.optional();
 
-const common = { rename, public: isPublic, namespace, batchSize, policy, quota, auth, timeoutMs: timeoutMs.optional(), probe, webhooks };
+const common = { rename, public: isPublic, namespace, batchSize, policy, quota, auth, timeoutMs: timeoutMs.optional(), probe, webhooks, polls };
 
 const openapi = z.strictObject({
   ...common,
@@ -176,7 +214,7 @@ export class SourceConfigError extends Error {
 }
 
 /** Paths the gateway answers itself: no webhook may take one. */
-const RESERVED_PATHS = ['/graphql', '/healthz', '/readyz', '/.well-known'];
+const RESERVED_PATHS = ['/graphql', '/healthz', '/readyz', '/.well-known', '/deliveries'];
 
 const ENV_REFERENCE = /\{env\.([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const WHOLE_ENV_REFERENCE = /^\{env\.([A-Za-z_][A-Za-z0-9_]*)\}$/;
@@ -195,7 +233,7 @@ const UNSET = Symbol('unset');
  * that is needed is then reported as "NAME is not set". Inside a longer string, an unset variable
  * is a problem at once.
  */
-function interpolate(value: unknown, env: Record<string, string | undefined>, path: string, problems: string[], unset: Unset[]): unknown {
+function interpolate(value: unknown, env: Record<string, string | undefined>, path: string, problems: string[], unset: Unset[], listed = false): unknown {
   if (typeof value === 'string') {
     const whole = WHOLE_ENV_REFERENCE.exec(value);
     if (whole && (env[whole[1]!] === undefined || env[whole[1]!] === '')) {
@@ -208,13 +246,14 @@ function interpolate(value: unknown, env: Record<string, string | undefined>, pa
       return found ?? '';
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, `${path}[${i}]`, problems, unset)).filter((v) => v !== UNSET);
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, `${path}[${i}]`, problems, unset, true)).filter((v) => v !== UNSET);
   if (value && typeof value === 'object') {
     const entries = Object.entries(value).map(([k, v]) => [k, interpolate(v, env, `${path}.${k}`, problems, unset)] as const);
     // An object whose variables are all unset (`quota: { perSec: '{env.X}', operations: [send] }`)
-    // is left out as a whole: the option was not given.
+    // is left out as a whole: the option was not given. An entry of a list (a poll whose interval
+    // is unset) is declared all the same: only its unset options are left out.
     const kept = entries.filter(([, v]) => v !== UNSET);
-    if (kept.length < entries.length && !refersToSet(value, env)) return UNSET;
+    if (!listed && kept.length < entries.length && !refersToSet(value, env)) return UNSET;
     return Object.fromEntries(kept);
   }
   return value;
@@ -257,7 +296,7 @@ const additionalResolver = z.strictObject({
 
 export type AdditionalResolverEntry = z.infer<typeof additionalResolver>;
 
-/** A declared subscription, as Mesh v0 writes it: a field fed by a topic (a webhook's `pubsubTopic`). */
+/** A declared subscription, as Mesh v0 writes it: a field fed by a topic (a webhook's or a poll's `pubsubTopic`). */
 const subscriptionResolver = z.strictObject({
   targetTypeName: z.literal('Subscription', { error: 'a pubsubTopic feeds a field of Subscription' }),
   targetFieldName: graphqlName,
@@ -295,7 +334,7 @@ export interface MeshConfig {
   typeDefs: DocumentNode[];
   /** `additionalResolvers`: declared links, and module paths of code resolvers (relative to baseDir). */
   resolvers: (AdditionalResolverEntry | string)[];
-  /** `additionalResolvers` entries with a `pubsubTopic`: subscriptions fed by the sources' webhooks. */
+  /** `additionalResolvers` entries with a `pubsubTopic`: subscriptions fed by the sources' webhooks and polls. */
   subscriptions: SubscriptionEntry[];
   /** Keys Junction leaves to Mesh (`serve`, `cache`, ...), for the start-up log. */
   ignored: string[];
@@ -450,8 +489,8 @@ export function readMeshConfig(file: string, env: Record<string, string | undefi
     const unset: Unset[] = [];
     const options = interpolate(handler![key], env, `${where}.handler.${key}`, problems, unset);
     // Credentials that name a variable need it: a source is never called without the credentials its entry names.
-    // So does a webhook's first secret (the others are for a rotation, and may be unset).
-    const needed = (path: string) => /\.(auth|security)(\.|$)|\.webhooks\[\d+\]\.secrets\[0\]$/.test(path);
+    // So does a webhook's first secret (the others are for a rotation, and may be unset), and PayPal's webhook id.
+    const needed = (path: string) => /\.(auth|security)(\.|$)|\.webhooks\[\d+\]\.(secrets\[0\]|webhookId)$/.test(path);
     for (const u of unset) if (needed(u.path)) problems.push(`${u.path}: {env.${u.name}} is used but ${u.name} is not set`);
     if (unset.some((u) => needed(u.path))) continue;
     const result = SCHEMAS[kind].safeParse(options === UNSET ? {} : options);
@@ -487,6 +526,18 @@ export function readMeshConfig(file: string, env: Record<string, string | undefi
       if (other) problems.push(`${where}: ${hook.path} is also a webhook of ${other}`);
       webhookPaths.set(hook.path, entry.name);
       for (const problem of webhookProblems(hook)) problems.push(`sources (${entry.name}).webhooks[${i}]: ${problem}`);
+    }
+  }
+  // A poll's topic is its own: its lease and its last state are the topic's (one poller per topic).
+  const topicOwners = new Map<string, string>();
+  for (const entry of entries) for (const hook of entry.options.webhooks ?? []) if (!topicOwners.has(hook.pubsubTopic)) topicOwners.set(hook.pubsubTopic, `a webhook of ${entry.name}`);
+  for (const entry of entries) {
+    for (const [i, poll] of (entry.options.polls ?? []).entries()) {
+      const where = `sources (${entry.name}).polls[${i}]`;
+      const owner = topicOwners.get(poll.pubsubTopic);
+      if (owner) problems.push(`${where}.pubsubTopic: "${poll.pubsubTopic}" is also the topic of ${owner}`);
+      else topicOwners.set(poll.pubsubTopic, `a poll of ${entry.name}`);
+      if (poll.selectionSet !== undefined && entry.kind !== 'graphql') problems.push(`${where}.selectionSet: only a GraphQL source's poll chooses its fields`);
     }
   }
   const typeDefs = readTypeDefs(parsed.additionalTypeDefs, baseDir, problems);
@@ -529,7 +580,7 @@ export function readMeshConfig(file: string, env: Record<string, string | undefi
   }
   const resolvers: (AdditionalResolverEntry | string)[] = [];
   const subscriptions: SubscriptionEntry[] = [];
-  const topics = new Set(entries.flatMap((e) => (e.options.webhooks ?? []).map((w) => w.pubsubTopic)));
+  const topics = new Set(entries.flatMap((e) => [...(e.options.webhooks ?? []), ...(e.options.polls ?? [])].map((w) => w.pubsubTopic)));
   const checkSubscription = (item: unknown, where: string): SubscriptionEntry | undefined => {
     const result = subscriptionResolver.safeParse(item);
     if (!result.success) {
