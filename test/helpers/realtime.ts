@@ -8,14 +8,15 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { attachWebSocket } from '../../gateway/websocket.ts';
 import { listen } from '../../gateway/index.ts';
-import type { JunctionEventTarget } from '../../gateway/create-gateway.ts';
+import type { JunctionEventTarget, JunctionPubSub } from '../../gateway/create-gateway.ts';
+import type { WebhookEvent } from '../../gateway/webhooks/receiver.ts';
 import type { Harness } from './harness.ts';
 
 /**
  * What tests of webhooks and subscriptions together need: deliveries signed as Stripe signs them,
- * a subscription read over Server-Sent Events, waiting until the gateway (and Redis) listen, the
- * gateway on a real port for WebSocket clients, and a redis-server a test can kill and start again
- * at the same address.
+ * a subscription read over Server-Sent Events, what a topic publishes collected, waiting until the
+ * gateway (and Redis) listen, the gateway on a real port for WebSocket clients, and a redis-server
+ * a test can kill and start again at the same address.
  */
 
 export interface Delivery {
@@ -34,6 +35,8 @@ export function stripeDelivery(secret: string, type: string, object: unknown, id
 }
 
 export interface SseEvent {
+  /** The message's `id:` (the cursor of its event), where it has one. */
+  id?: string;
   event: string;
   data: any;
 }
@@ -42,17 +45,29 @@ export interface SseStream {
   response: Response;
   /** The next message that is not a keep-alive comment; rejects once the stream has ended, or after `timeoutMs` without one. */
   next(timeoutMs?: number): Promise<SseEvent>;
-  /** Cancels the body, as a client closing its connection does: the server ends the stream. */
+  /** Resolves once `count` keep-alive comments have arrived since the stream opened; rejects as next() does. */
+  commentsArrived(count: number, timeoutMs?: number): Promise<void>;
+  /** Leaves as a client closing its connection does (the body cancelled, the request aborted): the server ends the stream. */
   close(): void;
 }
 
-/** Opens a subscription over SSE (`Accept: text/event-stream`); its messages are read as the test asks for them. */
-export async function subscribeSse(h: Pick<Harness, 'fetch'>, query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<SseStream> {
+/**
+ * Opens a subscription over SSE (`Accept: text/event-stream`), with extra `headers` (authorization,
+ * Last-Event-ID) and the request's `extensions` (a cursor) where given; its messages are read as
+ * the test asks for them.
+ */
+export async function subscribeSse(
+  h: Pick<Harness, 'fetch'>,
+  query: string,
+  variables: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+  extensions?: Record<string, unknown>,
+): Promise<SseStream> {
   const controller = new AbortController();
   const response = await h.fetch('/graphql', {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query, variables, ...(extensions ? { extensions } : {}) }),
     signal: controller.signal,
   });
   // The body's own reader, not one through a TextDecoderStream: a pipe cancels its source only once
@@ -60,40 +75,67 @@ export async function subscribeSse(h: Pick<Harness, 'fetch'>, query: string, var
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();
   const queue: SseEvent[] = [];
+  let comments = 0;
   let buffer = '';
-  // One read at a time, kept across calls: a next() that gave up waiting leaves its read to the next.
+  // One read at a time, kept across calls: a call that gave up waiting leaves its read to the next.
   let reading: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  const read = () => {
+    if (!reading) {
+      reading = reader.read();
+      // A read that no call waits for any more may fail (the stream errored) without failing the run.
+      reading.catch(() => undefined);
+    }
+    return reading;
+  };
+  // The first read at once, as a server writing the answer to its socket does: the server's stream
+  // starts the subscription only once its opening comment is taken, and a subscription never
+  // started is not ended by its client leaving (its iterators were never entered).
+  void read();
+  /** Reads until `enough` holds; rejects once the stream has ended, or after `timeoutMs`. */
+  const readUntil = async (enough: () => boolean, timeoutMs: number, what: string): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), timeoutMs);
+    });
+    try {
+      while (!enough()) {
+        const chunk = await Promise.race([read(), late]);
+        if (chunk === 'late') throw new Error(`no ${what} within ${timeoutMs} ms`);
+        reading = undefined;
+        if (chunk.done) throw new Error('the stream ended');
+        buffer += decoder.decode(chunk.value, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const lines = buffer.slice(0, end).split('\n').filter((l) => !l.startsWith(':'));
+          buffer = buffer.slice(end + 2);
+          // A block of comment lines only is a keep-alive.
+          if (lines.length === 0) {
+            comments++;
+            continue;
+          }
+          const field = (name: string) => lines.find((l) => l.startsWith(`${name}:`))?.slice(name.length + 1).trim();
+          const id = field('id');
+          const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+          queue.push({ ...(id !== undefined ? { id } : {}), event: field('event') ?? 'message', data: data ? JSON.parse(data) : null });
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   return {
     response,
     async next(timeoutMs = 5_000) {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<'late'>((resolve) => {
-        timer = setTimeout(() => resolve('late'), timeoutMs);
-      });
-      try {
-        while (queue.length === 0) {
-          reading ??= reader.read();
-          const read = await Promise.race([reading, late]);
-          if (read === 'late') throw new Error(`no message within ${timeoutMs} ms`);
-          reading = undefined;
-          if (read.done) throw new Error('the stream ended');
-          buffer += decoder.decode(read.value, { stream: true });
-          let end: number;
-          while ((end = buffer.indexOf('\n\n')) >= 0) {
-            const lines = buffer.slice(0, end).split('\n').filter((l) => !l.startsWith(':'));
-            buffer = buffer.slice(end + 2);
-            if (lines.length === 0) continue;
-            const event = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
-            const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
-            queue.push({ event, data: data ? JSON.parse(data) : null });
-          }
-        }
-        return queue.shift()!;
-      } finally {
-        clearTimeout(timer);
-      }
+      await readUntil(() => queue.length > 0, timeoutMs, 'message');
+      return queue.shift()!;
     },
-    close: () => void reader.cancel().catch(() => undefined).finally(() => controller.abort()),
+    commentsArrived: (count, timeoutMs = 5_000) => readUntil(() => comments >= count, timeoutMs, `${count} keep-alive comments`),
+    close() {
+      // Both at once: cancelling waits on the server's stream to end, which a read it is serving
+      // holds up; the aborted request ends the subscription regardless.
+      void reader.cancel().catch(() => undefined);
+      controller.abort();
+    },
   };
 }
 
@@ -112,6 +154,32 @@ export async function eventually(check: () => boolean | Promise<boolean>, what: 
  */
 export const subscriptionsOpen = (h: Pick<Harness, 'gateway'>, topic: string, count: number): Promise<void> =>
   eventually(() => (h.gateway.subscriptions()[topic] ?? 0) === count, `${count} subscriptions on ${topic}`);
+
+/** Resolves once the gateway listens on `topic` for at least one subscriber. */
+export const listening = (h: Pick<Harness, 'gateway'>, topic: string): Promise<void> =>
+  eventually(() => (h.gateway.subscriptions()[topic] ?? 0) > 0, `listening on ${topic}`);
+
+/** Collects what `pubsub` publishes on `channel` (`webhook:<topic>`) from now on, until stopped. */
+export function collectPublished(pubsub: JunctionPubSub, channel: string): { received: WebhookEvent[]; stop(): Promise<void> } {
+  const received: WebhookEvent[] = [];
+  const iterator = pubsub.subscribe(channel)[Symbol.asyncIterator]();
+  let stopped = false;
+  const pump = (async () => {
+    while (!stopped) {
+      const next = await iterator.next();
+      if (next.done) break;
+      received.push(next.value);
+    }
+  })();
+  return {
+    received,
+    async stop() {
+      stopped = true;
+      await iterator.return?.();
+      await pump;
+    },
+  };
+}
 
 /**
  * Resolves once Redis has at least `count` connections subscribed to `channel` (each instance's

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.ts';
+import { subscribeSse, subscriptionsOpen } from '../helpers/realtime.ts';
 import { listen as listenOn } from '../../gateway/index.ts';
 import { createMemoryStore } from '../../gateway/cache/store.ts';
 import { advanceMessage, setAutomaticStatuses } from '../../sources/demo/test-surface.ts';
@@ -19,54 +20,6 @@ const PATH = '/webhooks/messaging';
 const UPDATED = /* GraphQL */ `subscription Updated($message: ID) {
   messageUpdated(id: $message) { id status body to customer { id name } }
 }`;
-
-interface SseEvent {
-  event: string;
-  data: any;
-}
-
-/** Opens a subscription over SSE and reads its events as they come. */
-async function subscribe(h: Harness, query: string, variables: Record<string, unknown>, authorization?: string) {
-  const controller = new AbortController();
-  const response = await h.fetch('/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...(authorization ? { authorization } : {}) },
-    body: JSON.stringify({ query, variables }),
-    signal: controller.signal,
-  });
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  const pending: SseEvent[] = [];
-  /** The next SSE message that is not a keep-alive comment. */
-  const next = async (): Promise<SseEvent> => {
-    for (;;) {
-      if (pending.length > 0) return pending.shift()!;
-      const { value, done } = await reader.read();
-      if (done) throw new Error('the stream ended');
-      buffer += value;
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const lines = block.split('\n').filter((l) => !l.startsWith(':'));
-        if (lines.length === 0) continue;
-        const event = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
-        const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
-        pending.push({ event, data: data ? JSON.parse(data) : null });
-      }
-    }
-  };
-  return { response, next, close: () => void reader.cancel().catch(() => undefined).finally(() => controller.abort()) };
-}
-
-/** Resolves once the gateway listens on `messaging` for `count` subscribers (a client's request reaches it a moment later); fails after 5 s. */
-async function subscribersOn(h: Harness, count: number): Promise<void> {
-  const until = Date.now() + 5_000;
-  while ((h.gateway.subscriptions().messaging ?? 0) !== count) {
-    if (Date.now() > until) throw new Error(`${h.gateway.subscriptions().messaging ?? 0} subscriptions on messaging, expected ${count}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 /** Twilio's signature, written out here apart from the backend's: base64 HMAC-SHA1 of the URL and each parameter's name and value, sorted by name. */
 function twilioSignature(authToken: string, url: string, form: Record<string, string>): string {
@@ -129,10 +82,10 @@ describe('messageUpdated: the messaging backend\'s status callbacks, verified an
     const customer = h.seed.customers[3]!;
     const other = inFlight()[0]!;
     await h.resetStats();
-    const all = await subscribe(h, UPDATED, {}, token);
-    const another = await subscribe(h, UPDATED, { message: other.id }, token);
+    const all = await subscribeSse(h, UPDATED, {}, { authorization: token });
+    const another = await subscribeSse(h, UPDATED, { message: other.id }, { authorization: token });
     try {
-      await subscribersOn(h, 2);
+      await subscriptionsOpen(h, 'messaging', 2);
       const sent = await h.query(SEND, { input: { customerId: customer.id, body: 'Your order has shipped.' } });
       expect(sent.body.errors).toBeUndefined();
       const id = sent.body.data!.sendMessage.id as string;
@@ -165,9 +118,9 @@ describe('messageUpdated: the messaging backend\'s status callbacks, verified an
 
   it('refuses a callback signed with another token (401 WEBHOOK_SIGNATURE_INVALID) and publishes nothing', async () => {
     const message = inFlight()[0]!;
-    const stream = await subscribe(h, UPDATED, { message: message.id }, token);
+    const stream = await subscribeSse(h, UPDATED, { message: message.id }, { authorization: token });
     try {
-      await subscribersOn(h, 1);
+      await subscriptionsOpen(h, 'messaging', 1);
       const forged = await post(callbackFor(h, message, 'delivered'), 'not-the-auth-token');
       expect(forged.status).toBe(401);
       expect(forged.body.errors[0].extensions).toMatchObject({ code: 'WEBHOOK_SIGNATURE_INVALID', reason: 'mismatch' });
@@ -183,9 +136,9 @@ describe('messageUpdated: the messaging backend\'s status callbacks, verified an
 
   it('tells a duplicate callback (the same SID and status) once', async () => {
     const message = inFlight()[0]!;
-    const stream = await subscribe(h, UPDATED, { message: message.id }, token);
+    const stream = await subscribeSse(h, UPDATED, { message: message.id }, { authorization: token });
     try {
-      await subscribersOn(h, 1);
+      await subscriptionsOpen(h, 'messaging', 1);
       expect(await post(callbackFor(h, message, 'sent'))).toEqual({ status: 200, body: { received: true } });
       expect(await post(callbackFor(h, message, 'sent'))).toEqual({ status: 200, body: { received: true, duplicate: true } });
       expect((await post(callbackFor(h, message, 'delivered'))).status).toBe(200);
@@ -199,9 +152,9 @@ describe('messageUpdated: the messaging backend\'s status callbacks, verified an
 
   it('tells nothing of a status the contract has no value for (Twilio\'s sending, read)', async () => {
     const message = inFlight()[0]!;
-    const stream = await subscribe(h, UPDATED, { message: message.id }, token);
+    const stream = await subscribeSse(h, UPDATED, { message: message.id }, { authorization: token });
     try {
-      await subscribersOn(h, 1);
+      await subscriptionsOpen(h, 'messaging', 1);
       for (const status of ['sending', 'read', 'sent']) expect((await post(callbackFor(h, message, status))).status).toBe(200);
       expect((await stream.next()).data.data.messageUpdated.status).toBe('SENT');
     } finally {
@@ -211,8 +164,9 @@ describe('messageUpdated: the messaging backend\'s status callbacks, verified an
 
   it('checks the caller as a message query does: refused before it starts without messages:read, and linked data under its own scope on each event', async () => {
     const refusals: unknown[] = [];
-    for (const authorization of [undefined, `Bearer ${await h.issuer.token({ scopes: ['payments:read'] })}`]) {
-      const stream = await subscribe(h, UPDATED, {}, authorization);
+    const callers: Record<string, string>[] = [{}, { authorization: `Bearer ${await h.issuer.token({ scopes: ['payments:read'] })}` }];
+    for (const headers of callers) {
+      const stream = await subscribeSse(h, UPDATED, {}, headers);
       try {
         refusals.push((await stream.next()).data.errors?.[0]?.extensions?.code);
       } finally {
@@ -220,12 +174,12 @@ describe('messageUpdated: the messaging backend\'s status callbacks, verified an
       }
     }
     expect(refusals).toEqual(['UNAUTHENTICATED', 'FORBIDDEN']);
-    await subscribersOn(h, 0);
+    await subscriptionsOpen(h, 'messaging', 0);
 
     const message = inFlight()[0]!;
-    const stream = await subscribe(h, UPDATED, { message: message.id }, `Bearer ${await h.issuer.token({ scopes: ['messages:read'] })}`);
+    const stream = await subscribeSse(h, UPDATED, { message: message.id }, { authorization: `Bearer ${await h.issuer.token({ scopes: ['messages:read'] })}` });
     try {
-      await subscribersOn(h, 1);
+      await subscriptionsOpen(h, 'messaging', 1);
       await post(callbackFor(h, message, 'sent'));
       const event = (await stream.next()).data;
       expect(event.data.messageUpdated).toMatchObject({ id: message.id, status: 'SENT', customer: null });

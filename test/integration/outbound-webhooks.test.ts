@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { Writable } from 'node:stream';
@@ -20,6 +20,7 @@ import type { Resolver } from '../../gateway/webhooks/address-guard.ts';
 import { createTestIssuer, TEST_AUTH, type TestIssuer } from '../helpers/test-issuer.ts';
 import { offlineGraphqlSource, sourcesFileProblems, writeSourcesFile } from '../helpers/sources-file.ts';
 import { sharedRedis, uniquePrefix } from '../helpers/redis.ts';
+import { signedHmacDelivery, WAREHOUSE_WEBHOOK, warehouseSource } from '../helpers/warehouse.ts';
 
 /**
  * Webhooks out, for services, through the gateway's public surface: services register endpoints
@@ -30,24 +31,7 @@ import { sharedRedis, uniquePrefix } from '../helpers/redis.ts';
  */
 
 const WAREHOUSE_SECRET = `s3cr3t-${randomBytes(8).toString('hex')}`;
-const SOURCES = writeSourcesFile(offlineGraphqlSource('warehouse', `        webhooks:
-          - { path: /webhooks/warehouse, scheme: hmac, secrets: ['{env.WAREHOUSE_SECRET}'], pubsubTopic: shipments }
-additionalTypeDefs: |
-  type Shipment {
-    id: ID!
-    customerId: ID!
-    status: String
-  }
-  type Subscription {
-    shipmentUpdated(customerId: ID!): Shipment
-  }
-additionalResolvers:
-  - targetTypeName: Subscription
-    targetFieldName: shipmentUpdated
-    pubsubTopic: shipments
-    filterBy: "root.shipment.customerId === args.customerId"
-    result: shipment
-`));
+const SOURCES = warehouseSource();
 
 const SHIPMENTS = 'subscription Shipments($c: ID!) { shipmentUpdated(customerId: $c) { id status } }';
 const BILLING_KEY = `jk_billing_${randomBytes(8).toString('hex')}`;
@@ -240,11 +224,19 @@ async function register(instance: Instance, url: string, extra: Record<string, u
 /** The warehouse's signed webhook: a shipment changed. */
 function ship(instance: Instance, id: string, status: string, customerId = 'cus_1') {
   const body = JSON.stringify({ id, type: 'shipment.updated', shipment: { id: `shp_${id}`, customerId, status } });
-  const signature = createHmac('sha256', WAREHOUSE_SECRET).update(body).digest('hex');
-  return instance.fetch('/webhooks/warehouse', { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': `sha256=${signature}` }, body });
+  return instance.fetch(WAREHOUSE_WEBHOOK, signedHmacDelivery(WAREHOUSE_SECRET, body));
 }
 
 const eventId = () => `evt_${randomBytes(6).toString('hex')}`;
+
+/** Deletes every registration of both services (each answered 204) and clears the receiver: the next test's events reach only its own. */
+async function removeRegistrations(instance: Instance, receiver: Receiver): Promise<void> {
+  for (const key of [BILLING_KEY, REPORTS_KEY]) {
+    const { deliveries } = await (await instance.fetch('/deliveries', as(key))).json() as { deliveries: { id: string }[] };
+    for (const { id } of deliveries) expect((await instance.fetch(`/deliveries/${id}`, as(key, 'DELETE'))).status).toBe(204);
+  }
+  receiver.reset();
+}
 const statsOf = (instance: Instance, id: string) => instance.gateway.deliveryStats()[id] ?? {};
 
 describe('Standard Webhooks signing', () => {
@@ -306,14 +298,7 @@ describe('deliveries to a service\'s endpoint (in memory)', () => {
     await g.close();
     await receiver.close();
   });
-  afterEach(async () => {
-    // Each test's registrations go, so that the next one's events reach only its own.
-    for (const key of [BILLING_KEY, REPORTS_KEY]) {
-      const { deliveries } = await (await g.fetch('/deliveries', as(key))).json() as { deliveries: { id: string }[] };
-      for (const { id } of deliveries) expect((await g.fetch(`/deliveries/${id}`, as(key, 'DELETE'))).status).toBe(204);
-    }
-    receiver.reset();
-  });
+  afterEach(() => removeRegistrations(g, receiver));
 
   it('registers a subscription, shows its secret once, and posts each event signed and verifiable, with its data', async () => {
     const created = await register(g, receiver.url);
@@ -573,13 +558,7 @@ describe('what one service\'s deliveries may hold', () => {
     await g.close();
     await receiver.close();
   });
-  afterEach(async () => {
-    for (const key of [BILLING_KEY, REPORTS_KEY]) {
-      const { deliveries } = await (await g.fetch('/deliveries', as(key))).json() as { deliveries: { id: string }[] };
-      for (const { id } of deliveries) expect((await g.fetch(`/deliveries/${id}`, as(key, 'DELETE'))).status).toBe(204);
-    }
-    receiver.reset();
-  });
+  afterEach(() => removeRegistrations(g, receiver));
 
   it('a slow receiver holds at most maxPending events: past it the oldest waiting are kept as failed (queue_full), to the maxFailed newest', async () => {
     // The receiver never answers, and the attempt's timeout is never reached: time stands still.

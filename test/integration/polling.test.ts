@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { sharedRedis } from '../helpers/redis.ts';
+import { collectPublished, listening, subscribeSse } from '../helpers/realtime.ts';
 import { declaredEnv } from '../helpers/declared.ts';
 import { sourcesFileProblems, writeSourcesFile } from '../helpers/sources-file.ts';
 import { createRedis, createRedisEventTarget } from '../../gateway/redis.ts';
@@ -15,7 +16,6 @@ import { createRedisPollStore } from '../../gateway/webhooks/poll-store.ts';
 import type { PollScheduler } from '../../gateway/webhooks/poller.ts';
 import type { CacheStore } from '../../gateway/upstream/cache.ts';
 import type { JunctionEventTarget, JunctionPubSub } from '../../gateway/create-gateway.ts';
-import type { SourceEvent } from '../../schema/contract.ts';
 import { basicAuth } from '../../sources/demo/credentials.ts';
 
 /**
@@ -153,69 +153,12 @@ const depotPolls = (topic: string) => `          - pubsubTopic: ${topic}
           - { pubsubTopic: ${topic}-hamburg, operation: listParcels, args: { depot: hamburg }, items: data, key: id, removals: true }
 `;
 
-/** Collects what is published on a topic from now on. */
-function collect(pubsub: JunctionPubSub, topic: string) {
-  const received: SourceEvent[] = [];
-  const iterator = pubsub.subscribe(`webhook:${topic}`)[Symbol.asyncIterator]();
-  let stopped = false;
-  const pump = (async () => {
-    while (!stopped) {
-      const next = await iterator.next();
-      if (next.done) break;
-      received.push(next.value);
-    }
-  })();
-  return {
-    received,
-    async stop() {
-      stopped = true;
-      await iterator.return?.();
-      await pump;
-    },
-  };
-}
+/** Collects what is published on `topic` from now on. */
+const collect = (pubsub: JunctionPubSub, topic: string) => collectPublished(pubsub, `webhook:${topic}`);
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 /** An event's id: the item's key and 12 hex digits of its content's hash. */
 const eventId = (key: string) => expect.stringMatching(new RegExp(`^${key}:[0-9a-f]{12}$`));
-
-/** Opens a subscription over Server-Sent Events; `next()` is its next message's JSON. */
-async function subscribe(h: Harness, query: string, variables: Record<string, unknown>, authorization?: string) {
-  const controller = new AbortController();
-  const response = await h.fetch('/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...(authorization ? { authorization } : {}) },
-    body: JSON.stringify({ query, variables }),
-    signal: controller.signal,
-  });
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  const next = async (): Promise<any> => {
-    for (;;) {
-      const end = buffer.indexOf('\n\n');
-      if (end >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
-        if (data) return JSON.parse(data);
-        continue;
-      }
-      const { value, done } = await reader.read();
-      if (done) throw new Error('the stream ended');
-      buffer += value;
-    }
-  };
-  return { status: response.status, next, close: () => void reader.cancel().catch(() => undefined).finally(() => controller.abort()) };
-}
-
-/** Resolves once the gateway listens on the topic for a subscriber. */
-async function listening(h: Harness, topic: string): Promise<void> {
-  const until = Date.now() + 5_000;
-  while ((h.gateway.subscriptions()[topic] ?? 0) === 0) {
-    if (Date.now() > until) throw new Error(`nobody subscribed to ${topic}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 describe('a REST source polled (one instance, in memory)', () => {
   const topic = `parcels-${randomBytes(4).toString('hex')}`;
@@ -302,14 +245,14 @@ additionalResolvers:
   });
 
   it('reaches a declared subscription over Server-Sent Events: the changed parcel, only the one it asked for', async () => {
-    const stream = await subscribe(h, 'subscription($id: ID!) { parcelUpdated(id: $id) { id status weightGrams } }', { id: 'p3' }, `Bearer ${await h.issuer.token()}`);
+    const stream = await subscribeSse(h, 'subscription($id: ID!) { parcelUpdated(id: $id) { id status weightGrams } }', { id: 'p3' }, { authorization: `Bearer ${await h.issuer.token()}` });
     try {
-      expect(stream.status).toBe(200);
+      expect(stream.response.status).toBe(200);
       await listening(h, topic);
       depot.parcels.berlin = berlin().map((p) => (p.id === 'p2' ? { ...p, weightGrams: 1300 } : p.id === 'p3' ? { ...p, status: 'delivered' } : p));
       await scheduler.tick();
       // Its cursor is the event's place in the topic's stream, as a webhook's is.
-      expect(await stream.next()).toEqual({ data: { parcelUpdated: { id: 'p3', status: 'delivered', weightGrams: 90 } }, extensions: { cursor: expect.stringMatching(/^\d+-\d+$/) } });
+      expect((await stream.next()).data).toEqual({ data: { parcelUpdated: { id: 'p3', status: 'delivered', weightGrams: 90 } }, extensions: { cursor: expect.stringMatching(/^\d+-\d+$/) } });
     } finally {
       stream.close();
     }
@@ -555,7 +498,7 @@ describe('the demo\'s maps source, polled (SOAP has no push)', () => {
       const [shop, other] = h.seed.places.filter((p) => p.kind === 'business') as [typeof h.seed.places[0], typeof h.seed.places[0]];
       const PLACE = 'query($id: ID!) { place(id: $id) { id name } }';
       expect((await h.query(PLACE, { id: shop.id })).body.data).toEqual({ place: { id: shop.id, name: shop.name } });
-      const stream = await subscribe(h, 'subscription($id: ID) { placeUpdated(id: $id) { id name formattedAddress location { lat lng } } }', { id: shop.id });
+      const stream = await subscribeSse(h, 'subscription($id: ID) { placeUpdated(id: $id) { id name formattedAddress location { lat lng } } }', { id: shop.id });
       try {
         await listening(h, 'places');
         await scheduler.tick();
@@ -563,7 +506,7 @@ describe('the demo\'s maps source, polled (SOAP has no push)', () => {
         await rename(other.id, 'Another Name');
         await rename(shop.id, 'Corner Bakery & Café');
         await scheduler.tick();
-        expect(await stream.next()).toEqual({
+        expect((await stream.next()).data).toEqual({
           data: { placeUpdated: { id: shop.id, name: 'Corner Bakery & Café', formattedAddress: shop.formattedAddress, location: shop.location } },
           extensions: { cursor: expect.stringMatching(/^\d+-\d+$/) },
         });

@@ -1,9 +1,9 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { offlineGraphqlSource, writeSourcesFile } from '../helpers/sources-file.ts';
 import { subscribeSse, subscriptionsOpen, redisSubscribers, type SseStream } from '../helpers/realtime.ts';
+import { signedHmacDelivery, WAREHOUSE_WEBHOOK, warehouseSource } from '../helpers/warehouse.ts';
 import { createRedis, createRedisEventTarget } from '../../gateway/redis.ts';
 
 /**
@@ -21,14 +21,13 @@ describe('two subscribers of one topic on each of two instances sharing Redis', 
   let admin: Redis;
 
   beforeAll(async () => {
-    const file = writeSourcesFile(offlineGraphqlSource('warehouse', `        webhooks:
-          - { path: /webhooks/warehouse, scheme: hmac, secrets: ['{env.WAREHOUSE_SECRET}'], pubsubTopic: ${TOPIC} }
-additionalTypeDefs: |
+    // Every subscriber hears every shipment: no argument, no filter.
+    const file = warehouseSource({ topic: TOPIC, contract: `additionalTypeDefs: |
   type Shipment { id: ID!  status: String }
   type Subscription { shipmentUpdated: Shipment }
 additionalResolvers:
   - { targetTypeName: Subscription, targetFieldName: shipmentUpdated, pubsubTopic: ${TOPIC}, result: shipment }
-`));
+` });
     admin = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
     await admin.connect();
     for (let i = 0; i < 2; i++) {
@@ -50,8 +49,7 @@ additionalResolvers:
 
   const ship = async (status: string) => {
     const body = JSON.stringify({ id: `evt_${randomBytes(6).toString('hex')}`, shipment: { id: 'shp_1', status } });
-    const signature = createHmac('sha256', SECRET).update(body).digest('hex');
-    const answer = await gateways[0]!.fetch('/webhooks/warehouse', { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': `sha256=${signature}` }, body });
+    const answer = await gateways[0]!.fetch(WAREHOUSE_WEBHOOK, signedHmacDelivery(SECRET, body));
     expect(answer.status).toBe(200);
   };
 

@@ -8,8 +8,8 @@ import { createRedis, createRedisEventTarget } from '../../gateway/redis.ts';
 import { listen as listenOn } from '../../gateway/index.ts';
 import { createMemoryStore } from '../../gateway/cache/store.ts';
 import { createMemoryWebhookStore, createRedisWebhookStore, type WebhookStore } from '../../gateway/webhooks/store.ts';
-import type { WebhookEvent } from '../../gateway/webhooks/receiver.ts';
 import { offlineGraphqlSource, sourcesFileProblems, writeSourcesFile } from '../helpers/sources-file.ts';
+import { collectPublished } from '../helpers/realtime.ts';
 import type { JunctionEventTarget, JunctionPubSub } from '../../gateway/create-gateway.ts';
 
 /**
@@ -32,26 +32,7 @@ const deliver = (h: Harness, body: string, headers: Record<string, string>, meth
   h.fetch(PATH, { method, headers: { 'content-type': 'application/json', ...headers }, ...(method === 'POST' ? { body } : {}) });
 
 /** Collects what is published on a topic from now on. */
-function listen(pubsub: JunctionPubSub, topic = TOPIC) {
-  const received: WebhookEvent[] = [];
-  const iterator = pubsub.subscribe(topic)[Symbol.asyncIterator]();
-  let stopped = false;
-  const pump = (async () => {
-    while (!stopped) {
-      const next = await iterator.next();
-      if (next.done) break;
-      received.push(next.value);
-    }
-  })();
-  return {
-    received,
-    async stop() {
-      stopped = true;
-      await iterator.return?.();
-      await pump;
-    },
-  };
-}
+const listen = (pubsub: JunctionPubSub, topic = TOPIC) => collectPublished(pubsub, topic);
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
