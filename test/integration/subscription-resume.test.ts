@@ -1,14 +1,12 @@
-import { createHmac, randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { offlineGraphqlSource, writeSourcesFile } from '../helpers/sources-file.ts';
+import { serveWebSocket, subscribeSse } from '../helpers/realtime.ts';
+import { signedHmacDelivery, WAREHOUSE_WEBHOOK, warehouseSource } from '../helpers/warehouse.ts';
 import { sharedRedis } from '../helpers/redis.ts';
-import { attachWebSocket } from '../../gateway/websocket.ts';
-import { listen as listenOn } from '../../gateway/index.ts';
 import { createRedisWebhookStore } from '../../gateway/webhooks/store.ts';
 
 /**
@@ -18,60 +16,11 @@ import { createRedisWebhookStore } from '../../gateway/webhooks/store.ts';
  * the live events, each once. A subscription never outlives its token.
  */
 
-interface SseMessage {
-  id?: string;
-  event: string;
-  data: any;
-}
-
 const SUBSCRIPTION = 'subscription($c: ID!) { shipmentUpdated(customerId: $c) { id status } }';
 
-/** Opens a subscription over SSE (with extra headers, e.g. Last-Event-ID) and reads its messages. */
-async function subscribe(h: Harness, token: string, headers: Record<string, string> = {}, extensions?: Record<string, unknown>) {
-  const controller = new AbortController();
-  const response = await h.fetch('/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: token, ...headers },
-    body: JSON.stringify({ query: SUBSCRIPTION, variables: { c: 'cus_1' }, ...(extensions ? { extensions } : {}) }),
-    signal: controller.signal,
-  });
-  // The body's own reader (no pipe between): cancelling it is what a client leaving does.
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  let comments = 0;
-  const pending: SseMessage[] = [];
-  /**
-   * Reads until `enough` holds. Only ever while something is awaited: a read left pending would
-   * keep the in-process stream from hearing the client cancel it.
-   */
-  const readUntil = async (enough: () => boolean): Promise<void> => {
-    while (!enough()) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error('the stream ended');
-      buffer += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const lines = buffer.slice(0, end).split('\n');
-        buffer = buffer.slice(end + 2);
-        if (lines.every((l) => l.startsWith(':'))) {
-          comments++;
-          continue;
-        }
-        const field = (name: string) => lines.find((l) => l.startsWith(`${name}:`))?.slice(name.length + 1).trim();
-        const data = field('data');
-        pending.push({ ...(field('id') !== undefined ? { id: field('id') } : {}), event: field('event') ?? 'message', data: data ? JSON.parse(data) : null });
-      }
-    }
-  };
-  const next = async (): Promise<SseMessage> => {
-    await readUntil(() => pending.length > 0);
-    return pending.shift()!;
-  };
-  /** Resolves once `count` keep-alive comments have arrived since the stream opened. */
-  const comments_ = (count: number) => readUntil(() => comments >= count);
-  return { response, next, commentsArrived: comments_, close: () => void reader.cancel().catch(() => undefined).finally(() => controller.abort()) };
-}
+/** Opens SUBSCRIPTION (cus_1's shipments) over SSE, with extra headers (Last-Event-ID) and the request's extensions (a cursor). */
+const subscribe = (h: Harness, token: string, headers: Record<string, string> = {}, extensions?: Record<string, unknown>) =>
+  subscribeSse(h, SUBSCRIPTION, { c: 'cus_1' }, { authorization: token, ...headers }, extensions);
 
 /** Waits for `holds`, up to 5 s; on setImmediate and performance.now, which the tests that fake timers and Date leave real. */
 async function until(holds: () => boolean, what: string): Promise<void> {
@@ -85,26 +34,8 @@ async function until(holds: () => boolean, what: string): Promise<void> {
 /** A gateway over one declared source, `warehouse`, whose hmac-signed webhook feeds `shipmentUpdated`. */
 async function warehouseGateway(options: { secret: string; topic?: string; streamLength?: number; redis?: Redis; keepAliveMs?: number }) {
   const topic = options.topic ?? 'shipments';
-  const file = writeSourcesFile(offlineGraphqlSource('warehouse', `        webhooks:
-          - { path: /webhooks/warehouse, scheme: hmac, secrets: ['{env.WAREHOUSE_SECRET}'], pubsubTopic: ${topic}${options.streamLength ? `, streamLength: ${options.streamLength}` : ''} }
-additionalTypeDefs: |
-  type Shipment {
-    id: ID!
-    customerId: ID!
-    status: String
-  }
-  type Subscription {
-    shipmentUpdated(customerId: ID!): Shipment
-  }
-additionalResolvers:
-  - targetTypeName: Subscription
-    targetFieldName: shipmentUpdated
-    pubsubTopic: ${topic}
-    filterBy: "root.shipment.customerId === args.customerId"
-    result: shipment
-`));
   const h = await startHarness({
-    meshConfig: file,
+    meshConfig: warehouseSource({ topic, streamLength: options.streamLength }),
     env: () => ({ WAREHOUSE_SECRET: options.secret }),
     ...(options.redis ? { webhookStore: createRedisWebhookStore(options.redis) } : {}),
     ...(options.keepAliveMs ? { limits: { KEEPALIVE_MS: options.keepAliveMs } } : {}),
@@ -112,12 +43,21 @@ additionalResolvers:
   let sequence = 0;
   const ship = async (status: string, customerId = 'cus_1') => {
     const body = JSON.stringify({ id: `evt_${sequence++}_${randomBytes(4).toString('hex')}`, type: 'shipment.updated', shipment: { id: 'shp_1', customerId, status } });
-    const signature = createHmac('sha256', options.secret).update(body).digest('hex');
-    const answer = await h.fetch('/webhooks/warehouse', { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': `sha256=${signature}` }, body });
+    const answer = await h.fetch(WAREHOUSE_WEBHOOK, signedHmacDelivery(options.secret, body));
     expect(answer.status).toBe(200);
   };
   const listening = (count: number) => until(() => (h.gateway.subscriptions()[topic] ?? 0) === count, `${count} subscriptions on ${topic}`);
-  return { h, ship, listening, topic };
+  /** A subscriber reads the event `ship(status)` sends, then leaves: its message, whose id is the cursor to resume from. */
+  const readOneAndLeave = async (token: string, status: string) => {
+    const first = await subscribe(h, token);
+    await listening(1);
+    await ship(status);
+    const seen = await first.next();
+    first.close();
+    await listening(0);
+    return seen;
+  };
+  return { h, ship, listening, readOneAndLeave, topic };
 }
 
 const CURSOR = /^\d+-\d+$/;
@@ -159,12 +99,7 @@ describe.each([
   });
 
   it('with Last-Event-ID: what it missed first, in order, then the live events, each once', async () => {
-    const first = await subscribe(gateway.h, token);
-    await gateway.listening(1);
-    await gateway.ship('label printed');
-    const seen = await first.next();
-    first.close();
-    await gateway.listening(0);
+    const seen = await gateway.readOneAndLeave(token, 'label printed');
     // While it is away: three events, one of them another customer's (its filter still applies).
     await gateway.ship('picked up');
     await gateway.ship('elsewhere', 'cus_2');
@@ -189,12 +124,7 @@ describe.each([
   });
 
   it('with a cursor from the newest event: nothing replayed, live at once', async () => {
-    const first = await subscribe(gateway.h, token);
-    await gateway.listening(1);
-    await gateway.ship('sorted');
-    const seen = await first.next();
-    first.close();
-    await gateway.listening(0);
+    const seen = await gateway.readOneAndLeave(token, 'sorted');
     const again = await subscribe(gateway.h, token, {}, { cursor: seen.id });
     try {
       await gateway.listening(1);
@@ -224,12 +154,7 @@ describe('a cursor the stream no longer covers, or that is no cursor', () => {
   afterAll(() => gateway.h.close());
 
   it('ends with SUBSCRIPTION_CURSOR_EXPIRED when events after it were trimmed away', async () => {
-    const first = await subscribe(gateway.h, token);
-    await gateway.listening(1);
-    await gateway.ship('one');
-    const seen = await first.next();
-    first.close();
-    await gateway.listening(0);
+    const seen = await gateway.readOneAndLeave(token, 'one');
     // The topic keeps 3 events: four more push the one seen, and the first one after it, out.
     for (const status of ['two', 'three', 'four', 'five']) await gateway.ship(status);
     const again = await subscribe(gateway.h, token, { 'last-event-id': seen.id! });
@@ -316,12 +241,10 @@ describe('a subscription and its token', () => {
   });
 
   it('over WebSocket too: the subscription ends with TOKEN_EXPIRED; resumed with a fresh token and extensions.cursor, it misses nothing', async () => {
-    const server: Server = createServer();
-    const close = attachWebSocket(server, gateway.h.gateway);
-    const url = `${(await listenOn(server)).replace('http://', 'ws://')}/graphql`;
+    const served = await serveWebSocket(gateway.h);
     vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
     const open = async (ttlSec: number) => createClient({
-      url,
+      url: served.wsUrl,
       webSocketImpl: WebSocket,
       connectionParams: { authorization: `Bearer ${await gateway.h.issuer.token({ ttlSec })}` },
       retryAttempts: 0,
@@ -349,10 +272,42 @@ describe('a subscription and its token', () => {
       await fresh.dispose();
     } finally {
       await client.dispose();
-      await close();
       vi.useRealTimers();
-      await new Promise((resolve) => server.close(resolve));
+      await served.close();
     }
+  });
+});
+
+describe('a client that leaves before reading anything', () => {
+  let gateway: Awaited<ReturnType<typeof warehouseGateway>>;
+  let token: string;
+  beforeAll(async () => {
+    gateway = await warehouseGateway({ secret: randomBytes(16).toString('hex') });
+    token = `Bearer ${await gateway.h.issuer.token()}`;
+  });
+  afterAll(() => gateway.h.close());
+
+  // Its stream was never read, so never started: the subscription must end all the same.
+  const open = async (signal?: AbortSignal) => gateway.h.fetch('/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: token },
+    body: JSON.stringify({ query: SUBSCRIPTION, variables: { c: 'cus_1' } }),
+    ...(signal ? { signal } : {}),
+  });
+
+  it('ends its subscription when it cancels the response body', async () => {
+    const response = await open();
+    await gateway.listening(1);
+    await response.body!.cancel();
+    await gateway.listening(0);
+  });
+
+  it('ends its subscription when it aborts the request', async () => {
+    const leaving = new AbortController();
+    await open(leaving.signal);
+    await gateway.listening(1);
+    leaving.abort();
+    await gateway.listening(0);
   });
 });
 

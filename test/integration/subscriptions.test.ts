@@ -1,13 +1,11 @@
-import { createHmac, randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { offlineGraphqlSource, sourcesFileProblems, writeSourcesFile } from '../helpers/sources-file.ts';
-import { attachWebSocket } from '../../gateway/websocket.ts';
-import { listen as listenOn } from '../../gateway/index.ts';
+import { listening, serveWebSocket, stripeDelivery, subscribeSse, subscriptionsOpen, type Served, type SseEvent } from '../helpers/realtime.ts';
+import { signedHmacDelivery, WAREHOUSE_WEBHOOK, warehouseSource } from '../helpers/warehouse.ts';
 import { formatAddress, type PaymentRecord } from '../../sources/payments/records.ts';
 import { DEMO_SCOPES } from '../../schema/index.ts';
 
@@ -20,70 +18,6 @@ import { DEMO_SCOPES } from '../../schema/index.ts';
 const PAYMENT_UPDATED = /* GraphQL */ `subscription Updated($payment: ID) {
   paymentUpdated(id: $payment) { id status amount customer { name address { location { lat lng } } messages(first: 1) { body } } }
 }`;
-
-interface SseEvent {
-  event: string;
-  data: any;
-}
-
-/** Opens a subscription over SSE and reads its events as they come. */
-async function subscribe(h: Harness, query: string, variables: Record<string, unknown>, authorization?: string) {
-  const controller = new AbortController();
-  const response = await h.fetch('/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...(authorization ? { authorization } : {}) },
-    body: JSON.stringify({ query, variables }),
-    signal: controller.signal,
-  });
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  const pending: SseEvent[] = [];
-  /** The next SSE message that is not a keep-alive comment. */
-  const next = async (): Promise<SseEvent> => {
-    for (;;) {
-      if (pending.length > 0) return pending.shift()!;
-      const { value, done } = await reader.read();
-      if (done) throw new Error('the stream ended');
-      buffer += value;
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const lines = block.split('\n').filter((l) => !l.startsWith(':'));
-        if (lines.length === 0) continue;
-        const event = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
-        const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
-        pending.push({ event, data: data ? JSON.parse(data) : null });
-      }
-    }
-  };
-  // Cancelling the body is what a client closing its connection does: the server ends the stream.
-  return { response, next, close: () => void reader.cancel().catch(() => undefined).finally(() => controller.abort()) };
-}
-
-/**
- * Resolves as soon as the gateway's open subscriptions on the topic satisfy `holds` (a client
- * leaving reaches the server a moment later: an aborted stream is cancelled asynchronously), and
- * fails after 5 s of not.
- */
-async function subscriptionsOn(h: Harness, topic: string, holds: (open: number) => boolean, what: string): Promise<void> {
-  const open = () => h.gateway.subscriptions()[topic] ?? 0;
-  const until = Date.now() + 5_000;
-  while (!holds(open())) {
-    if (Date.now() > until) throw new Error(`${open()} subscriptions on ${topic}, expected ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
-const subscriptionsOpen = (h: Harness, topic: string, count: number) => subscriptionsOn(h, topic, (n) => n === count, String(count));
-/** Resolves once the gateway listens on the topic. */
-const listening = (h: Harness, topic: string) => subscriptionsOn(h, topic, (n) => n > 0, 'some');
-
-function stripeDelivery(secret: string, type: string, object: unknown): { body: string; headers: Record<string, string> } {
-  const body = JSON.stringify({ id: `evt_${randomBytes(8).toString('hex')}`, object: 'event', type, data: { object } });
-  const t = Math.floor(Date.now() / 1000);
-  return { body, headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}` } };
-}
 
 describe('paymentUpdated over Server-Sent Events', () => {
   let h: Harness;
@@ -104,7 +38,7 @@ describe('paymentUpdated over Server-Sent Events', () => {
     const other = h.seed.payments.find((p) => p.id !== payment.id)!;
     const customer = h.seed.customers.find((c) => c.id === payment.customer)!;
     const place = h.seed.places.find((p) => p.formattedAddress === formatAddress(customer.address))!;
-    const stream = await subscribe(h, PAYMENT_UPDATED, { payment: payment.id }, token);
+    const stream = await subscribeSse(h, PAYMENT_UPDATED, { payment: payment.id }, { authorization: token });
     try {
       expect(stream.response.status).toBe(200);
       expect(stream.response.headers.get('content-type')).toMatch(/^text\/event-stream/);
@@ -132,8 +66,9 @@ describe('paymentUpdated over Server-Sent Events', () => {
 
   it('refuses an anonymous subscriber, and one without payments:read, before it starts', async () => {
     const refusals: unknown[] = [];
-    for (const authorization of [undefined, `Bearer ${await h.issuer.token({ scopes: ['messages:read'] })}`]) {
-      const stream = await subscribe(h, PAYMENT_UPDATED, {}, authorization);
+    const callers: Record<string, string>[] = [{}, { authorization: `Bearer ${await h.issuer.token({ scopes: ['messages:read'] })}` }];
+    for (const headers of callers) {
+      const stream = await subscribeSse(h, PAYMENT_UPDATED, {}, headers);
       try {
         refusals.push((await stream.next()).data.errors?.[0]?.extensions?.code);
       } finally {
@@ -155,7 +90,7 @@ describe('paymentUpdated over Server-Sent Events', () => {
 
   it('masks an unexpected failure inside an event as INTERNAL_SERVER_ERROR, and the stream goes on', async () => {
     const payment = h.seed.payments[0]!;
-    const stream = await subscribe(h, 'subscription($id: ID) { paymentUpdated(id: $id) { id amount } }', { id: payment.id }, token);
+    const stream = await subscribeSse(h, 'subscription($id: ID) { paymentUpdated(id: $id) { id amount } }', { id: payment.id }, { authorization: token });
     try {
       await new Promise((resolve) => setImmediate(resolve));
       // An amount that is no integer: the event cannot be answered as the schema says.
@@ -179,18 +114,18 @@ describe('subscriptions per caller', () => {
     try {
       const alice = `Bearer ${await h.issuer.token({ sub: 'alice' })}`;
       const bob = `Bearer ${await h.issuer.token({ sub: 'bob' })}`;
-      const first = await subscribe(h, PAYMENT_UPDATED, {}, alice);
-      const second = await subscribe(h, PAYMENT_UPDATED, {}, alice);
+      const first = await subscribeSse(h, PAYMENT_UPDATED, {}, { authorization: alice });
+      const second = await subscribeSse(h, PAYMENT_UPDATED, {}, { authorization: alice });
       await listening(h, 'payments');
-      const third = await subscribe(h, PAYMENT_UPDATED, {}, alice);
+      const third = await subscribeSse(h, PAYMENT_UPDATED, {}, { authorization: alice });
       const refused = await third.next();
       expect(refused.data.errors?.[0]?.extensions).toMatchObject({ code: 'SUBSCRIPTION_LIMIT', limit: 2 });
       // Another caller has a budget of its own.
-      const bobs = await subscribe(h, PAYMENT_UPDATED, {}, bob);
+      const bobs = await subscribeSse(h, PAYMENT_UPDATED, {}, { authorization: bob });
       await subscriptionsOpen(h, 'payments', 3);
       first.close();
       await subscriptionsOpen(h, 'payments', 2);
-      const again = await subscribe(h, PAYMENT_UPDATED, {}, alice);
+      const again = await subscribeSse(h, PAYMENT_UPDATED, {}, { authorization: alice });
       await subscriptionsOpen(h, 'payments', 3);
       for (const stream of [second, third, bobs, again]) stream.close();
     } finally {
@@ -208,7 +143,7 @@ describe('what a subscriber cannot do', () => {
 
   it('fall more than MAX_EVENTS_QUEUED events behind: its subscription is ended, and the gateway lives on', async () => {
     const token = `Bearer ${await h.issuer.token()}`;
-    const stream = await subscribe(h, 'subscription { paymentUpdated { id } }', {}, token);
+    const stream = await subscribeSse(h, 'subscription { paymentUpdated { id } }', {}, { authorization: token });
     try {
       await listening(h, 'payments');
       const payment = h.seed.payments[0]!;
@@ -262,7 +197,7 @@ describe('what a subscriber cannot do', () => {
   });
 
   it('open one that would cost more than its budget on each event: refused before it starts', async () => {
-    const stream = await subscribe(h, 'subscription { paymentUpdated { customer { payments(first: 50) { edges { node { id } } } } } }', {}, `Bearer ${await h.issuer.token()}`);
+    const stream = await subscribeSse(h, 'subscription { paymentUpdated { customer { payments(first: 50) { edges { node { id } } } } } }', {}, { authorization: `Bearer ${await h.issuer.token()}` });
     try {
       expect((await stream.next()).data.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_TOO_COSTLY', maxCost: 60 });
       expect(h.gateway.subscriptions().payments).toBeUndefined();
@@ -272,32 +207,12 @@ describe('what a subscriber cannot do', () => {
   });
 });
 
-/** A sources file with one source, `warehouse`, whose entry ends with these webhooks (and what follows them). */
-const warehouseFile = (webhooks: string) => writeSourcesFile(offlineGraphqlSource('warehouse', `        webhooks:\n${webhooks}`));
-
 describe('a subscription declared in a sources file (Mesh\'s pubsubTopic, filterBy, result)', () => {
   const SECRET = `s3cr3t-${randomBytes(8).toString('hex')}`;
   let h: Harness;
   let token: string;
   beforeAll(async () => {
-    const file = warehouseFile(`          - { path: /webhooks/warehouse, scheme: hmac, secrets: ['{env.WAREHOUSE_SECRET}'], pubsubTopic: shipments }
-additionalTypeDefs: |
-  type Shipment {
-    id: ID!
-    customerId: ID!
-    status: String
-  }
-  type Subscription {
-    "A shipment of that customer's, each time it changes."
-    shipmentUpdated(customerId: ID!): Shipment
-  }
-additionalResolvers:
-  - targetTypeName: Subscription
-    targetFieldName: shipmentUpdated
-    pubsubTopic: shipments
-    filterBy: "root.shipment.customerId === args.customerId && root.type !== 'shipment.test'"
-    result: shipment
-`);
+    const file = warehouseSource({ filterBy: "root.shipment.customerId === args.customerId && root.type !== 'shipment.test'" });
     h = await startHarness({ meshConfig: file, env: () => ({ WAREHOUSE_SECRET: SECRET }) });
     token = `Bearer ${await h.issuer.token()}`;
   });
@@ -305,12 +220,11 @@ additionalResolvers:
 
   const ship = (id: string, customerId: string, status: string, type = 'shipment.updated') => {
     const body = JSON.stringify({ id, type, shipment: { id: `shp_${id}`, customerId, status } });
-    const signature = createHmac('sha256', SECRET).update(body).digest('hex');
-    return h.fetch('/webhooks/warehouse', { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': `sha256=${signature}` }, body });
+    return h.fetch(WAREHOUSE_WEBHOOK, signedHmacDelivery(SECRET, body));
   };
 
   it('sends a subscriber only the events its arguments select, shaped by result', async () => {
-    const stream = await subscribe(h, 'subscription($c: ID!) { shipmentUpdated(customerId: $c) { id customerId status } }', { c: 'cus_1' }, token);
+    const stream = await subscribeSse(h, 'subscription($c: ID!) { shipmentUpdated(customerId: $c) { id customerId status } }', { c: 'cus_1' }, { authorization: token });
     try {
       await new Promise((resolve) => setImmediate(resolve));
       expect((await ship('e1', 'cus_2', 'packed')).status).toBe(200);
@@ -325,7 +239,7 @@ additionalResolvers:
   });
 
   it('refuses an anonymous subscriber: the warehouse source is not public', async () => {
-    const stream = await subscribe(h, 'subscription { shipmentUpdated(customerId: "cus_1") { id } }', {});
+    const stream = await subscribeSse(h, 'subscription { shipmentUpdated(customerId: "cus_1") { id } }');
     try {
       expect((await stream.next()).data.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     } finally {
@@ -334,38 +248,36 @@ additionalResolvers:
   });
 
   it('refuses at start a filterBy it cannot read, and a topic no webhook publishes', () => {
-    const file = warehouseFile(`          - { path: /webhooks/warehouse, scheme: hmac, secrets: [s], pubsubTopic: shipments }
+    const file = writeSourcesFile(offlineGraphqlSource('warehouse', `        webhooks:
+          - { path: /webhooks/warehouse, scheme: hmac, secrets: [s], pubsubTopic: shipments }
 additionalResolvers:
   - { targetTypeName: Subscription, targetFieldName: a, pubsubTopic: parcels }
   - { targetTypeName: Subscription, targetFieldName: b, pubsubTopic: shipments, filterBy: "process.exit(1)" }
-`);
+  - { targetTypeName: Subscription, targetFieldName: c, pubsubTopic: "webhook:post:/webhooks/parcels" }
+`));
     expect(sourcesFileProblems(file, {})).toEqual([
-      'additionalResolvers[0].pubsubTopic: "parcels" is the topic of no webhook in this file (shipments)',
+      'additionalResolvers[0].pubsubTopic: "parcels" is the topic of no webhook or poll in this file (shipments)',
       'additionalResolvers[1].filterBy: expected root.…, args.… or a literal at 0 ("process")',
+      // Mesh's own topic form: told how to declare the webhook instead.
+      'additionalResolvers[2].pubsubTopic: "webhook:post:/webhooks/parcels" is the topic of no webhook or poll in this file (shipments); Mesh publishes any request to /webhooks/parcels unverified, Junction only a verified webhook: declare it in its source\'s entry (webhooks: [{ path: /webhooks/parcels, scheme, secrets, pubsubTopic }]) and name that pubsubTopic here',
     ]);
   });
 });
 
 describe('paymentUpdated over WebSocket (graphql-transport-ws)', () => {
   let h: Harness;
-  let server: Server;
-  let closeSockets: () => Promise<void>;
-  let url: string;
+  let served: Served;
   beforeAll(async () => {
     h = await startHarness();
-    server = createServer(h.gateway.yoga);
-    closeSockets = attachWebSocket(server, h.gateway);
-    url = (await listenOn(server)).replace('http://', 'ws://') + '/graphql';
+    served = await serveWebSocket(h);
   });
   afterAll(async () => {
-    await closeSockets();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await served.close();
     await h.close();
   });
 
   const client = (authorization?: string) => createClient({
-    url, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0,
+    url: served.wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0,
     ...(authorization ? { connectionParams: { authorization } } : {}),
   });
 
@@ -396,7 +308,7 @@ describe('paymentUpdated over WebSocket (graphql-transport-ws)', () => {
   it('closes a connection whose credentials do not verify with 4403, before anything runs', async () => {
     const closed = new Promise<number>((resolve) => {
       const ws = createClient({
-        url, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, onNonLazyError: () => undefined,
+        url: served.wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, onNonLazyError: () => undefined,
         connectionParams: { authorization: 'Bearer not-a-token' }, on: { closed: (event) => resolve((event as { code: number }).code) },
       });
       ws.on('error', () => undefined);

@@ -38,29 +38,36 @@ function publicError(error: GraphQLError) {
 
 function eventStreamResponse(result: ExecutionResult | AsyncIterable<ExecutionResult>, fetchAPI: { Response: typeof Response; ReadableStream: typeof ReadableStream }, keepAliveMs: number, signal: AbortSignal | undefined): Response {
   const encoder = new TextEncoder();
-  let iterator: AsyncIterator<ExecutionResult> | undefined;
+  // Taken now, not when the stream starts: a stream may be cancelled (or its request aborted)
+  // before anything reads it, and starts only when read (whatwg-node's), and the subscription,
+  // already open, must end then too.
+  const iterator: AsyncIterator<ExecutionResult> = isAsyncIterable(result) ? result[Symbol.asyncIterator]() : once(result);
   let ping: NodeJS.Timeout | undefined;
+  let ended = false;
+  const end = async () => {
+    clearInterval(ping);
+    if (ended) return;
+    ended = true;
+    await iterator.return?.();
+  };
+  // A client that leaves is heard at once (its request is aborted), not only when the next write
+  // to it fails: the subscription, and what it holds, ends now.
+  signal?.addEventListener('abort', () => void end(), { once: true });
   const stream = new fetchAPI.ReadableStream<Uint8Array>({
     start(controller) {
       // A first comment at once: some clients wait for a byte before they call the stream open.
       controller.enqueue(encoder.encode(':\n\n'));
+      if (ended) return;
       ping = setInterval(() => {
         // null: errored or closed (stop); 0: the client is not reading (skip this ping).
         if (controller.desiredSize === null) clearInterval(ping);
         else if (controller.desiredSize > 0) controller.enqueue(encoder.encode(':\n\n'));
       }, keepAliveMs);
-      iterator = isAsyncIterable(result) ? result[Symbol.asyncIterator]() : once(result);
-      // A client that leaves is heard at once (its request is aborted), not only when the next
-      // write to it fails: the subscription, and what it holds, ends now.
-      signal?.addEventListener('abort', () => {
-        clearInterval(ping);
-        void iterator?.return?.();
-      }, { once: true });
     },
     async pull(controller) {
       let step: IteratorResult<ExecutionResult>;
       try {
-        step = await iterator!.next();
+        step = await iterator.next();
       } catch (err) {
         clearInterval(ping);
         controller.error(err);
@@ -77,10 +84,7 @@ function eventStreamResponse(result: ExecutionResult | AsyncIterable<ExecutionRe
         controller.close();
       }
     },
-    async cancel() {
-      clearInterval(ping);
-      await iterator?.return?.();
-    },
+    cancel: end,
   });
   return new fetchAPI.Response(stream, {
     status: 200,
