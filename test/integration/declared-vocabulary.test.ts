@@ -501,7 +501,7 @@ cache:
       'sources[1] (Sms).transforms[0]: "encapsulate" is not a transform Junction serves (prefix, rename, filterSchema)',
       'additionalResolvers[0]: keyField and keysArg go together (a batched link needs both)',
       'additionalResolvers[1].sourceName: "Shop" is not a source in this file',
-      'additionalResolvers[2].pubsubTopic: "payments" is the topic of no webhook in this file (none is declared)',
+      'additionalResolvers[2].pubsubTopic: "payments" is the topic of no webhook or poll in this file (none is declared)',
     ]);
     expect((failure as Error).message).toContain(`${file} has 6 problem(s) with its sources:`);
   });

@@ -592,7 +592,12 @@ export function readMeshConfig(file: string, env: Record<string, string | undefi
     }
     const entry: SubscriptionEntry = result.data;
     if (!topics.has(entry.pubsubTopic)) {
-      problems.push(`${where}.pubsubTopic: "${entry.pubsubTopic}" is the topic of no webhook in this file (${[...topics].join(', ') || 'none is declared'})`);
+      // Mesh's own form, `webhook:post:/path`, publishes whatever reaches the path, unverified.
+      const mesh = /^webhook:[a-z]+:(\/\S*)$/i.exec(entry.pubsubTopic);
+      const hint = mesh
+        ? `; Mesh publishes any request to ${mesh[1]} unverified, Junction only a verified webhook: declare it in its source's entry (webhooks: [{ path: ${mesh[1]}, scheme, secrets, pubsubTopic }]) and name that pubsubTopic here`
+        : '';
+      problems.push(`${where}.pubsubTopic: "${entry.pubsubTopic}" is the topic of no webhook or poll in this file (${[...topics].join(', ') || 'none is declared'})${hint}`);
     }
     if (entry.filterBy !== undefined) {
       try {
