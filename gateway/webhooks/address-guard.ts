@@ -16,9 +16,9 @@ import { BlockList, isIP } from 'node:net';
  *   (RFC 1918), link-local (169.254/16, cloud metadata), shared (CGNAT 100.64/10), "this network"
  *   (0/8), multicast, reserved and broadcast, documentation and benchmarking ranges, and their IPv6
  *   counterparts (::1, ::, fc00::/7, fe80::/10, fec0::/10, ff00::/8), and IPv6 forms that carry an
- *   IPv4 address (mapped ::ffff:0:0/96, compatible ::/96, NAT64 64:ff9b::/96, 6to4 2002::/16,
- *   Teredo 2001::/32) are refused, unless the operator's allow-list names the host (any port) or
- *   the host and port;
+ *   IPv4 address (mapped ::ffff:0:0/96, translated ::ffff:0:0:0/96, compatible ::/96, NAT64
+ *   64:ff9b::/96, 6to4 2002::/16, Teredo 2001::/32) are refused, unless the operator's allow-list
+ *   names the host (any port) or the host and port;
  * - the caller connects to the very address that was checked (`Destination.address`, given to the
  *   connection's `lookup`): a name that resolves to a public address for the check and to
  *   127.0.0.1 a moment later (DNS rebinding) never reaches 127.0.0.1;
@@ -136,6 +136,8 @@ function embeddedIpv4(h: readonly number[]): string | undefined {
   const zeros = (from: number, to: number) => h.slice(from, to).every((x) => x === 0);
   // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (compatible; :: and ::1 are judged as IPv6 below).
   if (zeros(0, 5) && h[5] === 0xffff) return v4(h[6]!, h[7]!);
+  // ::ffff:0:a.b.c.d (IPv4-translated, SIIT): a translator on the path delivers it to a.b.c.d.
+  if (zeros(0, 4) && h[4] === 0xffff && h[5] === 0) return v4(h[6]!, h[7]!);
   if (zeros(0, 6) && (h[6] !== 0 || h[7]! > 1)) return v4(h[6]!, h[7]!);
   // NAT64's well-known prefix, 64:ff9b::a.b.c.d.
   if (h[0] === 0x64 && h[1] === 0xff9b && zeros(2, 6)) return v4(h[6]!, h[7]!);

@@ -118,10 +118,10 @@ export function createPoller(options: PollerOptions): Poller {
     for (const [key, { item, hash }] of current) {
       if (previous?.get(key) === hash) continue;
       set.set(key, hash);
-      if (previous) found.push(eventOf(poll, key, poll.type, item, hash, now()));
+      if (previous) found.push(eventOf(poll, key, poll.type, item, now()));
     }
     const removed = previous ? [...previous.keys()].filter((key) => !current.has(key)) : [];
-    if (poll.removals) for (const key of removed) found.push(eventOf(poll, key, REMOVED_TYPE, keyed(poll.key, key), previous!.get(key)!, now()));
+    if (poll.removals) for (const key of removed) found.push(eventOf(poll, key, REMOVED_TYPE, keyed(poll.key, key), now()));
     if (set.size === 0 && removed.length === 0 && previous) return;
     // Written only while this instance holds the lease: one that lost it mid-round publishes nothing.
     if (!(await store.commit(poll.topic, instanceId, set, removed))) {
@@ -205,9 +205,16 @@ function itemsOf(result: unknown, poll: Poll, stats: PollStats): Map<string, { i
   return items;
 }
 
-/** An event as a webhook's: its id is the item's key and a prefix of its content's hash. */
-function eventOf(poll: Poll, key: string, type: string, payload: unknown, hash: string, at: number): SourceEvent {
-  const id = type === REMOVED_TYPE ? `${key}:${REMOVED_TYPE}:${hash.slice(0, 12)}` : `${key}:${hash.slice(0, 12)}`;
+/**
+ * An event as a webhook's: its id is the item's key and 12 hex digits new for each change. Not drawn
+ * from the item's content: an item that changes back to a state it had before (stored, lost, stored,
+ * lost) is a new event, and an id it had already would be taken for a copy of the earlier one
+ * (a registration's delivery claims events by id, and its receiver deduplicates on the
+ * `webhook-id` made from it).
+ */
+function eventOf(poll: Poll, key: string, type: string, payload: unknown, at: number): SourceEvent {
+  const nonce = randomBytes(6).toString('hex');
+  const id = type === REMOVED_TYPE ? `${key}:${REMOVED_TYPE}:${nonce}` : `${key}:${nonce}`;
   return { source: poll.source, topic: poll.topic, id, type, payload, receivedAt: at };
 }
 

@@ -157,7 +157,7 @@ const depotPolls = (topic: string) => `          - pubsubTopic: ${topic}
 const collect = (pubsub: JunctionPubSub, topic: string) => collectPublished(pubsub, `webhook:${topic}`);
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
-/** An event's id: the item's key and 12 hex digits of its content's hash. */
+/** An event's id: the item's key and 12 hex digits, new for each change. */
 const eventId = (key: string) => expect.stringMatching(new RegExp(`^${key}:[0-9a-f]{12}$`));
 
 describe('a REST source polled (one instance, in memory)', () => {

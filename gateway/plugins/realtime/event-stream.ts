@@ -72,6 +72,11 @@ export function eventStream(target: EventTargetLike, type: string, options: Even
   // While catching up, live events beyond the queue's bound are not lost: the stream holds them,
   // and it is read once more before the subscriber goes live.
   let liveDropped = false;
+  // The newest event read from the stream while catching up. An event is kept in the stream a
+  // moment before it is published (the receiver confirms its id and drops stale cache entries in
+  // between; across instances, Redis relays it), so one the catch-up already read may still
+  // arrive live afterwards: it is not handed over twice.
+  let replayed: Cursor | undefined;
 
   const takes = (event: SourceEvent) => !accept || accept(event);
   const hand = (event: SourceEvent): IteratorResult<SourceEvent> => {
@@ -80,7 +85,19 @@ export function eventStream(target: EventTargetLike, type: string, options: Even
   };
   const listener = (event: Event) => {
     const value = (event as CustomEvent<SourceEvent>).detail;
-    if (ended || !takes(value)) return;
+    if (ended) return;
+    // A filter that throws ends its own subscription only: thrown here, it would reach the event
+    // target's dispatch (in process, an uncaught exception; over Redis, inside the connection's
+    // reader, skipping the topic's other listeners).
+    let taken: boolean;
+    try {
+      taken = takes(value);
+    } catch (err) {
+      fail(err as Error);
+      return;
+    }
+    if (!taken) return;
+    if (replayed !== undefined && value.cursor !== undefined && compareCursors(value.cursor, replayed) <= 0) return;
     if (waiting && after === undefined) {
       const { resolve } = waiting;
       waiting = undefined;
@@ -127,7 +144,7 @@ export function eventStream(target: EventTargetLike, type: string, options: Even
         const parsed = { ...(JSON.parse(event) as SourceEvent), cursor: id };
         if (takes(parsed)) page.push(parsed);
       }
-      if (read.events.length > 0) after = read.events.at(-1)!.id;
+      if (read.events.length > 0) after = replayed = read.events.at(-1)!.id;
       if (read.events.length < PAGE && page.length === 0) {
         if (liveDropped) {
           // Live events were dropped while this page was read: they are in the stream, read on.
