@@ -50,7 +50,8 @@ import { createSubscriptions } from './plugins/realtime/subscriptions.ts';
 import type { EventTargetLike } from './plugins/realtime/event-stream.ts';
 import { useSubscriptionResults } from './plugins/realtime/use-subscription-results.ts';
 import { useServerSentEvents } from './plugins/realtime/use-server-sent-events.ts';
-import { createOutboundDeliveries, type OutboundOptions } from './webhooks/outbound.ts';
+import { useSseSingleConnection } from './plugins/realtime/use-sse-single-connection.ts';
+import { createOutboundDeliveries, type DeliveryStats, type OutboundOptions } from './webhooks/outbound.ts';
 import type { Principal } from '../schema/principal.ts';
 
 export interface GatewayOptions {
@@ -109,6 +110,8 @@ export interface GatewayOptions {
 export interface Gateway {
   /** Starts shutdown: readiness answers 503 from now on. */
   drain(): void;
+  /** Ends every open subscription with a last SHUTTING_DOWN message (once the listener is closed). */
+  endSubscriptions(): void;
   /**
    * Stops the gateway's own timers (the event-loop sampler, the polls), waits for a poll under way
    * and gives up this instance's poll leases; after the server has closed.
@@ -128,8 +131,8 @@ export interface Gateway {
   webhookStats(): Record<string, Record<string, number>>;
   /** Each polled topic's rounds since start (gateway/webhooks/poller.ts). */
   pollStats(): Record<string, PollStats>;
-  /** Outbound deliveries by registration and outcome, since start; `pending`: waiting on this instance now. */
-  deliveryStats(): Record<string, Record<string, number>>;
+  /** Outbound deliveries by registration and outcome, since start; `pending`: waiting on this instance now; `suspended`: why it is not run. */
+  deliveryStats(): Record<string, DeliveryStats>;
   /** Subscriptions open on this instance, by topic. */
   subscriptions(): Record<string, number>;
   /** Who a request is (verified), as every plugin sees it; refuses credentials that do not verify. */
@@ -207,6 +210,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     store: webhookStore,
     maxPerCaller: limits.MAX_SUBSCRIPTIONS_PER_CALLER,
     maxQueued: limits.MAX_EVENTS_QUEUED,
+    trustedProxies: new Set(config.trustedProxies ?? []),
     logger,
   });
   const webhooks = createWebhookReceiver({
@@ -233,6 +237,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     maxBodyBytes: limits.MAX_BODY_BYTES,
     principalOf,
     actAs: (request, principal) => void actingAs.set(request, principal),
+    // A registration made with an API key runs with no more than the service's keys grant now.
+    serviceScopes: (serviceId) => auth.serviceScopes(serviceId),
     enveloped: (initial) => yoga.getEnveloped(initial),
   });
 
@@ -288,6 +294,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       useCorsPolicy(config.corsOrigins ?? []),
       // Refuse forged cross-site requests before any parsing or upstream work.
       useCsrfPrevention(),
+      // graphql-sse's single connection mode on /graphql/stream: after CORS and CSRF, which hold for
+      // it as for /graphql; before the request reader, which takes only GraphQL requests. Each of
+      // its operations goes through this whole list again, as a request of its caller.
+      useSseSingleConnection({
+        yoga: (): Gateway['yoga'] => yoga, principalOf, requestIds, logger,
+        maxPerCaller: limits.MAX_SUBSCRIPTIONS_PER_CALLER,
+        keepAliveMs: limits.KEEPALIVE_MS,
+        trustedProxies: new Set(config.trustedProxies ?? []),
+      }),
       // Every request, whatever its method and media type, read by one reader with every limit:
       // size, time to arrive, nesting, batches.
       useRequestReader({ limits, mayBatch: async (request) => isTrustedCaller(await principalOf(request)) }),
@@ -381,6 +396,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   return {
     yoga, schema, reports, pubsub, principalOf,
     subscriptions: subscriptions.counts,
+    endSubscriptions: subscriptions.endAll,
     webhookStats: webhooks.stats as () => Record<string, Record<string, number>>,
     pollStats: poller.stats,
     deliveryStats: outbound.stats,

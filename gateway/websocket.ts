@@ -4,6 +4,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Gateway } from './create-gateway.ts';
 import { DEFAULT_LIMITS } from './plugins/limits/limits.ts';
+import { relay } from './plugins/realtime/relay.ts';
 
 /** What a client may send as `connectionParams`: its credentials, as it would send them over HTTP. */
 interface ConnectionParams {
@@ -33,6 +34,18 @@ export interface WebSocketOptions {
 interface Connection {
   headers: Record<string, string>;
   remoteAddress: string | undefined;
+}
+
+/**
+ * The upgrade request's `x-forwarded-for`, passed on with each operation: behind a trusted proxy
+ * (TRUSTED_PROXIES) it tells anonymous clients apart, as over HTTP, where every connection's own
+ * address is the proxy's and all of them would share one rate limit. Trusted only from a trusted
+ * proxy, as over HTTP (rate-limits.ts).
+ */
+function forwardedOf(request: IncomingMessage | undefined): Record<string, string> {
+  const value = request?.headers['x-forwarded-for'];
+  const text = Array.isArray(value) ? value.join(', ') : value;
+  return text ? { 'x-forwarded-for': text } : {};
 }
 
 /**
@@ -91,8 +104,9 @@ export function attachWebSocket(server: Server, gateway: Pick<Gateway, 'yoga' | 
   const serverCleanup = useServer(
     {
       onConnect: async (ctx) => {
-        const headers = credentialsOf(ctx.connectionParams as ConnectionParams | undefined);
-        connections.set(ctx, { headers, remoteAddress: (ctx.extra as { request?: IncomingMessage }).request?.socket.remoteAddress });
+        const { request } = ctx.extra as { request?: IncomingMessage };
+        const headers = { ...forwardedOf(request), ...credentialsOf(ctx.connectionParams as ConnectionParams | undefined) };
+        connections.set(ctx, { headers, remoteAddress: request?.socket.remoteAddress });
         try {
           await gateway.principalOf(new Request(url, { method: 'POST', headers }));
           return true;
@@ -103,7 +117,7 @@ export function attachWebSocket(server: Server, gateway: Pick<Gateway, 'yoga' | 
       onSubscribe: (ctx, _id, params) => ({
         schema: yoga.getEnveloped().schema,
         document: RELAYED,
-        rootValue: { relay: () => relay(yoga, url, connections.get(ctx)!, params) },
+        rootValue: { relay: () => relay(yoga, { url, ...connections.get(ctx)!, body: JSON.stringify(params) }) },
       }),
       subscribe: (args: ExecutionArgs) => (args.rootValue as { relay: () => AsyncIterableIterator<ExecutionResult> }).relay(),
       // Each message is already what the client receives (serialized by the HTTP pipeline, errors
@@ -129,75 +143,4 @@ function originAllowed(request: IncomingMessage, allowed: readonly string[]): bo
   } catch {
     return false;
   }
-}
-
-/**
- * One operation as a request of the connection's caller (`Accept: text/event-stream`: a query's
- * answer is one message, a subscription's many), its messages read back as they come. Its
- * `return()` cancels the response at once (an async generator's would wait for the next event):
- * the client's `complete` ends the subscription on the gateway.
- */
-function relay(yoga: Gateway['yoga'], url: string, connection: Connection, params: unknown): AsyncIterableIterator<ExecutionResult> {
-  // Aborting the request is how the gateway hears at once that the client completed it.
-  const leaving = new AbortController();
-  const answer = Promise.resolve(yoga.fetch(
-    new Request(url, {
-      method: 'POST',
-      signal: leaving.signal,
-      headers: { ...connection.headers, 'content-type': 'application/json', accept: 'text/event-stream, application/json' },
-      body: JSON.stringify(params),
-    }),
-    { req: { socket: { remoteAddress: connection.remoteAddress } } },
-  ));
-  const decoder = new TextDecoder();
-  const pending: ExecutionResult[] = [];
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  let buffer = '';
-  let finished = false;
-  return {
-    async next() {
-      for (;;) {
-        if (pending.length > 0) return { done: false, value: pending.shift()! };
-        if (finished) return { done: true, value: undefined };
-        if (!reader) {
-          const response = await answer;
-          if (!(response.headers.get('content-type') ?? '').startsWith('text/event-stream') || !response.body) {
-            // Refused before any stream began (a 429, a 401, a 400): its one answer.
-            finished = true;
-            return { done: false, value: await response.json() as ExecutionResult };
-          }
-          reader = response.body.getReader();
-          if (finished) await reader.cancel();
-          continue;
-        }
-        const { value, done } = await reader.read();
-        if (done) {
-          finished = true;
-          continue;
-        }
-        buffer += decoder.decode(value, { stream: true });
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const lines = buffer.slice(0, end).split('\n');
-          buffer = buffer.slice(end + 2);
-          const event = lines.find((line) => line.startsWith('event:'))?.slice(6).trim();
-          const data = lines.filter((line) => line.startsWith('data:')).map((line) => line.slice(5).trim()).join('\n');
-          if (event === 'next' && data !== '') pending.push(JSON.parse(data) as ExecutionResult);
-          if (event === 'complete') finished = true;
-        }
-      }
-    },
-    async return() {
-      finished = true;
-      pending.length = 0;
-      leaving.abort();
-      if (reader) await reader.cancel().catch(() => undefined);
-      // Left before its answer began: the answer's stream is cancelled as soon as it exists.
-      else void answer.then((response) => response.body?.cancel()).catch(() => undefined);
-      return { done: true, value: undefined };
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
 }
