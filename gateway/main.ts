@@ -170,6 +170,7 @@ async function main(): Promise<void> {
     '',
     `Junction (${config.mode}) is listening`,
     `  GraphQL   ${url}/graphql${config.mode === 'development' ? '   (open it in a browser for GraphiQL)' : ''}`,
+    `  realtime  ${url}/graphql (SSE)   ${url.replace('http', 'ws')}/graphql (WebSocket)   ${url}/graphql/stream (SSE, one connection)`,
     `  health    ${url}/healthz   readiness ${url}/readyz`,
     ...(auth.devIssuer ? [`  tokens    dev issuer (GraphiQL has one already); another: npm run -s token -- --sub alice --scopes "<scope> ..."`] : []),
     // What the `embedded` module started in this process (the demo's backends, on a fresh clone).
@@ -200,6 +201,11 @@ async function main(): Promise<void> {
     // now (it gets ECONNRESET). Idle connections are closed after the grace period below instead.
     const drained = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
     listenerClosed = true;
+    // Subscriptions never finish by themselves: each ends now with a last message saying why
+    // (SHUTTING_DOWN, over SSE) and WebSockets close with 1001, so that clients resume on another
+    // instance (the listener is closed: they cannot come back here) instead of waiting out DRAIN_MS.
+    gateway.endSubscriptions();
+    const socketsClosed = closeWebSockets().catch(() => undefined);
     let idle: NodeJS.Timeout | undefined;
     const grace = setTimeout(() => {
       server.closeIdleConnections();
@@ -209,7 +215,7 @@ async function main(): Promise<void> {
     clearTimeout(grace);
     clearInterval(idle);
     if (timedOut) logger.warn({ drainMs: config.drainMs }, 'requests still in flight after DRAIN_MS; closing them');
-    await closeWebSockets().catch(() => undefined);
+    await socketsClosed;
     server.closeAllConnections();
     // Before Redis goes: this instance's poll leases are given up for another to take over at once.
     await gateway.close();

@@ -105,7 +105,7 @@ export const ERROR_CATALOGUE = {
   SUBSCRIPTION_LIMIT: {
     status: undefined,
     message: 'This caller has {n} subscriptions open, the most it may (MAX_SUBSCRIPTIONS_PER_CALLER); end one first.',
-    description: 'A subscription over the caller\'s budget of open subscriptions on one instance (`MAX_SUBSCRIPTIONS_PER_CALLER`, 20; anonymous callers share one). Refused before it starts; `extensions.limit` gives the budget.',
+    description: 'A subscription over the caller\'s budget of open subscriptions on one instance (`MAX_SUBSCRIPTIONS_PER_CALLER`, 20; an anonymous caller counted by its address). Refused before it starts; `extensions.limit` gives the budget.',
   },
   SUBSCRIPTION_TOO_SLOW: {
     status: undefined,
@@ -117,6 +117,11 @@ export const ERROR_CATALOGUE = {
     message: 'Events after this cursor are no longer kept (the topic keeps its newest events only); read the current state again, then subscribe without a cursor.',
     description: 'A subscription resumed from a cursor (`Last-Event-ID`, `extensions.cursor`) older than what its topic\'s stream keeps (`streamLength`, 10,000 events by default): some events after it are gone. The subscription ends with this message; query the current state, then subscribe afresh.',
   },
+  SHUTTING_DOWN: {
+    status: undefined,
+    message: 'This instance is shutting down; subscribe again (with the cursor of the last event, to miss nothing).',
+    description: 'The last message of every subscription open on an instance that is shutting down (SIGTERM, SIGINT), sent once its listener has closed: subscribe again, and a balancer sends the client to another instance; with the last message\'s cursor nothing is missed. WebSocket connections are closed with 1001 (going away).',
+  },
   TOKEN_EXPIRED: {
     status: undefined,
     message: 'The access token this subscription was opened with has expired; subscribe again with a fresh token (and the cursor of the last event, to miss nothing).',
@@ -125,7 +130,7 @@ export const ERROR_CATALOGUE = {
   OVERLOADED: {
     status: 503,
     message: 'This instance is answering as many requests as it can; retry in a second.',
-    description: 'The instance is answering as many requests as it takes now (`MAX_IN_FLIGHT`, or fewer while its CPU is saturated: `MAX_QUEUE_MS`); refused at once rather than queued (`Retry-After: 1`), so a balancer can send it elsewhere.',
+    description: 'The instance is answering as many requests as it takes now (`MAX_IN_FLIGHT`, or fewer while its CPU is saturated: `MAX_QUEUE_MS`), or holds as many single-connection event streams as it takes (`MAX_EVENT_STREAMS`, 10,000); refused at once rather than queued (`Retry-After: 1`), so a balancer can send it elsewhere.',
   },
   PERSISTED_DOCUMENT_REQUIRED: {
     status: 400,
@@ -197,13 +202,13 @@ export const ERROR_CATALOGUE = {
   },
   DELIVERY_FORBIDDEN: {
     status: 403,
-    message: 'Only a service may register deliveries; this caller is a {kind}.',
-    description: 'A call to `/deliveries` by a user (a person\'s access token): only services register, list, delete and replay deliveries.',
+    message: 'Only a {role} may {action}; this caller is a {kind}.',
+    description: 'A call to `/deliveries` by a user (a person\'s access token) without the `junction:developer` scope: only services register, list, delete and replay deliveries. Or `GET /deliveries?all=true` (every registration) by a caller without the `junction:developer` scope.',
   },
   DELIVERY_INVALID: {
     status: 400,
     message: 'This delivery request is refused: {reason}.',
-    description: 'A registration (or a replay) Junction cannot take: `extensions.reason` is `body` (not a JSON object `{ url, query, variables?, operationName? }`, an unknown field), `not_subscription` (the operation is a query or mutation) or `document` (the subscription cannot start for this service: a syntax or validation error, a field it lacks the scopes for, over its cost or subscription budget; `extensions.errors` lists what a subscription of it would have been told). Nothing is registered.',
+    description: 'A registration (or a replay) Junction cannot take: `extensions.reason` is `body` (not a JSON object `{ url, query, variables?, operationName? }`, an unknown field), `parameter` (`all` other than `true` or `false`), `not_subscription` (the operation is a query or mutation) or `document` (the subscription cannot start for this service: a syntax or validation error, a field it lacks the scopes for, over its cost or subscription budget; `extensions.errors` lists what a subscription of it would have been told). Nothing is registered.',
   },
   DELIVERY_URL_REFUSED: {
     status: 400,
@@ -218,12 +223,27 @@ export const ERROR_CATALOGUE = {
   DELIVERY_NOT_FOUND: {
     status: 404,
     message: 'No delivery registration {id} belongs to this caller.',
-    description: 'No registration with this id belongs to the calling service (another service\'s registration is answered the same way, so its existence is not revealed), or the path is not one of `/deliveries`, `/deliveries/{id}`, `/deliveries/{id}/replay`.',
+    description: 'No registration with this id belongs to the calling service (another service\'s registration is answered the same way, so its existence is not revealed; a developer deleting one: no registration has this id), or the path is not one of `/deliveries`, `/deliveries/{id}`, `/deliveries/{id}/replay`.',
   },
   DELIVERY_UNAVAILABLE: {
     status: 503,
     message: 'The delivery registrations cannot be read or kept now; retry later.',
     description: 'The store of registrations (Redis) could not be reached: nothing was changed (`Retry-After: 5`).',
+  },
+  STREAM_NOT_FOUND: {
+    status: 404,
+    message: 'No event stream with this token belongs to this caller: reserve one with PUT /graphql/stream.',
+    description: 'A request of GraphQL over SSE\'s single connection mode (`/graphql/stream` with `x-graphql-event-stream-token` or `?token=`) whose token names no stream of this caller: never reserved, not connected within `STREAM_RESERVATION_MS` (30 s), already closed (its connection ended), or reserved by another caller (answered the same way, so that its existence is not revealed). Reserve another with `PUT /graphql/stream`.',
+  },
+  STREAM_CONFLICT: {
+    status: 409,
+    message: 'This event stream already {has its connection: a reservation takes one | runs an operation "{operationId}"}.',
+    description: 'A second connection to a single-connection reservation (one connection per reservation), or an operation whose `extensions.operationId` is already running on its stream. Nothing starts.',
+  },
+  STREAM_LIMIT: {
+    status: 409,
+    message: 'This caller holds {n} event streams on this instance, the most it may (MAX_SUBSCRIPTIONS_PER_CALLER); close one first.',
+    description: 'A single-connection reservation (`PUT /graphql/stream`) over the caller\'s budget of streams, reserved or connected, on one instance (`MAX_SUBSCRIPTIONS_PER_CALLER`, 20; anonymous callers: per address). `extensions.limit` gives it. Close one first (end its connection).',
   },
   INTERNAL_SERVER_ERROR: {
     status: undefined,

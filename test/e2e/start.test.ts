@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLE_QUERY } from '../../schema/example-query.ts';
 import { Agent, fetch as undiciFetch } from 'undici';
+import WebSocket from 'ws';
 import { startGatewayProcess, stopProcess } from '../helpers/gateway-process.ts';
 
 /**
@@ -233,5 +234,40 @@ describe('SIGTERM under load', () => {
     child.kill('SIGCONT');
     expect(await Promise.all(answers)).toEqual(Array.from({ length: 10 }, () => 'HTTP/1.1 200 OK'));
     expect(await exited).toBe(0);
+  });
+
+  it('ends open subscriptions once the listener closes: SSE with a last SHUTTING_DOWN message, WebSocket with 1001; it exits well within DRAIN_MS', async () => {
+    const { child, url } = await start({ NODE_ENV: 'development', DRAIN_MS: '8000', SHUTDOWN_DELAY_MS: '0' });
+    const token = execFileSync(process.execPath, ['--import', 'tsx', 'gateway/auth/token-cli.ts', 'token', '--sub', 'e2e', '--scopes', 'payments:read'], { encoding: 'utf8' }).trim();
+    const response = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: 'subscription { paymentUpdated { id } }' }),
+    });
+    const reader = response.body!.getReader();
+    let text = '';
+    const sse = (async () => {
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return 'ended';
+          text += new TextDecoder().decode(value);
+        }
+      } catch {
+        return 'cut';
+      }
+    })();
+    const socket = new WebSocket(`${url.replace('http://', 'ws://')}/graphql`, 'graphql-transport-ws');
+    await new Promise((resolve) => socket.once('open', resolve));
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    // The first bytes (a keep-alive comment) say the stream is open.
+    while (text === '') await new Promise((resolve) => setTimeout(resolve, 10));
+    const started = performance.now();
+    expect(await stop(child)).toBe(0);
+    expect(performance.now() - started).toBeLessThan(4_000);
+    expect(await sse).toBe('ended');
+    expect(text).toContain('"code":"SHUTTING_DOWN"');
+    expect(text).toMatch(/event: complete\n/);
+    expect(await closed).toBe(1001);
   });
 });

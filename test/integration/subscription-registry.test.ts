@@ -4,11 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { subscribeSse, subscriptionsOpen, redisSubscribers, type SseStream } from '../helpers/realtime.ts';
 import { signedHmacDelivery, WAREHOUSE_WEBHOOK, warehouseSource } from '../helpers/warehouse.ts';
+import { offlineGraphqlSource, writeSourcesFile } from '../helpers/sources-file.ts';
 import { createRedis, createRedisEventTarget } from '../../gateway/redis.ts';
 
 /**
- * Who listens to what is counted per instance: one subscriber leaving never silences another of
- * the same topic, on its instance or on another (Hive Gateway's Redis pub/sub unsubscribed the
+ * Who listens to what is counted per instance and per caller (an anonymous one by its address):
+ * one subscriber leaving never silences another of the same topic, on its instance or on another (Hive Gateway's Redis pub/sub unsubscribed the
  * instance from the topic when either of two subscribers left).
  */
 describe('two subscribers of one topic on each of two instances sharing Redis', () => {
@@ -80,5 +81,39 @@ additionalResolvers:
     } finally {
       for (const stream of [a1, a2, b1, b2]) stream?.close();
     }
+  });
+});
+
+describe('anonymous subscribers of a public topic', () => {
+  const TOPIC = `notices-${randomBytes(4).toString('hex')}`;
+  let h: Harness;
+  const streams: SseStream[] = [];
+  beforeAll(async () => {
+    const file = writeSourcesFile(offlineGraphqlSource('board', `        public: true
+        webhooks:
+          - { path: /webhooks/board, scheme: hmac, secrets: ['{env.BOARD_SECRET}'], pubsubTopic: ${TOPIC} }
+additionalTypeDefs: |
+  type Notice { id: ID!  text: String }
+  type Subscription { noticePosted: Notice }
+additionalResolvers:
+  - { targetTypeName: Subscription, targetFieldName: noticePosted, pubsubTopic: ${TOPIC}, result: notice }
+`));
+    h = await startHarness({ meshConfig: file, env: () => ({ BOARD_SECRET: 'x'.repeat(32) }), limits: { MAX_SUBSCRIPTIONS_PER_CALLER: 2 } });
+  });
+  afterAll(async () => {
+    for (const stream of streams) stream.close();
+    await h.close();
+  });
+
+  const open = (address: string) => subscribeSse(h, 'subscription { noticePosted { id } }', {}, { 'x-test-remote-address': address });
+
+  it('each have a budget of their own by address: one client at its MAX_SUBSCRIPTIONS_PER_CALLER does not lock out another', async () => {
+    for (let i = 0; i < 2; i++) streams.push(await open('203.0.113.1'));
+    await subscriptionsOpen(h, TOPIC, 2);
+    const third = await open('203.0.113.1');
+    streams.push(third);
+    expect((await third.next()).data.errors[0].extensions).toMatchObject({ code: 'SUBSCRIPTION_LIMIT', limit: 2 });
+    streams.push(await open('198.51.100.7'));
+    await subscriptionsOpen(h, TOPIC, 3);
   });
 });

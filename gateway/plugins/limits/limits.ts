@@ -39,7 +39,7 @@ export interface Limits {
   MAX_IN_FLIGHT: number;
   /** While the CPU is saturated: no more requests at a time than finish in this many ms (concurrency-limit.ts). */
   MAX_QUEUE_MS: number;
-  /** Subscriptions one caller keeps open on one instance at a time (anonymous callers share one such budget). */
+  /** Subscriptions one caller keeps open on one instance at a time (an anonymous one counted by its address, as for rate limits). */
   MAX_SUBSCRIPTIONS_PER_CALLER: number;
   /** Events one subscriber may have waiting, unread: one that falls further behind is ended (SUBSCRIPTION_TOO_SLOW). */
   MAX_EVENTS_QUEUED: number;

@@ -60,7 +60,10 @@ export interface EventTargetLike {
  * older than what the stream keeps, gets a catalogued error from `next()`; the subscription's
  * result stream turns it into a last message (use-subscription-results.ts).
  */
-export function eventStream(target: EventTargetLike, type: string, options: EventStreamOptions): AsyncIterableIterator<SourceEvent> {
+/** A subscription's events, which the gateway may also end with an error of its own (shutting down). */
+export type EventStream = AsyncIterableIterator<SourceEvent> & { fail(err: Error): void };
+
+export function eventStream(target: EventTargetLike, type: string, options: EventStreamOptions): EventStream {
   const { accept, onEvent, onClose, maxQueued, readAfter } = options;
   const queue: SourceEvent[] = [];
   let waiting: { resolve: (result: IteratorResult<SourceEvent>) => void; reject: (err: unknown) => void } | undefined;
@@ -195,6 +198,7 @@ export function eventStream(target: EventTargetLike, type: string, options: Even
       }
       return { done: true, value: undefined };
     },
+    fail: (err: Error) => fail(err),
     [Symbol.asyncIterator]() {
       return this;
     },

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { junctionError } from '../../errors.ts';
-import type { Principal } from '../../../schema/principal.ts';
+import { ANONYMOUS, type Principal } from '../../../schema/principal.ts';
+import { limitIdentity } from '../limits/rate-limits.ts';
 import type { SourceEvent } from '../../../schema/contract.ts';
 import type { WebhookStore } from '../../webhooks/store.ts';
 import { eventStream, isCursor, type Cursor, type EventTargetLike } from './event-stream.ts';
@@ -18,6 +19,8 @@ export interface SubscriptionsOptions {
   store?: Pick<WebhookStore, 'readAfter'>;
   maxPerCaller: number;
   maxQueued: number;
+  /** Proxies whose `x-forwarded-for` tells anonymous subscribers apart (TRUSTED_PROXIES). */
+  trustedProxies: ReadonlySet<string>;
   logger: Logger;
 }
 
@@ -25,6 +28,8 @@ export interface SubscriptionsOptions {
 interface SubscriberContext {
   principal?: Principal;
   request?: Request;
+  /** The server's request (its socket's address): yoga merges it into the context. */
+  req?: { socket?: { remoteAddress?: string } };
   params?: { extensions?: Record<string, unknown> | null };
 }
 
@@ -48,9 +53,11 @@ function resumeCursorOf(context: SubscriberContext): Cursor | undefined {
 }
 
 export function createSubscriptions(options: SubscriptionsOptions) {
-  const { eventTarget, store, maxPerCaller, maxQueued, logger } = options;
+  const { eventTarget, store, maxPerCaller, maxQueued, trustedProxies, logger } = options;
   const byTopic = new Map<string, number>();
   const byCaller = new Map<string, number>();
+  /** Every open stream, ended by `endAll` when the instance shuts down. */
+  const open = new Set<{ fail: (err: Error) => void }>();
   return {
     /** Subscriptions open on this instance, by topic. */
     counts: (): Record<string, number> => Object.fromEntries([...byTopic].filter(([, n]) => n > 0)),
@@ -60,16 +67,18 @@ export function createSubscriptions(options: SubscriptionsOptions) {
      * truth for the next).
      */
     open(context: object, topic: string, accept: ((event: SourceEvent) => boolean) | undefined, onEvent: () => void): AsyncIterable<SourceEvent> {
-      const { principal } = context as SubscriberContext;
-      const caller = principal && principal.kind !== 'anonymous' ? `${principal.kind}:${principal.id}` : 'anonymous';
-      const open = byCaller.get(caller) ?? 0;
-      if (open >= maxPerCaller) {
-        throw junctionError('SUBSCRIPTION_LIMIT', `This caller has ${open} subscriptions open, the most it may (MAX_SUBSCRIPTIONS_PER_CALLER); end one first.`, { extensions: { limit: maxPerCaller } });
+      const { principal = ANONYMOUS, request, req } = context as SubscriberContext;
+      // As rate limits count: a verified caller by who it is, an anonymous one by its address, so
+      // one anonymous client cannot hold every anonymous subscriber's budget.
+      const caller = request ? limitIdentity(principal, request, req?.socket?.remoteAddress, trustedProxies) : `${principal.kind}:${principal.id}`;
+      const held = byCaller.get(caller) ?? 0;
+      if (held >= maxPerCaller) {
+        throw junctionError('SUBSCRIPTION_LIMIT', `This caller has ${held} subscriptions open, the most it may (MAX_SUBSCRIPTIONS_PER_CALLER); end one first.`, { extensions: { limit: maxPerCaller } });
       }
       const resumeAfter = resumeCursorOf(context as SubscriberContext);
-      byCaller.set(caller, open + 1);
+      byCaller.set(caller, held + 1);
       byTopic.set(topic, (byTopic.get(topic) ?? 0) + 1);
-      return eventStream(eventTarget, `webhook:${topic}`, {
+      const stream = eventStream(eventTarget, `webhook:${topic}`, {
         ...(accept ? { accept } : {}),
         maxQueued,
         ...(resumeAfter !== undefined && store ? { resumeAfter, readAfter: (cursor: Cursor, count: number) => store.readAfter(topic, cursor, count) } : {}),
@@ -84,8 +93,20 @@ export function createSubscriptions(options: SubscriptionsOptions) {
           if (left > 0) byCaller.set(caller, left);
           else byCaller.delete(caller);
           if (overflowed) logger.warn({ topic, caller, queued: maxQueued }, 'subscription ended: its subscriber fell more than MAX_EVENTS_QUEUED events behind');
+          open.delete(stream);
         },
       });
+      open.add(stream);
+      return stream;
+    },
+    /**
+     * Ends every open subscription with a last message saying why (the instance is shutting down):
+     * each client hears it, with the cursor it had, and resumes elsewhere, instead of its
+     * connection being cut when the drain time is up.
+     */
+    endAll(): void {
+      const shutdown = junctionError('SHUTTING_DOWN', 'This instance is shutting down; subscribe again (with the cursor of the last event, to miss nothing).');
+      for (const stream of [...open]) stream.fail(shutdown);
     },
   };
 }
