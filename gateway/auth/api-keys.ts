@@ -26,3 +26,17 @@ export function createApiKeyLookup(entries: readonly ApiKeyEntry[]): ApiKeyLooku
   // Looked up by hash: comparing hashes reveals nothing about the key, so no constant-time compare is needed.
   return (key) => byHash.get(hashApiKey(key));
 }
+
+/**
+ * What each service's API keys grant: the union of the scopes of its entries, by service id. A
+ * service named by no entry has no key (undefined), which is not the same as a key without scopes.
+ */
+export function serviceScopesOf(entries: readonly ApiKeyEntry[]): (serviceId: string) => ReadonlySet<string> | undefined {
+  const byService = new Map<string, Set<string>>();
+  for (const entry of entries) {
+    const scopes = byService.get(entry.service) ?? new Set<string>();
+    for (const scope of entry.scopes) scopes.add(scope);
+    byService.set(entry.service, scopes);
+  }
+  return (serviceId) => byService.get(serviceId);
+}

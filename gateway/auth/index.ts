@@ -1,7 +1,7 @@
 import { createLocalJWKSet } from 'jose';
 import type { Logger } from 'pino';
 import type { AuthConfig } from '../config.ts';
-import { createApiKeyLookup } from './api-keys.ts';
+import { createApiKeyLookup, serviceScopesOf } from './api-keys.ts';
 import { createAuthenticator, type Authenticator } from './authenticator.ts';
 import { DEV_ISSUER, loadDevIssuer, type DevIssuer } from './dev-issuer.ts';
 import { createJwtVerifier, type JwtVerifier } from './jwt.ts';
@@ -13,6 +13,11 @@ export interface Auth {
   devIssuer: DevIssuer | undefined;
   /** With AUTH_JWKS_URL: the remote key set, for readiness. */
   keySet: RemoteKeySet | undefined;
+  /**
+   * The scopes a service's API keys grant now (the union of its entries in AUTH_API_KEYS_FILE), or
+   * undefined when it has no key: what the deliveries it registered with a key may still run with.
+   */
+  serviceScopes(serviceId: string): ReadonlySet<string> | undefined;
 }
 
 /** Builds the authenticator the configuration describes. `fetch` and `now` are for tests. */
@@ -51,5 +56,10 @@ export async function createAuth(
       break;
   }
   const apiKeys = config.apiKeys.length > 0 ? createApiKeyLookup(config.apiKeys) : undefined;
-  return { authenticate: createAuthenticator({ ...(verifyJwt ? { verifyJwt } : {}), ...(apiKeys ? { apiKeys } : {}), logger }), devIssuer, keySet };
+  return {
+    authenticate: createAuthenticator({ ...(verifyJwt ? { verifyJwt } : {}), ...(apiKeys ? { apiKeys } : {}), logger }),
+    devIssuer,
+    keySet,
+    serviceScopes: serviceScopesOf(config.apiKeys),
+  };
 }

@@ -7,21 +7,25 @@ import type { Principal } from '../../schema/principal.ts';
 import type { AddressGuard } from './address-guard.ts';
 import type { DeliveryStore, Registration } from './outbound-store.ts';
 import type { Scheduler } from './outbound-delivery.ts';
-import type { Opened } from './outbound-run.ts';
+import type { Opened, Suspension } from './outbound-run.ts';
 import { newSecret } from './outbound-signature.ts';
+import { callerKind, DEVELOPER_SCOPE } from '../plugins/limits/limits.ts';
 
 /**
  * The HTTP API of services' deliveries (outbound.ts), a small JSON API beside GraphQL:
  *
  *   POST   /deliveries               { url, query, variables?, operationName? } -> 201 { id, secret, ... }
  *   GET    /deliveries               the caller's registrations (never their secrets)
- *   GET    /deliveries/{id}          one, with its recent attempts and failed events
- *   DELETE /deliveries/{id}          204
+ *   GET    /deliveries?all=true      every registration, with its owner: developers only
+ *   GET    /deliveries/{id}          one, with its status (active, or suspended), recent attempts and failed events
+ *   DELETE /deliveries/{id}          204 (a developer may delete any)
  *   POST   /deliveries/{id}/replay   { ids? } -> 202 { replayed, ids, missing? }
  *
- * Only services call it (an API key, or a client-credentials token); each sees and manages its
- * own registrations only: another's id is answered as one that does not exist. Every refusal is a
- * catalogued error, `{ errors: [{ message, extensions: { code, ... } }] }`, with its status.
+ * Services call it (an API key, or a client-credentials token); each sees and manages its own
+ * registrations only: another's id is answered as one that does not exist. A developer (the
+ * `junction:developer` scope, user or service) is the operator: it may list every registration and
+ * delete any, and nothing more of another's. Every refusal is a catalogued error,
+ * `{ errors: [{ message, extensions: { code, ... } }] }`, with its status.
  */
 
 export const DELIVERIES_PATH = '/deliveries';
@@ -43,6 +47,8 @@ export interface DeliveryRunners {
   replayed(id: string): Promise<void>;
   /** Events waiting for a registration on this instance. */
   pending(id: string): number;
+  /** Why a registration is not run now (its service has no API key left), or undefined when it is. */
+  suspension(registration: Registration): Suspension | undefined;
 }
 
 export interface DeliveriesApiOptions {
@@ -79,9 +85,18 @@ async function readBody(request: Request, max: number): Promise<string | undefin
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** What a registration's owner is shown of it: never its secret. */
-function view(registration: Registration) {
+function view(registration: Registration, suspension: Suspension | undefined) {
   const { id, url, query, variables, operationName, createdAt } = registration;
-  return { id, url, query, ...(variables ? { variables } : {}), ...(operationName ? { operationName } : {}), createdAt: new Date(createdAt).toISOString() };
+  return {
+    id, url, query, ...(variables ? { variables } : {}), ...(operationName ? { operationName } : {}), createdAt: new Date(createdAt).toISOString(),
+    ...(suspension ? { status: 'suspended', reason: suspension } : { status: 'active' }),
+  };
+}
+
+/** What a developer is shown of anyone's registration: also who made it, how, and with which scopes; never its secret. */
+function operatorView(registration: Registration, suspension: Suspension | undefined) {
+  const { owner, principal: { via, scopes } } = registration;
+  return { ...view(registration, suspension), owner, via, scopes };
 }
 
 export function createDeliveriesApi(options: DeliveriesApiOptions): Plugin {
@@ -104,8 +119,8 @@ export function createDeliveriesApi(options: DeliveriesApiOptions): Plugin {
   const notFound = (payload: RequestPayload, id: string) =>
     refuse(payload, 'DELIVERY_NOT_FOUND', `No delivery registration ${JSON.stringify(id.slice(0, 64))} belongs to this caller.`);
 
-  /** The service calling, or the answer that refuses the caller. */
-  const serviceOf = async (payload: RequestPayload): Promise<Principal | undefined> => {
+  /** The caller, verified and not anonymous, or the answer that refuses it. */
+  const callerOf = async (payload: RequestPayload): Promise<Principal | undefined> => {
     let principal: Principal;
     try {
       principal = await principalOf(payload.request);
@@ -117,10 +132,6 @@ export function createDeliveriesApi(options: DeliveriesApiOptions): Plugin {
     }
     if (principal.kind === 'anonymous') {
       refuse(payload, 'DELIVERY_UNAUTHENTICATED', 'Deliveries are registered by services: send the service\'s API key (x-api-key) or its client-credentials token.', {}, { 'www-authenticate': 'Bearer' });
-      return undefined;
-    }
-    if (principal.kind !== 'service') {
-      refuse(payload, 'DELIVERY_FORBIDDEN', `Only a service may register deliveries; this caller is a ${principal.kind}.`);
       return undefined;
     }
     return principal;
@@ -190,7 +201,7 @@ export function createDeliveriesApi(options: DeliveriesApiOptions): Plugin {
     if (outcome === 'limit') return overLimit();
     if (outcome === 'added') {
       logger.info({ delivery: registration.id, owner: registration.owner, host: destination.url.host }, 'delivery registered');
-      return answer(payload, 201, { ...view(registration), secret: registration.secret }, { location: `${DELIVERIES_PATH}/${registration.id}` });
+      return answer(payload, 201, { ...view(registration, undefined), secret: registration.secret }, { location: `${DELIVERIES_PATH}/${registration.id}` });
     }
     // The subscription did not start: refused with what a subscription of the document would have been told.
     if ('operation' in outcome) return invalid(payload, 'not_subscription', `the document's operation is a ${outcome.operation}, not a subscription`);
@@ -230,7 +241,7 @@ export function createDeliveriesApi(options: DeliveriesApiOptions): Plugin {
     try {
       const [attempts, failed] = await Promise.all([store.attempts(registration.id), store.failed(registration.id)]);
       return answer(payload, 200, {
-        ...view(registration),
+        ...view(registration, runners.suspension(registration)),
         pending: runners.pending(registration.id),
         attempts: attempts.map((a) => ({ ...a, at: new Date(a.at).toISOString() })),
         failed: failed.map(({ body: _body, ...entry }) => ({ ...entry, failedAt: new Date(entry.failedAt).toISOString() })),
@@ -240,14 +251,35 @@ export function createDeliveriesApi(options: DeliveriesApiOptions): Plugin {
     }
   };
 
-  const remove = async (payload: RequestPayload, registration: Registration) => {
+  const remove = async (payload: RequestPayload, registration: Registration, caller: Principal) => {
     try {
       await runners.remove(registration);
     } catch (err) {
       return unavailable(payload, err);
     }
-    logger.info({ delivery: registration.id, owner: registration.owner }, 'delivery removed');
+    const by = ownerOf(caller);
+    if (by === registration.owner) logger.info({ delivery: registration.id, owner: registration.owner, by }, 'delivery removed');
+    else logger.warn({ delivery: registration.id, owner: registration.owner, by }, 'delivery removed by a developer');
     return answer(payload, 204);
+  };
+
+  /** A developer's: every registration, with its owner, or any one deleted. */
+  const listAll = async (payload: RequestPayload) => {
+    try {
+      return answer(payload, 200, { deliveries: (await store.list()).map((r) => operatorView(r, runners.suspension(r))) });
+    } catch (err) {
+      return unavailable(payload, err);
+    }
+  };
+  const removeAny = async (payload: RequestPayload, caller: Principal, id: string) => {
+    let registration: Registration | undefined;
+    try {
+      registration = await store.get(id);
+    } catch (err) {
+      return unavailable(payload, err);
+    }
+    if (!registration) return notFound(payload, id);
+    return remove(payload, registration, caller);
   };
 
   const handle = async (payload: RequestPayload) => {
@@ -259,12 +291,23 @@ export function createDeliveriesApi(options: DeliveriesApiOptions): Plugin {
     if (!allowed.includes(request.method)) {
       return refuse(payload, 'METHOD_NOT_ALLOWED', `This delivery resource takes ${allowed.join(' or ')}; this request is ${request.method}.`, {}, { allow: allowed.join(', ') });
     }
-    const caller = await serviceOf(payload);
+    const caller = await callerOf(payload);
     if (!caller) return undefined;
+    const developer = callerKind(caller) === 'developer';
+    const onlyServices = () => refuse(payload, 'DELIVERY_FORBIDDEN', `Only a service may register deliveries; this caller is a ${caller.kind}.`);
+    if (!developer && caller.kind !== 'service') return onlyServices();
+    const all = route === 'collection' && request.method === 'GET' ? payload.url.searchParams.get('all') : null;
+    if (all !== null && all !== 'true' && all !== 'false') return invalid(payload, 'parameter', `"all" must be true or false, not ${JSON.stringify(all.slice(0, 40))}`);
+    if (all === 'true') {
+      if (!developer) return refuse(payload, 'DELIVERY_FORBIDDEN', `Only a developer (${DEVELOPER_SCOPE}) may list every registration; this caller is a ${caller.kind}.`);
+      return listAll(payload);
+    }
+    if (developer && route === 'one' && request.method === 'DELETE') return removeAny(payload, caller, parts[0]!);
+    if (caller.kind !== 'service') return onlyServices();
     if (route === 'collection') {
       if (request.method === 'POST') return register(payload, caller);
       try {
-        return answer(payload, 200, { deliveries: (await store.list(ownerOf(caller))).map(view) });
+        return answer(payload, 200, { deliveries: (await store.list(ownerOf(caller))).map((r) => view(r, runners.suspension(r))) });
       } catch (err) {
         return unavailable(payload, err);
       }
@@ -272,7 +315,7 @@ export function createDeliveriesApi(options: DeliveriesApiOptions): Plugin {
     const registration = await ownRegistration(payload, caller, parts[0]!);
     if (!registration) return undefined;
     if (route === 'replay') return replay(payload, registration);
-    return request.method === 'GET' ? details(payload, registration) : remove(payload, registration);
+    return request.method === 'GET' ? details(payload, registration) : remove(payload, registration, caller);
   };
 
   return {

@@ -94,8 +94,9 @@ export interface Sender {
   pending(): number;
   /**
    * Stops at once: the attempt in flight is abandoned. What waits is dropped (the registration
-   * was deleted) or, with `keep`, kept as failed (`interrupted`: the instance is stopping, or
-   * another took the registration over), for its owner to replay.
+   * was deleted, or its service may no longer read what was resolved) or, with `keep`, kept as
+   * failed (`interrupted`: the instance is stopping, or another took the registration over), for
+   * its owner to replay.
    */
   stop(keep: boolean): Promise<void>;
 }
@@ -280,7 +281,7 @@ export function createSender(options: SenderOptions): Sender {
       // waited behind it, in order: a replay sends them as they would have gone.
       await working;
       if (keep) for (const event of waiting) await keepFailed(event, { reason: 'interrupted', attempts: 0 });
-      else if (waiting.length > 0) logger.info({ delivery: registration.id, dropped: waiting.length }, 'delivery removed with events waiting; they are not sent');
+      else if (waiting.length > 0) logger.info({ delivery: registration.id, dropped: waiting.length }, 'delivery stopped with events waiting; they are not sent');
       await agent.destroy().catch(() => undefined);
     },
   };

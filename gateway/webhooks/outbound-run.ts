@@ -13,9 +13,10 @@ import type { Registration } from './outbound-store.ts';
  *
  * It runs as the principal verified when the service registered (kept with the registration),
  * not with credentials kept for later: a token expires within the hour and an API key must not
- * be stored where registrations are (Redis). The gateway's `principalOf` answers with that
- * principal for this request only (`actAs`), and every plugin (identity, cost, rate limits,
- * identity forwarded to first-party backends) sees the service.
+ * be stored where registrations are (Redis). A registration made with an API key is held to the
+ * keys configured now (`runningAs`). The gateway's `principalOf` answers with that principal for
+ * this request only (`actAs`), and every plugin (identity, cost, rate limits, identity forwarded
+ * to first-party backends) sees the service.
  */
 
 /** The parts of `yoga.getEnveloped(...)` a registration's subscription uses. */
@@ -46,10 +47,28 @@ export type Opened =
   | { errors: GraphQLError[] }
   | { operation: 'query' | 'mutation' };
 
-/** The principal a registration runs as: the service, with the scopes it had when it registered, and no expiry. */
+/** The principal a registration was made by: the service, with the scopes it had when it registered, and no expiry. */
 export function principalFor(registration: Registration): Principal {
   const { kind, id, scopes, via } = registration.principal;
   return { kind, id, scopes: new Set(scopes), via };
+}
+
+/** Why a registration is not run: `owner_gone`, the service it was registered with an API key by has no API key any more. */
+export type Suspension = 'owner_gone';
+
+/**
+ * What a registration runs as now. Made with an API key: with the scopes it had when it registered
+ * that the service's API keys still grant (`serviceScopes`, the keys configured now), never more;
+ * not at all when the service has no key left. Made with a client-credentials token: with the
+ * scopes it had then, since the identity provider cannot be asked again without the service's
+ * credentials, which are not kept.
+ */
+export function runningAs(registration: Registration, serviceScopes: (serviceId: string) => ReadonlySet<string> | undefined): Principal | { suspended: Suspension } {
+  const registered = principalFor(registration);
+  if (registration.principal.via !== 'api-key') return registered;
+  const granted = serviceScopes(registration.principal.id);
+  if (!granted) return { suspended: 'owner_gone' };
+  return { ...registered, scopes: new Set([...registered.scopes].filter((scope) => granted.has(scope))) };
 }
 
 /** A document error with a catalogued code: its own when it has one, else the kind's. */
@@ -60,19 +79,20 @@ function coded(error: unknown, code: ErrorCode): GraphQLError {
 }
 
 /**
- * Opens a registration's subscription, resuming after `cursor` when one is given. `claim` is
- * asked about each event before it is resolved: one it refuses (another instance delivers it)
- * costs no execution. Errors mean it could not start (the same a client would be told).
+ * Opens a registration's subscription as `principal`, resuming after `cursor` when one is given.
+ * `claim` is asked about each event before it is resolved: one it refuses (another instance
+ * delivers it) costs no execution. Errors mean it could not start (the same a client would be told).
  */
 export async function openRun(
   { enveloped, actAs }: RunOptions,
   registration: Registration,
+  principal: Principal,
   cursor: string | undefined,
   claim: (event: SourceEvent) => Promise<boolean>,
 ): Promise<Opened> {
   // A request no client can send: it exists in this process only, and carries no credentials.
   const request = new Request('http://junction.invalid/graphql', { method: 'POST', headers: { 'content-type': 'application/json' } });
-  actAs(request, principalFor(registration));
+  actAs(request, principal);
   const params = {
     query: registration.query,
     ...(registration.variables ? { variables: registration.variables } : {}),

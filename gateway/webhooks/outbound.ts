@@ -7,7 +7,7 @@ import { createAddressGuard, type Resolver } from './address-guard.ts';
 import { createMemoryDeliveryStore, CLAIM_TTL_SEC, type DeliveryStore, type Registration } from './outbound-store.ts';
 import { createSender, DEFAULT_DELIVERY_SETTINGS, realScheduler, type DeliveryOutcome, type DeliverySettings, type Scheduler, type Sender } from './outbound-delivery.ts';
 import { messageId } from './outbound-signature.ts';
-import { openRun, plainResult, type Enveloped, type Opened } from './outbound-run.ts';
+import { openRun, plainResult, principalFor, runningAs, type Enveloped, type Opened, type Suspension } from './outbound-run.ts';
 import { createDeliveriesApi } from './outbound-api.ts';
 
 /**
@@ -25,6 +25,12 @@ import { createDeliveriesApi } from './outbound-api.ts';
  * also claimed before it is resolved, so that two instances that both believe they hold a lease
  * (a moment of overlap) still send it once. An instance that stops keeps what it had not sent as
  * failed, and gives its leases back: another takes them over at its next round.
+ *
+ * A registration made with an API key runs with no more than the service's keys grant now
+ * (outbound-run.ts `runningAs`), checked when an instance starts running it and at each round: a
+ * registration whose scopes changed is opened again with them, and one whose service has no key
+ * left is suspended (its holder keeps the lease, sends nothing, and runs it again once the service
+ * has a key).
  */
 
 /** Registrations one service may hold, across every instance. */
@@ -62,7 +68,15 @@ export interface OutboundContext {
   principalOf: (request: Request) => Promise<Principal>;
   actAs: (request: Request, principal: Principal) => void;
   enveloped: Enveloped;
+  /**
+   * The scopes a service's API keys grant now, or undefined when it has none (gateway/auth's
+   * `serviceScopes`): what a registration made with an API key may still run with.
+   */
+  serviceScopes: (serviceId: string) => ReadonlySet<string> | undefined;
 }
+
+/** One registration's outcomes on this instance since start; `pending`: events waiting here now; `suspended`: why it is not run, while it is not. */
+export type DeliveryStats = Partial<Record<DeliveryOutcome, number>> & { pending: number; suspended?: Suspension };
 
 export interface OutboundDeliveries {
   plugin: Plugin;
@@ -70,18 +84,22 @@ export interface OutboundDeliveries {
   start(): Promise<void>;
   /** Stops every delivery on this instance (what waits is kept as failed) and gives its leases back. */
   close(): Promise<void>;
-  /** Outcomes by registration since start; `pending`: events waiting on this instance now. */
-  stats(): Record<string, Record<string, number>>;
+  /** Outcomes by registration since start, and what each is doing on this instance now. */
+  stats(): Record<string, DeliveryStats>;
 }
 
 interface Runner {
   registration: Registration;
+  /** The scopes it runs with, sorted: a round opens it again when they change. */
+  scopes: string[];
   sender: Sender;
+  /** Where its subscription would resume: after the last event it handed over. */
+  cursor(): string | undefined;
   stop(keep: boolean): Promise<void>;
 }
 
 export function createOutboundDeliveries(options: OutboundOptions & OutboundContext): OutboundDeliveries {
-  const { logger, maxBodyBytes, principalOf, scheduler = realScheduler } = options;
+  const { logger, maxBodyBytes, principalOf, serviceScopes, scheduler = realScheduler } = options;
   const store = options.store ?? createMemoryDeliveryStore();
   const settings: DeliverySettings = { ...DEFAULT_DELIVERY_SETTINGS, ...options.settings };
   const maxPerService = options.maxPerService ?? MAX_DELIVERIES_PER_SERVICE;
@@ -96,6 +114,8 @@ export function createOutboundDeliveries(options: OutboundOptions & OutboundCont
   /** This instance, as a lease holder. */
   const holder = randomUUID();
   const runners = new Map<string, Runner>();
+  /** Registrations this instance holds the lease of but does not run, and why. */
+  const suspended = new Map<string, Suspension>();
   const counts = new Map<string, Partial<Record<DeliveryOutcome, number>>>();
   const count = (id: string, outcome: DeliveryOutcome) => {
     const entry = counts.get(id) ?? {};
@@ -130,16 +150,16 @@ export function createOutboundDeliveries(options: OutboundOptions & OutboundCont
     }
   };
 
-  function startRunner(registration: Registration, opened?: Opened): Runner {
+  function startRunner(registration: Registration, principal: Principal, opened?: Opened, resumeAfter?: string): Runner {
     const stopping = new AbortController();
     let stream: AsyncIterator<unknown> | undefined;
-    let cursor: string | undefined;
+    let cursor = resumeAfter;
     const sender = createSender({ registration, store, guard, scheduler, settings, logger, count: (outcome) => count(registration.id, outcome) });
     const loop = async () => {
       let wait = settings.firstBackoffMs;
       let first = opened;
       while (!stopping.signal.aborted) {
-        const current = first ?? await openRun(run, registration, cursor, claimFor(registration));
+        const current = first ?? await openRun(run, registration, principal, cursor, claimFor(registration));
         first = undefined;
         if (!('stream' in current)) {
           const why = 'errors' in current ? current.errors.map((e) => e.extensions?.code ?? e.message) : [`a ${current.operation}`];
@@ -192,7 +212,9 @@ export function createOutboundDeliveries(options: OutboundOptions & OutboundCont
     void loop();
     return {
       registration,
+      scopes: [...principal.scopes].sort(),
       sender,
+      cursor: () => cursor,
       async stop(keep) {
         stopping.abort();
         await stream?.return?.();
@@ -206,6 +228,41 @@ export function createOutboundDeliveries(options: OutboundOptions & OutboundCont
     if (!runner) return;
     runners.delete(id);
     await runner.stop(keep);
+  };
+
+  /**
+   * A registration this instance holds, run as the keys configured now allow: started, opened
+   * again when its scopes changed, suspended when its service has no key left, run again when it
+   * has one. Its subscription is open when this resolves (a round has started what it says).
+   */
+  const runHeld = async (registration: Registration) => {
+    const { id } = registration;
+    const as = runningAs(registration, serviceScopes);
+    const runner = runners.get(id);
+    if ('suspended' in as) {
+      // What waits was resolved for a service that may no longer read it: it is not sent.
+      await stopRunner(id, false);
+      if (!suspended.has(id)) {
+        suspended.set(id, as.suspended);
+        logger.warn({ delivery: id, owner: registration.owner, reason: as.suspended }, 'delivery suspended: its service has no API key now; nothing is sent until it has one again');
+      }
+      return;
+    }
+    const scopes = [...as.scopes].sort();
+    if (runner && runner.scopes.join(' ') === scopes.join(' ')) return;
+    const resumed = suspended.delete(id);
+    let cursor: string | undefined;
+    if (runner) {
+      // Opened again with its new scopes, after the last event it took. What waits was resolved
+      // with the old ones: kept for replay (`interrupted`) when they only grew, dropped when some
+      // were taken away, as the service may no longer read it.
+      cursor = runner.cursor();
+      await stopRunner(id, runner.scopes.every((scope) => as.scopes.has(scope)));
+    }
+    const opened = await openRun(run, registration, as, cursor, claimFor(registration));
+    runners.set(id, startRunner(registration, as, opened, cursor));
+    if (resumed) logger.info({ delivery: id, owner: registration.owner, scopes }, 'delivery resumed: its service has an API key again');
+    else if (runner) logger.warn({ delivery: id, owner: registration.owner, scopes, was: runner.scopes }, 'delivery: its service\'s scopes changed; its subscription runs with them from now');
   };
 
   const pullReplays = async (id: string) => {
@@ -229,11 +286,16 @@ export function createOutboundDeliveries(options: OutboundOptions & OutboundCont
       }
       const ids = new Set(known.map((r) => r.id));
       for (const id of [...runners.keys()]) if (!ids.has(id)) await stopRunner(id, false);
+      for (const id of [...suspended.keys()]) if (!ids.has(id)) suspended.delete(id);
       for (const registration of known) {
         const held = await store.lease(registration.id, holder, leaseMs);
-        if (held && !runners.has(registration.id)) runners.set(registration.id, startRunner(registration));
-        if (!held) await stopRunner(registration.id, true);
-        else await pullReplays(registration.id);
+        if (!held) {
+          await stopRunner(registration.id, true);
+          suspended.delete(registration.id);
+          continue;
+        }
+        await runHeld(registration);
+        await pullReplays(registration.id);
       }
     } catch (err) {
       warnStore(err, 'round');
@@ -260,7 +322,8 @@ export function createOutboundDeliveries(options: OutboundOptions & OutboundCont
       register: (registration) => exclusive(async () => {
         // Started before it is kept: a document the service could not subscribe with (its
         // scopes, its cost, its syntax) is refused with what a subscription of it is told.
-        const opened = await openRun(run, registration, undefined, claimFor(registration));
+        const principal = principalFor(registration);
+        const opened = await openRun(run, registration, principal, undefined, claimFor(registration));
         if (!('stream' in opened)) return opened;
         try {
           if ((await store.add(registration, maxPerService)) === 'limit') {
@@ -272,16 +335,22 @@ export function createOutboundDeliveries(options: OutboundOptions & OutboundCont
           await opened.stream.return?.();
           throw err;
         }
-        runners.set(registration.id, startRunner(registration, opened));
+        runners.set(registration.id, startRunner(registration, principal, opened));
         return 'added';
       }),
       remove: (registration) => exclusive(async () => {
         await stopRunner(registration.id, false);
         await store.remove(registration);
         counts.delete(registration.id);
+        suspended.delete(registration.id);
       }),
       replayed: pullReplays,
       pending: (id) => runners.get(id)?.sender.pending() ?? 0,
+      // As the keys of the instance answering say, whichever instance holds the registration.
+      suspension: (registration) => {
+        const as = runningAs(registration, serviceScopes);
+        return 'suspended' in as ? as.suspended : undefined;
+      },
     },
   });
 
@@ -298,11 +367,18 @@ export function createOutboundDeliveries(options: OutboundOptions & OutboundCont
           await stopRunner(id, true);
           await store.release(id, holder).catch(() => undefined);
         }
+        for (const id of [...suspended.keys()]) {
+          suspended.delete(id);
+          await store.release(id, holder).catch(() => undefined);
+        }
       });
     },
     stats() {
-      const ids = new Set([...counts.keys(), ...runners.keys()]);
-      return Object.fromEntries([...ids].map((id) => [id, { ...counts.get(id), pending: runners.get(id)?.sender.pending() ?? 0 }]));
+      const ids = new Set([...counts.keys(), ...runners.keys(), ...suspended.keys()]);
+      return Object.fromEntries([...ids].map((id) => {
+        const reason = suspended.get(id);
+        return [id, { ...counts.get(id), pending: runners.get(id)?.sender.pending() ?? 0, ...(reason ? { suspended: reason } : {}) }];
+      }));
     },
   };
 }

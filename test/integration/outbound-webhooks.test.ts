@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway, type JunctionEventTarget } from '../../gateway/create-gateway.ts';
 import { createLogger } from '../../gateway/logger.ts';
 import { createAuth } from '../../gateway/auth/index.ts';
-import { hashApiKey } from '../../gateway/auth/api-keys.ts';
+import { hashApiKey, type ApiKeyEntry } from '../../gateway/auth/api-keys.ts';
 import { DEFAULTS } from '../../gateway/config.ts';
 import { DEFAULT_LIMITS } from '../../gateway/plugins/limits/limits.ts';
 import { createMemoryWebhookStore, type WebhookStore } from '../../gateway/webhooks/store.ts';
@@ -15,7 +15,7 @@ import { verifyWebhook } from '../../gateway/webhooks/signatures.ts';
 import { messageId, newSecret, signStandardWebhook } from '../../gateway/webhooks/outbound-signature.ts';
 import { CLAIM_TTL_SEC, createMemoryDeliveryStore, createRedisDeliveryStore, type DeliveryStore, type Registration } from '../../gateway/webhooks/outbound-store.ts';
 import type { Scheduler } from '../../gateway/webhooks/outbound-delivery.ts';
-import type { OutboundOptions } from '../../gateway/webhooks/outbound.ts';
+import type { DeliveryStats, OutboundOptions } from '../../gateway/webhooks/outbound.ts';
 import type { Resolver } from '../../gateway/webhooks/address-guard.ts';
 import { createTestIssuer, TEST_AUTH, type TestIssuer } from '../helpers/test-issuer.ts';
 import { offlineGraphqlSource, sourcesFileProblems, writeSourcesFile } from '../helpers/sources-file.ts';
@@ -34,6 +34,27 @@ const WAREHOUSE_SECRET = `s3cr3t-${randomBytes(8).toString('hex')}`;
 const SOURCES = warehouseSource();
 
 const SHIPMENTS = 'subscription Shipments($c: ID!) { shipmentUpdated(customerId: $c) { id status } }';
+/** The warehouse with a field only some callers may read: a shipment's carrier. */
+const CARRIER_SCOPE = 'shipments:carrier';
+const CARRIER_SOURCES = warehouseSource({ contract: `additionalTypeDefs: |
+  type Shipment {
+    id: ID!
+    customerId: ID!
+    status: String
+    "Who carries it: only for callers who may see carriers."
+    carrier: String @requiresScopes(scopes: [["${CARRIER_SCOPE}"]])
+  }
+  type Subscription {
+    shipmentUpdated(customerId: ID!): Shipment
+  }
+additionalResolvers:
+  - targetTypeName: Subscription
+    targetFieldName: shipmentUpdated
+    pubsubTopic: shipments
+    filterBy: "root.shipment.customerId === args.customerId"
+    result: shipment
+` });
+const CARRIED = 'subscription Carried($c: ID!) { shipmentUpdated(customerId: $c) { id status carrier } }';
 const BILLING_KEY = `jk_billing_${randomBytes(8).toString('hex')}`;
 const REPORTS_KEY = `jk_reports_${randomBytes(8).toString('hex')}`;
 const SYNC_MS = 3_600_000;
@@ -162,9 +183,24 @@ interface InstanceOptions {
   webhookStore?: WebhookStore;
   deliveries?: Partial<OutboundOptions>;
   issuer?: TestIssuer;
+  /** The keys file's entries. Default: billing's key (`shipments:read`) and reports' (no scope). */
+  apiKeys?: ApiKeyEntry[];
+  /** The sources file. Default: the warehouse's. */
+  meshConfig?: string;
+  /**
+   * What a named service's keys grant from now on (undefined: it has none), over the keys file's,
+   * for the deliveries' rounds: a test changes it as a keys file would change under a running
+   * instance. The keys themselves still authenticate as the file says.
+   */
+  grants?: Map<string, readonly string[] | undefined>;
 }
 
-/** A gateway over the warehouse sources file, with two services' API keys (billing, reports). */
+const KEYS: ApiKeyEntry[] = [
+  { service: 'billing', sha256: hashApiKey(BILLING_KEY), scopes: ['shipments:read'] },
+  { service: 'reports', sha256: hashApiKey(REPORTS_KEY), scopes: [] },
+];
+
+/** A gateway over the warehouse sources file, with two services' API keys (billing, reports) unless told otherwise. */
 async function startInstance(options: InstanceOptions): Promise<Instance> {
   const logs: Record<string, any>[] = [];
   const sink = new Writable({
@@ -175,16 +211,16 @@ async function startInstance(options: InstanceOptions): Promise<Instance> {
   });
   const logger = createLogger('info', sink);
   const issuer = options.issuer ?? await createTestIssuer();
-  const auth = await createAuth({
-    ...TEST_AUTH,
-    keys: { kind: 'file', jwks: issuer.jwks },
-    apiKeys: [{ service: 'billing', sha256: hashApiKey(BILLING_KEY), scopes: ['shipments:read'] }, { service: 'reports', sha256: hashApiKey(REPORTS_KEY), scopes: [] }],
-  }, logger);
+  const fromFile = await createAuth({ ...TEST_AUTH, keys: { kind: 'file', jwks: issuer.jwks }, apiKeys: options.apiKeys ?? KEYS }, logger);
+  const { grants } = options;
+  const auth = grants
+    ? { ...fromFile, serviceScopes: (id: string) => (grants.has(id) ? (grants.get(id) && new Set(grants.get(id))) : fromFile.serviceScopes(id)) }
+    : fromFile;
   const gateway = await createGateway({
     auth,
     logger,
     watchEventLoop: false,
-    meshConfig: SOURCES,
+    meshConfig: options.meshConfig ?? SOURCES,
     env: { WAREHOUSE_SECRET },
     config: {
       mode: 'production',
@@ -222,8 +258,8 @@ async function register(instance: Instance, url: string, extra: Record<string, u
 }
 
 /** The warehouse's signed webhook: a shipment changed. */
-function ship(instance: Instance, id: string, status: string, customerId = 'cus_1') {
-  const body = JSON.stringify({ id, type: 'shipment.updated', shipment: { id: `shp_${id}`, customerId, status } });
+function ship(instance: Instance, id: string, status: string, customerId = 'cus_1', more: Record<string, unknown> = {}) {
+  const body = JSON.stringify({ id, type: 'shipment.updated', shipment: { id: `shp_${id}`, customerId, status, ...more } });
   return instance.fetch(WAREHOUSE_WEBHOOK, signedHmacDelivery(WAREHOUSE_SECRET, body));
 }
 
@@ -237,7 +273,7 @@ async function removeRegistrations(instance: Instance, receiver: Receiver): Prom
   }
   receiver.reset();
 }
-const statsOf = (instance: Instance, id: string) => instance.gateway.deliveryStats()[id] ?? {};
+const statsOf = (instance: Instance, id: string): Partial<DeliveryStats> => instance.gateway.deliveryStats()[id] ?? {};
 
 describe('Standard Webhooks signing', () => {
   it('reproduces the specification\'s published test vector', () => {
@@ -306,7 +342,7 @@ describe('deliveries to a service\'s endpoint (in memory)', () => {
     expect(created.headers.get('location')).toBe(`/deliveries/${created.body.id}`);
     expect(created.body).toEqual({
       id: expect.stringMatching(/^dlv_[A-Za-z0-9_-]{20}$/), url: receiver.url, query: SHIPMENTS, variables: { c: 'cus_1' },
-      createdAt: new Date(START).toISOString(), secret: expect.stringMatching(/^whsec_/),
+      createdAt: new Date(START).toISOString(), status: 'active', secret: expect.stringMatching(/^whsec_/),
     });
     const { id, secret } = created.body;
     const event = eventId();
@@ -327,7 +363,7 @@ describe('deliveries to a service\'s endpoint (in memory)', () => {
     await eventually(() => statsOf(g, id).delivered === 1, 'the count');
     // The list never shows the secret; the registration shows its attempts.
     const listed = await (await g.fetch('/deliveries', as(BILLING_KEY))).json();
-    expect(listed).toEqual({ deliveries: [{ id, url: receiver.url, query: SHIPMENTS, variables: { c: 'cus_1' }, createdAt: new Date(START).toISOString() }] });
+    expect(listed).toEqual({ deliveries: [{ id, url: receiver.url, query: SHIPMENTS, variables: { c: 'cus_1' }, createdAt: new Date(START).toISOString(), status: 'active' }] });
     const one = await (await g.fetch(`/deliveries/${id}`, as(BILLING_KEY))).json();
     expect(JSON.stringify(one)).not.toContain(secret);
     expect(JSON.stringify(listed)).not.toContain(secret);
@@ -486,6 +522,53 @@ describe('deliveries to a service\'s endpoint (in memory)', () => {
     expect((await g.fetch(`/deliveries/${id}`, as(BILLING_KEY))).status).toBe(200);
     await ship(g, eventId(), 'still delivered');
     await eventually(() => statsOf(g, id).delivered === 1, 'the delivery');
+  });
+
+  it('lets a developer list every registration with its owner and delete another service\'s; a user or a service without junction:developer cannot', async () => {
+    const { body: { id: billing } } = await register(g, receiver.url);
+    const { body: { id: reports } } = await register(g, receiver.url, {}, REPORTS_KEY);
+    const developer = { authorization: `Bearer ${await issuer.token({ sub: 'alice', scopes: ['junction:developer'] })}` };
+    const user = { authorization: `Bearer ${await issuer.token({ sub: 'bob' })}` };
+    const listed = await g.fetch('/deliveries?all=true', { headers: developer });
+    expect(listed.status).toBe(200);
+    const shown = { url: receiver.url, query: SHIPMENTS, variables: { c: 'cus_1' }, createdAt: new Date(clock.scheduler.now()).toISOString(), status: 'active' };
+    const { deliveries } = await listed.json();
+    expect(deliveries).toEqual([
+      { id: billing, ...shown, owner: 'service:billing', via: 'api-key', scopes: ['shipments:read'] },
+      { id: reports, ...shown, owner: 'service:reports', via: 'api-key', scopes: [] },
+    ]);
+    expect(JSON.stringify(deliveries)).not.toContain('whsec_');
+
+    // A user without the scope is refused as before; a service without it keeps to its own.
+    const refusals: [string, RequestInit, number, string][] = [
+      ['/deliveries?all=true', { headers: user }, 403, 'Only a service may register deliveries; this caller is a user.'],
+      [`/deliveries/${billing}`, { method: 'DELETE', headers: user }, 403, 'Only a service may register deliveries; this caller is a user.'],
+      ['/deliveries?all=true', as(REPORTS_KEY), 403, 'Only a developer (junction:developer) may list every registration; this caller is a service.'],
+      [`/deliveries/${billing}`, as(REPORTS_KEY, 'DELETE'), 404, `No delivery registration "${billing}" belongs to this caller.`],
+      ['/deliveries?all=yes', { headers: developer }, 400, 'This delivery request is refused: "all" must be true or false, not "yes".'],
+      // The operator lists and deletes; it reads nothing more of another's.
+      [`/deliveries/${billing}`, { headers: developer }, 403, 'Only a service may register deliveries; this caller is a user.'],
+    ];
+    for (const [path, init, status, message] of refusals) {
+      const refused = await g.fetch(path, init);
+      expect(refused.status, `${init.method ?? 'GET'} ${path}`).toBe(status);
+      expect((await refused.json()).errors[0].message, `${init.method ?? 'GET'} ${path}`).toBe(message);
+    }
+    expect(await (await g.fetch('/deliveries?all=false', as(REPORTS_KEY))).json()).toEqual({ deliveries: [{ id: reports, ...shown }] });
+
+    const deleted = await g.fetch(`/deliveries/${billing}`, { method: 'DELETE', headers: developer });
+    expect(deleted.status).toBe(204);
+    expect(g.logs).toContainEqual(expect.objectContaining({ msg: 'delivery removed by a developer', delivery: billing, owner: 'service:billing', by: 'user:alice' }));
+    expect((await g.fetch(`/deliveries/${billing}`, as(BILLING_KEY))).status).toBe(404);
+    expect((await (await g.fetch('/deliveries?all=true', { headers: developer })).json()).deliveries.map((d: any) => d.id)).toEqual([reports]);
+    const again = await g.fetch(`/deliveries/${billing}`, { method: 'DELETE', headers: developer });
+    expect(again.status).toBe(404);
+    expect((await again.json()).errors[0].extensions.code).toBe('DELIVERY_NOT_FOUND');
+    // The deleted registration gets no more events; the other one does.
+    await ship(g, eventId(), 'after');
+    await eventually(() => statsOf(g, reports).delivered === 1, 'the delivery to reports');
+    expect(receiver.hits).toHaveLength(1);
+    expect(g.gateway.deliveryStats()[billing]).toBeUndefined();
   });
 
   it('answers other methods 405 with Allow, and paths it does not serve 404', async () => {
@@ -716,5 +799,184 @@ describe('deliveries across instances, with Redis', () => {
     expect(await store.claim(registration.id, 'shipments:evt_2', 60)).toBe('gone');
     expect(await store.lease(registration.id, 'two', 10_000)).toBe(false);
     expect(await store.get(registration.id)).toBeUndefined();
+  });
+});
+
+describe('a registration made with an API key follows the keys configured now (at each round)', () => {
+  let clock: ReturnType<typeof manualScheduler>;
+  let receiver: Receiver;
+  let g: Instance;
+  let issuer: TestIssuer;
+  const grants = new Map<string, readonly string[] | undefined>();
+  beforeAll(async () => {
+    clock = manualScheduler();
+    receiver = await startReceiver();
+    issuer = await createTestIssuer();
+    g = await startInstance({
+      scheduler: clock.scheduler, allowedHosts: [receiver.host], meshConfig: CARRIER_SOURCES, grants, issuer,
+      apiKeys: [{ ...KEYS[0]!, scopes: ['shipments:read', CARRIER_SCOPE] }, KEYS[1]!],
+    });
+  });
+  afterAll(async () => {
+    await g.close();
+    await receiver.close();
+  });
+  afterEach(async () => {
+    grants.clear();
+    await removeRegistrations(g, receiver);
+  });
+  /** Billing, calling with a client-credentials token instead of its key. */
+  const billingToken = async (scopes: string[]) => ({
+    'content-type': 'application/json',
+    authorization: `Bearer ${await issuer.token({ sub: 'billing', scopes, claims: { aud: TEST_AUTH.serviceAudience } })}`,
+  });
+  const round = async (msg: string, id: string) => {
+    const before = g.logs.filter((l) => l.msg === msg && l.delivery === id).length;
+    await clock.advance(SYNC_MS);
+    await eventually(() => g.logs.filter((l) => l.msg === msg && l.delivery === id).length === before + 1, msg);
+  };
+
+  it('runs with what the keys grant now: a scope taken away nulls its field (FORBIDDEN), no key suspends it (nothing sent), a key again runs it', async () => {
+    const { body: { id } } = await register(g, receiver.url, { query: CARRIED });
+    await ship(g, eventId(), 'packed', 'cus_1', { carrier: 'DHL' });
+    await eventually(() => statsOf(g, id).delivered === 1, 'the first delivery');
+    expect(receiver.hits[0]!.json.data).toMatchObject({ data: { shipmentUpdated: { id: expect.any(String), status: 'packed', carrier: 'DHL' } } });
+    expect(receiver.hits[0]!.json.data.errors).toBeUndefined();
+
+    grants.set('billing', ['shipments:read']);
+    await round('delivery: its service\'s scopes changed; its subscription runs with them from now', id);
+    expect(g.logs.findLast((l) => l.delivery === id)).toMatchObject({ scopes: ['shipments:read'], was: [CARRIER_SCOPE, 'shipments:read'] });
+    await ship(g, eventId(), 'shipped', 'cus_1', { carrier: 'DHL' });
+    await eventually(() => statsOf(g, id).delivered === 2, 'the second delivery');
+    const narrowed = receiver.hits[1]!.json.data;
+    expect(narrowed.data).toEqual({ shipmentUpdated: { id: expect.any(String), status: 'shipped', carrier: null } });
+    expect(narrowed.errors).toEqual([expect.objectContaining({ path: ['shipmentUpdated', 'carrier'], extensions: expect.objectContaining({ code: 'FORBIDDEN' }) })]);
+    expect(g.gateway.subscriptions()).toEqual({ shipments: 1 });
+
+    grants.set('billing', undefined);
+    await round('delivery suspended: its service has no API key now; nothing is sent until it has one again', id);
+    expect(statsOf(g, id)).toEqual({ delivered: 2, pending: 0, suspended: 'owner_gone' });
+    expect(g.gateway.subscriptions()).toEqual({});
+    expect(await (await g.fetch(`/deliveries/${id}`, as(BILLING_KEY))).json()).toMatchObject({ id, status: 'suspended', reason: 'owner_gone', pending: 0 });
+    // Another service's registration shows that events flow; the suspended one gets none.
+    const { body: { id: other } } = await register(g, receiver.url, {}, REPORTS_KEY);
+    await ship(g, eventId(), 'while suspended', 'cus_1', { carrier: 'DHL' });
+    await eventually(() => statsOf(g, other).delivered === 1, 'the delivery to reports');
+    expect(receiver.hits).toHaveLength(3);
+    expect(receiver.hits[2]!.json.data.data.shipmentUpdated).toEqual({ id: expect.any(String), status: 'while suspended' });
+    expect(statsOf(g, id).delivered).toBe(2);
+    // A later round changes nothing while the service has no key.
+    await clock.advance(SYNC_MS);
+    expect(g.logs.filter((l) => l.delivery === id && /^delivery suspended/.test(l.msg))).toHaveLength(1);
+
+    grants.delete('billing');
+    await round('delivery resumed: its service has an API key again', id);
+    expect(statsOf(g, id).suspended).toBeUndefined();
+    expect(await (await g.fetch(`/deliveries/${id}`, as(BILLING_KEY))).json()).toMatchObject({ id, status: 'active' });
+    const back = eventId();
+    await ship(g, back, 'resumed', 'cus_1', { carrier: 'UPS' });
+    await eventually(() => statsOf(g, id).delivered === 3 && statsOf(g, other).delivered === 2, 'both deliveries');
+    const resumed = receiver.hits.find((h) => h.headers['webhook-id'] === messageId(id, 'shipments', back));
+    expect(resumed?.json.data).toMatchObject({ data: { shipmentUpdated: { id: expect.any(String), status: 'resumed', carrier: 'UPS' } } });
+    expect(resumed?.json.data.errors).toBeUndefined();
+  });
+
+  it('keeps a registration made with a client-credentials token to the scopes it had: the identity provider cannot be asked again', async () => {
+    const created = await g.fetch('/deliveries', {
+      method: 'POST',
+      headers: await billingToken(['shipments:read', CARRIER_SCOPE]),
+      body: JSON.stringify({ url: receiver.url, query: CARRIED, variables: { c: 'cus_1' } }),
+    });
+    expect(created.status).toBe(201);
+    const { id } = await created.json();
+    // The same service's keys grant nothing any more: a registration made with a key would be suspended.
+    grants.set('billing', undefined);
+    await clock.advance(SYNC_MS);
+    await ship(g, eventId(), 'packed', 'cus_1', { carrier: 'DHL' });
+    await eventually(() => statsOf(g, id).delivered === 1, 'the delivery');
+    expect(receiver.hits[0]!.json.data).toMatchObject({ data: { shipmentUpdated: { id: expect.any(String), status: 'packed', carrier: 'DHL' } } });
+    expect(receiver.hits[0]!.json.data.errors).toBeUndefined();
+    expect(statsOf(g, id).suspended).toBeUndefined();
+    expect(g.logs.filter((l) => l.delivery === id && /suspended|scopes changed/.test(l.msg))).toEqual([]);
+    const seen = await g.fetch(`/deliveries/${id}`, { headers: await billingToken([]) });
+    expect(await seen.json()).toMatchObject({ id, status: 'active' });
+    expect((await g.fetch(`/deliveries/${id}`, { method: 'DELETE', headers: await billingToken([]) })).status).toBe(204);
+  });
+});
+
+describe('instances started with a changed keys file, with Redis', () => {
+  const prefix = uniquePrefix();
+  let redis: Redis;
+  let clock: ReturnType<typeof manualScheduler>;
+  let receiver: Receiver;
+  let issuer: TestIssuer;
+  beforeAll(async () => {
+    redis = await sharedRedis();
+    clock = manualScheduler();
+    receiver = await startReceiver();
+    issuer = await createTestIssuer();
+  });
+  afterAll(async () => {
+    await receiver.close();
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+  const instance = (apiKeys: ApiKeyEntry[]) => startInstance({
+    scheduler: clock.scheduler, allowedHosts: [receiver.host], store: createRedisDeliveryStore(redis, { prefix }), meshConfig: CARRIER_SOURCES, apiKeys, issuer,
+  });
+
+  it('suspends a registration whose service has no key in the new file (shown to its owner, nothing sent), and runs it with the fewer scopes of a key given back', async () => {
+    const first = await instance([{ ...KEYS[0]!, scopes: ['shipments:read', CARRIER_SCOPE] }, KEYS[1]!]);
+    let id: string;
+    try {
+      ({ body: { id } } = await register(first, receiver.url, { query: CARRIED }));
+      await ship(first, eventId(), 'packed', 'cus_1', { carrier: 'DHL' });
+      await eventually(() => statsOf(first, id).delivered === 1, 'the first delivery');
+      expect(receiver.hits[0]!.json.data.data.shipmentUpdated.carrier).toBe('DHL');
+    } finally {
+      await first.close();
+    }
+
+    // The keys file no longer lists billing: the instance that takes the registration over does not run it.
+    const without = await instance([KEYS[1]!]);
+    try {
+      expect(without.gateway.deliveryStats()[id]).toEqual({ pending: 0, suspended: 'owner_gone' });
+      expect(without.logs).toContainEqual(expect.objectContaining({ msg: 'delivery suspended: its service has no API key now; nothing is sent until it has one again', delivery: id, owner: 'service:billing', reason: 'owner_gone' }));
+      expect(without.gateway.subscriptions()).toEqual({});
+      expect((await without.fetch(`/deliveries/${id}`, as(BILLING_KEY))).status).toBe(401);
+      // Its owner, calling with a client-credentials token instead, sees why.
+      const service = { authorization: `Bearer ${await issuer.token({ sub: 'billing', scopes: [], claims: { aud: TEST_AUTH.serviceAudience } })}` };
+      const seen = await without.fetch(`/deliveries/${id}`, { headers: service });
+      expect(seen.status).toBe(200);
+      expect(await seen.json()).toMatchObject({ id, status: 'suspended', reason: 'owner_gone', pending: 0 });
+      const { body: { id: other } } = await register(without, receiver.url, {}, REPORTS_KEY);
+      await ship(without, eventId(), 'while gone', 'cus_1', { carrier: 'DHL' });
+      await eventually(() => statsOf(without, other).delivered === 1, 'the delivery to reports');
+      expect(receiver.hits).toHaveLength(2);
+      expect(receiver.hits[1]!.headers['webhook-id']).toMatch(/^msg_/);
+      expect(receiver.hits[1]!.json.data.data.shipmentUpdated.status).toBe('while gone');
+      expect(statsOf(without, id)).toEqual({ pending: 0, suspended: 'owner_gone' });
+      expect((await without.fetch(`/deliveries/${other}`, as(REPORTS_KEY, 'DELETE'))).status).toBe(204);
+    } finally {
+      await without.close();
+    }
+
+    // Billing is back, with a new key that no longer grants carriers: it runs, without them.
+    const newKey = `jk_billing_${randomBytes(8).toString('hex')}`;
+    const narrowed = await instance([{ service: 'billing', sha256: hashApiKey(newKey), scopes: ['shipments:read'] }, KEYS[1]!]);
+    try {
+      expect(narrowed.gateway.deliveryStats()[id]).toEqual({ pending: 0 });
+      expect(await (await narrowed.fetch(`/deliveries/${id}`, as(newKey))).json()).toMatchObject({ id, status: 'active' });
+      await ship(narrowed, eventId(), 'shipped', 'cus_1', { carrier: 'DHL' });
+      await eventually(() => statsOf(narrowed, id).delivered === 1, 'the delivery after the key came back');
+      expect(receiver.hits).toHaveLength(3);
+      const { data, errors } = receiver.hits[2]!.json.data;
+      expect(data).toEqual({ shipmentUpdated: { id: expect.any(String), status: 'shipped', carrier: null } });
+      expect(errors).toEqual([expect.objectContaining({ path: ['shipmentUpdated', 'carrier'], extensions: expect.objectContaining({ code: 'FORBIDDEN' }) })]);
+      expect((await narrowed.fetch(`/deliveries/${id}`, as(newKey, 'DELETE'))).status).toBe(204);
+    } finally {
+      await narrowed.close();
+    }
   });
 });
