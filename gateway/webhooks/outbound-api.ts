@@ -8,8 +8,15 @@ import type { AddressGuard } from './address-guard.ts';
 import type { DeliveryStore, Registration } from './outbound-store.ts';
 import type { Scheduler } from './outbound-delivery.ts';
 import type { Opened, Suspension } from './outbound-run.ts';
+import { readBody } from './receiver.ts';
 import { newSecret } from './outbound-signature.ts';
 import { callerKind, DEVELOPER_SCOPE } from '../plugins/limits/limits.ts';
+
+/** The body as text, at most `max` bytes; undefined when it is larger. */
+const readText = async (request: Request, max: number) => {
+  const body = await readBody(request, max);
+  return body === undefined ? undefined : Buffer.from(body).toString('utf8');
+};
 
 /**
  * The HTTP API of services' deliveries (outbound.ts), a small JSON API beside GraphQL:
@@ -67,20 +74,6 @@ export interface DeliveriesApiOptions {
 
 type RequestPayload = Parameters<NonNullable<Plugin['onRequest']>>[0];
 
-/** Reads at most `max` bytes; undefined when the body is larger. */
-async function readBody(request: Request, max: number): Promise<string | undefined> {
-  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > max) return undefined;
-  if (!request.body) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > max) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -153,7 +146,7 @@ export function createDeliveriesApi(options: DeliveriesApiOptions): Plugin {
     refuse(payload, 'DELIVERY_INVALID', `This delivery request is refused: ${message}.`, { reason, ...extensions });
 
   const register = async (payload: RequestPayload, caller: Principal) => {
-    const text = await readBody(payload.request, maxBodyBytes);
+    const text = await readText(payload.request, maxBodyBytes);
     if (text === undefined) return refuse(payload, 'PAYLOAD_TOO_LARGE', `The request body is over ${maxBodyBytes} bytes (counted after decompression).`);
     let body: unknown;
     try {
@@ -210,7 +203,7 @@ export function createDeliveriesApi(options: DeliveriesApiOptions): Plugin {
   };
 
   const replay = async (payload: RequestPayload, registration: Registration) => {
-    const text = await readBody(payload.request, maxBodyBytes);
+    const text = await readText(payload.request, maxBodyBytes);
     if (text === undefined) return refuse(payload, 'PAYLOAD_TOO_LARGE', `The request body is over ${maxBodyBytes} bytes (counted after decompression).`);
     let ids: string[] | undefined;
     if (text.trim() !== '') {

@@ -112,7 +112,7 @@ function parsePayload(body: Uint8Array, contentType: string): unknown {
 }
 
 /** Reads at most `max` bytes; undefined when the body is larger. */
-async function readBody(request: Request, max: number): Promise<Uint8Array | undefined> {
+export async function readBody(request: Request, max: number): Promise<Uint8Array | undefined> {
   const declared = Number(request.headers.get('content-length') ?? Number.NaN);
   if (Number.isFinite(declared) && declared > max) return undefined;
   if (!request.body) return new Uint8Array();

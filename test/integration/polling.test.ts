@@ -13,7 +13,7 @@ import { SourceConfigError } from '../../gateway/composition/byo/mesh-config.ts'
 import { createMemoryStore } from '../../gateway/cache/store.ts';
 import { createMemoryWebhookStore, createRedisWebhookStore, type WebhookStore } from '../../gateway/webhooks/store.ts';
 import { createRedisPollStore } from '../../gateway/webhooks/poll-store.ts';
-import type { PollScheduler } from '../../gateway/webhooks/poller.ts';
+import { manualPolls } from '../helpers/polls.ts';
 import type { CacheStore } from '../../gateway/upstream/cache.ts';
 import type { JunctionEventTarget, JunctionPubSub } from '../../gateway/create-gateway.ts';
 import { basicAuth } from '../../sources/demo/credentials.ts';
@@ -31,24 +31,6 @@ interface Parcel {
   weightGrams: number;
   /** Free-form: passed through as the backend writes it. */
   labels: Record<string, string>;
-}
-
-/** Runs polls when told: `tick()` runs every round due and resolves once each has ended. */
-function manualScheduler(): PollScheduler & { tick(): Promise<void> } {
-  let due: (() => Promise<void>)[] = [];
-  return {
-    schedule(run) {
-      due.push(run);
-      return () => {
-        due = due.filter((r) => r !== run);
-      };
-    },
-    async tick() {
-      const now = due;
-      due = [];
-      await Promise.all(now.map((run) => run()));
-    },
-  };
 }
 
 /** A REST backend of parcels per depot, counting its reads; `failing` answers 503. */
@@ -167,7 +149,7 @@ describe('a REST source polled (one instance, in memory)', () => {
   let store: WebhookStore;
   /** The topics' streams, failing to keep anything while `down`. */
   const streams = { down: false };
-  const scheduler = manualScheduler();
+  const scheduler = manualPolls();
   const invalidated: string[] = [];
   beforeAll(async () => {
     depot = await startDepot();
@@ -324,7 +306,7 @@ additionalResolvers:
 describe('a GraphQL source polled', () => {
   it('sends its read as a document with the entry\'s arguments and fields, and publishes the item that changed', async () => {
     const topic = `texts-${randomBytes(4).toString('hex')}`;
-    const scheduler = manualScheduler();
+    const scheduler = manualPolls();
     const file = writeSourcesFile(`sources:
   - name: Sms
     handler:
@@ -373,7 +355,7 @@ describe('polls over Redis: two instances, one Redis', () => {
   let redis: Redis;
   let depot: Depot;
   const subscribers: Redis[] = [];
-  const instances: { h: Harness; scheduler: ReturnType<typeof manualScheduler> }[] = [];
+  const instances: { h: Harness; scheduler: ReturnType<typeof manualPolls> }[] = [];
   beforeAll(async () => {
     redis = await sharedRedis();
     depot = await startDepot();
@@ -383,7 +365,7 @@ describe('polls over Redis: two instances, one Redis', () => {
       await subscriber.connect();
       subscribers.push(subscriber);
       const eventTarget: JunctionEventTarget = createRedisEventTarget(redis, subscriber, () => undefined);
-      const scheduler = manualScheduler();
+      const scheduler = manualPolls();
       const h = await startHarness({
         meshConfig: file, env: () => ({ DEPOT_URL: depot.url }), pollScheduler: scheduler, resilience: { maxRetries: 0 },
         pollStore: createRedisPollStore(redis), webhookStore: createRedisWebhookStore(redis), eventTarget,
@@ -492,7 +474,7 @@ describe('polls in the sources file', () => {
 
 describe('the demo\'s maps source, polled (SOAP has no push)', () => {
   it('a business renamed reaches a placeUpdated subscriber over Server-Sent Events, and the place query no longer answers from the cache', async () => {
-    const scheduler = manualScheduler();
+    const scheduler = manualPolls();
     const h = await startHarness({ pollScheduler: scheduler, cacheStore: createMemoryStore() });
     try {
       const [shop, other] = h.seed.places.filter((p) => p.kind === 'business') as [typeof h.seed.places[0], typeof h.seed.places[0]];

@@ -15,7 +15,7 @@ import { DEFAULTS } from '../../gateway/config.ts';
 import { DEFAULT_LIMITS } from '../../gateway/plugins/limits/limits.ts';
 import { listen } from '../../gateway/index.ts';
 import { attachWebSocket } from '../../gateway/websocket.ts';
-import type { PollScheduler } from '../../gateway/webhooks/poller.ts';
+import { manualPolls } from '../helpers/polls.ts';
 import { createTestIssuer, TEST_AUTH } from '../helpers/test-issuer.ts';
 
 /**
@@ -123,24 +123,6 @@ describe('resuming while an event is kept but not yet published', () => {
     await subscriptionsOpen(h, topic, 0);
   });
 });
-
-/** Runs polls when told: `tick()` runs every round due and resolves once each has ended. */
-function manualPolls(): PollScheduler & { tick(): Promise<void> } {
-  let due: (() => Promise<void>)[] = [];
-  return {
-    schedule(run) {
-      due.push(run);
-      return () => {
-        due = due.filter((r) => r !== run);
-      };
-    },
-    async tick() {
-      const now = due;
-      due = [];
-      await Promise.all(now.map((run) => run()));
-    },
-  };
-}
 
 describe('a polled item that changes back to a state it had before', () => {
   const OPS_KEY = `jk_ops_${randomBytes(8).toString('hex')}`;
