@@ -262,6 +262,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             : {}),
         })
       : false,
+    // GraphiQL's code from the installed package, in the page itself: yoga's default page loads it
+    // from a public CDN, and is blank on a machine without internet. Loaded in development only: the
+    // module holds all of GraphiQL (a 9 MB page, about 50 MB of memory once imported).
+    ...(dev ? { renderGraphiQL: (await import('@graphql-yoga/render-graphiql')).renderGraphiQL } : {}),
     maskedErrors: { maskError: createMaskError(config.mode), isDev: dev },
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
