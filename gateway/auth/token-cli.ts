@@ -1,5 +1,5 @@
 /**
- * `npm run -s token -- --sub <id> --scopes "<space separated>" [--ttl <seconds>]`: prints an access
+ * `junction token` (bin/junction.mjs, gateway/cli.ts), also `npm run -s token -- --sub <id> --scopes "<space separated>" [--ttl <seconds>]`: prints an access
  * token from the embedded dev issuer (the key `npm start` verifies with), and nothing else, so
  * that `TOKEN=$(npm run -s token -- --sub alice --scopes "orders:read")` works.
  *
@@ -13,8 +13,8 @@ import { loadDevIssuer } from './dev-issuer.ts';
 
 const [command, ...rest] = process.argv.slice(2);
 const usage = {
-  token: 'npm run -s token -- --sub <id> --scopes "<space separated>" [--ttl <seconds>]',
-  'api-key': 'npm run -s api-key -- --service <name> --scopes "<space separated>"',
+  token: 'junction token --sub <id> --scopes "<space separated>" [--ttl <seconds>]   (or npm run -s token -- ...)',
+  'api-key': 'junction api-key --service <name> --scopes "<space separated>"   (or npm run -s api-key -- ...)',
 };
 
 function fail(message: string): never {

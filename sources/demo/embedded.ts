@@ -61,24 +61,40 @@ function portOf(env: Record<string, string | undefined>, name: SourceName): numb
   return port;
 }
 
-export async function start({ env, mode }: EmbeddedOptions): Promise<Embedded> {
-  const set = (key: string) => env[key] !== undefined && env[key] !== '';
-  const embedded = SOURCE_NAMES.filter((name) => !set(URL_VARIABLE[name]));
-  const ports = Object.fromEntries(embedded.map((name) => [name, portOf(env, name)]));
-  const credentials = randomCredentials();
-  const backends = await startDemoBackends({ only: embedded, ports, credentials });
+const isSet = (env: Record<string, string | undefined>, key: string) => env[key] !== undefined && env[key] !== '';
+
+/** The variables given for the sources file: `urlOf` says where each started backend listens (undefined: not started). */
+function variablesFor({ env, mode }: EmbeddedOptions, credentials: SourceCredentials, urlOf: (name: SourceName) => string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of SOURCE_NAMES) {
-    const backend = backends[name];
-    if (backend) {
-      Object.assign(out, { [URL_VARIABLE[name]]: backend.url }, credentialVariables(name, credentials));
+    const url = urlOf(name);
+    if (url) {
+      Object.assign(out, { [URL_VARIABLE[name]]: url }, credentialVariables(name, credentials));
       continue;
     }
     const variables = credentialVariables(name, DEMO_CREDENTIALS);
-    if (mode === 'development' && Object.keys(variables).every((key) => !set(key))) Object.assign(out, variables);
+    if (mode === 'development' && Object.keys(variables).every((key) => !isSet(env, key))) Object.assign(out, variables);
   }
+  return out;
+}
+
+/**
+ * The variables `start` would give, without starting anything or opening a port: what `junction
+ * check` reads the sources file with. A backend that would start gets the URL it would listen on.
+ */
+export function plan(options: EmbeddedOptions): Record<string, string> {
+  const embedded = SOURCE_NAMES.filter((name) => !isSet(options.env, URL_VARIABLE[name]));
+  const ports = Object.fromEntries(embedded.map((name) => [name, portOf(options.env, name)]));
+  return variablesFor(options, randomCredentials(), (name) => (embedded.includes(name) ? `http://127.0.0.1:${ports[name]}` : undefined));
+}
+
+export async function start(options: EmbeddedOptions): Promise<Embedded> {
+  const embedded = SOURCE_NAMES.filter((name) => !isSet(options.env, URL_VARIABLE[name]));
+  const ports = Object.fromEntries(embedded.map((name) => [name, portOf(options.env, name)]));
+  const credentials = randomCredentials();
+  const backends = await startDemoBackends({ only: embedded, ports, credentials });
   return {
-    env: out,
+    env: variablesFor(options, credentials, (name) => backends[name]?.url),
     started: embedded.map((name) => ({ name, url: backends[name]!.url })),
     attach: (gatewayUrl) => {
       backends.payments?.setWebhookTarget?.(`${gatewayUrl}/webhooks/payments`);
