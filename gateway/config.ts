@@ -66,6 +66,7 @@ const envSchema = z.object({
   NODE_ENV: z.string().optional(),
   PORT: port.default(DEFAULTS.port),
   HOST: z.string().min(1).default(DEFAULTS.host),
+  METRICS_PORT: port.optional(),
   UPSTREAM_TIMEOUT_MS: positiveInt(120_000).default(DEFAULTS.upstreamTimeoutMs),
   UPSTREAM_MAX_RESPONSE_BYTES: positiveInt(256 * 1024 * 1024).default(DEFAULTS.upstreamMaxResponseBytes),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
@@ -104,6 +105,11 @@ export interface Config {
   mode: 'development' | 'production';
   port: number;
   host: string;
+  /**
+   * Where `/metrics` is served to anyone who reaches it, on HOST (METRICS_PORT): a port kept off
+   * the public network. Unset: on the main port only, to developers (gateway/metrics/metrics.ts).
+   */
+  metricsPort: number | undefined;
   upstream: Readonly<{ timeoutMs: number; maxResponseBytes: number; requestDeadlineMs?: number }>;
   /** SIGTERM: how long in-flight requests may take to finish. */
   drainMs: number;
@@ -216,6 +222,7 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     mode,
     port: e.PORT,
     host: e.HOST,
+    metricsPort: e.METRICS_PORT,
     upstream: { timeoutMs: e.UPSTREAM_TIMEOUT_MS, maxResponseBytes: e.UPSTREAM_MAX_RESPONSE_BYTES, requestDeadlineMs: e.REQUEST_DEADLINE_MS },
     drainMs: e.DRAIN_MS,
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS,

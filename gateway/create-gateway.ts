@@ -53,6 +53,7 @@ import { useServerSentEvents } from './plugins/realtime/use-server-sent-events.t
 import { useSseSingleConnection } from './plugins/realtime/use-sse-single-connection.ts';
 import { createOutboundDeliveries, type DeliveryStats, type OutboundOptions } from './webhooks/outbound.ts';
 import type { Principal } from '../schema/principal.ts';
+import { createMetrics } from './metrics/metrics.ts';
 
 export interface GatewayOptions {
   config: Pick<Config, 'mode' | 'upstream'> & Partial<Pick<Config, 'limits' | 'trustedProxies' | 'persistedDocuments' | 'corsOrigins' | 'readyCacheMs'>> & {
@@ -137,6 +138,8 @@ export interface Gateway {
   subscriptions(): Record<string, number>;
   /** Who a request is (verified), as every plugin sees it; refuses credentials that do not verify. */
   principalOf(request: Request): Promise<unknown>;
+  /** The Prometheus exposition of this gateway's metrics (gateway/metrics/metrics.ts), for METRICS_PORT. */
+  metrics(): Promise<{ contentType: string; body: string }>;
 }
 
 /** Topics carry events of the webhooks declared in the sources file. */
@@ -167,6 +170,20 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const deadlineMs = config.upstream.requestDeadlineMs ?? 10_000;
   let draining = false;
   const shedding = createLoadShedding({ maxInFlight: limits.MAX_IN_FLIGHT, maxQueueMs: limits.MAX_QUEUE_MS }, options.watchEventLoop ?? true);
+  // Read only when a request arrives or Prometheus scrapes, once everything below exists.
+  const metrics = createMetrics({
+    breakers: () => allBreakers(),
+    inFlight: () => shedding.state().inFlight,
+    subscriptions: () => subscriptions.counts(),
+    webhookStats: () => webhooks.stats() as Record<string, Record<string, number>>,
+    principalOf: (request) => principalOf(request),
+  });
+  const onCall = dev
+    ? (record: UpstreamCallRecord) => {
+      metrics.onCall(record);
+      recordCall(record);
+    }
+    : metrics.onCall;
   const entityCache = cacheStore
     ? createEntityCache({
       store: cacheStore,
@@ -191,7 +208,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     // Every source's calls share the request's deadline and show in the debug extension.
     hooks: {
       deadline: () => scopes.getStore()?.deadline,
-      ...(dev ? { onCall: recordCall } : {}),
+      // Every call is counted (metrics); in development it also shows in the debug extension.
+      onCall,
       ...(config.resilience ? { resilience: config.resilience } : {}),
       // An entry's `quota`: counted in Redis across instances when main.ts gives one.
       quota: options.sourceQuotas ?? ((source, spec) => (spec ? createUpstreamQuota({ source, ...spec }) : undefined)),
@@ -276,6 +294,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     plugins: [
       // First: every later plugin and every log line can name the request.
       useRequestId(requestIds),
+      // Next: a request's time is counted from here, and `/metrics` answers before any GraphQL handling.
+      metrics.plugin,
       // Before GraphQL handling: probes are plain GETs that must answer even when the schema can't.
       // A backend that is down costs its own fields, not the instance: sources are non-critical.
       useHealth({
@@ -414,6 +434,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
     shedding,
     breakers: allBreakers as () => Record<string, BreakerState>,
+    metrics: metrics.render,
   };
 }
 

@@ -163,6 +163,16 @@ async function main(): Promise<void> {
   // GraphQL over WebSocket (graphql-transport-ws) on the same /graphql.
   const closeWebSockets = attachWebSocket(server, gateway, { maxPayloadBytes: config.limits.MAX_BODY_BYTES, keepAliveMs: config.limits.KEEPALIVE_MS, allowedOrigins: config.corsOrigins });
   const url = await listen(server, config.port, config.host);
+  // METRICS_PORT: `/metrics` for Prometheus, to anyone who reaches the port (kept off the public
+  // network); everything else there is 404. Unset: developers read it on the main port.
+  const metricsServer = config.metricsPort === undefined ? undefined : createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    gateway.metrics().then(({ contentType, body }) => res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' }).end(body), () => res.writeHead(500).end());
+  });
+  const metricsUrl = metricsServer && config.metricsPort !== undefined ? await listen(metricsServer, config.metricsPort, config.host) : undefined;
   // Embedded backends that send webhooks send them to this gateway from now on.
   embedded?.attach?.(url);
 
@@ -172,6 +182,7 @@ async function main(): Promise<void> {
     `  GraphQL   ${url}/graphql${config.mode === 'development' ? '   (open it in a browser for GraphiQL)' : ''}`,
     `  realtime  ${url}/graphql (SSE)   ${url.replace('http', 'ws')}/graphql (WebSocket)   ${url}/graphql/stream (SSE, one connection)`,
     `  health    ${url}/healthz   readiness ${url}/readyz`,
+    `  metrics   ${metricsUrl ? `${metricsUrl}/metrics` : `${url}/metrics   (developers only; METRICS_PORT serves Prometheus)`}`,
     ...(auth.devIssuer ? [`  tokens    dev issuer (GraphiQL has one already); another: npm run -s token -- --sub alice --scopes "<scope> ..."`] : []),
     // What the `embedded` module started in this process (the demo's backends, on a fresh clone).
     ...(embedded?.started ?? []).map(({ name, url: at }) => `  ${name.padEnd(9)} ${at}   (demo backend)`),
@@ -220,6 +231,7 @@ async function main(): Promise<void> {
     // Before Redis goes: this instance's poll leases are given up for another to take over at once.
     await gateway.close();
     await embedded?.close();
+    metricsServer?.close();
     redis?.disconnect();
     subscriber?.disconnect();
     process.exit(0);

@@ -205,6 +205,11 @@ export const ERROR_CATALOGUE = {
     message: 'Only a {role} may {action}; this caller is a {kind}.',
     description: 'A call to `/deliveries` by a user (a person\'s access token) without the `junction:developer` scope: only services register, list, delete and replay deliveries. Or `GET /deliveries?all=true` (every registration) by a caller without the `junction:developer` scope.',
   },
+  METRICS_FORBIDDEN: {
+    status: 403,
+    message: 'Metrics are shown to developers (junction:developer) only, or on METRICS_PORT.',
+    description: 'A request for `/metrics` on the main port by a caller without the `junction:developer` scope (an anonymous caller, a user, a service without it), loopback callers included. Prometheus scrapes `METRICS_PORT` instead, or sends a developer\'s credentials.',
+  },
   DELIVERY_INVALID: {
     status: 400,
     message: 'This delivery request is refused: {reason}.',

@@ -80,7 +80,7 @@ describe('JUNCTION_CONFIG=bench/mesh-v0/.meshrc.yaml, the real process', () => {
     expect(output()).not.toContain('(demo backend)');
     const listening = /Junction \(development\) is listening\n([\s\S]*?)\n\n/.exec(output())?.[1];
     expect(listening).toBeDefined();
-    expect(listening!.split('\n').map((line) => line.trim().split(/\s+/)[0])).toEqual(['GraphQL', 'realtime', 'health', 'tokens']);
+    expect(listening!.split('\n').map((line) => line.trim().split(/\s+/)[0])).toEqual(['GraphQL', 'realtime', 'health', 'metrics', 'tokens']);
     // The process listens on the gateway's port and on nothing else.
     if (process.platform === 'linux') expect(listeningPorts(child.pid!)).toEqual([Number(new URL(url).port)]);
 
