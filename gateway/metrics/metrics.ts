@@ -155,39 +155,43 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
 
   const states = new WeakMap<Request, RequestState>();
   const render = async () => ({ contentType: registry.contentType, body: `${await registry.metrics()}\n${await processMetrics().metrics()}` });
+  type MetricsRequest = Parameters<NonNullable<Plugin['onRequest']>>[0];
+  const serve = async ({ request, endResponse, fetchAPI }: MetricsRequest): Promise<void> => {
+    // Production must never show its internals to anyone who asks: on the main port only a
+    // developer's verified credentials are let through (METRICS_PORT serves scrapers without them).
+    // Loopback callers are not trusted: behind a proxy on the same host every caller is one.
+    let principal: Principal;
+    try {
+      principal = await sources.principalOf(request);
+    } catch (err) {
+      if (!(err instanceof GraphQLError)) throw err;
+      const http = err.extensions.http as { status?: number; headers?: Record<string, string> } | undefined;
+      endResponse(new fetchAPI.Response(JSON.stringify({ errors: [{ message: err.message, extensions: { code: err.extensions.code } }] }), {
+        status: http?.status ?? 401,
+        headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...http?.headers },
+      }));
+      return;
+    }
+    if (!principal.scopes.has(DEVELOPER_SCOPE)) {
+      const error = junctionError('METRICS_FORBIDDEN', 'Metrics are shown to developers (junction:developer) only, or on METRICS_PORT.');
+      const http = error.extensions.http as { status: number };
+      endResponse(new fetchAPI.Response(JSON.stringify({ errors: [{ message: error.message, extensions: { code: error.extensions.code } }] }), {
+        status: http.status,
+        headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+      }));
+      return;
+    }
+    const { contentType, body } = await render();
+    endResponse(new fetchAPI.Response(body, { status: 200, headers: { 'content-type': contentType, 'cache-control': 'no-store' } }));
+  };
   const plugin: Plugin = {
-    async onRequest(payload) {
-      const { request, url, endResponse, fetchAPI } = payload;
-      if (url.pathname === '/metrics') {
-        // Production must never show its internals to anyone who asks: on the main port only a
-        // developer's verified credentials are let through (METRICS_PORT serves scrapers without them).
-        // Loopback callers are not trusted: behind a proxy on the same host every caller is one.
-        let principal: Principal;
-        try {
-          principal = await sources.principalOf(request);
-        } catch (err) {
-          if (!(err instanceof GraphQLError)) throw err;
-          const http = err.extensions.http as { status?: number; headers?: Record<string, string> } | undefined;
-          endResponse(new fetchAPI.Response(JSON.stringify({ errors: [{ message: err.message, extensions: { code: err.extensions.code } }] }), {
-            status: http?.status ?? 401,
-            headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...http?.headers },
-          }));
-          return;
-        }
-        if (!principal.scopes.has(DEVELOPER_SCOPE)) {
-          const error = junctionError('METRICS_FORBIDDEN', 'Metrics are shown to developers (junction:developer) only, or on METRICS_PORT.');
-          const http = error.extensions.http as { status: number };
-          endResponse(new fetchAPI.Response(JSON.stringify({ errors: [{ message: error.message, extensions: { code: error.extensions.code } }] }), {
-            status: http.status,
-            headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
-          }));
-          return;
-        }
-        const { contentType, body } = await render();
-        endResponse(new fetchAPI.Response(body, { status: 200, headers: { 'content-type': contentType, 'cache-control': 'no-store' } }));
-        return;
-      }
-      if (url.pathname === '/graphql' || url.pathname === '/graphql/stream') states.set(request, { started: performance.now(), name: undefined, outcome: undefined });
+    // Synchronous for every request but /metrics: an async hook puts each request of the gateway
+    // through one more promise (measured: the plugin cost 30% of the CPU of a one-field query).
+    onRequest(payload) {
+      const { pathname } = payload.url;
+      if (pathname === '/metrics') return serve(payload);
+      if (pathname === '/graphql' || pathname === '/graphql/stream') states.set(payload.request, { started: performance.now(), name: undefined, outcome: undefined });
+      return undefined;
     },
     onParams({ params, request }) {
       // The name the client gave, for requests refused before their document is read; a name that
