@@ -88,3 +88,17 @@ export function startupCode(error: unknown): StartupCode | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code in STARTUP_ERRORS ? (code as StartupCode) : undefined;
 }
+
+/**
+ * A catalogued error as a whole JSON answer, for the gateway's own endpoints beside GraphQL
+ * (metrics, event streams): its status and headers from `extensions.http` (else `fallbackStatus`),
+ * its extensions without `http`, never cached.
+ */
+export function errorResponse(fetchAPI: { Response: typeof Response }, error: GraphQLError, fallbackStatus: number): Response {
+  const http = error.extensions.http as { status?: number; headers?: Record<string, string> } | undefined;
+  const { http: _http, ...extensions } = error.extensions;
+  return new fetchAPI.Response(JSON.stringify({ errors: [{ message: error.message, extensions }] }), {
+    status: http?.status ?? fallbackStatus,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...http?.headers },
+  });
+}

@@ -1,7 +1,7 @@
 import { getOperationAST, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { junctionError } from '../errors.ts';
+import { errorResponse, junctionError } from '../errors.ts';
 import { DEVELOPER_SCOPE } from '../plugins/limits/limits.ts';
 import type { BreakerState } from '../upstream/resilience.ts';
 import type { UpstreamCallRecord } from '../upstream/upstream-fetch.ts';
@@ -165,20 +165,11 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
       principal = await sources.principalOf(request);
     } catch (err) {
       if (!(err instanceof GraphQLError)) throw err;
-      const http = err.extensions.http as { status?: number; headers?: Record<string, string> } | undefined;
-      endResponse(new fetchAPI.Response(JSON.stringify({ errors: [{ message: err.message, extensions: { code: err.extensions.code } }] }), {
-        status: http?.status ?? 401,
-        headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...http?.headers },
-      }));
+      endResponse(errorResponse(fetchAPI, err, 401));
       return;
     }
     if (!principal.scopes.has(DEVELOPER_SCOPE)) {
-      const error = junctionError('METRICS_FORBIDDEN', 'Metrics are shown to developers (junction:developer) only, or on METRICS_PORT.');
-      const http = error.extensions.http as { status: number };
-      endResponse(new fetchAPI.Response(JSON.stringify({ errors: [{ message: error.message, extensions: { code: error.extensions.code } }] }), {
-        status: http.status,
-        headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
-      }));
+      endResponse(errorResponse(fetchAPI, junctionError('METRICS_FORBIDDEN', 'Metrics are shown to developers (junction:developer) only, or on METRICS_PORT.'), 403));
       return;
     }
     const { contentType, body } = await render();

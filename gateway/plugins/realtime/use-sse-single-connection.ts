@@ -4,7 +4,7 @@ import { TOKEN_HEADER_KEY, TOKEN_QUERY_KEY } from 'graphql-sse';
 import type { Logger } from 'pino';
 import type { Principal } from '../../../schema/principal.ts';
 import type { Gateway } from '../../create-gateway.ts';
-import { junctionError } from '../../errors.ts';
+import { errorResponse, junctionError } from '../../errors.ts';
 import { limitIdentity } from '../limits/rate-limits.ts';
 import { relay } from './relay.ts';
 import { createEventStreams, type EventStream, type EventStreamsOptions } from './single-connection-streams.ts';
@@ -70,14 +70,7 @@ export function useSseSingleConnection(options: SseSingleConnectionOptions): Plu
   const { yoga, principalOf, requestIds, trustedProxies, logger, path = EVENT_STREAM_PATH, graphqlPath = '/graphql' } = options;
   const streams = createEventStreams(options);
 
-  const refuse = (payload: RequestPayload, error: GraphQLError) => {
-    const http = error.extensions.http as { status?: number; headers?: Record<string, string> } | undefined;
-    const { http: _http, ...extensions } = error.extensions;
-    payload.endResponse(new payload.fetchAPI.Response(JSON.stringify({ errors: [{ message: error.message, extensions }] }), {
-      status: http?.status ?? 400,
-      headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...http?.headers },
-    }));
-  };
+  const refuse = (payload: RequestPayload, error: GraphQLError) => payload.endResponse(errorResponse(payload.fetchAPI, error, 400));
   const notFound = () => junctionError('STREAM_NOT_FOUND', `No event stream with this token belongs to this caller: reserve one with PUT ${path}.`);
   const ownerOf = (principal: Principal) => `${principal.kind}:${principal.id}`;
   const remoteOf = (payload: RequestPayload) =>
