@@ -2,6 +2,7 @@
  * The `junction` command (bin/junction.mjs runs this file through tsx):
  *
  *   junction start                       the gateway, as `npm start` runs it (gateway/main.ts)
+ *   junction dev                         the same, reloading when a configuration file changes
  *   junction check [--config <file>]     validates the configuration, every problem at once; exit 1 on any
  *   junction token --sub <id> --scopes "<space separated>" [--ttl <seconds>]
  *   junction api-key --service <name> --scopes "<space separated>"
@@ -13,7 +14,10 @@ import { STARTUP_ERRORS } from '../schema/errors.ts';
 
 const USAGE = `usage: junction <command>
 
-  start                      run the gateway (NODE_ENV defaults to development, as with npm start)
+  start                      run the gateway (NODE_ENV defaults to development, as with npm start);
+                             SIGHUP reloads its configuration without dropping a request
+  dev                        run it in development, reloading whenever the sources file, a spec, the
+                             contract or a module the file names changes (JUNCTION_WATCH=on)
   check [--config <file>]    validate the environment, the sources file, its contract and every spec
                              it names, without opening a port or calling a backend; every problem is
                              listed, exit 1 on any (the file defaults to JUNCTION_CONFIG, then .meshrc.yaml)
@@ -56,6 +60,11 @@ const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case 'start':
     if (!process.env.NODE_ENV) process.env.NODE_ENV = 'development';
+    await import('./main.ts');
+    break;
+  case 'dev':
+    process.env.NODE_ENV = process.env.NODE_ENV || 'development';
+    process.env.JUNCTION_WATCH = 'on';
     await import('./main.ts');
     break;
   case 'check':

@@ -67,6 +67,7 @@ const envSchema = z.object({
   PORT: port.default(DEFAULTS.port),
   HOST: z.string().min(1).default(DEFAULTS.host),
   METRICS_PORT: port.optional(),
+  JUNCTION_WATCH: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   UPSTREAM_TIMEOUT_MS: positiveInt(120_000).default(DEFAULTS.upstreamTimeoutMs),
   UPSTREAM_MAX_RESPONSE_BYTES: positiveInt(256 * 1024 * 1024).default(DEFAULTS.upstreamMaxResponseBytes),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
@@ -110,6 +111,8 @@ export interface Config {
    * the public network. Unset: on the main port only, to developers (gateway/metrics/metrics.ts).
    */
   metricsPort: number | undefined;
+  /** Reload on a change to the configuration's files (JUNCTION_WATCH=on; `junction dev` sets it). */
+  watch: boolean;
   upstream: Readonly<{ timeoutMs: number; maxResponseBytes: number; requestDeadlineMs?: number }>;
   /** SIGTERM: how long in-flight requests may take to finish. */
   drainMs: number;
@@ -223,6 +226,7 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     port: e.PORT,
     host: e.HOST,
     metricsPort: e.METRICS_PORT,
+    watch: e.JUNCTION_WATCH === 'on',
     upstream: { timeoutMs: e.UPSTREAM_TIMEOUT_MS, maxResponseBytes: e.UPSTREAM_MAX_RESPONSE_BYTES, requestDeadlineMs: e.REQUEST_DEADLINE_MS },
     drainMs: e.DRAIN_MS,
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS,

@@ -111,8 +111,11 @@ export interface GatewayOptions {
 export interface Gateway {
   /** Starts shutdown: readiness answers 503 from now on. */
   drain(): void;
-  /** Ends every open subscription with a last SHUTTING_DOWN message (once the listener is closed). */
-  endSubscriptions(): void;
+  /**
+   * Ends every open subscription with a last message saying why: SHUTTING_DOWN (once the listener is
+   * closed) or GATEWAY_RELOADED (once a reload has put another build in this one's place).
+   */
+  endSubscriptions(why?: 'SHUTTING_DOWN' | 'GATEWAY_RELOADED'): void;
   /**
    * Stops the gateway's own timers (the event-loop sampler, the polls), waits for a poll under way
    * and gives up this instance's poll leases; after the server has closed.

@@ -6,13 +6,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, relative } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { listen } from './listen.ts';
 import { attachWebSocket } from './websocket.ts';
 import { createLogger } from './logger.ts';
 import { startupCode } from './errors.ts';
-import { createGateway } from './create-gateway.ts';
+import { createGateway, type JunctionEventTarget } from './create-gateway.ts';
 import { formatReport } from './composition/byo/report.ts';
 import { embeddedModuleOf, readMeshConfig, type MeshConfig } from './composition/byo/mesh-config.ts';
 import { createRedis, createRedisEventTarget, redactUrl } from './redis.ts';
@@ -20,12 +20,13 @@ import type { HealthCheck } from './plugins/health/use-health.ts';
 import { createAuth } from './auth/index.ts';
 import { createMemoryStore, createRedisStore } from './cache/store.ts';
 import { createRateLimitEngine } from './plugins/limits/rate-limits.ts';
-import { createRedisWebhookStore } from './webhooks/store.ts';
-import { createRedisPollStore } from './webhooks/poll-store.ts';
-import { createRedisDeliveryStore } from './webhooks/outbound-store.ts';
+import { createMemoryWebhookStore, createRedisWebhookStore } from './webhooks/store.ts';
+import { createMemoryPollStore, createRedisPollStore } from './webhooks/poll-store.ts';
+import { createMemoryDeliveryStore, createRedisDeliveryStore } from './webhooks/outbound-store.ts';
 import { createUpstreamQuota } from './plugins/limits/upstream-quota.ts';
 import type { CacheStore } from './upstream/cache.ts';
-import { importModule } from './composition/modules.ts';
+import { importModule, renewModules } from './composition/modules.ts';
+import { foldersOf, watchFolders } from './watch.ts';
 
 /** After the listener closes, how long idle keep-alive connections may still carry one last request. */
 const IDLE_GRACE_MS = 1_000;
@@ -99,7 +100,11 @@ async function main(): Promise<void> {
   const subscriber = redis && config.redisUrl ? createRedis(config.redisUrl) : undefined;
   subscriber?.on('error', () => undefined);
   await subscriber?.connect().catch(() => undefined);
-  const shared = redis && subscriber
+  // What every build of the gateway shares, so that a reload (below) loses none of it: where events
+  // and their ids, polls' state and services' registrations live, and the event target subscribers
+  // listen on. With Redis, every instance shares them too: events reach every instance through Redis
+  // pub/sub, one instance polls each topic and delivers each registration.
+  const stores = redis && subscriber
     ? {
       webhookStore: createRedisWebhookStore(redis),
       // A publish that failed (or timed out) is of an event already kept in its topic's stream; only
@@ -108,35 +113,54 @@ async function main(): Promise<void> {
         if (Date.now() - publishWarnedAt < 10_000) return;
         publishWarnedAt = Date.now();
         logger.warn({ topic, err: err.message }, 'webhook event not published to Redis; subscribers may not have heard it');
-      }),
-      // One instance polls each topic, and a new one takes over from the state the last one saw.
+      }) as JunctionEventTarget,
       pollStore: createRedisPollStore(redis),
+      deliveryStore: createRedisDeliveryStore(redis),
     }
-    : {};
+    : {
+      webhookStore: createMemoryWebhookStore(),
+      eventTarget: new EventTarget() as JunctionEventTarget,
+      pollStore: createMemoryPollStore(),
+      deliveryStore: createMemoryDeliveryStore(),
+    };
+  const quotas = new Map<string, ReturnType<typeof createUpstreamQuota>>();
+  const build = (file: MeshConfig, persistedDocuments: Config['persistedDocuments']) => createGateway({
+    config: { ...config, persistedDocuments }, logger, healthChecks, auth, rateLimits, meshConfig: config.meshConfig, sourcesFile: file,
+    // Each entry's `quota`, shared by every instance through Redis when there is one (and kept
+    // across reloads while the entry's quota is the same).
+    sourceQuotas: (source, spec) => {
+      if (!spec) return undefined;
+      const key = `${source}\u0000${JSON.stringify(spec)}`;
+      if (!quotas.has(key)) quotas.set(key, createUpstreamQuota({ source, ...spec }, redis));
+      return quotas.get(key);
+    },
+    ...(cacheStore ? { cacheStore } : {}),
+    webhookStore: stores.webhookStore,
+    eventTarget: stores.eventTarget,
+    pollStore: stores.pollStore,
+    // Services' outbound webhooks: their registrations known to every instance through Redis.
+    deliveries: { allowedHosts: config.deliveryAllowedHosts ?? [], store: stores.deliveryStore },
+  });
   let gateway: Awaited<ReturnType<typeof createGateway>>;
   try {
-    gateway = await createGateway({
-      config, logger, healthChecks, auth, rateLimits, meshConfig: config.meshConfig, sourcesFile,
-      // Each entry's `quota`, shared by every instance through Redis when there is one.
-      sourceQuotas: (source, spec) => (spec ? createUpstreamQuota({ source, ...spec }, redis) : undefined),
-      ...(cacheStore ? { cacheStore } : {}),
-      ...shared,
-      // Services' outbound webhooks: their registrations known to every instance through Redis.
-      deliveries: { allowedHosts: config.deliveryAllowedHosts ?? [], ...(redis ? { store: createRedisDeliveryStore(redis) } : {}) },
-    });
+    gateway = await build(sourcesFile, config.persistedDocuments);
   } catch (err) {
     await embedded?.close();
     throw err;
   }
-  if (gateway.reports.length > 0) {
+  /** The gateway serving now: a reload puts another in its place between two requests. */
+  const current = () => gateway;
+  const report = (built: typeof gateway) => {
+    if (built.reports.length === 0) return;
     // The full list of downgrades is long (Stripe has over a thousand): the terminal gets the
     // summary, the file gets every location.
     mkdirSync(dirname(SOURCES_REPORT), { recursive: true });
-    writeFileSync(SOURCES_REPORT, `${JSON.stringify(gateway.reports, null, 2)}\n`);
+    writeFileSync(SOURCES_REPORT, `${JSON.stringify(built.reports, null, 2)}\n`);
     process.stdout.write(
-      `\nYour sources (from ${config.meshConfig}):\n${formatReport(gateway.reports)}\nEvery downgrade, by location: ${SOURCES_REPORT}\n`,
+      `\nYour sources (from ${config.meshConfig}):\n${formatReport(built.reports)}\nEvery downgrade, by location: ${SOURCES_REPORT}\n`,
     );
-  }
+  };
+  report(gateway);
   let listenerClosed = false;
   // Timeouts set explicitly rather than left to Node's (60 s for headers, 300 s for a request,
   // checked every 30 s): a client sending a byte at a time holds a connection for at most
@@ -154,14 +178,14 @@ async function main(): Promise<void> {
     // elsewhere). Not before: a client told to reconnect while the listener is still open queues in
     // the kernel's accept queue, and the listener closing resets every connection queued there (see stop).
     if (listenerClosed) res.setHeader('connection', 'close');
-    void gateway.yoga(req, res);
+    void current().yoga(req, res);
   });
   // keepAliveTimeout above: idle connections stay open longer than a balancer keeps its own (see
   // KEEP_ALIVE_TIMEOUT_MS). Reused connections also matter under load: a saturated event loop
   // accepts one new connection per turn (libuv 1.45+), so a client that must open new ones waits
   // for it (BENCHMARKS.md).
   // GraphQL over WebSocket (graphql-transport-ws) on the same /graphql.
-  const closeWebSockets = attachWebSocket(server, gateway, { maxPayloadBytes: config.limits.MAX_BODY_BYTES, keepAliveMs: config.limits.KEEPALIVE_MS, allowedOrigins: config.corsOrigins });
+  const closeWebSockets = attachWebSocket(server, current, { maxPayloadBytes: config.limits.MAX_BODY_BYTES, keepAliveMs: config.limits.KEEPALIVE_MS, allowedOrigins: config.corsOrigins });
   const url = await listen(server, config.port, config.host);
   // METRICS_PORT: `/metrics` for Prometheus, to anyone who reaches the port (kept off the public
   // network); everything else there is 404. Unset: developers read it on the main port.
@@ -170,7 +194,7 @@ async function main(): Promise<void> {
       res.writeHead(404).end();
       return;
     }
-    gateway.metrics().then(({ contentType, body }) => res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' }).end(body), () => res.writeHead(500).end());
+    current().metrics().then(({ contentType, body }) => res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' }).end(body), () => res.writeHead(500).end());
   });
   const metricsUrl = metricsServer && config.metricsPort !== undefined ? await listen(metricsServer, config.metricsPort, config.host) : undefined;
   // Embedded backends that send webhooks send them to this gateway from now on.
@@ -190,10 +214,68 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 
+  // Reload: SIGHUP, or (JUNCTION_WATCH=on, as `junction dev` sets) a change to the sources file, a
+  // spec, the contract or a module the file names. The new gateway is built beside the one serving,
+  // from the files as they are now, and put in its place between two requests: requests in flight
+  // finish on the old one, which then ends its subscriptions (GATEWAY_RELOADED: subscribe again, from
+  // the cursor) and stops its polls and deliveries, which the new one takes over from the shared
+  // stores. A build that fails leaves the old one serving and says why. One reload at a time; a
+  // change during one starts another when it is done.
+  let reloading = false;
+  let reloadAgain: string | undefined;
+  let stopWatching: (() => void) | undefined;
+  const watchFiles = (file: MeshConfig) => {
+    if (!config.watch) return;
+    stopWatching?.();
+    stopWatching = watchFolders(foldersOf(file), (files) => void reload(`changed: ${files.map((f) => relative(process.cwd(), f)).join(', ')}`));
+  };
+  const reload = async (why: string): Promise<void> => {
+    if (stopping) return;
+    if (reloading) {
+      reloadAgain = why;
+      return;
+    }
+    reloading = true;
+    const started = performance.now();
+    logger.info({ why }, 'reloading: building the new configuration beside the one serving');
+    try {
+      // The environment does not change under a running process, but the files it names may: the
+      // persisted documents are read again (a bad file fails the reload, as it would fail a start).
+      const { persistedDocuments } = loadConfig(process.env);
+      // Development runs the contract's code as it is on disk now; production keeps the code it
+      // started with (a code change there is a deploy: a new process).
+      if (config.mode === 'development') renewModules();
+      const file = readMeshConfig(config.meshConfig, { ...config.sourceEnv, ...embedded?.env });
+      const next = await build(file, persistedDocuments);
+      if (stopping) {
+        await next.close();
+        return;
+      }
+      const previous = gateway;
+      gateway = next;
+      previous.endSubscriptions('GATEWAY_RELOADED');
+      await previous.close();
+      report(next);
+      watchFiles(file);
+      logger.info({ why, ms: Math.round(performance.now() - started) }, 'reloaded: new requests are served by the new configuration');
+    } catch (err) {
+      const code = startupCode(err);
+      logger.error({ why, ...(code ? { code } : {}), err: err instanceof Error ? err.message : String(err) }, 'reload failed: still serving the previous configuration');
+    } finally {
+      reloading = false;
+      const again = reloadAgain;
+      reloadAgain = undefined;
+      if (again !== undefined) void reload(again);
+    }
+  };
+  process.on('SIGHUP', () => void reload('SIGHUP'));
+  watchFiles(sourcesFile);
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    stopWatching?.();
     logger.info({ signal, drainMs: config.drainMs }, 'shutting down: readiness is 503, requests in flight finish');
     // Readiness fails first, so load balancers stop sending. Then the listener closes, and from then
     // on every answer closes its connection. Idle keep-alive connections get a grace second to be

@@ -70,7 +70,10 @@ const RELAYED = parse('subscription { relayed }');
  * - Pings every `keepAliveMs`; a connection that misses one is terminated.
  * Returns a function that closes every connection.
  */
-export function attachWebSocket(server: Server, gateway: Pick<Gateway, 'yoga' | 'principalOf'>, options: WebSocketOptions = {}): () => Promise<void> {
+export function attachWebSocket(server: Server, served: Pick<Gateway, 'yoga' | 'principalOf'> | (() => Pick<Gateway, 'yoga' | 'principalOf'>), options: WebSocketOptions = {}): () => Promise<void> {
+  // A function: the gateway serving now, which a reload replaces (each operation goes to the one
+  // serving when it starts; a connection outlives reloads).
+  const current = typeof served === 'function' ? served : () => served;
   const { path = '/graphql', maxPayloadBytes = DEFAULT_LIMITS.MAX_BODY_BYTES, keepAliveMs = DEFAULT_LIMITS.KEEPALIVE_MS, allowedOrigins = [] } = options;
   const wss = new WebSocketServer({
     server,
@@ -80,7 +83,6 @@ export function attachWebSocket(server: Server, gateway: Pick<Gateway, 'yoga' | 
     verifyClient: ({ req }: { req: IncomingMessage }, answer: (ok: boolean, status?: number, message?: string) => void) =>
       originAllowed(req, allowedOrigins) ? answer(true) : answer(false, 403, 'Origin not allowed'),
   });
-  const { yoga } = gateway;
   const url = `http://junction.invalid${path}`;
   const connections = new WeakMap<object, Connection>();
 
@@ -108,17 +110,20 @@ export function attachWebSocket(server: Server, gateway: Pick<Gateway, 'yoga' | 
         const headers = { ...forwardedOf(request), ...credentialsOf(ctx.connectionParams as ConnectionParams | undefined) };
         connections.set(ctx, { headers, remoteAddress: request?.socket.remoteAddress });
         try {
-          await gateway.principalOf(new Request(url, { method: 'POST', headers }));
+          await current().principalOf(new Request(url, { method: 'POST', headers }));
           return true;
         } catch {
           return false;
         }
       },
-      onSubscribe: (ctx, _id, params) => ({
-        schema: yoga.getEnveloped().schema,
-        document: RELAYED,
-        rootValue: { relay: () => relay(yoga, { url, ...connections.get(ctx)!, body: JSON.stringify(params) }) },
-      }),
+      onSubscribe: (ctx, _id, params) => {
+        const { yoga } = current();
+        return {
+          schema: yoga.getEnveloped().schema,
+          document: RELAYED,
+          rootValue: { relay: () => relay(yoga, { url, ...connections.get(ctx)!, body: JSON.stringify(params) }) },
+        };
+      },
       subscribe: (args: ExecutionArgs) => (args.rootValue as { relay: () => AsyncIterableIterator<ExecutionResult> }).relay(),
       // Each message is already what the client receives (serialized by the HTTP pipeline, errors
       // formatted by the catalogue): sent as it is.

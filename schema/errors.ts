@@ -117,6 +117,11 @@ export const ERROR_CATALOGUE = {
     message: 'Events after this cursor are no longer kept (the topic keeps its newest events only); read the current state again, then subscribe without a cursor.',
     description: 'A subscription resumed from a cursor (`Last-Event-ID`, `extensions.cursor`) older than what its topic\'s stream keeps (`streamLength`, 10,000 events by default): some events after it are gone. The subscription ends with this message; query the current state, then subscribe afresh.',
   },
+  GATEWAY_RELOADED: {
+    status: undefined,
+    message: 'The gateway\'s configuration was reloaded; subscribe again (with the cursor of the last event, to miss nothing).',
+    description: 'The last message of every subscription open when a reload (SIGHUP, or a file change under `junction dev`) swapped in a new build: subscribing again runs under the new configuration (its fields, its authorization rules); with the last message\'s cursor nothing is missed. WebSocket connections stay open for the next operation.',
+  },
   SHUTTING_DOWN: {
     status: undefined,
     message: 'This instance is shutting down; subscribe again (with the cursor of the last event, to miss nothing).',

@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       limits: DEFAULT_LIMITS,
       trustedProxies: [],
       persistedDocuments: undefined,
+      watch: false,
       logLevel: 'info',
       auth: {
         keys: { kind: 'remote', url: IDP.AUTH_JWKS_URL },

@@ -56,7 +56,7 @@ export function createSubscriptions(options: SubscriptionsOptions) {
   const { eventTarget, store, maxPerCaller, maxQueued, trustedProxies, logger } = options;
   const byTopic = new Map<string, number>();
   const byCaller = new Map<string, number>();
-  /** Every open stream, ended by `endAll` when the instance shuts down. */
+  /** Every open stream, ended by `endAll` when the instance shuts down or its configuration is reloaded. */
   const open = new Set<{ fail: (err: Error) => void }>();
   return {
     /** Subscriptions open on this instance, by topic. */
@@ -104,9 +104,11 @@ export function createSubscriptions(options: SubscriptionsOptions) {
      * each client hears it, with the cursor it had, and resumes elsewhere, instead of its
      * connection being cut when the drain time is up.
      */
-    endAll(): void {
-      const shutdown = junctionError('SHUTTING_DOWN', 'This instance is shutting down; subscribe again (with the cursor of the last event, to miss nothing).');
-      for (const stream of [...open]) stream.fail(shutdown);
+    endAll(why: 'SHUTTING_DOWN' | 'GATEWAY_RELOADED' = 'SHUTTING_DOWN'): void {
+      const last = why === 'SHUTTING_DOWN'
+        ? junctionError('SHUTTING_DOWN', 'This instance is shutting down; subscribe again (with the cursor of the last event, to miss nothing).')
+        : junctionError('GATEWAY_RELOADED', 'The gateway\'s configuration was reloaded; subscribe again (with the cursor of the last event, to miss nothing).');
+      for (const stream of [...open]) stream.fail(last);
     },
   };
 }
