@@ -1,5 +1,5 @@
 import { Agent } from 'undici';
-import { callUpstream, headerRecord, type SourceClientOptions, type UpstreamCall, type UpstreamCallRecord, type UpstreamResponse } from '../upstream/upstream-fetch.ts';
+import { callUpstream, headerRecord, type SourceClientOptions, type UpstreamCall, type UpstreamCallRecord, type UpstreamResponse, type UpstreamTracing } from '../upstream/upstream-fetch.ts';
 import { createResilience, type BreakerState, type ResilienceOptions } from '../upstream/resilience.ts';
 import { sourceCredentials, type AuthConfig, type SourceCredentials } from './credentials.ts';
 
@@ -41,6 +41,8 @@ export interface RuntimeHooks {
   deadline?: () => number | undefined;
   /** Told about every call (debugging). */
   onCall?: (record: UpstreamCallRecord) => void;
+  /** A span per call and the trace context sent with it (gateway/tracing/); absent: tracing off. */
+  tracing?: UpstreamTracing;
   /** Breaker and retry settings over the defaults (tests shorten them). */
   resilience?: Partial<Omit<ResilienceOptions, 'source'>>;
   /** Injected fetch (tests); default: undici over the source's own pool. */
@@ -81,6 +83,7 @@ export function createSourceRuntime(options: RuntimeOptions, hooks: RuntimeHooks
     ...(hooks.fetch ? { fetch: hooks.fetch } : {}),
     ...(hooks.deadline ? { deadline: hooks.deadline } : {}),
     ...(hooks.onCall ? { onCall: hooks.onCall } : {}),
+    ...(hooks.tracing ? { tracing: hooks.tracing } : {}),
     ...(quota ? { quota } : {}),
   };
   const credentials: SourceCredentials = sourceCredentials(name, options.auth, () => client);

@@ -36,8 +36,18 @@ export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
 
 export interface SourceResilience {
   /** Runs one attempt-or-retries of `attempt`; `retryable` says whether this call may be repeated. */
-  run<T extends { status: number; rejected?: boolean }>(attempt: () => Promise<T>, options: { retryable: boolean; operation: string; deadline?: number }): Promise<T>;
+  run<T extends { status: number; rejected?: boolean }>(attempt: () => Promise<T>, options: RunOptions): Promise<T>;
   state(): BreakerState;
+}
+
+export interface RunOptions {
+  /** Whether this call may be repeated. */
+  retryable: boolean;
+  operation: string;
+  /** The request's deadline (ms since the epoch): no retry starts past it. */
+  deadline?: number;
+  /** Told before each retry goes out (`tries` counts retries from 1), with what failed: the call's span records it. */
+  onRetry?: (tries: number, reason: string) => void;
 }
 
 /** A failure that says the backend is unwell: it counts towards the breaker. */
@@ -77,7 +87,7 @@ export function createResilience(options: ResilienceOptions): SourceResilience {
   let tokens = budgetCap;
 
   return {
-    async run(attempt, { retryable, operation, deadline }) {
+    async run(attempt, { retryable, operation, deadline, onRetry }) {
       tokens = Math.min(budgetCap, tokens + retryRatio);
       const mayRetry = (tries: number) => retryable && tries < maxRetries && tokens >= 1 && (deadline === undefined || deadline - Date.now() > 50);
       // Written out rather than cockatiel's retry policy: that one would be built anew for every
@@ -95,11 +105,13 @@ export function createResilience(options: ResilienceOptions): SourceResilience {
           if (!(isFastFailure(error) && mayRetry(tries))) throw error;
           await backoff(tries, deadline);
           tokens -= 1;
+          onRetry?.(tries + 1, (error as UpstreamError).failure);
           continue;
         }
         if (!(isFailedAnswer(result) && mayRetry(tries))) return result;
         await backoff(tries, deadline);
         tokens -= 1;
+        onRetry?.(tries + 1, `status ${result.status}`);
       }
     },
     state() {

@@ -44,6 +44,39 @@ export interface SourceClientOptions {
   deadline?: () => number | undefined;
   /** Told about every call that reached the network or joined one in flight (debugging, metrics). */
   onCall?: (record: UpstreamCallRecord) => void;
+  /**
+   * Traces (gateway/tracing/): a span per call, and the trace context the call carries to the
+   * backend. Absent (tracing off): no span, and no `traceparent` is sent.
+   */
+  tracing?: UpstreamTracing;
+}
+
+/** Where a call's span comes from (gateway/tracing/upstream-spans.ts makes one). */
+export interface UpstreamTracing {
+  /**
+   * Begins the span of one call, under the current request's. `joins`: the answer in flight that
+   * the call shares instead of calling (single flight). Undefined: nothing to trace or send.
+   */
+  start(call: TracedCall, joins?: Promise<unknown>): CallSpan | undefined;
+}
+
+export interface TracedCall {
+  source: string;
+  operation: string;
+  method: string;
+  url: string;
+  batchSize?: number;
+}
+
+export interface CallSpan {
+  /** Trace context for the backend (`traceparent`, `tracestate`); empty for a call that joined another. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Says that `pending` is this call's answer, so that calls joining it link to this span. */
+  leads(pending: Promise<unknown>): void;
+  /** A retry of the call is about to go out (`attempt` counts from 1). */
+  retried(attempt: number, reason: string): void;
+  /** The call ended: with an HTTP status, or with the error that stopped it. */
+  end(status: number | undefined, error?: unknown): void;
 }
 
 export interface UpstreamCallRecord {
@@ -119,13 +152,19 @@ export async function callUpstream(given: UpstreamCall, options: SourceClientOpt
   checkHeaderValues(call.headers);
   const key = call.read && options.inFlight ? coalescingKey(call) : undefined;
   const shared = key === undefined ? undefined : options.inFlight!.get(key);
-  const pending = shared ?? guarded(call, options);
+  // After the coalescing key: each request's trace context differs, and must not keep identical
+  // reads of two requests from sharing one call.
+  const span = options.tracing?.start(call, shared);
+  if (span && !shared) Object.assign(call.headers, span.headers);
+  const pending = shared ?? guarded(call, options, span);
+  if (span && !shared) span.leads(pending);
   if (key !== undefined && !shared) {
     options.inFlight!.set(key, pending);
     // Forget it once settled: single flight shares answers in flight, it is not a cache.
     void pending.then(() => options.inFlight!.delete(key), () => options.inFlight!.delete(key));
   }
-  const report = (status?: number) =>
+  const report = (status?: number, error?: unknown) => {
+    span?.end(status, error);
     options.onCall?.({
       source: call.source,
       operation: call.operation,
@@ -134,12 +173,13 @@ export async function callUpstream(given: UpstreamCall, options: SourceClientOpt
       coalesced: shared !== undefined,
       ...(status !== undefined ? { status } : {}),
     });
+  };
   try {
     const response = await pending;
     report(response.status);
     return response;
   } catch (err) {
-    report(err instanceof UpstreamError ? err.status : undefined);
+    report(err instanceof UpstreamError ? err.status : undefined, err);
     throw err;
   }
 }
@@ -214,7 +254,7 @@ export function pathSegment(value: string): string {
  * A call as the provider wants it: not before the time its last 429 named, and within its quota.
  * A 429 is turned into `throttled` here, for every kind of source alike.
  */
-async function guarded(call: PreparedCall, options: SourceClientOptions): Promise<UpstreamResponse> {
+async function guarded(call: PreparedCall, options: SourceClientOptions, span?: CallSpan): Promise<UpstreamResponse> {
   const { source, operation } = call;
   const wait = options.backoff ? options.backoff.until - Date.now() : 0;
   if (wait > 0) {
@@ -229,7 +269,7 @@ async function guarded(call: PreparedCall, options: SourceClientOptions): Promis
   const attempt = () => send(call, options, deadline);
   // Readiness probes go straight through: they must see the backend itself, not its breaker.
   const response = options.resilience && operation !== 'probe'
-    ? await options.resilience.run(attempt, { retryable, operation, ...(deadline !== undefined ? { deadline } : {}) })
+    ? await options.resilience.run(attempt, { retryable, operation, ...(deadline !== undefined ? { deadline } : {}), ...(span ? { onRetry: (tries: number, reason: string) => span.retried(tries, reason) } : {}) })
     : await attempt();
   if (response.status === 429) {
     const retryAfterSec = retryAfterSeconds(response.headers.get('retry-after')) ?? retryAfterInBody(response.text) ?? 1;

@@ -96,6 +96,8 @@ export interface HarnessOptions {
    * polling passes a scheduler it runs by hand.
    */
   pollScheduler?: GatewayOptions['pollScheduler'];
+  /** OpenTelemetry traces (createGateway's `tracerProvider`); default none: tracing off. */
+  tracerProvider?: GatewayOptions['tracerProvider'];
 }
 
 /** Real demo backends on free ports, and a gateway over them, driven through `yoga.fetch`. */
@@ -146,6 +148,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...(options.eventTarget ? { eventTarget: options.eventTarget } : {}),
       ...(options.pollStore ? { pollStore: options.pollStore } : {}),
       pollScheduler: options.pollScheduler ?? { schedule: () => () => undefined },
+      ...(options.tracerProvider ? { tracerProvider: options.tracerProvider } : {}),
       config: {
         limits: { ...DEFAULT_LIMITS, ...options.limits },
         trustedProxies: options.trustedProxies ?? [],

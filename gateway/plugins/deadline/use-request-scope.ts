@@ -1,5 +1,6 @@
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { ExecutionResult } from 'graphql';
+import type { Span } from '@opentelemetry/api';
 import type { Plugin } from 'graphql-yoga';
 import { handleStreamOrSingleExecutionResult } from '@envelop/core';
 import type { UpstreamCallRecord } from '../../upstream/upstream-fetch.ts';
@@ -12,6 +13,8 @@ export interface RequestScope {
   stale: boolean;
   /** The backend calls made for the request, kept only when the debug extension asked for them. */
   calls: UpstreamCallRecord[] | undefined;
+  /** The span backend calls are traced under (gateway/tracing/), when tracing is on. */
+  span?: Span;
 }
 
 export interface RequestScopeOptions {
@@ -20,6 +23,8 @@ export interface RequestScopeOptions {
   collectCalls: (request: Request) => boolean;
   /** Where each request's scope is found again, by the debug extension. */
   byRequest: WeakMap<Request, RequestScope>;
+  /** The span of the operation being executed (gateway/tracing/), by its context; absent: tracing off. */
+  spanOf?: (context: object) => Span | undefined;
 }
 
 /**
@@ -30,15 +35,18 @@ export interface RequestScopeOptions {
  *   what is left, and retries stop when little is left;
  * - the stale mark: an answer served in part from stale entries carries `extensions.stale: true`.
  *   Listed before the response cache, whose rule "never keep a stale answer" then sees it;
- * - in development, on request, the list of backend calls the debug extension shows.
+ * - in development, on request, the list of backend calls the debug extension shows;
+ * - with tracing on, the span its backend calls' spans are children of (carried here rather than
+ *   in OpenTelemetry's global context manager, which would be a second storage).
  */
-export function useRequestScope(store: AsyncLocalStorage<RequestScope>, { deadlineMs, collectCalls, byRequest }: RequestScopeOptions): Plugin {
+export function useRequestScope(store: AsyncLocalStorage<RequestScope>, { deadlineMs, collectCalls, byRequest, spanOf }: RequestScopeOptions): Plugin {
   const requestOf = (context: unknown) => (context as { request: Request }).request;
   return {
     instrumentation: {
       execute({ context }, wrapped) {
         const request = requestOf(context);
         const scope: RequestScope = { deadline: Date.now() + deadlineMs, stale: false, calls: collectCalls(request) ? [] : undefined };
+        if (spanOf) scope.span = spanOf(context);
         byRequest.set(request, scope);
         return store.run(scope, wrapped);
       },
