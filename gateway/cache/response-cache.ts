@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ExecutionResult } from 'graphql';
+import { getOperationAST, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { useResponseCache, type Cache } from '@graphql-yoga/plugin-response-cache';
 import type { CacheStore } from '../upstream/cache.ts';
@@ -23,6 +23,11 @@ export interface ResponseCacheOptions {
   /** Development: `extensions.responseCache` says hit or miss, and a hit's age. */
   exposeMetadata: boolean;
   now?: () => number;
+  /**
+   * Told what each query found (metrics): `hit` (answered from the store), `miss` (run), `bypass`
+   * (it skipped the cache: `If-None-Match`).
+   */
+  observe?: (outcome: 'hit' | 'miss' | 'bypass') => void;
 }
 
 /**
@@ -95,11 +100,14 @@ function bodyOf(result: ExecutionResult): string {
 }
 
 /** The plugin's cache interface over a CacheStore: entries tagged with the entities they hold. */
-export function storeCache(store: CacheStore, { exposeMetadata, now = Date.now }: { exposeMetadata: boolean; now?: () => number }): Cache {
+export function storeCache(store: CacheStore, { exposeMetadata, now = Date.now, observe }: { exposeMetadata: boolean; now?: () => number; observe?: ResponseCacheOptions['observe'] }): Cache {
   return {
     async get(id) {
       const [raw] = await store.getMany([`response:${id}`]);
+      // Misses are counted where the query runs (useCacheOutcomes): the plugin asks twice for
+      // each query it then runs, and once for each mutation.
       if (raw === undefined) return undefined;
+      observe?.('hit');
       const newline = raw.indexOf('\n');
       const body = raw.slice(newline + 1);
       if (!exposeMetadata) return { stringify: () => body } as ExecutionResult;
@@ -123,9 +131,9 @@ export function storeCache(store: CacheStore, { exposeMetadata, now = Date.now }
   };
 }
 
-export function useJunctionResponseCache({ store, principalOf, exposeMetadata, now }: ResponseCacheOptions): Plugin {
+export function useJunctionResponseCache({ store, principalOf, exposeMetadata, now, observe }: ResponseCacheOptions): Plugin {
   const cache = useResponseCache({
-    cache: storeCache(store, { exposeMetadata, ...(now ? { now } : {}) }),
+    cache: storeCache(store, { exposeMetadata, ...(now ? { now } : {}), ...(observe ? { observe } : {}) }),
     // Without a maxAge from the schema, nothing is kept.
     ttl: 0,
     session: async (request) => sessionOf(await principalOf(request)),
@@ -145,6 +153,21 @@ export function useJunctionResponseCache({ store, principalOf, exposeMetadata, n
     onPluginInit({ addPlugin }) {
       addPlugin(cache);
       addPlugin(useNoCacheMetadata());
+      if (observe) addPlugin(useCacheOutcomes(observe));
+    },
+  };
+}
+
+/**
+ * A query that executes was not answered from the store (a hit never reaches execution): a miss,
+ * or a bypass when the request skipped the cache. Mutations and subscriptions are no look-ups.
+ */
+function useCacheOutcomes(observe: NonNullable<ResponseCacheOptions['observe']>): Plugin {
+  return {
+    onExecute({ args }) {
+      if (getOperationAST(args.document, args.operationName)?.operation !== 'query') return;
+      const request = (args.contextValue as { request?: Request }).request;
+      observe(request?.headers.has('if-none-match') ? 'bypass' : 'miss');
     },
   };
 }

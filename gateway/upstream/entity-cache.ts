@@ -40,10 +40,15 @@ export interface EntityCacheOptions {
   onHit?: (record: UpstreamCallRecord) => void;
   /** Told when expired entries were served because their backend failed (the response says so). */
   onStale?: (record: UpstreamCallRecord) => void;
+  /**
+   * Told what each batch's keys found, once per outcome and batch (metrics): `hit`, `miss` (not
+   * kept, expired, or being fetched already) and `stale` (expired, served because its backend failed).
+   */
+  onLookup?: (outcome: 'hit' | 'miss' | 'stale', count: number) => void;
   now?: () => number;
 }
 
-export function createEntityCache({ store, onHit, onStale, now = () => performance.now() }: EntityCacheOptions): EntityCache {
+export function createEntityCache({ store, onHit, onStale, onLookup, now = () => performance.now() }: EntityCacheOptions): EntityCache {
   // Per instance, per namespace: keys being fetched now, by cache key.
   const inFlight = new Map<string, Promise<unknown>>();
 
@@ -76,11 +81,22 @@ export function createEntityCache({ store, onHit, onStale, now = () => performan
           else missing.push(i);
         });
         if (hits > 0) onHit?.({ source, operation: `cache:${namespace}`, batchSize: hits, durationMs: Math.round((now() - started) * 10) / 10, coalesced: false, cached: true });
+        // Keys with an expired entry to fall back on are told once their backend has answered: a
+        // miss, or stale when the fallback was served.
+        const fallbacks = stale.size === 0 ? 0 : missing.filter((i) => stale.has(i)).length;
+        if (onLookup) {
+          if (hits > 0) onLookup('hit', hits);
+          if (keys.length - hits - fallbacks > 0) onLookup('miss', keys.length - hits - fallbacks);
+        }
 
         if (missing.length > 0) {
           const loaded = load(missing.map((i) => keys[i]!));
           // The backend failed: what is kept past its freshness is served instead, and said to be.
-          const fetched = stale.size === 0 ? loaded : loaded.catch((error: unknown) => {
+          const fetched = stale.size === 0 ? loaded : loaded.then((values) => {
+            if (fallbacks > 0) onLookup?.('miss', fallbacks);
+            return values;
+          }, (error: unknown) => {
+            if (fallbacks > 0) onLookup?.('stale', fallbacks);
             onStale?.({ source, operation: `stale:${namespace}`, batchSize: stale.size, durationMs: Math.round((now() - started) * 10) / 10, coalesced: false, cached: true });
             return missing.map((i) => (stale.has(i) ? stale.get(i)! : (error instanceof Error ? error : new Error(String(error))) as V));
           });

@@ -73,6 +73,8 @@ export interface OutboundContext {
    * `serviceScopes`): what a registration made with an API key may still run with.
    */
   serviceScopes: (serviceId: string) => ReadonlySet<string> | undefined;
+  /** Told about every outcome counted (metrics): counts that outlive a deleted registration's. */
+  onOutcome?: (outcome: DeliveryOutcome) => void;
 }
 
 /** One registration's outcomes on this instance since start; `pending`: events waiting here now; `suspended`: why it is not run, while it is not. */
@@ -121,6 +123,7 @@ export function createOutboundDeliveries(options: OutboundOptions & OutboundCont
     const entry = counts.get(id) ?? {};
     entry[outcome] = (entry[outcome] ?? 0) + 1;
     counts.set(id, entry);
+    options.onOutcome?.(outcome);
   };
   // Registering, deleting and an instance's round each change which runners exist: one at a time,
   // so a round that read the list just before a registration never stops its fresh runner.

@@ -7,6 +7,11 @@ export interface LoadSheddingOptions {
   maxInFlight: number;
   /** MAX_QUEUE_MS: while the CPU is saturated, no more than finish in this time (concurrency-limit.ts). */
   maxQueueMs: number;
+  /**
+   * Told about every refusal (metrics), and why: `in_flight` at MAX_IN_FLIGHT, `cpu_saturated` at
+   * the lower limit a saturated CPU set.
+   */
+  onShed?: (request: Request, cause: 'in_flight' | 'cpu_saturated') => void;
 }
 
 export interface LoadShedding {
@@ -37,6 +42,7 @@ export function createLoadShedding(options: LoadSheddingOptions, watch = true): 
   const counted = new WeakSet<Request>();
   const limit = new ConcurrencyLimit({ max: options.maxInFlight, maxQueueMs: options.maxQueueMs });
   const stop = watch ? watchEventLoop(limit, () => finished) : () => undefined;
+  const shed = (request: Request) => options.onShed?.(request, inFlight >= options.maxInFlight ? 'in_flight' : 'cpu_saturated');
   const overloaded = () => junctionError('OVERLOADED', 'This instance is answering as many requests as it can; retry in a second.', { headers: { 'retry-after': '1' } });
   const plugin: Plugin = {
     // Refused at once when full, before the body is read: a refusal must cost next to nothing, or
@@ -44,6 +50,7 @@ export function createLoadShedding(options: LoadSheddingOptions, watch = true): 
     onRequest({ request, url, endResponse, fetchAPI }) {
       if (url.pathname !== '/graphql' || (request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html'))) return;
       if (inFlight >= limit.current) {
+        shed(request);
         endResponse(fetchAPI.Response.json({ errors: [overloaded().toJSON()] }, { status: 503, headers: { 'retry-after': '1' } }));
       }
     },
@@ -51,7 +58,10 @@ export function createLoadShedding(options: LoadSheddingOptions, watch = true): 
     onRequestParse({ request }) {
       return {
         onRequestParseDone() {
-          if (inFlight >= limit.current) throw overloaded();
+          if (inFlight >= limit.current) {
+            shed(request);
+            throw overloaded();
+          }
           inFlight += 1;
           counted.add(request);
         },

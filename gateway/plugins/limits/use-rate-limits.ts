@@ -11,6 +11,8 @@ export interface RateLimitOptions {
   limits: Limits;
   principalOf: (request: Request) => Promise<Principal>;
   trustedProxies: ReadonlySet<string>;
+  /** Told about every refusal (metrics): `caller` over its whole-endpoint budget, or a `field` over its `@rateLimit`. */
+  onRefused?: (limit: 'caller' | 'field') => void;
 }
 
 /**
@@ -19,7 +21,7 @@ export interface RateLimitOptions {
  * RATE_LIMITED error, before any cache or backend is asked. Also puts `rateLimit` on the context
  * for fields with `@rateLimit`. Listed after the response cache, so its refusal has the last word.
  */
-export function useRateLimits({ engine, limits, principalOf, trustedProxies }: RateLimitOptions): Plugin<{ rateLimit: FieldRateLimit }> {
+export function useRateLimits({ engine, limits, principalOf, trustedProxies, onRefused }: RateLimitOptions): Plugin<{ rateLimit: FieldRateLimit }> {
   const identities = new WeakMap<Request, string>();
   const identityOf = async (request: Request, serverContext: unknown) => {
     let identity = identities.get(request);
@@ -36,6 +38,7 @@ export function useRateLimits({ engine, limits, principalOf, trustedProxies }: R
       const principal = await principalOf(request);
       const verdict = await engine.consume(`endpoint:${await identityOf(request, context)}`, ratePerMinFor(limits, principal), 60);
       if (verdict.allowed) return;
+      onRefused?.('caller');
       setResult({
         errors: [junctionError('RATE_LIMITED', `Too many requests from this caller; retry in ${verdict.retryAfterSec} s.`, {
           status: 429,
@@ -50,7 +53,9 @@ export function useRateLimits({ engine, limits, principalOf, trustedProxies }: R
       extendContext({
         rateLimit: async (coordinate, argsKey, max, windowSec) => {
           const verdict = await engine.consume(`field:${coordinate}:${identity}:${argsKey}`, max, windowSec);
-          return verdict.allowed ? undefined : { retryAfterSec: verdict.retryAfterSec };
+          if (verdict.allowed) return undefined;
+          onRefused?.('field');
+          return { retryAfterSec: verdict.retryAfterSec };
         },
       });
     },
