@@ -73,6 +73,18 @@ export interface WebhookReceiver {
   plugin: Plugin;
   /** Deliveries by endpoint path and outcome, since start. */
   stats(): Record<string, Partial<Record<WebhookOutcome, number>>>;
+  /** The last RECENT_DELIVERIES deliveries, newest first: when, where, how it ended (no body, no header). */
+  recent(): WebhookDeliveryNote[];
+}
+
+/** Deliveries remembered for the status page. */
+export const RECENT_DELIVERIES = 20;
+
+export interface WebhookDeliveryNote {
+  /** ms since the epoch. */
+  at: number;
+  path: string;
+  outcome: WebhookOutcome;
 }
 
 export interface WebhookReceiverOptions {
@@ -140,10 +152,14 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
   const byPath = new Map(options.endpoints.map((e) => [e.path, e]));
   const counts = new Map<string, Partial<Record<WebhookOutcome, number>>>();
   const warnedAt = new Map<string, number>();
+  // A ring: the oldest note is overwritten, so a flood of deliveries keeps it at RECENT_DELIVERIES.
+  const recent: WebhookDeliveryNote[] = [];
+  let noted = 0;
   const count = (endpoint: WebhookEndpoint, outcome: WebhookOutcome) => {
     const entry = counts.get(endpoint.path) ?? {};
     entry[outcome] = (entry[outcome] ?? 0) + 1;
     counts.set(endpoint.path, entry);
+    recent[noted++ % RECENT_DELIVERIES] = { at: now(), path: endpoint.path, outcome };
   };
   // A refusal is worth a log line, a flood of them is not: one per endpoint and outcome per 10 s.
   const warn = (endpoint: WebhookEndpoint, outcome: WebhookOutcome, detail?: string) => {
@@ -236,7 +252,11 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
       return endpoint ? receive(endpoint, payload) : undefined;
     },
   };
-  return { plugin, stats: () => Object.fromEntries([...counts].map(([path, entry]) => [path, { ...entry }])) };
+  return {
+    plugin,
+    stats: () => Object.fromEntries([...counts].map(([path, entry]) => [path, { ...entry }])),
+    recent: () => [...recent.slice(noted % RECENT_DELIVERIES), ...recent.slice(0, noted % RECENT_DELIVERIES)].reverse().map((note) => ({ ...note })),
+  };
 }
 
 /** `Payment:{data.object.id}` with the payload's values; a tag whose value is missing or not text or a number is skipped. */

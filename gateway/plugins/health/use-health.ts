@@ -35,7 +35,19 @@ export const DEFAULT_HEALTH_TIMEOUT_MS = 2_000;
  * fields) do not, 503 when a critical one is down or the gateway is draining for shutdown. Each
  * dependency's status, latency and details are listed; error details stay in the log.
  */
-export function useHealth({ checks, timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS, now = () => performance.now(), draining = () => false, cacheMs = DEFAULT_READY_CACHE_MS }: HealthOptions): Plugin {
+export function useHealth(options: HealthOptions): Plugin {
+  return createHealth(options).plugin;
+}
+
+export interface Health {
+  /** Answers `/healthz` and `/readyz`. */
+  plugin: Plugin;
+  /** What `/readyz` answers now, as an object: the shared round of probes (never a round of its own), or `draining`. */
+  readiness(): Promise<{ status: string; sources?: Record<string, unknown> }>;
+}
+
+/** The health endpoints, and their readiness for other views of the gateway (`/status`). */
+export function createHealth({ checks, timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS, now = () => performance.now(), draining = () => false, cacheMs = DEFAULT_READY_CACHE_MS }: HealthOptions): Health {
   // `/readyz` is open to anyone, and each round calls every backend: a flood of probes must cost
   // the backends one round per `cacheMs`, not one per request (1,000 probes made 609 calls).
   let round: { at: number; result: Promise<Readiness> } | undefined;
@@ -53,7 +65,8 @@ export function useHealth({ checks, timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS, now =
     );
     const ready = results.every(([, r, check]) => r.status === 'up' || check.critical === false);
     const whole = results.every(([, r]) => r.status === 'up');
-    return { ready, body: JSON.stringify({ status: !ready ? 'unready' : whole ? 'ready' : 'degraded', sources: Object.fromEntries(results.map(([n, r]) => [n, r])) }) };
+    const report = { status: !ready ? 'unready' : whole ? 'ready' : 'degraded', sources: Object.fromEntries(results.map(([n, r]) => [n, r])) };
+    return { ready, report, body: JSON.stringify(report) };
   };
   const readiness = (): Promise<Readiness> => {
     // Wall-clock time (tests fake it), where latency figures use the monotonic `now`.
@@ -69,7 +82,7 @@ export function useHealth({ checks, timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS, now =
     }
     return round.result;
   };
-  return {
+  const plugin: Plugin = {
     async onRequest({ url, request, endResponse, fetchAPI }) {
       if (request.method !== 'GET' && request.method !== 'HEAD') return;
       if (url.pathname === '/healthz') {
@@ -86,10 +99,15 @@ export function useHealth({ checks, timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS, now =
       endResponse(new fetchAPI.Response(body, { status: ready ? 200 : 503, headers }));
     },
   };
+  return {
+    plugin,
+    readiness: async () => (draining() ? { status: 'draining' } : (await readiness()).report),
+  };
 }
 
 interface Readiness {
   ready: boolean;
+  report: { status: string; sources: Record<string, unknown> };
   body: string;
 }
 
