@@ -4,6 +4,7 @@
  *   junction start                       the gateway, as `npm start` runs it (gateway/main.ts)
  *   junction dev                         the same, reloading when a configuration file changes
  *   junction check [--config <file>]     validates the configuration, every problem at once; exit 1 on any
+ *   junction diff [--config <file>] [--json] <source> <newer spec>   contract drift (gateway/drift/command.ts)
  *   junction token --sub <id> --scopes "<space separated>" [--ttl <seconds>]
  *   junction api-key --service <name> --scopes "<space separated>"
  *
@@ -21,6 +22,10 @@ const USAGE = `usage: junction <command>
   check [--config <file>]    validate the environment, the sources file, its contract and every spec
                              it names, without opening a port or calling a backend; every problem is
                              listed, exit 1 on any (the file defaults to JUNCTION_CONFIG, then .meshrc.yaml)
+  diff [--config <file>] [--json] <source> <newer spec: file or http(s) URL>
+                             compare the spec the source's entry names with a newer one: each change
+                             breaking, dangerous or safe, with the public fields it affects; exit 1
+                             on a breaking change (or a newer spec that does not load), 0 otherwise
   token --sub <id> --scopes "<space separated>" [--ttl <seconds>]
                              print an access token from the development issuer
   api-key --service <name> --scopes "<space separated>"
@@ -69,6 +74,9 @@ switch (command) {
     break;
   case 'check':
     process.exit(await check(rest));
+    break;
+  case 'diff':
+    process.exit(await (await import('./drift/command.ts')).diffCommand(rest));
     break;
   case 'token':
   case 'api-key':

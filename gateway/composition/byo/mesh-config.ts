@@ -153,7 +153,29 @@ const polls = z.array(poll).max(20).optional();
 /** What `/readyz` asks of the source (GET; any answer under 500 is up). Default: its endpoint. */
 const probe = url.optional();
 
-const common = { rename, public: isPublic, namespace, batchSize, policy, quota, auth, timeoutMs: timeoutMs.optional(), probe, webhooks, polls };
+const DURATION_UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+/** `30m`, `1h`, `1d` in milliseconds (NaN when it is not one). */
+export function durationMs(text: string): number {
+  const match = /^(\d+)(s|m|h|d)$/.exec(text);
+  return match ? Number(match[1]) * DURATION_UNIT_MS[match[2] as keyof typeof DURATION_UNIT_MS] : Number.NaN;
+}
+/** Shortest and longest interval between two drift checks of a source: 1 minute, 7 days. */
+export const DRIFT_EVERY_MS = { min: 60_000, max: 7 * 86_400_000 } as const;
+/**
+ * Contract drift (gateway/drift/): a newer spec of the source, `against` (a path read from the
+ * file's folder, or an http(s) URL, fetched only because this names it), compared with the one
+ * served once the gateway has started and, with `every`, again on that interval. Each breaking or
+ * dangerous change is logged with the public fields it affects and counted; none stops the gateway.
+ */
+const drift = z
+  .strictObject({
+    against: z.string().min(1).refine((v) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(v) || /^https?:\/\/\S+$/i.test(v), 'must be a path or an http(s) URL'),
+    every: z.string().refine((v) => durationMs(v) >= DRIFT_EVERY_MS.min && durationMs(v) <= DRIFT_EVERY_MS.max, 'must be a duration from 1m to 7d, such as 30m, 1h or 1d').optional(),
+  })
+  .optional();
+export type DriftEntry = NonNullable<z.infer<typeof drift>>;
+
+const common = { rename, public: isPublic, namespace, batchSize, policy, quota, auth, timeoutMs: timeoutMs.optional(), probe, webhooks, polls, drift };
 
 const openapi = z.strictObject({
   ...common,
@@ -526,6 +548,13 @@ export function readMeshConfig(file: string, env: Record<string, string | undefi
       if (other) problems.push(`${where}: ${hook.path} is also a webhook of ${other}`);
       webhookPaths.set(hook.path, entry.name);
       for (const problem of webhookProblems(hook)) problems.push(`sources (${entry.name}).webhooks[${i}]: ${problem}`);
+    }
+  }
+  // A drift spec given as a path must be there (a URL is read only when the check runs).
+  for (const entry of entries) {
+    const against = entry.options.drift?.against;
+    if (against && !/^https?:\/\//i.test(against) && !existsSync(resolve(baseDir, against))) {
+      problems.push(`sources (${entry.name}).drift.against: ${against} does not exist (paths are read from ${baseDir})`);
     }
   }
   // A poll's topic is its own: its lease and its last state are the topic's (one poller per topic).
