@@ -137,6 +137,8 @@ so not the default).
 | direct | the payments backend hit directly (\`GET /v1/payments?limit=50\`) |
 | mesh-v0 | \`bench/mesh-v0/.meshrc.yaml\`, a GraphQL Mesh v0 configuration in plain YAML (stock openapi and graphql handlers, filterSchema, rename and prefix transforms, links by \`keyField\`/\`keysArg\`), served by Mesh's own server (\`mesh build\`, \`mesh start\`, one process); only MeshV0 |
 | junction-v0 | the same \`dist/gateway/main.js\` as junction (CACHE=off), pointed at that same file with \`JUNCTION_CONFIG=bench/mesh-v0/.meshrc.yaml\`; only MeshV0 |
+| junction-bare | the same as junction with \`METRICS=off\` and no traces; only the Overhead scenarios |
+| junction-observed | the same as junction (metrics on) with traces on: \`OTEL_TRACES_SAMPLER=parentbased_traceidratio\`, \`OTEL_TRACES_SAMPLER_ARG=0.01\`, exported over OTLP/HTTP to a sink in the bench process that answers every export at once; only the Overhead scenarios |
 
 Scenarios: **Dashboard** (issue 5's query: 50 payments with customer, address location, 3 messages,
 merchant and place: 6 upstream calls at best), **Dashboard-pages** (the same query with

@@ -128,6 +128,17 @@ export function targets(rows: readonly Row[], checks: readonly Check[]): Target[
   if (latency?.addedP50Ms !== undefined) {
     out.push({ target: 'Latency (1 connection): junction p50 within 2 ms of the limit', measured: `+${fmt(latency.addedP50Ms, 2)} ms`, met: latency.addedP50Ms <= 2 });
   }
+  // Issue 18: metrics on and traces sampled at 1% cost under 5% of the CPU per request.
+  for (const scenario of ['Overhead-Payment', 'Overhead-Dashboard-pages']) {
+    const [bare, observed] = [get(scenario, 'junction-bare'), get(scenario, 'junction-observed')];
+    if (!bare || !observed) continue;
+    const added = observed.cpuSecondsPer1k / bare.cpuSecondsPer1k - 1;
+    out.push({
+      target: `${scenario}: metrics on and traces at 1% add < 5% CPU per request`,
+      measured: `${added >= 0 ? '+' : ''}${fmt(added * 100, 1)}% (${fmt(observed.cpuSecondsPer1k, 3)} vs ${fmt(bare.cpuSecondsPer1k, 3)} CPU s/1k; req/s ${fmt(observed.rps, 0)} vs ${fmt(bare.rps, 0)})`,
+      met: added < 0.05,
+    });
+  }
   const rss = Math.max(...rows.filter((r) => r.system === 'junction').map((r) => r.peakRssMb));
   if (Number.isFinite(rss)) out.push({ target: 'junction peak RSS under load < 250 MB', measured: `${fmt(rss, 0)} MB`, met: rss < 250 });
   return out;

@@ -100,6 +100,7 @@ async function main(): Promise<void> {
       ...(process.env.BENCH_CPU_PROF === '1' ? { cpuProfileDir: 'bench/results' } : {}),
       cached: !ONLY || ONLY.includes('Dashboard-cached'),
       meshV0: !ONLY || ONLY.includes('MeshV0'),
+      overhead: !ONLY || ONLY.some((name) => name.startsWith('Overhead')),
     });
     if (running.artifactFixes.length > 0) {
       notes.push(`Mesh's generated .mesh/index.ts imported custom handlers/transforms from the wrong folder; fixed after the build: ${running.artifactFixes.join('; ')}.`);

@@ -15,12 +15,18 @@ export type CachedSystemName = 'junction-cached' | 'static';
  * by Mesh (`mesh-v0`) and by Junction (`junction-v0`, JUNCTION_CONFIG pointing at that file).
  */
 export type MeshV0SystemName = 'mesh-v0' | 'junction-v0';
+/**
+ * Only the Overhead scenarios need these: the same Junction with metrics off and no traces
+ * (`junction-bare`), and with metrics on and traces sampled at 1% exported over OTLP to a sink
+ * (`junction-observed`): what observing the gateway costs it per request.
+ */
+export type OverheadSystemName = 'junction-bare' | 'junction-observed';
 /** Started only for the scenarios that need them. */
-export type OptionalSystemName = CachedSystemName | MeshV0SystemName;
+export type OptionalSystemName = CachedSystemName | MeshV0SystemName | OverheadSystemName;
 export type SystemName = 'junction' | 'baseline' | 'limit' | 'direct' | OptionalSystemName;
 
 export interface Scenario {
-  name: 'Dashboard' | 'Dashboard-pages' | 'Payment' | 'Geocode' | 'Latency' | 'Direct' | 'Dashboard-cached' | 'MeshV0';
+  name: 'Dashboard' | 'Dashboard-pages' | 'Payment' | 'Geocode' | 'Latency' | 'Direct' | 'Dashboard-cached' | 'MeshV0' | 'Overhead-Payment' | 'Overhead-Dashboard-pages';
   what: string;
   systems: readonly SystemName[];
   connections: number;
@@ -101,6 +107,11 @@ export function scenarios(seeds: Seeds): Scenario[] {
     { name: 'Dashboard-pages', what: `the Dashboard, each request a different page (${seeds.cursors.length} in turn): nothing in flight can be shared, i.e. uncached`,
       systems: GRAPHQL, connections: 32, bodies: seeds.cursors.map((after) => body('Dashboard', DASHBOARD_PAGE, { after })) },
     { name: 'Payment', what: 'one REST-backed field: payment(id)', systems: GRAPHQL, connections: 32, body: body('Payment', payment) },
+    // What metrics and traces (1% sampled) cost: the cheapest request, and the uncached Dashboard.
+    { name: 'Overhead-Payment', what: 'Payment, Junction with metrics off and no traces vs metrics on and traces sampled at 1% (OTLP to a local sink)',
+      systems: ['junction-bare', 'junction-observed'], connections: 32, body: body('Payment', payment) },
+    { name: 'Overhead-Dashboard-pages', what: 'Dashboard-pages, the same two Junctions',
+      systems: ['junction-bare', 'junction-observed'], connections: 32, bodies: seeds.cursors.map((after) => body('Dashboard', DASHBOARD_PAGE, { after })) },
     { name: 'Geocode', what: 'one SOAP-backed field: geocode(address)', systems: GRAPHQL, connections: 32, body: body('Geocode', geocode) },
     { name: 'Latency', what: 'Dashboard at 1 connection (unloaded latency)', systems: GRAPHQL, connections: 1, body: DASHBOARD_BODY },
     { name: 'Direct', what: 'GET /v1/payments?limit=50 on the payments backend, no gateway', systems: ['direct'], connections: 32,

@@ -57,6 +57,8 @@ export interface StartOptions {
   cached?: boolean;
   /** Start mesh-v0 and junction-v0 (MeshV0 runs). */
   meshV0?: boolean;
+  /** Start junction-bare and junction-observed, and the OTLP sink (Overhead runs). */
+  overhead?: boolean;
 }
 
 export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOptions = {}): Promise<Running> {
@@ -106,6 +108,12 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
   // verified callers only: junction-v0 gets the bench's token like the other Junctions (Mesh, none).
   const meshV0Vars = meshV0Env(urls);
   const junctionV0 = options.meshV0 ? startJunction('junction-v0', 'off', [], { ...meshV0Vars, JUNCTION_CONFIG: MESH_V0_CONFIG }) : undefined;
+  // Overhead: the cost of observing the gateway, both sides otherwise the same as junction.
+  const sink = options.overhead ? await startOtlpSink() : undefined;
+  const junctionBare = options.overhead ? startJunction('junction-bare', 'off', [], { METRICS: 'off' }) : undefined;
+  const junctionObserved = sink ? startJunction('junction-observed', 'off', [], {
+    METRICS: 'on', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01',
+  }) : undefined;
   const limit = set.start('limit', node, ['--import', 'tsx', 'bench/limit-server.ts'], { env: { ...env, PORT: '0' }, cpu: cpus.sut });
   // The build runs next to the others starting (it is not measured); mesh start after it.
   const artifactFixes = await buildBaseline(set, env);
@@ -114,6 +122,10 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
   const meshV0 = options.meshV0 ? await startMeshV0System(set, { ...env, ...meshV0Vars }, cpus.sut) : undefined;
   const warnings: string[] = [];
 
+  const overhead = junctionBare && junctionObserved
+    ? Object.fromEntries(await Promise.all(([['junction-bare', junctionBare], ['junction-observed', junctionObserved]] as const).map(async ([name, proc]) =>
+      [name, { url: (await waitForOutput(proc, GRAPHQL_LINE, 60_000))[1]!, proc, headers: auth }] as const)))
+    : {};
   const [junctionUrl, limitUrl, , cached, junctionV0System] = await Promise.all([
     waitForOutput(junction, GRAPHQL_LINE, 60_000).then((m) => m[1]!),
     waitForOutput(limit, GRAPHQL_LINE, 30_000).then((m) => m[1]!),
@@ -140,10 +152,32 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
       limit: { url: limitUrl, proc: limit, headers: {} },
       direct: { url: urls.payments, proc: backends, headers: DEMO_HEADERS.payments },
       ...cached,
+      ...overhead,
       ...(meshV0 ? { 'mesh-v0': meshV0 } : {}),
       ...(junctionV0System ? { 'junction-v0': junctionV0System } : {}),
     },
   };
+}
+
+/**
+ * Where junction-observed exports its spans (OTLP over HTTP): answers every export at once and
+ * counts the spans' bytes, so that exporting costs Junction what it would against a collector.
+ * In the bench's own process, which only waits on the load tool meanwhile.
+ */
+async function startOtlpSink(): Promise<{ url: string; exports: () => number }> {
+  const { createServer } = await import('node:http');
+  let exports = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      exports += 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.unref();
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, exports: () => exports };
 }
 
 /** MeshV0's Mesh: `mesh build --dir bench/mesh-v0`, then `mesh start` on a free port (no custom code to fix up). */

@@ -73,6 +73,7 @@ const envSchema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CACHE: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  METRICS: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   PERSISTED_DOCUMENTS_FILE: z.string().optional(),
   REQUEST_DEADLINE_MS: positiveInt(300_000).default(DEFAULTS.requestDeadlineMs),
   DRAIN_MS: positiveInt(300_000).default(DEFAULTS.drainMs),
@@ -135,6 +136,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** The entity and response caches (in Redis with REDIS_URL, else in memory); off: every read reaches a backend. */
   cache: boolean;
+  /** Prometheus metrics counted and served (METRICS=off: neither, for deployments that measure otherwise). */
+  metrics: boolean;
   /** What clients may send (gateway/plugins/limits/limits.ts). */
   limits: Limits;
   /** Proxies whose `x-forwarded-for` is believed when telling anonymous clients apart. */
@@ -237,6 +240,7 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
     corsOrigins: e.CORS_ORIGINS ?? [],
     redisUrl: e.REDIS_URL,
     cache: e.CACHE === 'on',
+    metrics: e.METRICS === 'on',
     limits: Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, e[name as keyof Limits]])) as unknown as Limits,
     trustedProxies: e.TRUSTED_PROXIES ?? [],
     deliveryAllowedHosts: e.DELIVERY_ALLOWED_HOSTS,

@@ -19,7 +19,7 @@ import { ANONYMOUS } from '../schema/principal.ts';
 import type { ContractContext } from '../schema/contract.ts';
 import { createLoaders } from './engine/loaders.ts';
 import { useRequestId } from './plugins/request-id/use-request-id.ts';
-import { useHealth, type HealthCheck } from './plugins/health/use-health.ts';
+import { createHealth, type HealthCheck } from './plugins/health/use-health.ts';
 import { useCsrfPrevention } from './plugins/security/use-csrf-prevention.ts';
 import { useProductionSurface } from './plugins/security/use-production-surface.ts';
 import { useCorsPolicy } from './plugins/security/use-cors-policy.ts';
@@ -53,10 +53,15 @@ import { useServerSentEvents } from './plugins/realtime/use-server-sent-events.t
 import { useSseSingleConnection } from './plugins/realtime/use-sse-single-connection.ts';
 import { createOutboundDeliveries, type DeliveryStats, type OutboundOptions } from './webhooks/outbound.ts';
 import type { Principal } from '../schema/principal.ts';
-import { createMetrics } from './metrics/metrics.ts';
+import { createMetrics, noMetrics } from './metrics/metrics.ts';
+import { createDriftMonitor } from './drift/monitor.ts';
+import type { DriftLevel } from './drift/diff.ts';
+import type { TracerProvider } from '@opentelemetry/api';
+import { createStatusWindow } from './plugins/status/window.ts';
+import { useStatus } from './plugins/status/use-status.ts';
 
 export interface GatewayOptions {
-  config: Pick<Config, 'mode' | 'upstream'> & Partial<Pick<Config, 'limits' | 'trustedProxies' | 'persistedDocuments' | 'corsOrigins' | 'readyCacheMs'>> & {
+  config: Pick<Config, 'mode' | 'upstream'> & Partial<Pick<Config, 'limits' | 'trustedProxies' | 'persistedDocuments' | 'corsOrigins' | 'readyCacheMs' | 'metrics'>> & {
     /** Breaker and retry settings of every source (tests shorten them). */
     resilience?: Partial<Omit<ResilienceOptions, 'source'>>;
   };
@@ -95,6 +100,8 @@ export interface GatewayOptions {
   pollStore?: PollStore;
   /** When polls run. Default: real timers; tests run rounds by hand. */
   pollScheduler?: PollScheduler;
+  /** When contract drift is checked (entries' `drift:`, gateway/drift/monitor.ts). Default: real timers; tests run checks by hand. */
+  driftScheduler?: PollScheduler;
   /**
    * Services' outbound webhooks (gateway/webhooks/outbound.ts): where registrations live (Redis
    * when main.ts has one), the hosts posted to beside public addresses (DELIVERY_ALLOWED_HOSTS),
@@ -106,6 +113,12 @@ export interface GatewayOptions {
    * turn it off so that a busy test machine never sheds their requests, and feed samples by hand.
    */
   watchEventLoop?: boolean;
+  /**
+   * OpenTelemetry traces (gateway/tracing/): spans of every request, phase and backend call, and
+   * the W3C trace context sent to backends. main.ts makes one from the OTEL_* variables
+   * (tracing/setup.ts); absent: no tracing at all, and no `traceparent` goes to any backend.
+   */
+  tracerProvider?: TracerProvider;
 }
 
 export interface Gateway {
@@ -139,6 +152,8 @@ export interface Gateway {
   deliveryStats(): Record<string, DeliveryStats>;
   /** Subscriptions open on this instance, by topic. */
   subscriptions(): Record<string, number>;
+  /** Changes from each `drift:` source's served spec to its newer one, by level, as of its last check (gateway/drift/). */
+  driftCounts(): Record<string, Record<DriftLevel, number>>;
   /** Who a request is (verified), as every plugin sees it; refuses credentials that do not verify. */
   principalOf(request: Request): Promise<unknown>;
   /** The Prometheus exposition of this gateway's metrics (gateway/metrics/metrics.ts), for METRICS_PORT. */
@@ -170,23 +185,49 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const scopes = new AsyncLocalStorage<RequestScope>();
   const scopesByRequest = new WeakMap<Request, RequestScope>();
   const recordCall = (record: UpstreamCallRecord) => scopes.getStore()?.calls?.push(record);
+  // Spans carried on the same scope; the request's id is read when a request arrives. Loaded only
+  // when on: with tracing off, not one OpenTelemetry module is imported.
+  const tracing = options.tracerProvider
+    ? (await import('./tracing/tracing.ts')).createTracing({ tracerProvider: options.tracerProvider, mode: config.mode, requestIdOf: (request) => requestIds.get(request), currentSpan: () => scopes.getStore()?.span })
+    : undefined;
   const deadlineMs = config.upstream.requestDeadlineMs ?? 10_000;
   let draining = false;
-  const shedding = createLoadShedding({ maxInFlight: limits.MAX_IN_FLIGHT, maxQueueMs: limits.MAX_QUEUE_MS }, options.watchEventLoop ?? true);
+  const shedding = createLoadShedding({
+    maxInFlight: limits.MAX_IN_FLIGHT, maxQueueMs: limits.MAX_QUEUE_MS,
+    onShed: (request, cause) => metrics.onShed(request, cause),
+  }, options.watchEventLoop ?? true);
   // Read only when a request arrives or Prometheus scrapes, once everything below exists.
-  const metrics = createMetrics({
+  const metrics = config.metrics === false ? noMetrics() : createMetrics({
     breakers: () => allBreakers(),
     inFlight: () => shedding.state().inFlight,
     subscriptions: () => subscriptions.counts(),
     webhookStats: () => webhooks.stats() as Record<string, Record<string, number>>,
     principalOf: (request) => principalOf(request),
+    deliveryStats: () => outbound.stats(),
+    pollStats: () => poller.stats(),
+    driftCounts: () => drift.driftCounts(),
   });
+  /**
+   * Every cache look-up's outcome, by layer (`response`, `entity`) and outcome (`hit`, `miss`,
+   * `stale`, `bypass`, `error`); `count` look-ups at once (an entity batch's keys). On the hot path:
+   * whatever is added here must stay as cheap as a property update.
+   */
+  function cacheObserved(layer: string, outcome: string, count = 1): void {
+    metrics.onCache(layer, outcome, count);
+    statusWindow.onCache(layer, outcome, count);
+  }
+  // The last minutes of every source's calls, for /status (gateway/plugins/status/window.ts).
+  const statusWindow = createStatusWindow();
   const onCall = dev
     ? (record: UpstreamCallRecord) => {
       metrics.onCall(record);
+      statusWindow.onCall(record);
       recordCall(record);
     }
-    : metrics.onCall;
+    : (record: UpstreamCallRecord) => {
+      metrics.onCall(record);
+      statusWindow.onCall(record);
+    };
   const entityCache = cacheStore
     ? createEntityCache({
       store: cacheStore,
@@ -194,8 +235,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         const scope = scopes.getStore();
         if (scope) scope.stale = true;
         recordCall(record);
+        tracing?.upstream.cached(record, true);
       },
-      ...(dev ? { onHit: recordCall } : {}),
+      ...(dev || tracing ? {
+        onHit: (record: UpstreamCallRecord) => {
+          recordCall(record);
+          tracing?.upstream.cached(record, false);
+        },
+      } : {}),
+      onLookup: (outcome, count) => cacheObserved('entity', outcome, count),
     })
     : undefined;
   const sourcesFile = options.sourcesFile ?? readMeshConfig(meshConfig ?? DEFAULT_MESH_CONFIG, env ?? process.env);
@@ -213,9 +261,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       deadline: () => scopes.getStore()?.deadline,
       // Every call is counted (metrics); in development it also shows in the debug extension.
       onCall,
+      // With tracing on: a span per call, and its trace context sent with it.
+      ...(tracing ? { tracing: tracing.upstream } : {}),
       ...(config.resilience ? { resilience: config.resilience } : {}),
       // An entry's `quota`: counted in Redis across instances when main.ts gives one.
-      quota: options.sourceQuotas ?? ((source, spec) => (spec ? createUpstreamQuota({ source, ...spec }) : undefined)),
+      quota: countedQuota(options.sourceQuotas ?? ((source, spec) => (spec ? createUpstreamQuota({ source, ...spec }) : undefined)), () => metrics.onRateLimited('source_quota')),
     },
   });
   // A poll's operation must be a read its source has: said at start, with the file's other problems.
@@ -260,9 +310,20 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     actAs: (request, principal) => void actingAs.set(request, principal),
     // A registration made with an API key runs with no more than the service's keys grant now.
     serviceScopes: (serviceId) => auth.serviceScopes(serviceId),
+    onOutcome: (outcome) => metrics.onDelivery(outcome),
     enveloped: (initial) => yoga.getEnveloped(initial),
   });
 
+  // /healthz and /readyz; /status shows readiness's last round of probes too. A backend that is down
+  // costs its own fields, not the instance: sources are non-critical.
+  const health = createHealth({
+    checks: [
+      ...runtimes.map((runtime) => ({ name: runtime.name, critical: false, probe: () => runtime.probe(), details: () => ({ breaker: runtime.breaker() }) })),
+      ...healthChecks,
+    ],
+    draining: () => draining,
+    ...(config.readyCacheMs !== undefined ? { cacheMs: config.readyCacheMs } : {}),
+  });
   const loaderSpecs = contract?.loaders ?? {};
   const bound = [...operations];
   const yoga = createYoga<Record<string, unknown>, ContractContext>({
@@ -299,16 +360,25 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       useRequestId(requestIds),
       // Next: a request's time is counted from here, and `/metrics` answers before any GraphQL handling.
       metrics.plugin,
-      // Before GraphQL handling: probes are plain GETs that must answer even when the schema can't.
-      // A backend that is down costs its own fields, not the instance: sources are non-critical.
-      useHealth({
-        checks: [
-          ...runtimes.map((runtime) => ({ name: runtime.name, critical: false, probe: () => runtime.probe(), details: () => ({ breaker: runtime.breaker() }) })),
-          ...healthChecks,
-        ],
-        draining: () => draining,
-        ...(config.readyCacheMs !== undefined ? { cacheMs: config.readyCacheMs } : {}),
+      // With tracing on: the request's span opens here, so that every phase and backend call after
+      // it is a child; its execute span wraps the request scope's (useRequestScope) that carries it.
+      tracing !== undefined && tracing.plugin,
+      // `/status`, like `/metrics`, before any GraphQL handling; for developers in production. Its
+      // sources' health is /readyz's own last round of probes (shared for READY_CACHE_MS), never a
+      // round per page view.
+      useStatus({
+        mode: config.mode, window: statusWindow, principalOf,
+        breakers: allBreakers,
+        readiness: () => health.readiness(),
+        shedding: () => shedding.state(),
+        subscriptions: () => subscriptions.counts(),
+        webhookStats: () => webhooks.stats() as Record<string, Record<string, number>>,
+        recentWebhooks: () => webhooks.recent(),
+        deliveryStats: () => outbound.stats(),
+        pollStats: () => poller.stats(),
       }),
+      // Before GraphQL handling: probes are plain GETs that must answer even when the schema can't.
+      health.plugin,
       // Subscriptions over SSE: each message's cursor as its `id:`, keep-alive every KEEPALIVE_MS.
       useServerSentEvents(limits.KEEPALIVE_MS),
       // Webhooks from providers: verified on their raw bytes, before any GraphQL handling (a
@@ -384,14 +454,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         deadlineMs,
         collectCalls: (request) => dev && request.headers.get(DEBUG_HEADER) === '1',
         byRequest: scopesByRequest,
+        ...(tracing ? { spanOf: tracing.spanOf } : {}),
       }),
       // Compiled execution: graphql-js interprets every document anew, JIT runs it as compiled code.
       useJit(),
       // After the JIT, so that a miss runs the compiled document; before the debug extension, so
       // that a stored answer never holds one request's debug details.
-      cacheStore !== undefined && useJunctionResponseCache({ store: cacheStore, principalOf, exposeMetadata: dev }),
+      cacheStore !== undefined && useJunctionResponseCache({ store: cacheStore, principalOf, exposeMetadata: dev, observe: (outcome) => cacheObserved('response', outcome) }),
       // After the response cache: a caller over its budget is refused even an answer from cache.
-      useRateLimits({ engine: rateLimits, limits, principalOf, trustedProxies: new Set(config.trustedProxies ?? []) }),
+      useRateLimits({ engine: rateLimits, limits, principalOf, trustedProxies: new Set(config.trustedProxies ?? []), onRefused: (limit) => metrics.onRateLimited(limit) }),
       // Development: which backend calls a request made, on request (x-junction-debug: 1).
       dev && useUpstreamDebug((request) => scopesByRequest.get(request)?.calls, allBreakers),
       // The deployment's own: createGateway's `plugins`, then the sources file's additionalEnvelopPlugins.
@@ -402,6 +473,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       useSubscriptionResults(),
       // Last: it must see the errors every other plugin and resolver raised.
       useErrorCatalogue({ mode: config.mode, logger, requestIds }),
+      // After it, observing only: a refusal is counted under the catalogued code the client sees.
+      metrics.resultsPlugin,
     ],
   });
   // Polls feed their topics as webhooks do: kept in the same streams, published the same way. Started
@@ -420,9 +493,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   // The registrations kept (in Redis, from before a restart) start delivering.
   await outbound.start();
+  // Entries' `drift:` specs compared with those served, after start and on their schedule: logged
+  // and counted, never in the way of start-up (gateway/drift/monitor.ts says why).
+  const drift = createDriftMonitor({
+    sourcesFile, sources: loadedSources, logger,
+    ...(contract ? { contract } : {}),
+    ...(options.driftScheduler ? { scheduler: options.driftScheduler } : {}),
+  });
   return {
     yoga, schema, reports, pubsub, principalOf,
     subscriptions: subscriptions.counts,
+    driftCounts: drift.driftCounts,
     endSubscriptions: subscriptions.endAll,
     webhookStats: webhooks.stats as () => Record<string, Record<string, number>>,
     pollStats: poller.stats,
@@ -432,12 +513,25 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
     close: async () => {
       shedding.stop();
+      drift.close();
       await poller.close();
       await outbound.close();
     },
     shedding,
     breakers: allBreakers as () => Record<string, BreakerState>,
     metrics: metrics.render,
+  };
+}
+
+/** A source's quota that tells `refused` each time it holds a call back (metrics). */
+function countedQuota(quotas: NonNullable<GatewayOptions['sourceQuotas']>, refused: () => void): NonNullable<GatewayOptions['sourceQuotas']> {
+  return (source, spec) => {
+    const quota = quotas(source, spec);
+    if (!quota) return undefined;
+    return (operation) => quota(operation).catch((error: unknown) => {
+      refused();
+      throw error;
+    });
   };
 }
 

@@ -27,6 +27,7 @@ import { createUpstreamQuota } from './plugins/limits/upstream-quota.ts';
 import type { CacheStore } from './upstream/cache.ts';
 import { importModule, renewModules } from './composition/modules.ts';
 import { foldersOf, watchFolders } from './watch.ts';
+import { startTracing } from './tracing/setup.ts';
 
 /** After the listener closes, how long idle keep-alive connections may still carry one last request. */
 const IDLE_GRACE_MS = 1_000;
@@ -46,6 +47,13 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  // Traces, when the OTEL_* variables ask for them (off by default: gateway/tracing/setup.ts).
+  let tracing: Awaited<ReturnType<typeof startTracing>>;
+  try {
+    tracing = await startTracing(process.env, logger);
+  } catch (err) {
+    failStart(err);
+  }
 
   // An `embedded` module (the demo's) starts its backends before the file is read: the variables
   // it gives (their URLs and fresh credentials) fill the file's {env.*} references.
@@ -126,6 +134,7 @@ async function main(): Promise<void> {
   const quotas = new Map<string, ReturnType<typeof createUpstreamQuota>>();
   const build = (file: MeshConfig, persistedDocuments: Config['persistedDocuments']) => createGateway({
     config: { ...config, persistedDocuments }, logger, healthChecks, auth, rateLimits, meshConfig: config.meshConfig, sourcesFile: file,
+    ...(tracing ? { tracerProvider: tracing.tracerProvider } : {}),
     // Each entry's `quota`, shared by every instance through Redis when there is one (and kept
     // across reloads while the entry's quota is the same).
     sourceQuotas: (source, spec) => {
@@ -189,7 +198,7 @@ async function main(): Promise<void> {
   const url = await listen(server, config.port, config.host);
   // METRICS_PORT: `/metrics` for Prometheus, to anyone who reaches the port (kept off the public
   // network); everything else there is 404. Unset: developers read it on the main port.
-  const metricsServer = config.metricsPort === undefined ? undefined : createServer((req, res) => {
+  const metricsServer = config.metricsPort === undefined || !config.metrics ? undefined : createServer((req, res) => {
     if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
       res.writeHead(404).end();
       return;
@@ -206,7 +215,8 @@ async function main(): Promise<void> {
     `  GraphQL   ${url}/graphql${config.mode === 'development' ? '   (open it in a browser for GraphiQL)' : ''}`,
     `  realtime  ${url}/graphql (SSE)   ${url.replace('http', 'ws')}/graphql (WebSocket)   ${url}/graphql/stream (SSE, one connection)`,
     `  health    ${url}/healthz   readiness ${url}/readyz`,
-    `  metrics   ${metricsUrl ? `${metricsUrl}/metrics` : `${url}/metrics   (developers only; METRICS_PORT serves Prometheus)`}`,
+    ...(tracing ? [`  traces    ${tracing.exporters.join(', ')} as service ${tracing.serviceName} (OTEL_* variables)`] : []),
+    `  metrics   ${!config.metrics ? 'off (METRICS=off)' : metricsUrl ? `${metricsUrl}/metrics` : `${url}/metrics   (developers only; METRICS_PORT serves Prometheus)`}`,
     ...(auth.devIssuer ? [`  tokens    dev issuer (GraphiQL has one already); another: npm run -s token -- --sub alice --scopes "<scope> ..."`] : []),
     // What the `embedded` module started in this process (the demo's backends, on a fresh clone).
     ...(embedded?.started ?? []).map(({ name, url: at }) => `  ${name.padEnd(9)} ${at}   (demo backend)`),
@@ -314,6 +324,8 @@ async function main(): Promise<void> {
     await gateway.close();
     await embedded?.close();
     metricsServer?.close();
+    // The spans still queued are exported before the process goes.
+    await tracing?.shutdown().catch(() => undefined);
     redis?.disconnect();
     subscriber?.disconnect();
     process.exit(0);

@@ -215,6 +215,11 @@ export const ERROR_CATALOGUE = {
     message: 'Metrics are shown to developers (junction:developer) only, or on METRICS_PORT.',
     description: 'A request for `/metrics` on the main port by a caller without the `junction:developer` scope (an anonymous caller, a user, a service without it), loopback callers included. Prometheus scrapes `METRICS_PORT` instead, or sends a developer\'s credentials.',
   },
+  STATUS_FORBIDDEN: {
+    status: 403,
+    message: 'The status page is shown to developers (junction:developer) only in production.',
+    description: 'A request for `/status` (or `/status.json`) in production by a caller without the `junction:developer` scope (an anonymous caller, a user, a service without it), loopback callers included. In development anyone may see it.',
+  },
   DELIVERY_INVALID: {
     status: 400,
     message: 'This delivery request is refused: {reason}.',

@@ -41,6 +41,7 @@ describe('loadConfig', () => {
       trustedProxies: [],
       persistedDocuments: undefined,
       watch: false,
+      metrics: true,
       logLevel: 'info',
       auth: {
         keys: { kind: 'remote', url: IDP.AUTH_JWKS_URL },
