@@ -116,7 +116,7 @@ Options (environment): \`BENCH_ROUNDS\` (3), \`BENCH_DURATION\` (seconds per rou
 run only when the list names them; \`BENCH_ONLY=MeshV0\` runs the Mesh v0 file's scenario alone;
 \`BENCH_ONLY=Realtime\` the real-time section alone, in about a minute, keeping the other figures of
 \`latest.json\` and this file; \`REALTIME_SUBSCRIBERS\`, \`REALTIME_RATE\`, \`REALTIME_SECONDS\`,
-\`REALTIME_BURST\`, \`REALTIME_ROUNDS\`, \`REALTIME_CONCURRENCY\`: bench/realtime.ts), \`BENCH_CPU_PROF=1\` (both Junctions run with \`node
+\`REALTIME_BURST\`, \`REALTIME_ROUNDS\`, \`REALTIME_CONCURRENCY\`: bench/realtime.ts), \`BENCH_BACKENDS=replay\` (the scenarios against recorded backend replies written after \`BENCH_REPLAY_DELAY_MS\`, 1 ms, so that the systems under test are the bottleneck: its own section and \`replay\` key, bench/replay/), \`BENCH_CPU_PROF=1\` (both Junctions run with \`node
 --cpu-prof\`; the profiles are written to \`bench/results/\`, and \`node --import tsx
 bench/profile-summary.ts <file>\` sums it up), \`SOAK_ROUNDS\` (5), \`SOAK_LOAD_S\` (seconds of
 load per soak round, 8), \`SOAK_REST_S\` (seconds of rest after it, 4), \`BENCH_JUNCTION_NODE_FLAGS\`

@@ -14,6 +14,8 @@
  * SOAK_LOAD_S (8), SOAK_REST_S (4), BENCH_JUNCTION_NODE_FLAGS (Node flags for the Junctions only).
  * Realtime (issue 17's real-time section, realtime.ts) runs last; BENCH_ONLY=Realtime runs it alone
  * and merges it into the last run's latest.json and BENCHMARKS.md, whose other figures it keeps.
+ * BENCH_BACKENDS=replay (issue 19; default real): the scenarios against recorded backend replies
+ * (bench/replay/mode.ts), written as latest.json's `replay` key and their own BENCHMARKS.md section.
  */
 import { writeBenchmarksMd, writeRealtimeSection } from './benchmarks-md.ts';
 import { measureRound, warmUp, type Target as LoadTarget } from './load.ts';
@@ -26,6 +28,7 @@ import { soak, soakLine, soakText, type Soak } from './soak.ts';
 import { overload, overloadText, type Overload } from './overload.ts';
 import { checkResponses, readyMeshV0, startSystems, systemOf, waitAnswering, type Check, type Running } from './systems.ts';
 import { runRealtime, realtimeText, type Realtime } from './realtime.ts';
+import { replayText, runReplay, writeReplaySection, type Replayed } from './replay/mode.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 4);
 const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 1);
@@ -85,6 +88,19 @@ async function main(): Promise<void> {
       writeRealtimeSection('BENCHMARKS.md', measured);
       log(`\nWrote the real-time section into ${RESULTS} and BENCHMARKS.md; their other figures are the last full run's.`);
       failIfLost(measured);
+    } finally {
+      await set.stopAll();
+    }
+    return;
+  }
+  if (process.env.BENCH_BACKENDS === 'replay') {
+    try {
+      const replayed = await runReplay(set, { cpus, pinned, only: ONLY, durationS: DURATION_S, warmupS: WARMUP_S, rounds: ROUNDS, log });
+      log(`\nCheap backends (replayed), medians of ${ROUNDS} round(s):\n\n${replayText(replayed)}\n\nReplay misses: ${replayed.misses} (of ${replayed.recorded} recorded)`);
+      writeJson(RESULTS, { ...previousReport(RESULTS), replay: replayed } as Report);
+      writeReplaySection('BENCHMARKS.md', replayed);
+      log(`\nWrote the replayed section into ${RESULTS} (key replay) and BENCHMARKS.md; their other figures are the last end-to-end run's.`);
+      if (replayed.misses > 0) throw new Error(`replay: ${replayed.misses} upstream request(s) were never recorded; the figures are invalid`);
     } finally {
       await set.stopAll();
     }
@@ -194,8 +210,10 @@ async function main(): Promise<void> {
     if (process.env.BENCH_CPU_PROF === '1') { // stopping writes the profiles
       await Promise.all([running.systems.junction, running.systems['junction-cached']].map((system) => system && stop(system.proc, 10_000)));
     }
-    writeJson(RESULTS, report);
+    const keptReplay = (previousReport(RESULTS) as { replay?: Replayed } | undefined)?.replay;
+    writeJson(RESULTS, keptReplay ? { ...report, replay: keptReplay } as Report : report);
     writeBenchmarksMd('BENCHMARKS.md', report);
+    if (keptReplay) writeReplaySection('BENCHMARKS.md', keptReplay); // the last replayed run's section
     log(`\nWrote ${RESULTS} and BENCHMARKS.md (${elapsedS.toFixed(0)} s in all).`);
     failIfLost(realtimeMeasured);
   } finally {

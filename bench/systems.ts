@@ -35,6 +35,8 @@ export interface Running {
   artifactFixes: string[];
   /** What could not be started (a system left out of its scenario), for the report's notes. */
   warnings: string[];
+  /** Replay mode: the demo backends behind the replay process (`backends` then), stopped once recorded. */
+  realBackends?: Proc;
 }
 
 export interface Cpus {
@@ -59,6 +61,8 @@ export interface StartOptions {
   meshV0?: boolean;
   /** Start junction-bare and junction-observed, and the OTLP sink (Overhead runs). */
   overhead?: boolean;
+  /** Put bench/replay/server.ts in front of the demo backends (BENCH_BACKENDS=replay): the systems ask it. */
+  replay?: boolean;
 }
 
 export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOptions = {}): Promise<Running> {
@@ -67,13 +71,9 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
     env: { ...baseEnv(), PAYMENTS_PORT: '0', MAPS_PORT: '0', MESSAGING_PORT: '0' }, cpu: cpus.side,
   });
   await waitForOutput(backends, /MESSAGING_URL=(\S+)/, 30_000);
-  const url = (name: string) => {
-    const line = backends.output.find((l) => l.includes(`${name}=`));
-    const found = line ? /=(\S+)/.exec(line.slice(line.indexOf(`${name}=`)))?.[1] : undefined;
-    if (!found) throw new Error(`backends printed no ${name}`);
-    return found;
-  };
-  const urls = { payments: url('PAYMENTS_URL'), maps: url('MAPS_URL'), messaging: url('MESSAGING_URL') };
+  const realUrls = printedUrls(backends, 'backends');
+  const replay = options.replay ? await startReplay(set, realUrls, cpus.side) : undefined;
+  const urls = replay?.urls ?? realUrls;
   // The backends accept the demo credentials (sources/demo/main.ts); every system sends them.
   const { payments, maps, messaging } = DEMO_CREDENTIALS;
   const env = {
@@ -145,7 +145,7 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
     ),
   ]);
   return {
-    backends, urls, artifactFixes, warnings,
+    backends: replay?.proc ?? backends, urls, artifactFixes, warnings, ...(replay ? { realBackends: backends } : {}),
     systems: {
       junction: { url: junctionUrl, proc: junction, headers: auth, snapshotDir },
       baseline: { url: `http://127.0.0.1:${baselinePort}/graphql`, proc: baseline, headers: {} },
@@ -157,6 +157,26 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
       ...(junctionV0System ? { 'junction-v0': junctionV0System } : {}),
     },
   };
+}
+
+/** Issue 19's replay process, recording from the demo backends at `real` until frozen (bench/replay/server.ts). */
+async function startReplay(set: ProcessSet, real: Running['urls'], cpu: number | undefined): Promise<{ proc: Proc; urls: Running['urls'] }> {
+  const proc = set.start('replay', process.execPath, ['--import', 'tsx', 'bench/replay/server.ts'], {
+    env: { ...baseEnv(), REPLAY_PAYMENTS_UPSTREAM: real.payments, REPLAY_MAPS_UPSTREAM: real.maps, REPLAY_MESSAGING_UPSTREAM: real.messaging }, cpu,
+  });
+  await waitForOutput(proc, /MESSAGING_URL=(\S+)/, 30_000);
+  return { proc, urls: printedUrls(proc, 'the replay process') };
+}
+
+/** The three backends' URLs a process printed as `PAYMENTS_URL=...` lines (the demo backends, the replay process). */
+function printedUrls(proc: Proc, what: string): Running['urls'] {
+  const url = (name: string) => {
+    const line = proc.output.find((l) => l.includes(`${name}=`));
+    const found = line ? /=(\S+)/.exec(line.slice(line.indexOf(`${name}=`)))?.[1] : undefined;
+    if (!found) throw new Error(`${what} printed no ${name}`);
+    return found;
+  };
+  return { payments: url('PAYMENTS_URL'), maps: url('MAPS_URL'), messaging: url('MESSAGING_URL') };
 }
 
 /**
