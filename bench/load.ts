@@ -51,6 +51,8 @@ export interface RoundResult {
   non2xx: number;
   /** 2xx answers with an `errors` list. */
   graphqlErrors: number;
+  /** Answers with an `errors` list (any status), by their first error's code: what the errors were. */
+  errorCodes: Record<string, number>;
   /** Wait, before the round, for the warm-up's requests to finish. */
   idleWaitMs: number;
   /** Time the system took, after the load stopped, to finish the requests still in flight. */
@@ -61,6 +63,7 @@ export interface RoundResult {
 interface LoadRun {
   completed: number;
   graphqlErrors: number;
+  errorCodes: Record<string, number>;
   sent: number;
   latencies: number[];
   errors: number;
@@ -74,6 +77,7 @@ export function runLoad(target: Target, durationS: number): Promise<LoadRun> {
     const latencies: number[] = [];
     let completed = 0;
     let graphqlErrors = 0;
+    const errorCodes: Record<string, number> = {};
     let next = 0;
     const bodies = target.bodies;
     const started = performance.now();
@@ -83,12 +87,18 @@ export function runLoad(target: Target, durationS: number): Promise<LoadRun> {
       ...(target.body === undefined && !bodies ? {} : { body: target.body ?? bodies?.[0] }),
       requests: [{
         ...(bodies ? { setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) } : {}),
-        // A GraphQL error comes in a 200: count answers that carry one.
-        onResponse: (_status, body) => void (body.includes('"errors":[') && graphqlErrors++),
+        // A GraphQL error comes in a 200: count answers that carry one, and tally every error
+        // answer's first code (a refusal's too), so that a round says what its errors were.
+        onResponse: (_status, body) => {
+          if (!body.includes('"errors":[')) return;
+          graphqlErrors++;
+          const code = /"code":"([A-Z_]+)"/.exec(body)?.[1] ?? 'none';
+          errorCodes[code] = (errorCodes[code] ?? 0) + 1;
+        },
       }],
     }, (err, result) => {
       if (err) return reject(err);
-      resolve({ completed, graphqlErrors, sent: result.requests.sent ?? completed, latencies, errors: result.errors, non2xx: result.non2xx, elapsedMs: performance.now() - started });
+      resolve({ completed, graphqlErrors, errorCodes, sent: result.requests.sent ?? completed, latencies, errors: result.errors, non2xx: result.non2xx, elapsedMs: performance.now() - started });
     });
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       if (statusCode >= 200 && statusCode < 300) {
@@ -156,6 +166,7 @@ export async function measureRound(target: Target, options: RoundOptions): Promi
     errors: run.errors,
     non2xx: run.non2xx,
     graphqlErrors: run.graphqlErrors,
+    errorCodes: run.errorCodes,
     idleWaitMs,
     drainMs,
     upstreamOperations: calls.operations,

@@ -156,7 +156,7 @@ async function main(): Promise<void> {
           rounds.push({ scenario: scenario.name, system, round, connections: scenario.connections, ...result });
           log(`  round ${round} ${system.padEnd(15)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  `
             + `${result.upstreamPerRequest.toFixed(2)} upstream/req  ${result.cpuSecondsPer1k.toFixed(2)} CPU s/1k  ${result.peakRssMb.toFixed(0)} MB`
-            + `${result.errors + result.non2xx + result.graphqlErrors > 0 ? `  ${result.errors} errors, ${result.non2xx} non-2xx, ${result.graphqlErrors} with GraphQL errors` : ''}`);
+            + `${result.errors + result.non2xx + result.graphqlErrors > 0 ? `  ${result.errors} errors, ${result.non2xx} non-2xx, ${result.graphqlErrors} with GraphQL errors ${JSON.stringify(result.errorCodes)}` : ''}`);
         }
       }
     }
