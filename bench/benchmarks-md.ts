@@ -40,21 +40,27 @@ ${REALTIME_END}
 }
 
 /**
- * Writes the real-time section into BENCHMARKS.md as it is (a BENCH_ONLY=Realtime run): in place
- * of the one there, else before "Same answers", else at the end. The other sections keep the
- * figures of the run that wrote them.
+ * Writes the real-time section into BENCHMARKS.md as it is (a BENCH_ONLY=Realtime run); the other
+ * sections keep the figures of the run that wrote them.
  */
 export function writeRealtimeSection(path: string, r: Realtime): void {
+  writeSection(path, REALTIME_START, REALTIME_END, realtimeSection(r));
+}
+
+/**
+ * Writes a section of its own (one between `start` and `end` markers) into BENCHMARKS.md: in place
+ * of the one there, else before "Same answers", else at the end.
+ */
+export function writeSection(path: string, start: string, end: string, section: string): void {
   let text = '';
   try {
     text = readFileSync(path, 'utf8');
   } catch {
     // No file yet: the section alone.
   }
-  const section = realtimeSection(r);
-  const start = text.indexOf(REALTIME_START);
-  const end = text.indexOf(REALTIME_END);
-  if (start >= 0 && end > start) text = `${text.slice(0, start)}${section}${text.slice(end + REALTIME_END.length + 1)}`;
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from >= 0 && to > from) text = `${text.slice(0, from)}${section}${text.slice(to + end.length + 1)}`;
   else if (text.includes('\n## Same answers')) text = text.replace('\n## Same answers', `\n${section}\n## Same answers`);
   else text = `${text}\n${section}`;
   writeFileSync(path, text);

@@ -180,6 +180,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
   const rateLimits = options.rateLimits ?? createRateLimitEngine();
   const dev = config.mode === 'development';
+  // Addresses whose x-forwarded-for is believed (rate limits, subscription budgets): one set for all.
+  const trustedProxies = new Set(config.trustedProxies ?? []);
   // The current request's deadline, stale mark and (debugging) calls, for every backend call it
   // causes (useRequestScope).
   const scopes = new AsyncLocalStorage<RequestScope>();
@@ -281,7 +283,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     store: webhookStore,
     maxPerCaller: limits.MAX_SUBSCRIPTIONS_PER_CALLER,
     maxQueued: limits.MAX_EVENTS_QUEUED,
-    trustedProxies: new Set(config.trustedProxies ?? []),
+    trustedProxies,
     logger,
   });
   const webhooks = createWebhookReceiver({
@@ -398,7 +400,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         yoga: (): Gateway['yoga'] => yoga, principalOf, requestIds, logger,
         maxPerCaller: limits.MAX_SUBSCRIPTIONS_PER_CALLER,
         keepAliveMs: limits.KEEPALIVE_MS,
-        trustedProxies: new Set(config.trustedProxies ?? []),
+        trustedProxies,
       }),
       // Every request, whatever its method and media type, read by one reader with every limit:
       // size, time to arrive, nesting, batches.
@@ -462,7 +464,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // that a stored answer never holds one request's debug details.
       cacheStore !== undefined && useJunctionResponseCache({ store: cacheStore, principalOf, exposeMetadata: dev, observe: (outcome) => cacheObserved('response', outcome) }),
       // After the response cache: a caller over its budget is refused even an answer from cache.
-      useRateLimits({ engine: rateLimits, limits, principalOf, trustedProxies: new Set(config.trustedProxies ?? []), onRefused: (limit) => metrics.onRateLimited(limit) }),
+      useRateLimits({ engine: rateLimits, limits, principalOf, trustedProxies, onRefused: (limit) => metrics.onRateLimited(limit) }),
       // Development: which backend calls a request made, on request (x-junction-debug: 1).
       dev && useUpstreamDebug((request) => scopesByRequest.get(request)?.calls, allBreakers),
       // The deployment's own: createGateway's `plugins`, then the sources file's additionalEnvelopPlugins.

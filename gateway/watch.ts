@@ -3,8 +3,8 @@
  * contract or a module it names calls `onChange` once the files have settled.
  *
  * Folders are watched rather than files: editors save by writing a new file and renaming it over
- * the old one, which ends a watch on the file itself. The sources file's folder and each spec's
- * folder are watched alone (the sources file usually sits at the repository's root, beside
+ * the old one, which ends a watch on the file itself. The sources file's folder, each spec's and
+ * each `additionalTypeDefs` file's folder are watched alone (the sources file usually sits at the repository's root, beside
  * node_modules); a module's folder with its subfolders (schema/ holds the demo's contract and its
  * links). Only files of the kinds a configuration is made of count.
  */
@@ -32,6 +32,7 @@ export function foldersOf(file: MeshConfig): WatchedFolder[] {
     const source = (entry.options as { source?: string }).source;
     if (source && !/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) add(dirname(isAbsolute(source) ? source : join(file.baseDir, source)), false);
   }
+  for (const typeDefs of file.typeDefFiles ?? []) add(dirname(typeDefs), false);
   for (const module of [file.contract, file.plugins, ...file.resolvers.filter((r): r is string => typeof r === 'string').map((r) => join(file.baseDir, r))]) {
     if (module) add(dirname(module), true);
   }

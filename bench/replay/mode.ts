@@ -8,7 +8,7 @@
  * server's. A separate run: it writes its own key (`replay`) in bench/results/latest.json and its own
  * section of BENCHMARKS.md, and the other figures stay the last end-to-end run's.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeSection } from '../benchmarks-md.ts';
 import { measureRound, warmUp, type Target as LoadTarget } from '../load.ts';
 import { machine } from '../measures.ts';
 import { stop, type ProcessSet } from '../processes.ts';
@@ -145,16 +145,5 @@ ${END}
 
 /** Writes the section in place of the one there, else before "Same answers", else at the end. */
 export function writeReplaySection(path: string, r: Replayed): void {
-  let text = '';
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    // No file yet: the section alone.
-  }
-  const start = text.indexOf(START);
-  const end = text.indexOf(END);
-  if (start >= 0 && end > start) text = `${text.slice(0, start)}${section(r)}${text.slice(end + END.length + 1)}`;
-  else if (text.includes('\n## Same answers')) text = text.replace('\n## Same answers', `\n${section(r)}\n## Same answers`);
-  else text = `${text}\n${section(r)}`;
-  writeFileSync(path, text);
+  writeSection(path, START, END, section(r));
 }

@@ -33,8 +33,6 @@ export interface DriftMonitorOptions {
 export interface DriftMonitor {
   /** Changes by source and level, as of each source's last check (sources checked at least once). */
   driftCounts(): Record<string, Record<DriftLevel, number>>;
-  /** Each source's last report. */
-  reports(): Record<string, DriftReport>;
   /** Stops the schedule; a check under way finishes unheard. */
   close(): void;
 }
@@ -43,7 +41,6 @@ export function createDriftMonitor(options: DriftMonitorOptions): DriftMonitor {
   const { sourcesFile, contract, logger, scheduler = timerScheduler } = options;
   const watched = sourcesFile.entries.filter((entry) => entry.options.drift);
   const counts = new Map<string, Record<DriftLevel, number>>();
-  const reports = new Map<string, DriftReport>();
   const cancels = new Set<() => void>();
   let closed = false;
   let publicSchema: GraphQLSchema | undefined;
@@ -61,7 +58,6 @@ export function createDriftMonitor(options: DriftMonitorOptions): DriftMonitor {
           ...(contract ? { contract } : {}), ...(publicSchema ? { publicSchema } : {}), ...(options.fetch ? { fetch: options.fetch } : {}),
         });
         if (closed) return;
-        reports.set(entry.name, report);
         counts.set(entry.name, report.counts);
         for (const change of report.changes) {
           const key = `${change.level}|${change.path}|${change.message}`;
@@ -94,8 +90,7 @@ export function createDriftMonitor(options: DriftMonitorOptions): DriftMonitor {
   }
 
   return {
-    driftCounts: () => Object.fromEntries([...counts].map(([source, levels]) => [source, { ...emptyCounts(), ...levels }])),
-    reports: () => Object.fromEntries(reports),
+    driftCounts: () => Object.fromEntries(counts),
     close: () => {
       closed = true;
       for (const cancel of cancels) cancel();

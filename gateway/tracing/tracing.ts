@@ -166,7 +166,11 @@ export function createTracing({ tracerProvider, mode, requestIdOf, currentSpan }
       // Here rather than in an onParams hook: one hook less on every request, sampled or not.
       const params = (args.contextValue as { params?: GraphQLParams }).params;
       const persisted = (params?.extensions as { persistedQuery?: { sha256Hash?: unknown } } | undefined)?.persistedQuery?.sha256Hash;
-      const hash = typeof persisted === 'string' ? persisted : typeof params?.query === 'string' ? createHash('sha256').update(params.query).digest('hex') : undefined;
+      // The text's own hash when there is text; a client's persisted-document hash only when it is one
+      // (its text is then Junction's own, from the persisted documents): never a string a client chose.
+      const hash = typeof params?.query === 'string'
+        ? createHash('sha256').update(params.query).digest('hex')
+        : typeof persisted === 'string' && /^[0-9a-f]{64}$/i.test(persisted) ? persisted.toLowerCase() : undefined;
       traceOf(args.contextValue)?.span.setAttributes(hash === undefined ? attributes : { ...attributes, [ATTR.documentHash]: hash });
     },
     onResultProcess({ request, result }) {

@@ -161,6 +161,8 @@ describe('/status in production', () => {
     }
     const after = (await report()).sources.payments!;
     expect(after.errors - before.errors).toBe(1);
+    // The rate is of the window's own figures: errors over calls.
+    expect(after.errorRate).toBeCloseTo(after.errors / after.calls, 4);
     expect(after.errorRate).toBeGreaterThan(0);
   });
 

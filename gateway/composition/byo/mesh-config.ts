@@ -354,6 +354,8 @@ export interface MeshConfig {
   plugins?: string;
   /** `additionalTypeDefs`, parsed. */
   typeDefs: DocumentNode[];
+  /** The `.graphql` files `additionalTypeDefs` named (absolute paths), for `junction dev` to watch. */
+  typeDefFiles?: string[];
   /** `additionalResolvers`: declared links, and module paths of code resolvers (relative to baseDir). */
   resolvers: (AdditionalResolverEntry | string)[];
   /** `additionalResolvers` entries with a `pubsubTopic`: subscriptions fed by the sources' webhooks and polls. */
@@ -381,7 +383,7 @@ function forwardsCaller(value: unknown): boolean {
   return false;
 }
 
-function readTypeDefs(raw: unknown, baseDir: string, problems: string[]): DocumentNode[] {
+function readTypeDefs(raw: unknown, baseDir: string, problems: string[], files: string[]): DocumentNode[] {
   if (raw === undefined || raw === null) return [];
   const list = Array.isArray(raw) ? raw : [raw];
   const documents: DocumentNode[] = [];
@@ -395,6 +397,7 @@ function readTypeDefs(raw: unknown, baseDir: string, problems: string[]): Docume
     let text = item;
     if (isPath) {
       const path = resolve(baseDir, item);
+      files.push(path);
       if (!existsSync(path)) {
         problems.push(`${where}: ${item} does not exist (paths are read from ${baseDir})`);
         continue;
@@ -569,7 +572,8 @@ export function readMeshConfig(file: string, env: Record<string, string | undefi
       if (poll.selectionSet !== undefined && entry.kind !== 'graphql') problems.push(`${where}.selectionSet: only a GraphQL source's poll chooses its fields`);
     }
   }
-  const typeDefs = readTypeDefs(parsed.additionalTypeDefs, baseDir, problems);
+  const typeDefFiles: string[] = [];
+  const typeDefs = readTypeDefs(parsed.additionalTypeDefs, baseDir, problems, typeDefFiles);
   /** A declared link, checked the same way whether an additionalResolvers entry or a `@resolveTo` says it. */
   const checkLink = (item: unknown, where: string, what: string, at: (key: string) => string): AdditionalResolverEntry | undefined => {
     if (item && typeof item === 'object' && 'pubsubTopic' in item) {
@@ -666,7 +670,7 @@ export function readMeshConfig(file: string, env: Record<string, string | undefi
   const plugins = modulePathOf(parsed, 'additionalEnvelopPlugins', baseDir, problems);
   if (problems.length > 0) throw new SourceConfigError(file, problems);
   return {
-    file, baseDir, entries, typeDefs, resolvers, subscriptions, ignored,
+    file, baseDir, entries, typeDefs, typeDefFiles, resolvers, subscriptions, ignored,
     ...(contract ? { contract } : {}), ...(embedded ? { embedded } : {}), ...(plugins ? { plugins } : {}),
   };
 }
