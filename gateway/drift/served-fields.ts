@@ -26,9 +26,8 @@ import {
 } from 'graphql';
 import { MapperKind, mapSchema } from '@graphql-tools/utils';
 import { applySchemaTransforms } from '@graphql-tools/delegate';
-import { RenameRootTypes, RenameTypes } from '@graphql-tools/wrap';
 import { wrapTransforms, type MeshTransform } from '../composition/transforms.ts';
-import { renameTransforms, typePrefix } from '../composition/byo/namespace.ts';
+import { namespaceTransforms, renameTransforms, typePrefix } from '../composition/byo/namespace.ts';
 import type { Rename } from '../composition/byo/types.ts';
 
 /** Marks a description as a tag; nothing a spec writes starts with a NUL. */
@@ -80,7 +79,7 @@ export function servedNames(schema: GraphQLSchema, served: ServedSource): { name
   const source = tagged(schema);
   const prefix = typePrefix(served.name);
   const transforms = served.namespace
-    ? [...renameTransforms(served.rename), new RenameRootTypes((name) => `${prefix}${name}`), new RenameTypes((name) => `${prefix}${name}`, { renameBuiltins: false, renameScalars: true })]
+    ? namespaceTransforms(served.rename, prefix)
     : [...renameTransforms(served.rename), ...wrapTransforms(served.transforms, served.name)];
   const shown = applySchemaTransforms(source, { schema: source, transforms });
   const names = new Map<string, string>();

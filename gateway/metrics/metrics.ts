@@ -380,9 +380,10 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
     resultsPlugin,
     render,
     onCache(layer, outcome, count = 1) {
-      const slot = cacheCounts.get(layer) ?? cacheSlot(layer);
-      // Outcomes are the few CACHE_OUTCOMES: anything else is a caller's mistake, not a new series.
-      if (outcome in slot) slot[outcome]! += count;
+      // Layers and outcomes are the few CACHE_LAYERS and CACHE_OUTCOMES: anything else is a
+      // caller's mistake, not a new series.
+      const slot = cacheCounts.get(layer);
+      if (slot && Object.hasOwn(slot, outcome)) slot[outcome]! += count;
     },
     onShed(request, cause) {
       shedBy[cause].inc();

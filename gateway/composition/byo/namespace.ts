@@ -71,12 +71,20 @@ function prefixed(source: LoadedSource, prefix: string): GraphQLSchema {
     schema: source.schema,
     // Every error leaving the source is made a catalogued one here, once, whatever its engine.
     executor: catalogueExecutor(source),
-    transforms: [
-      ...renameTransforms(source.rename),
-      new RenameRootTypes((name) => `${prefix}${name}`),
-      new RenameTypes((name) => `${prefix}${name}`, { renameBuiltins: false, renameScalars: true }),
-    ],
+    transforms: namespaceTransforms(source.rename, prefix),
   });
+}
+
+/**
+ * What `namespace: true` does to a source's schema: its own renames, then every type prefixed,
+ * root types included. `junction diff` maps changes to public names through the same list.
+ */
+export function namespaceTransforms(rename: Rename | undefined, prefix: string) {
+  return [
+    ...renameTransforms(rename),
+    new RenameRootTypes((name) => `${prefix}${name}`),
+    new RenameTypes((name) => `${prefix}${name}`, { renameBuiltins: false, renameScalars: true }),
+  ];
 }
 
 /**
