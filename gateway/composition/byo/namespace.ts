@@ -77,7 +77,7 @@ function prefixed(source: LoadedSource, prefix: string): GraphQLSchema {
 
 /**
  * What `namespace: true` does to a source's schema: its own renames, then every type prefixed,
- * root types included. `junction diff` maps changes to public names through the same list.
+ * root types included. `junction diff` finds public names through the same list.
  */
 export function namespaceTransforms(rename: Rename | undefined, prefix: string) {
   return [
