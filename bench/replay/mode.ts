@@ -63,7 +63,8 @@ async function replayState(url: string): Promise<{ recorded: number; misses: num
 export async function runReplay(set: ProcessSet, o: Options): Promise<Replayed> {
   const { log } = o;
   const delayMs = Number(process.env.BENCH_REPLAY_DELAY_MS ?? 1);
-  const running = await startSystems(set, o.cpus, { replay: true });
+  const profiled = process.env.BENCH_CPU_PROF === '1';
+  const running = await startSystems(set, o.cpus, { replay: true, ...(profiled ? { cpuProfileDir: 'bench/results' } : {}) });
   const seeds = await readSeeds(running.urls.payments);
   const all = scenarios(seeds);
   const dashboard = all[0]!;
@@ -101,6 +102,7 @@ export async function runReplay(set: ProcessSet, o: Options): Promise<Replayed> 
     }
   }
   const state = await replayState(running.urls.payments);
+  if (profiled) await stop(running.systems.junction.proc, 10_000); // stopping writes the profile
   if (state.misses > 0) log(`\n!! ${state.misses} upstream request(s) had no recorded reply (answered 599): the replayed figures are INVALID. First: ${state.missed[0]}`);
   return {
     date: new Date().toISOString(), machine: machine(o.pinned),
