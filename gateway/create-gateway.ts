@@ -17,7 +17,8 @@ import { preparePolls } from './webhooks/poll-reads.ts';
 import { createMemoryPollStore, type PollStore } from './webhooks/poll-store.ts';
 import { ANONYMOUS } from '../schema/principal.ts';
 import type { ContractContext } from '../schema/contract.ts';
-import { createLoaders } from './engine/loaders.ts';
+import { lazyRecords } from './engine/lazy-record.ts';
+import { loaderSet } from './engine/loaders.ts';
 import { useRequestId } from './plugins/request-id/use-request-id.ts';
 import { createHealth, type HealthCheck } from './plugins/health/use-health.ts';
 import { useCsrfPrevention } from './plugins/security/use-csrf-prevention.ts';
@@ -326,8 +327,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     draining: () => draining,
     ...(config.readyCacheMs !== undefined ? { cacheMs: config.readyCacheMs } : {}),
   });
-  const loaderSpecs = contract?.loaders ?? {};
-  const bound = [...operations];
+  // One request's view of its sources and its loaders, each made when the request first reads it.
+  const bound = new Map(operations);
+  const sourcesFor = lazyRecords(bound.keys(), (name, context: object) => bound.get(name)!(context));
+  const loadersFor = loaderSet(contract?.loaders ?? {}, [...bound.keys()], entityCache);
   const yoga = createYoga<Record<string, unknown>, ContractContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -335,6 +338,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     cors: false,
     // Parsed and bounded by useRequestReader: browsers are refused, services get MAX_BATCH.
     batching: { limit: limits.MAX_BATCH },
+    // useRequestReader bounds every body (declared, chunked or compressed); yoga's own bound would
+    // pipe each body through a second stream, about a tenth of a cheap request's CPU.
+    maxRequestBodySize: false,
     landingPage: false,
     graphiql: dev
       ? async () => ({
@@ -430,10 +436,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // request (its caller, its deadline) and fresh loaders (batching never crosses requests).
       {
         onContextBuilding({ context, extendContext }) {
-          const sources = Object.fromEntries(bound.map(([name, bind]) => [name, bind(context)]));
+          const sources = sourcesFor(context);
           extendContext({
             sources,
-            loaders: createLoaders(loaderSpecs, sources, entityCache),
+            loaders: loadersFor(sources),
             invalidate,
             // A subscription's events, from every instance (webhook topics), listened to from the
             // moment it subscribes (an event published before its first read is not missed), after
@@ -441,7 +447,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             // all its events, and what a loader fetched for one event is not the truth for the
             // next: each event gets fresh loaders.
             subscribe: (topic: string, accept?: (event: WebhookEvent) => boolean) => subscriptions.open(context, topic, accept, () => {
-              (context as { loaders?: unknown }).loaders = createLoaders(loaderSpecs, sources, entityCache);
+              (context as { loaders?: unknown }).loaders = loadersFor(sources);
             }),
           } as Partial<ContractContext>);
         },

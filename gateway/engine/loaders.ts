@@ -3,6 +3,7 @@ import type { BatchSpec, Loader, SourceOperations } from '../../schema/contract.
 import { groupByKeys, orderByKeys } from '../upstream/batch.ts';
 import { NO_CACHE, type EntityCache } from '../upstream/entity-cache.ts';
 import { UpstreamError } from '../upstream/upstream-error.ts';
+import { lazyRecords } from './lazy-record.ts';
 
 /** Most keys in one batched call unless a spec says `maxBatch`. */
 const DEFAULT_MAX_BATCH = 100;
@@ -30,37 +31,53 @@ export function createLoaders(
   sources: Readonly<Record<string, SourceOperations>>,
   cache: EntityCache = NO_CACHE,
 ): Record<string, Loader> {
-  const loaders: Record<string, Loader> = {};
+  return loaderSet(specs, Object.keys(sources), cache)(sources);
+}
+
+/**
+ * What `createLoaders` makes, worked out once for a contract: the returned function makes one
+ * request's loaders, each only when the request first reads it (lazyRecords). A loader naming a source the contract is not served over is refused
+ * here, once, rather than on every request.
+ */
+export function loaderSet(
+  specs: Readonly<Record<string, BatchSpec>>,
+  sourceNames: readonly string[],
+  cache: EntityCache = NO_CACHE,
+): (sources: Readonly<Record<string, SourceOperations>>) => Record<string, Loader> {
+  const makers = new Map<string, (source: SourceOperations) => Loader>();
   for (const [name, spec] of Object.entries(specs)) {
-    const source = sources[spec.source];
-    if (!source) throw new Error(`loader ${name} names source ${spec.source}, which the contract is not served over`);
+    if (!sourceNames.includes(spec.source)) throw new Error(`loader ${name} names source ${spec.source}, which the contract is not served over`);
     const empty = 'empty' in spec ? spec.empty : null;
-    const fetch = batchOf(spec, source, empty);
-    const kept = spec.cache
-      ? cache.batch({
+    const own = spec.skip;
+    const skip = own ? (key: unknown) => unsendable(key) || own(key) : unsendable;
+    const batchOptions = {
+      maxBatchSize: spec.maxBatch ?? DEFAULT_MAX_BATCH,
+      ...(spec.cacheKeyFn ? { cacheKeyFn: spec.cacheKeyFn } : {}),
+    };
+    const cached = spec.cache
+      ? {
         source: spec.source,
         namespace: spec.cache.namespace,
         ttlMs: spec.cache.ttlMs,
         ...(spec.cache.staleMs !== undefined ? { staleMs: spec.cache.staleMs } : {}),
         keyOf: spec.cache.key,
         ...(spec.cache.tags ? { tagsOf: spec.cache.tags } : {}),
-      }, fetch)
-      : fetch;
-    const own = spec.skip;
-    const skip = own ? (key: unknown) => unsendable(key) || own(key) : unsendable;
-    const load = async (keys: readonly unknown[]) => {
-      const sent = keys.filter((key) => !skip(key));
-      if (sent.length === keys.length) return kept(keys);
-      const answers = sent.length > 0 ? await kept(sent) : [];
-      const byKey = new Map(sent.map((key, i) => [key, answers[i]]));
-      return keys.map((key) => (byKey.has(key) ? byKey.get(key) : empty));
-    };
-    loaders[name] = new DataLoader(load, {
-      maxBatchSize: spec.maxBatch ?? DEFAULT_MAX_BATCH,
-      ...(spec.cacheKeyFn ? { cacheKeyFn: spec.cacheKeyFn } : {}),
+      }
+      : undefined;
+    makers.set(name, (source) => {
+      const fetch = batchOf(spec, source, empty);
+      const kept = cached ? cache.batch(cached, fetch) : fetch;
+      const load = async (keys: readonly unknown[]) => {
+        const sent = keys.filter((key) => !skip(key));
+        if (sent.length === keys.length) return kept(keys);
+        const answers = sent.length > 0 ? await kept(sent) : [];
+        const byKey = new Map(sent.map((key, i) => [key, answers[i]]));
+        return keys.map((key) => (byKey.has(key) ? byKey.get(key) : empty));
+      };
+      return new DataLoader(load, batchOptions);
     });
   }
-  return loaders;
+  return lazyRecords(makers.keys(), (name, sources: Readonly<Record<string, SourceOperations>>) => makers.get(name)!(sources[specs[name]!.source]!)) as (sources: Readonly<Record<string, SourceOperations>>) => Record<string, Loader>;
 }
 
 /** The batch function a spec declares: its code, or one call of `operation` with every key in `keysArg`. */

@@ -107,6 +107,7 @@ class Decoder {
 
   /** Follows a SOAP-encoded multi-reference (`href="#id"` in 1.1, `enc:ref="id"` in 1.2) once. */
   deref(element: XmlElement): XmlElement {
+    if (element.attrs.length === 0) return element; // most elements: nothing to follow
     const href = attr(element, 'href') ?? attr(element, 'ref', NS.soap12Encoding);
     if (href === undefined) return element;
     if (!this.ids) {
@@ -132,7 +133,10 @@ class Decoder {
     // Multi-references may point back up the tree; real data is never this deep.
     if (depth > 256) return null;
     const element = this.deref(raw);
-    if (attr(element, 'nil', NS.xsi) === 'true' || attr(element, 'nil', NS.xsi) === '1') return null;
+    if (element.attrs.length > 0) {
+      const nil = attr(element, 'nil', NS.xsi);
+      if (nil === 'true' || nil === '1') return null;
+    }
     if (type.kind !== 'complex') return type.kind === 'scalar' && type.scalar === 'JSON' ? jsonOf(element) : simpleValue(type, element.text);
     const def = type.def;
     switch (shapeOf(def)) {
@@ -155,15 +159,21 @@ class Decoder {
       out[a.gqlName] = value === undefined ? null : simpleValue(a.type, value);
     }
     if (def.text) out[def.text.gqlName] = simpleValue(def.text.type, element.text);
-    const matched = new Set<XmlElement>();
+    // Only an `any` needs to know which children the fields took; a single field needs only its first.
+    const matched = def.any ? new Set<XmlElement>() : undefined;
     for (const f of def.fields) {
-      const elements = element.children.filter((e) => e.local === f.name);
-      elements.forEach((e) => matched.add(e));
-      out[f.gqlName] = isRepeated(f)
-        ? elements.map((e) => this.value(e, f.type, depth + 1))
-        : elements[0] ? this.value(elements[0], f.type, depth + 1) : null;
+      if (isRepeated(f) || matched) {
+        const elements = element.children.filter((e) => e.local === f.name);
+        if (matched) for (const e of elements) matched.add(e);
+        out[f.gqlName] = isRepeated(f)
+          ? elements.map((e) => this.value(e, f.type, depth + 1))
+          : elements[0] ? this.value(elements[0], f.type, depth + 1) : null;
+      } else {
+        const first = element.children.find((e) => e.local === f.name);
+        out[f.gqlName] = first ? this.value(first, f.type, depth + 1) : null;
+      }
     }
-    if (def.any) {
+    if (def.any && matched) {
       const rest = element.children.filter((e) => !matched.has(e));
       out[def.any.gqlName] = rest.length === 0 ? null : groupChildren(rest);
     }

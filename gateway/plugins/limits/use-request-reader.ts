@@ -91,8 +91,13 @@ export function useRequestReader({ limits, mayBatch }: RequestReaderOptions): Pl
 
   return {
     onRequest({ request, endResponse, fetchAPI }) {
-      // Any body: a declared size over the limit is refused before a byte is read.
-      if (Number(request.headers.get('content-length') ?? 0) > maxBytes) {
+      const declared = request.headers.get('content-length');
+      if (declared === null) return;
+      // One non-negative integer, or nothing: a list or a sign is what request smuggling sends.
+      if (!/^\d+$/.test(declared)) {
+        endResponse(fetchAPI.Response.json({ errors: [bad('The Content-Length header is not one non-negative integer.').toJSON()] }, { status: 400, headers: { connection: 'close' } }));
+      } else if (Number(declared) > maxBytes) {
+        // Any body: a declared size over the limit is refused before a byte is read.
         endResponse(fetchAPI.Response.json({ errors: [tooLarge().toJSON()] }, { status: 413, headers: { connection: 'close' } }));
       }
     },
