@@ -1,6 +1,7 @@
 /** Rewrites BENCHMARKS.md at the repository root from one run's report. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cachedText, uncached } from './cached-report.ts';
+import type { Machine } from './measures.ts';
 import { fmt, table, targetList, type Report } from './report.ts';
 import { soakText } from './soak.ts';
 import { overloadText } from './overload.ts';
@@ -66,6 +67,50 @@ export function writeSection(path: string, start: string, end: string, section: 
   writeFileSync(path, text);
 }
 
+/** Around the lines under the title saying when and where each mode last ran. */
+const RUNS_START = '<!-- runs: written by bench/run.ts -->';
+const RUNS_END = '<!-- runs: end -->';
+
+/** What the runs line reads from latest.json: the end-to-end run's machine, and the replayed run's. */
+export interface RunsSeen {
+  machine?: Machine;
+  elapsedS?: number;
+  replay?: { date: string; machine: Machine };
+}
+
+function machineText(m: Machine): string {
+  return `${m.nproc} CPUs (${m.cpuModel}), Node ${m.node}, taskset ${m.taskset ? 'yes' : 'no'}`;
+}
+
+/** The lines under the title: each mode's last run, its date and machine (the two may differ: a mode can run alone). */
+export function runsBlock(latest: RunsSeen | undefined): string {
+  const live = latest?.machine
+    ? `- End-to-end (demo backends): run on ${latest.machine.date}, ${machineText(latest.machine)}${latest.elapsedS === undefined ? '' : `, ${fmt(latest.elapsedS, 0)} s`}.`
+    : '- End-to-end (demo backends): not run yet.';
+  const replay = latest?.replay
+    ? `- Cheap backends (replayed): run on ${latest.replay.date}, ${machineText(latest.replay.machine)}.`
+    : '- Cheap backends (replayed): not run yet.';
+  return `${RUNS_START}\nLast runs (\`npm run bench\` runs both, one after the other):\n\n${live}\n${replay}\n${RUNS_END}\n`;
+}
+
+/** Writes the runs lines under the title (in place of the ones there), from what latest.json now holds. */
+export function writeRunsHeader(path: string, latest: RunsSeen | undefined): void {
+  const title = '# Benchmarks\n\n';
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    // No file yet: the lines alone.
+  }
+  const block = runsBlock(latest);
+  const from = text.indexOf(RUNS_START);
+  const to = text.indexOf(RUNS_END);
+  if (from >= 0 && to > from) text = `${text.slice(0, from)}${block}${text.slice(to + RUNS_END.length + 1)}`;
+  else if (text.startsWith(title)) text = `${title}${block}\n${text.slice(title.length)}`;
+  else text = `${block}\n${text}`;
+  writeFileSync(path, text);
+}
+
 function checksTable(report: Report): string {
   const lines = report.checks.map((c) => `| ${c.scenario} | ${c.system} | ${c.verdict} | ${c.upstreamCalls} | ${Object.entries(c.upstreamOperations).map(([op, n]) => `${op} ${n}`).join(', ')} |`);
   return ['| scenario | system | answer vs the first system\'s | upstream calls (one request) | by operation |', '|---|---|---|---:|---|', ...lines].join('\n');
@@ -81,6 +126,12 @@ function ratios(report: Report): string {
     const cpu = b && j.cpuSecondsPer1k > 0 ? `; CPU per request ${fmt(b.cpuSecondsPer1k / j.cpuSecondsPer1k, 1)}x less than the baseline` : '';
     lines.push(`- ${scenario}: Junction ${fmt(j.rps, 0)} req/s = ${fmt(j.rpsVsLimit, 2)}x the limit, ${fmt(j.rpsVsBaseline, 2)}x the baseline${cpu}`
       + `${j.addedP50Ms === undefined ? '' : `; p50 ${fmt(j.p50Ms, 2)} ms vs the limit's ${fmt(get(scenario, 'limit')?.p50Ms, 2)} ms (+${fmt(j.addedP50Ms, 2)} ms)`}.`);
+  }
+  // Hive Gateway, where it ran: beside the limit and Mesh, and Junction beside it.
+  for (const hive of report.rows.filter((r) => r.system === 'hive')) {
+    const j = get(hive.scenario, 'junction');
+    lines.push(`- ${hive.scenario}: Hive Gateway ${fmt(hive.rps, 0)} req/s = ${fmt(hive.rpsVsLimit, 2)}x the limit, ${fmt(hive.rpsVsBaseline, 2)}x the baseline`
+      + `${j && hive.rps > 0 && j.cpuSecondsPer1k > 0 ? `; Junction ${fmt(j.rps / hive.rps, 2)}x Hive's req/s at ${fmt(hive.cpuSecondsPer1k / j.cpuSecondsPer1k, 1)}x less CPU per request` : ''}.`);
   }
   const mesh = get('MeshV0', 'mesh-v0');
   const junctionV0 = get('MeshV0', 'junction-v0');
@@ -104,7 +155,9 @@ export function writeBenchmarksMd(path: string, report: Report): void {
   const text = `# Benchmarks
 
 Issue 5's benchmark: what one client query costs a gateway and the backends behind it, measured
-side by side in one run against the same three demo backends; and, reported apart, issue 7's:
+side by side in one run against the same three demo backends (end-to-end), then, in the same run,
+issue 19's: the same scenarios against recorded backend replies, where the gateways are the
+bottleneck (the "Cheap backends (replayed)" section); and, reported apart, issue 7's:
 what Junction's cache makes of the Dashboard, and issue 9's soak: whether Junction's memory keeps
 growing under rounds of load; and issue 17's real time: webhook to subscriber over two instances.
 A benchmark, not a test: nothing fails on these numbers, but for the real-time check that every
@@ -114,7 +167,7 @@ its own section only); the raw figures of each round are in \`bench/results/late
 ## How to run
 
 \`\`\`sh
-npm run bench        # about 8-9 minutes (the overload's 20 s and the soak's minute and a half included); prints the tables, writes bench/results/latest.json and this file
+npm run bench        # both modes, end-to-end then replayed: about 15 minutes (the overload's 20 s and the soak's minute and a half included); prints the tables, writes bench/results/latest.json and this file
 \`\`\`
 
 Options (environment): \`BENCH_ROUNDS\` (3), \`BENCH_DURATION\` (seconds per round, 4), \`BENCH_WARMUP\`
@@ -122,7 +175,7 @@ Options (environment): \`BENCH_ROUNDS\` (3), \`BENCH_DURATION\` (seconds per rou
 run only when the list names them; \`BENCH_ONLY=MeshV0\` runs the Mesh v0 file's scenario alone;
 \`BENCH_ONLY=Realtime\` the real-time section alone, in about a minute, keeping the other figures of
 \`latest.json\` and this file; \`REALTIME_SUBSCRIBERS\`, \`REALTIME_RATE\`, \`REALTIME_SECONDS\`,
-\`REALTIME_BURST\`, \`REALTIME_ROUNDS\`, \`REALTIME_CONCURRENCY\`: bench/realtime.ts), \`BENCH_BACKENDS=replay\` (the scenarios against recorded backend replies written after \`BENCH_REPLAY_DELAY_MS\`, 1 ms, so that the systems under test are the bottleneck: its own section and \`replay\` key, bench/replay/), \`BENCH_CPU_PROF=1\` (both Junctions run with \`node
+\`REALTIME_BURST\`, \`REALTIME_ROUNDS\`, \`REALTIME_CONCURRENCY\`: bench/realtime.ts), \`BENCH_BACKENDS=replay\` (the replayed mode alone: the scenarios against recorded backend replies written after \`BENCH_REPLAY_DELAY_MS\`, 1 ms, so that the systems under test are the bottleneck: its own section and \`replay\` key, bench/replay/), \`BENCH_BACKENDS=live\` (the end-to-end mode alone; either alone keeps the other's last figures), \`BENCH_CPU_PROF=1\` (both Junctions run with \`node
 --cpu-prof\`; the profiles are written to \`bench/results/\`, and \`node --import tsx
 bench/profile-summary.ts <file>\` sums it up), \`SOAK_ROUNDS\` (5), \`SOAK_LOAD_S\` (seconds of
 load per soak round, 8), \`SOAK_REST_S\` (seconds of rest after it, 4), \`BENCH_JUNCTION_NODE_FLAGS\`
@@ -144,6 +197,7 @@ so not the default).
 | mesh-v0 | \`bench/mesh-v0/.meshrc.yaml\`, a GraphQL Mesh v0 configuration in plain YAML (stock openapi and graphql handlers, filterSchema, rename and prefix transforms, links by \`keyField\`/\`keysArg\`), served by Mesh's own server (\`mesh build\`, \`mesh start\`, one process); only MeshV0 |
 | junction-v0 | the same \`dist/gateway/main.js\` as junction (CACHE=off), pointed at that same file with \`JUNCTION_CONFIG=bench/mesh-v0/.meshrc.yaml\`; only MeshV0 |
 | junction-bare | the same as junction with \`METRICS=off\` and no traces; only the Overhead scenarios |
+| hive | Hive Gateway (\`@graphql-hive/gateway\`, \`hive-gateway supergraph\`, one process, NODE_ENV=production, its defaults otherwise) serving a supergraph that GraphQL Mesh v1's \`mesh-compose\` writes at every run start from local files (\`bench/hive/mesh.config.ts\`: the payments OpenAPI file and the messaging SDL; the output, \`bench/hive/.supergraph/\`, is git-ignored): \`getPayment\` renamed \`payment\`, enum values upper-cased, error responses left out of the types. It has no SOAP loader here, so it runs only where no maps call is needed: Payment |
 | junction-observed | the same as junction (metrics on) with traces on: \`OTEL_TRACES_SAMPLER=parentbased_traceidratio\`, \`OTEL_TRACES_SAMPLER_ARG=0.01\`, exported over OTLP/HTTP to a sink in the bench process that answers every export at once; only the Overhead scenarios |
 
 Scenarios: **Dashboard** (issue 5's query: 50 payments with customer, address location, 3 messages,

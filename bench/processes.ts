@@ -80,9 +80,17 @@ export class ProcessSet {
     return proc;
   }
 
-  /** Stops every process still running, newest first: SIGTERM to the group, SIGKILL after `graceMs`. */
+  /**
+   * Stops every process still running, newest first: SIGTERM to the group, SIGKILL after `graceMs`.
+   * Each is forgotten once stopped, so that a set used again (the replayed mode after the end-to-end one)
+   * never signals a group id the system may have handed to another process since.
+   */
   async stopAll(graceMs = 3000): Promise<void> {
-    for (const proc of [...this.started].reverse()) await stop(proc, proc.hardStop ? 0 : graceMs);
+    for (const proc of [...this.started].reverse()) {
+      await stop(proc, proc.hardStop ? 0 : graceMs);
+      const at = this.started.indexOf(proc); // another stopAll (an interrupt's) may have forgotten it already
+      if (at >= 0) this.started.splice(at, 1);
+    }
   }
 }
 

@@ -14,10 +14,12 @@
  * SOAK_LOAD_S (8), SOAK_REST_S (4), BENCH_JUNCTION_NODE_FLAGS (Node flags for the Junctions only).
  * Realtime (issue 17's real-time section, realtime.ts) runs last; BENCH_ONLY=Realtime runs it alone
  * and merges it into the last run's latest.json and BENCHMARKS.md, whose other figures it keeps.
- * BENCH_BACKENDS=replay (issue 19; default real): the scenarios against recorded backend replies
- * (bench/replay/mode.ts), written as latest.json's `replay` key and their own BENCHMARKS.md section.
+ * Issue 19's two modes, both in one run by default: end-to-end (the above), then the scenarios
+ * against recorded backend replies (bench/replay/mode.ts), written as latest.json's `replay` key and
+ * their own BENCHMARKS.md section. BENCH_BACKENDS=replay runs the replayed mode alone,
+ * BENCH_BACKENDS=live the end-to-end mode alone; either keeps the other's last figures.
  */
-import { writeBenchmarksMd, writeRealtimeSection } from './benchmarks-md.ts';
+import { writeBenchmarksMd, writeRealtimeSection, writeRunsHeader } from './benchmarks-md.ts';
 import { measureRound, warmUp, type Target as LoadTarget } from './load.ts';
 import { machine, rssMb } from './measures.ts';
 import { hasTaskset, pinSelf, ProcessSet, stop } from './processes.ts';
@@ -28,7 +30,8 @@ import { soak, soakLine, soakText, type Soak } from './soak.ts';
 import { overload, overloadText, type Overload } from './overload.ts';
 import { checkResponses, readyMeshV0, startSystems, systemOf, waitAnswering, type Check, type Running } from './systems.ts';
 import { runRealtime, realtimeText, type Realtime } from './realtime.ts';
-import { replayText, runReplay, writeReplaySection, type Replayed } from './replay/mode.ts';
+import { replayText, replays, runReplay, writeReplaySection, type Replayed } from './replay/mode.ts';
+import { HIVE_LEFT_OUT, HIVE_SCENARIOS } from './hive/hive.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 4);
 const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 1);
@@ -37,6 +40,15 @@ const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Bool
 const SOAK = { rounds: Number(process.env.SOAK_ROUNDS ?? 5), loadS: Number(process.env.SOAK_LOAD_S ?? 8), restS: Number(process.env.SOAK_REST_S ?? 4) };
 const OVERLOAD = { durationS: Number(process.env.OVERLOAD_S ?? 8), factor: 2 };
 const RESULTS = 'bench/results/latest.json';
+
+/** Which modes run: both by default (end-to-end, then replayed), or one (BENCH_BACKENDS=live, =replay). */
+function benchModes(value: string | undefined): { live: boolean; replay: boolean } {
+  if (value === undefined || value === '' || value === 'both') return { live: true, replay: true };
+  if (value === 'replay') return { live: false, replay: true };
+  if (value === 'live' || value === 'real') return { live: true, replay: false };
+  throw new Error(`BENCH_BACKENDS=${value}: expected live, replay or both (the default)`);
+}
+const MODES = benchModes(process.env.BENCH_BACKENDS);
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -93,19 +105,37 @@ async function main(): Promise<void> {
     }
     return;
   }
-  if (process.env.BENCH_BACKENDS === 'replay') {
-    try {
-      const replayed = await runReplay(set, { cpus, pinned, only: ONLY, durationS: DURATION_S, warmupS: WARMUP_S, rounds: ROUNDS, log });
-      log(`\nCheap backends (replayed), medians of ${ROUNDS} round(s):\n\n${replayText(replayed)}\n\nReplay misses: ${replayed.misses} (of ${replayed.recorded} recorded)`);
-      writeJson(RESULTS, { ...previousReport(RESULTS), replay: replayed } as Report);
-      writeReplaySection('BENCHMARKS.md', replayed);
-      log(`\nWrote the replayed section into ${RESULTS} (key replay) and BENCHMARKS.md; their other figures are the last end-to-end run's.`);
-      if (replayed.misses > 0) throw new Error(`replay: ${replayed.misses} upstream request(s) were never recorded; the figures are invalid`);
-    } finally {
-      await set.stopAll();
-    }
-    return;
+  // End-to-end first, then replayed: each starts and stops its own processes. A real-time loss
+  // fails the run only once both are written.
+  const realtimeMeasured = MODES.live ? await endToEnd() : undefined;
+  if (MODES.replay && replays(ONLY)) await replayed();
+  else if (MODES.replay) log(`\nBENCH_ONLY names no replayed scenario: the replayed mode did not run.`);
+  failIfLost(realtimeMeasured);
+}
+
+/** Where Hive Gateway ran and why not elsewhere, for the report's notes. */
+function hiveNote(): string {
+  return `Hive Gateway (hive) ran in ${HIVE_SCENARIOS.join(', ')} only; not in ${Object.entries(HIVE_LEFT_OUT).map(([s, why]) => `${s} (${why})`).join(', ')}.`;
+}
+
+/** The replayed mode (bench/replay/mode.ts): its own key of latest.json and section of BENCHMARKS.md. */
+async function replayed(): Promise<void> {
+  try {
+    if (MODES.live) log('\n\nCheap backends (replayed): the same scenarios again, the backends replaced by recorded replies\n');
+    const measured = await runReplay(set, { cpus, pinned, only: ONLY, durationS: DURATION_S, warmupS: WARMUP_S, rounds: ROUNDS, log });
+    log(`\nCheap backends (replayed), medians of ${ROUNDS} round(s):\n\n${replayText(measured)}\n\nReplay misses: ${measured.misses} (of ${measured.recorded} recorded)`);
+    writeJson(RESULTS, { ...previousReport(RESULTS), replay: measured } as Report);
+    writeReplaySection('BENCHMARKS.md', measured);
+    writeRunsHeader('BENCHMARKS.md', previousReport(RESULTS));
+    log(`\nWrote the replayed section into ${RESULTS} (key replay) and BENCHMARKS.md${MODES.live ? '' : "; their other figures are the last end-to-end run's"}.`);
+    if (measured.misses > 0) throw new Error(`replay: ${measured.misses} upstream request(s) were never recorded; the figures are invalid`);
+  } finally {
+    await set.stopAll();
   }
+}
+
+/** The end-to-end mode: every scenario against the demo backends, then Overload, Soak and Realtime. */
+async function endToEnd(): Promise<Realtime | undefined> {
   const started = performance.now();
   const notes: string[] = [];
   if (!pinned) notes.push('taskset is not available (or failed): nothing was pinned; every process shared every CPU.');
@@ -117,6 +147,7 @@ async function main(): Promise<void> {
       cached: !ONLY || ONLY.includes('Dashboard-cached'),
       meshV0: !ONLY || ONLY.includes('MeshV0'),
       overhead: !ONLY || ONLY.some((name) => name.startsWith('Overhead')),
+      hive: !ONLY || ONLY.some((name) => HIVE_SCENARIOS.includes(name)),
     });
     if (running.artifactFixes.length > 0) {
       notes.push(`Mesh's generated .mesh/index.ts imported custom handlers/transforms from the wrong folder; fixed after the build: ${running.artifactFixes.join('; ')}.`);
@@ -124,6 +155,8 @@ async function main(): Promise<void> {
     const seeds = await readSeeds(running.urls.payments);
     const dashboard = scenarios(seeds)[0]!;
     for (const system of ['junction', 'baseline', 'limit'] as const) await waitAnswering(running.systems[system], dashboard.body!, 60_000);
+    if (running.systems.hive) await waitAnswering(running.systems.hive, scenarios(seeds).find((s) => s.name === 'Payment')!.body!, 60_000);
+    if (running.systems.hive) notes.push(hiveNote());
     const meshV0 = scenarios(seeds).find((s) => s.name === 'MeshV0')!;
     const meshV0Warning = await readyMeshV0(running, meshV0.body ?? meshV0.bodies![0]!);
     const warnings = [...running.warnings, ...(meshV0Warning ? [meshV0Warning] : [])];
@@ -214,8 +247,9 @@ async function main(): Promise<void> {
     writeJson(RESULTS, keptReplay ? { ...report, replay: keptReplay } as Report : report);
     writeBenchmarksMd('BENCHMARKS.md', report);
     if (keptReplay) writeReplaySection('BENCHMARKS.md', keptReplay); // the last replayed run's section
+    writeRunsHeader('BENCHMARKS.md', previousReport(RESULTS));
     log(`\nWrote ${RESULTS} and BENCHMARKS.md (${elapsedS.toFixed(0)} s in all).`);
-    failIfLost(realtimeMeasured);
+    return realtimeMeasured;
   } finally {
     await set.stopAll();
   }

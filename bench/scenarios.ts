@@ -2,10 +2,10 @@ import { DEMO_HEADERS } from '../sources/demo/credentials.ts';
 import { MESH_V0_LOAD, meshV0Body } from './mesh-v0/mesh-v0.ts';
 /**
  * The benchmark's scenarios: named GraphQL operations sent unchanged to Junction, the Mesh
- * baseline and the limit server, plus the backends hit directly, and (issue 7) the Dashboard
- * answered from Junction's cache next to a server that only writes the same bytes. Seed values
- * (a payment id, an address) are read from the demo backends at start, so the documents always
- * name real data.
+ * baseline and the limit server (and Hive Gateway where it can serve them), plus the backends hit
+ * directly, and (issue 7) the Dashboard answered from Junction's cache next to a server that only
+ * writes the same bytes. Seed values (a payment id, an address) are read from the demo backends at
+ * start, so the documents always name real data.
  */
 
 /** Only Dashboard-cached needs these, so they are started only when it runs. */
@@ -21,8 +21,13 @@ export type MeshV0SystemName = 'mesh-v0' | 'junction-v0';
  * (`junction-observed`): what observing the gateway costs it per request.
  */
 export type OverheadSystemName = 'junction-bare' | 'junction-observed';
+/**
+ * Issue 19's second Node peer: Hive Gateway serving a Mesh v1 composition of the REST and GraphQL
+ * sources (bench/hive/); it has no SOAP loader here, so it is in the scenarios needing no maps call.
+ */
+export type HiveSystemName = 'hive';
 /** Started only for the scenarios that need them. */
-export type OptionalSystemName = CachedSystemName | MeshV0SystemName | OverheadSystemName;
+export type OptionalSystemName = CachedSystemName | MeshV0SystemName | OverheadSystemName | HiveSystemName;
 export type SystemName = 'junction' | 'baseline' | 'limit' | 'direct' | OptionalSystemName;
 
 export interface Scenario {
@@ -106,7 +111,7 @@ export function scenarios(seeds: Seeds): Scenario[] {
       systems: GRAPHQL, connections: 32, body: DASHBOARD_BODY },
     { name: 'Dashboard-pages', what: `the Dashboard, each request a different page (${seeds.cursors.length} in turn): nothing in flight can be shared, i.e. uncached`,
       systems: GRAPHQL, connections: 32, bodies: seeds.cursors.map((after) => body('Dashboard', DASHBOARD_PAGE, { after })) },
-    { name: 'Payment', what: 'one REST-backed field: payment(id)', systems: GRAPHQL, connections: 32, body: body('Payment', payment) },
+    { name: 'Payment', what: 'one REST-backed field: payment(id)', systems: [...GRAPHQL, 'hive'], connections: 32, body: body('Payment', payment) },
     // What metrics and traces (1% sampled) cost: the cheapest request, and the uncached Dashboard.
     { name: 'Overhead-Payment', what: 'Payment, Junction with metrics off and no traces vs metrics on and traces sampled at 1% (OTLP to a local sink)',
       systems: ['junction-bare', 'junction-observed'], connections: 32, body: body('Payment', payment) },

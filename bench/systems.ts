@@ -13,6 +13,7 @@ import { DEV_ISSUER } from '../gateway/auth/dev-issuer.ts';
  * what one request costs upstream is counted.
  */
 import { buildBaseline, startBaseline } from './baseline.ts';
+import { composeHive, HIVE_SERVING, startHive } from './hive/hive.ts';
 import { buildMeshV0, MESH_SERVING, MESH_V0_CONFIG, meshV0Env, startMeshV0 } from './mesh-v0/mesh-v0.ts';
 import { resetUpstream, sleep, upstreamCalls } from './measures.ts';
 import { freePort, stop, waitForOutput, type Proc, type ProcessSet } from './processes.ts';
@@ -61,6 +62,8 @@ export interface StartOptions {
   meshV0?: boolean;
   /** Start junction-bare and junction-observed, and the OTLP sink (Overhead runs). */
   overhead?: boolean;
+  /** Compose bench/hive/'s supergraph and start Hive Gateway on it (the scenarios of HIVE_SCENARIOS run). */
+  hive?: boolean;
   /** Put bench/replay/server.ts in front of the demo backends (BENCH_BACKENDS=replay): the systems ask it. */
   replay?: boolean;
 }
@@ -120,6 +123,7 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
   const baselinePort = await freePort();
   const baseline = startBaseline(set, env, baselinePort, cpus.sut);
   const meshV0 = options.meshV0 ? await startMeshV0System(set, { ...env, ...meshV0Vars }, cpus.sut) : undefined;
+  const hive = options.hive ? await startHiveSystem(set, env, cpus.sut) : undefined;
   const warnings: string[] = [];
 
   const overhead = junctionBare && junctionObserved
@@ -155,6 +159,7 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
       ...overhead,
       ...(meshV0 ? { 'mesh-v0': meshV0 } : {}),
       ...(junctionV0System ? { 'junction-v0': junctionV0System } : {}),
+      ...(hive ? { hive } : {}),
     },
   };
 }
@@ -206,6 +211,15 @@ async function startMeshV0System(set: ProcessSet, env: NodeJS.ProcessEnv, cpu: n
   const port = await freePort();
   const proc = startMeshV0(set, env, port, cpu);
   await waitForOutput(proc, MESH_SERVING, 60_000);
+  return { url: `http://127.0.0.1:${port}/graphql`, proc, headers: {} };
+}
+
+/** Hive: `mesh-compose` writes the supergraph from local files, then `hive-gateway` serves it on a free port. */
+async function startHiveSystem(set: ProcessSet, env: NodeJS.ProcessEnv, cpu: number | undefined): Promise<System> {
+  await composeHive(set, env);
+  const port = await freePort();
+  const proc = startHive(set, env, port, cpu);
+  await waitForOutput(proc, HIVE_SERVING, 60_000);
   return { url: `http://127.0.0.1:${port}/graphql`, proc, headers: {} };
 }
 
