@@ -32,8 +32,8 @@ export interface XmlElement {
   /** Namespace URI; '' when the element is in no namespace. */
   ns: string;
   /** Non-`xmlns` attributes. */
-  attrs: XmlAttribute[];
-  children: XmlElement[];
+  attrs: readonly XmlAttribute[];
+  children: readonly XmlElement[];
   /** The element's own character data (text and CDATA), decoded, untrimmed. */
   text: string;
   /** Prefixes in scope ('' is the default namespace), for QName-valued attributes and text. */
@@ -99,6 +99,14 @@ export function parseXml(input: string, what: string): XmlElement {
   }
 }
 
+/**
+ * What an element without attributes, or without children, holds: one frozen empty list for all
+ * of them (most elements of a reply are leaves without attributes), replaced by a list of its own
+ * when the parser finds the first. Readers only read them.
+ */
+const NO_ATTRS: readonly XmlAttribute[] = Object.freeze([]);
+const NO_CHILDREN: readonly XmlElement[] = Object.freeze([]);
+
 /** Thrown from inside the handlers: a namespace error, reported with the parser's position. */
 class NamespaceError extends Error {}
 
@@ -124,9 +132,10 @@ function parseWith(text: string, what: string, position: boolean): XmlElement {
         (scope as Map<string, string>).set(prefix, uri);
       }
     }
-    const attrs: XmlAttribute[] = [];
+    let attrs: XmlAttribute[] = NO_ATTRS as XmlAttribute[];
     for (const name in raw) {
       if (declared && (name === 'xmlns' || name.startsWith('xmlns:'))) continue;
+      if (attrs === NO_ATTRS) attrs = [];
       const colon = name.indexOf(':');
       if (colon < 0) {
         attrs.push({ name, local: name, ns: '', value: raw[name]! });
@@ -138,9 +147,10 @@ function parseWith(text: string, what: string, position: boolean): XmlElement {
     const colon = tag.name.indexOf(':');
     const [prefix, local] = colon < 0 ? ['', tag.name] : qname(tag.name, colon);
     const ns = colon < 0 ? scope.get('') ?? '' : resolve(scope, prefix, tag.name);
-    const element: XmlElement = { name: tag.name, local, ns, attrs, children: [], text: '', scope };
-    if (parent) parent.children.push(element);
-    else root = element;
+    const element: XmlElement = { name: tag.name, local, ns, attrs, children: NO_CHILDREN as XmlElement[], text: '', scope };
+    if (!parent) root = element;
+    else if (parent.children === NO_CHILDREN) parent.children = [element];
+    else (parent.children as XmlElement[]).push(element);
     stack.push(element);
   });
   const addText = (data: string) => {

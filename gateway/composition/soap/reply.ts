@@ -85,7 +85,7 @@ export function decodeResult(output: MessageShape | undefined, body: XmlElement,
   container = decoder.deref(container);
   try {
     if (plan.kind === 'def') return decoder.value(container, { kind: 'complex', def: plan.def });
-    let matches = container.children.filter((e) => e.local === plan.field.name);
+    let matches: readonly XmlElement[] = container.children.filter((e) => e.local === plan.field.name);
     // rpc accessors are often named differently from the part (`getXReturn` for `result`).
     if (matches.length === 0 && container !== body && container.children.length === 1) matches = container.children;
     return decoder.field(plan.field, matches);
@@ -123,7 +123,7 @@ class Decoder {
     return target && target !== element ? target : element;
   }
 
-  field(field: FieldDef, elements: XmlElement[]): unknown {
+  field(field: FieldDef, elements: readonly XmlElement[]): unknown {
     if (isRepeated(field)) return elements.map((e) => this.value(e, field.type));
     const first = elements[0];
     return first ? this.value(first, field.type) : null;
@@ -230,7 +230,7 @@ export function jsonOf(element: XmlElement): unknown {
   return Object.fromEntries(entries);
 }
 
-function groupChildren(elements: XmlElement[]): Record<string, unknown> {
+function groupChildren(elements: readonly XmlElement[]): Record<string, unknown> {
   const groups = new Map<string, unknown[]>();
   for (const e of elements) {
     const group = groups.get(e.local) ?? [];
