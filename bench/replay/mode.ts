@@ -123,7 +123,9 @@ export async function runReplay(set: ProcessSet, o: Options): Promise<Replayed> 
     }
   }
   const state = await replayState(running.urls.payments);
-  if (profiled) await stop(running.systems.junction.proc, 10_000); // stopping writes the profile
+  if (profiled) { // stopping writes the profiles
+    await Promise.all([running.systems.junction, running.systems['junction-v0']].map((system) => system && stop(system.proc, 10_000)));
+  }
   if (state.misses > 0) log(`\n!! ${state.misses} upstream request(s) had no recorded reply (answered 599): the replayed figures are INVALID. First: ${state.missed[0]}`);
   return {
     date: new Date().toISOString(), machine: machine(o.pinned),
