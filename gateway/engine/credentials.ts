@@ -44,8 +44,11 @@ export type AuthConfig = z.infer<typeof authSchema>;
 
 /** What a call carries for the gateway's credentials, worked out (and for OAuth 2 fetched) per call. */
 export interface SourceCredentials {
-  /** Headers to send (lowercase names). */
-  headers(): Promise<Record<string, string>>;
+  /**
+   * Headers to send (lowercase names): at once when they are known (a static key, a token still
+   * fresh), else once the token has been fetched.
+   */
+  headers(): Record<string, string> | Promise<Record<string, string>>;
   /** Query parameters to add. */
   query: Record<string, string>;
   /**
@@ -59,23 +62,24 @@ export interface SourceCredentials {
 /** A token is renewed this long before it expires, so no call goes out with one about to lapse. */
 export const TOKEN_RENEW_BEFORE_MS = 60_000;
 
-const NONE: SourceCredentials = { headers: async () => ({}), query: {}, rejected: () => false };
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NONE: SourceCredentials = { headers: () => NO_HEADERS, query: {}, rejected: () => false };
 
 export function sourceCredentials(source: string, auth: AuthConfig | undefined, client: () => SourceClientOptions): SourceCredentials {
   if (!auth) return NONE;
   if ('bearer' in auth) {
     const headers = { authorization: `Bearer ${auth.bearer}` };
-    return { ...NONE, headers: async () => headers };
+    return { ...NONE, headers: () => headers };
   }
   if ('basic' in auth) {
     const headers = { authorization: basicAuth(auth.basic.username, auth.basic.password) };
-    return { ...NONE, headers: async () => headers };
+    return { ...NONE, headers: () => headers };
   }
   if ('apiKey' in auth) {
     const { in: where, name, value } = auth.apiKey;
     if (where === 'query') return { ...NONE, query: { [name]: value } };
     const headers = { [name.toLowerCase()]: value };
-    return { ...NONE, headers: async () => headers };
+    return { ...NONE, headers: () => headers };
   }
   return oauth2ClientCredentials(source, auth.oauth2, client);
 }
@@ -127,12 +131,12 @@ function oauth2ClientCredentials(
   };
   return {
     query: {},
-    async headers() {
+    headers() {
       if (token && Date.now() < token.renewAt) return { authorization: `Bearer ${token.value}` };
       pending ??= fetchToken().finally(() => {
         pending = undefined;
       });
-      return { authorization: `Bearer ${await pending}` };
+      return pending.then((value) => ({ authorization: `Bearer ${value}` }));
     },
     rejected(sent) {
       const refused = sent.authorization;

@@ -102,10 +102,14 @@ export function createSourceRuntime(options: RuntimeOptions, hooks: RuntimeHooks
     return `${path}?${[...kept, ...queryPairs].join('&')}`;
   };
   /** One call with the credentials of the moment; returns the answer and the credentials it carried. */
-  const send = async (call: Omit<UpstreamCall, 'source'>): Promise<{ response: UpstreamResponse; sent: Record<string, string> }> => {
-    const own = await credentials.headers();
-    const headers = { ...headerRecord(call.init.headers), ...own };
-    const response = await callUpstream({ ...call, source: name, url: withQuery(call.url), init: { ...call.init, headers } }, client);
+  const send = (call: Omit<UpstreamCall, 'source'>): Promise<{ response: UpstreamResponse; sent: Record<string, string> }> => {
+    const own = credentials.headers();
+    return own instanceof Promise ? own.then((known) => sendWith(call, known)) : sendWith(call, own);
+  };
+  const sendWith = async (call: Omit<UpstreamCall, 'source'>, own: Record<string, string>) => {
+    // The call's headers and the credentials, merged once into the record the call sends.
+    const headers = Object.assign(headerRecord(call.init.headers), own);
+    const response = await callUpstream({ ...call, source: name, url: withQuery(call.url), headers }, client);
     return { response, sent: own };
   };
   return {

@@ -119,6 +119,11 @@ export interface UpstreamCall {
   operation: string;
   url: string;
   init: RequestInit;
+  /**
+   * The headers to send, already one record with lowercase names, made for this call alone (the
+   * call may add to it): taken instead of `init.headers`, without another copy.
+   */
+  headers?: Record<string, string>;
   /** Keys asked for, for batch calls (reported to `onCall`). */
   batchSize?: number;
   /**
@@ -147,7 +152,9 @@ export async function callUpstream(given: UpstreamCall, options: SourceClientOpt
   const call: PreparedCall = {
     ...given,
     method,
-    headers: { ...headerRecord(given.init.headers), ...options.headers },
+    headers: given.headers
+      ? (options.headers ? Object.assign(given.headers, options.headers) : given.headers)
+      : { ...headerRecord(given.init.headers), ...options.headers },
     read: given.read ?? (method === 'GET' || method === 'HEAD'),
   };
   checkHeaderValues(call.headers);
@@ -193,10 +200,16 @@ interface PreparedCall extends UpstreamCall {
   read: boolean;
 }
 
+/**
+ * Method, URL, headers (sorted by name) and body, one per line. Unambiguous: a URL holds no line
+ * break, header names are tokens, values hold no CR or LF (checked before this), and the body,
+ * which may hold anything, comes last.
+ */
 function coalescingKey(call: PreparedCall): string {
   const names = Object.keys(call.headers).sort();
-  const body = typeof call.init.body === 'string' ? call.init.body : '';
-  return JSON.stringify([call.method, call.url, names.map((name) => [name, call.headers[name]]), body]);
+  let key = `${call.method} ${call.url}\n`;
+  for (const name of names) key += `${name}:${call.headers[name]}\n`;
+  return `${key}\n${typeof call.init.body === 'string' ? call.init.body : ''}`;
 }
 
 /**
