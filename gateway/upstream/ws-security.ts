@@ -30,6 +30,23 @@ export interface TokenEnvironment {
   nonce?: () => Buffer;
 }
 
+/**
+ * 16 bytes from the operating system's CSPRNG, drawn from a pool filled 4 KB at a time (as Node's
+ * randomUUID does): one system call per 256 nonces rather than one per SOAP call. Each nonce is
+ * its own copy, and no byte is handed out twice.
+ */
+const POOL_BYTES = 4096;
+let pool = Buffer.alloc(0);
+let poolAt = POOL_BYTES;
+function freshNonce(): Buffer {
+  if (poolAt + 16 > pool.length) {
+    pool = randomBytes(POOL_BYTES);
+    poolAt = 0;
+  }
+  poolAt += 16;
+  return Buffer.from(pool.subarray(poolAt - 16, poolAt));
+}
+
 /** SHA-1 digest of nonce + created + password, Base64: the PasswordDigest value. */
 export function passwordDigest(nonce: Buffer, created: string, password: string): string {
   return createHash('sha1').update(Buffer.concat([nonce, Buffer.from(created, 'utf8'), Buffer.from(password, 'utf8')])).digest('base64');
@@ -41,7 +58,7 @@ export function passwordDigest(nonce: Buffer, created: string, password: string)
  */
 export function usernameTokenHeader(options: UsernameTokenOptions, envelopePrefix = 'soap', environment: TokenEnvironment = {}): string {
   const created = (environment.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const nonce = environment.nonce?.() ?? randomBytes(16);
+  const nonce = environment.nonce?.() ?? freshNonce();
   const type = options.passwordType ?? 'PasswordText';
   const password = type === 'PasswordDigest' ? passwordDigest(nonce, created, options.password) : options.password;
   return `<wsse:Security xmlns:wsse="${WSSE_NAMESPACE}" xmlns:wsu="${WSU_NAMESPACE}" ${envelopePrefix}:mustUnderstand="1">`
