@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createPubSub, createYoga, type Plugin, type PubSub, type PubSubEventTarget, type YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
@@ -183,15 +182,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const dev = config.mode === 'development';
   // Addresses whose x-forwarded-for is believed (rate limits, subscription budgets): one set for all.
   const trustedProxies = new Set(config.trustedProxies ?? []);
-  // The current request's deadline, stale mark and (debugging) calls, for every backend call it
-  // causes (useRequestScope).
-  const scopes = new AsyncLocalStorage<RequestScope>();
-  const scopesByRequest = new WeakMap<Request, RequestScope>();
-  const recordCall = (record: UpstreamCallRecord) => scopes.getStore()?.calls?.push(record);
+  // Each request's deadline, stale mark, (debugging) calls and span, for every backend call it
+  // causes (useRequestScope): found by the GraphQL context each call carries, through its request
+  // (a context made for no request, a poll's, is a key of its own).
+  const scopesByRequest = new WeakMap<object, RequestScope>();
+  const scopeOf = (context?: object): RequestScope | undefined =>
+    context === undefined ? undefined : scopesByRequest.get((context as { request?: Request }).request ?? context);
+  const recordCall = (record: UpstreamCallRecord, context?: object) => scopeOf(context)?.calls?.push(record);
   // Spans carried on the same scope; the request's id is read when a request arrives. Loaded only
   // when on: with tracing off, not one OpenTelemetry module is imported.
   const tracing = options.tracerProvider
-    ? (await import('./tracing/tracing.ts')).createTracing({ tracerProvider: options.tracerProvider, mode: config.mode, requestIdOf: (request) => requestIds.get(request), currentSpan: () => scopes.getStore()?.span })
+    ? (await import('./tracing/tracing.ts')).createTracing({ tracerProvider: options.tracerProvider, mode: config.mode, requestIdOf: (request) => requestIds.get(request), currentSpan: (context) => scopeOf(context)?.span })
     : undefined;
   const deadlineMs = config.upstream.requestDeadlineMs ?? 10_000;
   let draining = false;
@@ -222,10 +223,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   // The last minutes of every source's calls, for /status (gateway/plugins/status/window.ts).
   const statusWindow = createStatusWindow();
   const onCall = dev
-    ? (record: UpstreamCallRecord) => {
+    ? (record: UpstreamCallRecord, context?: object) => {
       metrics.onCall(record);
       statusWindow.onCall(record);
-      recordCall(record);
+      recordCall(record, context);
     }
     : (record: UpstreamCallRecord) => {
       metrics.onCall(record);
@@ -234,16 +235,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const entityCache = cacheStore
     ? createEntityCache({
       store: cacheStore,
-      onStale: (record) => {
-        const scope = scopes.getStore();
+      onStale: (record, context) => {
+        const scope = scopeOf(context);
         if (scope) scope.stale = true;
-        recordCall(record);
-        tracing?.upstream.cached(record, true);
+        recordCall(record, context);
+        tracing?.upstream.cached(record, true, context);
       },
       ...(dev || tracing ? {
-        onHit: (record: UpstreamCallRecord) => {
-          recordCall(record);
-          tracing?.upstream.cached(record, false);
+        onHit: (record: UpstreamCallRecord, context?: object) => {
+          recordCall(record, context);
+          tracing?.upstream.cached(record, false, context);
         },
       } : {}),
       onLookup: (outcome, count) => cacheObserved('entity', outcome, count),
@@ -261,7 +262,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ...(entityCache ? { entityCache } : {}),
     // Every source's calls share the request's deadline and show in the debug extension.
     hooks: {
-      deadline: () => scopes.getStore()?.deadline,
+      deadline: (context) => scopeOf(context)?.deadline,
       // Every call is counted (metrics); in development it also shows in the debug extension.
       onCall,
       // With tracing on: a span per call, and its trace context sent with it.
@@ -439,7 +440,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           const sources = sourcesFor(context);
           extendContext({
             sources,
-            loaders: loadersFor(sources),
+            loaders: loadersFor(sources, context),
             invalidate,
             // A subscription's events, from every instance (webhook topics), listened to from the
             // moment it subscribes (an event published before its first read is not missed), after
@@ -447,7 +448,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             // all its events, and what a loader fetched for one event is not the truth for the
             // next: each event gets fresh loaders.
             subscribe: (topic: string, accept?: (event: WebhookEvent) => boolean) => subscriptions.open(context, topic, accept, () => {
-              (context as { loaders?: unknown }).loaders = loadersFor(sources);
+              (context as { loaders?: unknown }).loaders = loadersFor(sources, context);
             }),
           } as Partial<ContractContext>);
         },
@@ -458,7 +459,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       useCostLimit(limits),
       // Every backend call of a request shares one deadline; answers served in part from stale
       // entries say so (and are never kept by the response cache).
-      useRequestScope(scopes, {
+      useRequestScope({
         deadlineMs,
         collectCalls: (request) => dev && request.headers.get(DEBUG_HEADER) === '1',
         byRequest: scopesByRequest,
@@ -494,7 +495,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     publish: (topic, event) => pubsub.publish(`webhook:${topic}`, event),
     invalidate,
     // As the gateway itself (no caller: the entry's own credentials), within one request's deadline.
-    run: (read) => scopes.run({ deadline: Date.now() + deadlineMs, stale: false, calls: undefined }, () => read({ principal: ANONYMOUS })),
+    run: (read) => {
+      const context = { principal: ANONYMOUS };
+      scopesByRequest.set(context, { deadline: Date.now() + deadlineMs, stale: false, calls: undefined });
+      return read(context);
+    },
     deadlineMs,
     logger,
     ...(options.pollScheduler ? { scheduler: options.pollScheduler } : {}),

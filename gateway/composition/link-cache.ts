@@ -103,7 +103,7 @@ export function createLinkCache(schema: GraphQLSchema, cache: EntityCache, optio
         const load = (keys: readonly unknown[]) => Promise.all(keys.map((key) => Promise.resolve(call({ ...o, key })).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
         // A value that came with errors inside it is answered, not kept: kept as JSON it would lose them.
         const keep = (value: unknown) => !carriesErrors(value);
-        loader = new DataLoader(cache.batch({ source, namespace, ttlMs: policy.ttlMs, keyOf: (key) => JSON.stringify(key), keep }, load), { cache: false });
+        loader = new DataLoader(cache.batch({ source, namespace, ttlMs: policy.ttlMs, keyOf: (key) => JSON.stringify(key), keep, context }, load), { cache: false });
         perRequest.set(linkKey, loader);
       }
       return loader.load(o.key);

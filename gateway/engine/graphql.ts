@@ -46,7 +46,7 @@ export function graphqlExecutor(runtime: SourceRuntime, options: GraphQLExecutio
     });
     const batchSize = runtime.keyArgs.size > 0 && ast ? batchOf(ast, runtime.keyArgs, request.variables) : undefined;
     const response = await runtime.call({
-      operation, url: endpoint, init: { method: 'POST', headers, body }, read: ast?.operation === 'query', ...(batchSize !== undefined ? { batchSize } : {}),
+      ...(request.context ? { context: request.context as object } : {}), operation, url: endpoint, init: { method: 'POST', headers, body }, read: ast?.operation === 'query', ...(batchSize !== undefined ? { batchSize } : {}),
     });
     let parsed: ExecutionResult | undefined;
     try {

@@ -43,8 +43,8 @@ export function loaderSet(
   specs: Readonly<Record<string, BatchSpec>>,
   sourceNames: readonly string[],
   cache: EntityCache = NO_CACHE,
-): (sources: Readonly<Record<string, SourceOperations>>) => Record<string, Loader> {
-  const makers = new Map<string, (source: SourceOperations) => Loader>();
+): (sources: Readonly<Record<string, SourceOperations>>, context?: object) => Record<string, Loader> {
+  const makers = new Map<string, (source: SourceOperations, context: object | undefined) => Loader>();
   for (const [name, spec] of Object.entries(specs)) {
     if (!sourceNames.includes(spec.source)) throw new Error(`loader ${name} names source ${spec.source}, which the contract is not served over`);
     const empty = 'empty' in spec ? spec.empty : null;
@@ -64,9 +64,9 @@ export function loaderSet(
         ...(spec.cache.tags ? { tagsOf: spec.cache.tags } : {}),
       }
       : undefined;
-    makers.set(name, (source) => {
+    makers.set(name, (source, context) => {
       const fetch = batchOf(spec, source, empty);
-      const kept = cached ? cache.batch(cached, fetch) : fetch;
+      const kept = cached ? cache.batch(context ? { ...cached, context } : cached, fetch) : fetch;
       const load = async (keys: readonly unknown[]) => {
         const sent = keys.filter((key) => !skip(key));
         if (sent.length === keys.length) return kept(keys);
@@ -77,7 +77,9 @@ export function loaderSet(
       return new DataLoader(load, batchOptions);
     });
   }
-  return lazyRecords(makers.keys(), (name, sources: Readonly<Record<string, SourceOperations>>) => makers.get(name)!(sources[specs[name]!.source]!)) as (sources: Readonly<Record<string, SourceOperations>>) => Record<string, Loader>;
+  type For = { sources: Readonly<Record<string, SourceOperations>>; context: object | undefined };
+  const make = lazyRecords(makers.keys(), (name, { sources, context }: For) => makers.get(name)!(sources[specs[name]!.source]!, context));
+  return (sources, context) => make({ sources, context }) as Record<string, Loader>;
 }
 
 /** The batch function a spec declares: its code, or one call of `operation` with every key in `keysArg`. */

@@ -293,7 +293,7 @@ export function executeRestWithRuntime(schema: GraphQLSchema, runtime: SourceRun
 
         const batchSize = batchSizeOf(runtime.keyArgs, args);
         const response = await runtime.call({
-          operation, url, init: { method: op.httpMethod, headers, ...(body !== undefined ? { body } : {}) }, ...(batchSize !== undefined ? { batchSize } : {}),
+          ...(context ? { context } : {}), operation, url, init: { method: op.httpMethod, headers, ...(body !== undefined ? { body } : {}) }, ...(batchSize !== undefined ? { batchSize } : {}),
         });
         const ok = response.status >= 200 && response.status < 300;
         let answer = parseAnswer(response, field, runtime.name, operation);

@@ -37,10 +37,10 @@ export interface SourceQuota {
 
 /** Hooks the gateway gives every source: the request's deadline, the debug record, breaker settings. */
 export interface RuntimeHooks {
-  /** The current request's deadline (ms since the epoch), if any. */
-  deadline?: () => number | undefined;
-  /** Told about every call (debugging). */
-  onCall?: (record: UpstreamCallRecord) => void;
+  /** The deadline (ms since the epoch) of the request whose GraphQL context a call carries, if any. */
+  deadline?: (context?: object) => number | undefined;
+  /** Told about every call (debugging), with the context of the request it was made for. */
+  onCall?: (record: UpstreamCallRecord, context?: object) => void;
   /** A span per call and the trace context sent with it (gateway/tracing/); absent: tracing off. */
   tracing?: UpstreamTracing;
   /** Breaker and retry settings over the defaults (tests shorten them). */

@@ -6,7 +6,7 @@
  * Given a TracerProvider (createGateway's `tracerProvider`; main.ts makes one from the OTEL_*
  * variables, setup.ts): without one none of this exists, no plugin is added and no call carries a
  * `traceparent`. Nothing global is touched: the provider is passed in, the current span travels
- * on Junction's own request scope (AsyncLocalStorage, gateway/plugins/deadline/use-request-scope.ts)
+ * on Junction's own request scope (found by the request's GraphQL context, gateway/plugins/deadline/use-request-scope.ts)
  * rather than OpenTelemetry's context manager, and contexts are passed to `startSpan` by hand.
  *
  * A request the sampler leaves out costs one non-recording span and two WeakMap look-ups: phase
@@ -31,8 +31,8 @@ export interface TracingOptions {
   mode: 'development' | 'production';
   /** Each request's id (useRequestId), recorded on its span to find its log lines. */
   requestIdOf: (request: Request) => string | undefined;
-  /** The span of the current request's operation, from the request scope (see `spanOf`). */
-  currentSpan: () => Span | undefined;
+  /** The span of the operation of the request whose GraphQL context is given, from its request scope (see `spanOf`). */
+  currentSpan: (context?: object) => Span | undefined;
 }
 
 export interface GatewayTracing {

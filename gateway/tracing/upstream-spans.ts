@@ -25,8 +25,8 @@ const carrying = (headers: Record<string, string>): CallSpan => ({ headers, lead
 export interface UpstreamSpansOptions {
   tracer: Tracer;
   propagator: TextMapPropagator;
-  /** The span of the current request's operation (the request scope's), if any. */
-  parent: () => Span | undefined;
+  /** The span of the operation of the request whose GraphQL context is given (its request scope's), if any. */
+  parent: (context?: object) => Span | undefined;
 }
 
 export interface UpstreamSpans extends UpstreamTracing {
@@ -34,7 +34,7 @@ export interface UpstreamSpans extends UpstreamTracing {
    * Records keys answered from the entity cache (`cached`), fresh (junction.cache=hit) or stale
    * because their backend failed (junction.cache=stale), as a span under the request's.
    */
-  cached(record: UpstreamCallRecord, stale: boolean): void;
+  cached(record: UpstreamCallRecord, stale: boolean, context?: object): void;
 }
 
 export function createUpstreamSpans({ tracer, propagator, parent }: UpstreamSpansOptions): UpstreamSpans {
@@ -48,7 +48,7 @@ export function createUpstreamSpans({ tracer, propagator, parent }: UpstreamSpan
 
   return {
     start(call: TracedCall, joins?: Promise<unknown>): CallSpan | undefined {
-      const current = parent();
+      const current = parent(call.context);
       // A readiness probe is no one's request: probes every few seconds would swamp the traces.
       if (current === undefined && call.operation === 'probe') return undefined;
       if (current !== undefined && !current.isRecording()) return joins ? undefined : carrying(contextOf(current.spanContext()));
@@ -87,8 +87,8 @@ export function createUpstreamSpans({ tracer, propagator, parent }: UpstreamSpan
         },
       };
     },
-    cached(record, stale) {
-      const current = parent();
+    cached(record, stale, context) {
+      const current = parent(context);
       if (current !== undefined && !current.isRecording()) return;
       const ended = Date.now();
       const span = tracer.startSpan(`${record.source} ${record.operation}`, {

@@ -32,14 +32,16 @@ export interface EntitySpec<K, V> {
   tagsOf?: (value: V) => string[];
   /** Whether a fetched value may be kept (default: every one but null); one that may not is still answered. */
   keep?: (value: V) => boolean;
+  /** The GraphQL context of the request the batch is for, given to `onHit` and `onStale`. */
+  context?: object;
 }
 
 export interface EntityCacheOptions {
   store: CacheStore;
   /** Told about every batch that found keys in the cache (the debug extension marks them cached). */
-  onHit?: (record: UpstreamCallRecord) => void;
+  onHit?: (record: UpstreamCallRecord, context?: object) => void;
   /** Told when expired entries were served because their backend failed (the response says so). */
-  onStale?: (record: UpstreamCallRecord) => void;
+  onStale?: (record: UpstreamCallRecord, context?: object) => void;
   /**
    * Told what each batch's keys found, once per outcome and batch (metrics): `hit`, `miss` (not
    * kept, expired, or being fetched already) and `stale` (expired, served because its backend failed).
@@ -54,7 +56,7 @@ export function createEntityCache({ store, onHit, onStale, onLookup, now = () =>
 
   return {
     batch<K, V>(spec: EntitySpec<K, V>, load: (keys: readonly K[]) => Promise<V[]>) {
-      const { source, namespace, ttlMs, staleMs = 0, keyOf, tagsOf, keep } = spec;
+      const { source, namespace, ttlMs, staleMs = 0, keyOf, tagsOf, keep, context } = spec;
       return async (keys: readonly K[]) => {
         const started = now();
         const cacheKeys = keys.map((key) => `${namespace}:${keyOf(key)}`);
@@ -80,7 +82,7 @@ export function createEntityCache({ store, onHit, onStale, onLookup, now = () =>
           if (pending) results[i] = pending;
           else missing.push(i);
         });
-        if (hits > 0) onHit?.({ source, operation: `cache:${namespace}`, batchSize: hits, durationMs: Math.round((now() - started) * 10) / 10, coalesced: false, cached: true });
+        if (hits > 0) onHit?.({ source, operation: `cache:${namespace}`, batchSize: hits, durationMs: Math.round((now() - started) * 10) / 10, coalesced: false, cached: true }, context);
         // Keys with an expired entry to fall back on are told once their backend has answered: a
         // miss, or stale when the fallback was served.
         const fallbacks = stale.size === 0 ? 0 : missing.filter((i) => stale.has(i)).length;
@@ -97,7 +99,7 @@ export function createEntityCache({ store, onHit, onStale, onLookup, now = () =>
             return values;
           }, (error: unknown) => {
             if (fallbacks > 0) onLookup?.('stale', fallbacks);
-            onStale?.({ source, operation: `stale:${namespace}`, batchSize: stale.size, durationMs: Math.round((now() - started) * 10) / 10, coalesced: false, cached: true });
+            onStale?.({ source, operation: `stale:${namespace}`, batchSize: stale.size, durationMs: Math.round((now() - started) * 10) / 10, coalesced: false, cached: true }, context);
             return missing.map((i) => (stale.has(i) ? stale.get(i)! : (error instanceof Error ? error : new Error(String(error))) as V));
           });
           missing.forEach((i, position) => {

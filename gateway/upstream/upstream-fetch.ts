@@ -42,9 +42,9 @@ export interface SourceClientOptions {
    * The current request's deadline (ms since the epoch), if any: a call never waits past it, and
    * the source's own timeout is cut to what is left.
    */
-  deadline?: () => number | undefined;
+  deadline?: (context?: object) => number | undefined;
   /** Told about every call that reached the network or joined one in flight (debugging, metrics). */
-  onCall?: (record: UpstreamCallRecord) => void;
+  onCall?: (record: UpstreamCallRecord, context?: object) => void;
   /**
    * Traces (gateway/tracing/): a span per call, and the trace context the call carries to the
    * backend. Absent (tracing off): no span, and no `traceparent` is sent.
@@ -62,6 +62,8 @@ export interface UpstreamTracing {
 }
 
 export interface TracedCall {
+  /** The GraphQL context of the request the call is made for; absent outside requests (polls, probes). */
+  context?: object;
   source: string;
   operation: string;
   method: string;
@@ -119,6 +121,11 @@ export interface UpstreamCall {
   operation: string;
   url: string;
   init: RequestInit;
+  /**
+   * The GraphQL context of the request the call is made for: its deadline, debug record and span
+   * are found by it (the hooks above). Absent outside requests: probes, polls, token fetches.
+   */
+  context?: object;
   /**
    * The headers to send, already one record with lowercase names, made for this call alone (the
    * call may add to it): taken instead of `init.headers`, without another copy.
@@ -180,7 +187,7 @@ export async function callUpstream(given: UpstreamCall, options: SourceClientOpt
       durationMs: Math.round((performance.now() - started) * 10) / 10,
       coalesced: shared !== undefined,
       ...(status !== undefined ? { status } : {}),
-    });
+    }, call.context);
   };
   try {
     const response = await pending;
@@ -277,7 +284,7 @@ async function guarded(call: PreparedCall, options: SourceClientOptions, span?: 
     });
   }
   await options.quota?.(operation);
-  const deadline = options.deadline?.();
+  const deadline = options.deadline?.(call.context);
   // Safe to repeat: reads, and writes the backend de-duplicates by their idempotency key.
   const retryable = call.read || call.headers['idempotency-key'] !== undefined;
   const attempt = () => send(call, options, deadline);

@@ -41,7 +41,7 @@ export function buildRequest(op: OperationModel, args: Record<string, unknown>, 
 }
 
 export function createInvoker(options: CallerOptions): Invoke {
-  return async (op, args, read = false) => {
+  return async (op, args, read = false, requestContext) => {
     const context = { source: options.source, operation: op.name };
     const url = options.endpoint ?? op.address;
     if (!url || !/^https?:\/\//i.test(url)) {
@@ -51,7 +51,7 @@ export function createInvoker(options: CallerOptions): Invoke {
     }
     const { headers, body } = buildRequest(op, args, options);
     const batchSize = options.runtime ? batchSizeOf(options.runtime.keyArgs, args) : undefined;
-    const call = { operation: op.name, url, init: { method: 'POST', headers, body }, rejected: (r: { text: string }) => isSoapSenderFault(r.text), read, ...(batchSize !== undefined ? { batchSize } : {}) };
+    const call = { ...(requestContext ? { context: requestContext } : {}), operation: op.name, url, init: { method: 'POST', headers, body }, rejected: (r: { text: string }) => isSoapSenderFault(r.text), read, ...(batchSize !== undefined ? { batchSize } : {}) };
     const response = options.runtime
       ? await options.runtime.call(call)
       : await callUpstream({ ...call, source: options.source }, { url, timeoutMs: options.timeoutMs, maxResponseBytes: options.maxResponseBytes, fetch: options.fetch });

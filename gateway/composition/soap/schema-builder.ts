@@ -38,7 +38,8 @@ const SCALARS: Record<ScalarKind, GraphQLScalarType> = {
 };
 
 /** Calls an operation; `read`: a query (retried when it fails fast, shared while in flight), not a mutation. */
-export type Invoke = (operation: OperationModel, args: Record<string, unknown>, read?: boolean) => Promise<unknown>;
+/** `context`: the GraphQL context of the request the call is made for (its deadline, debug record, span). */
+export type Invoke = (operation: OperationModel, args: Record<string, unknown>, read?: boolean, context?: object) => Promise<unknown>;
 
 export interface BuiltSchema {
   schema: GraphQLSchema;
@@ -126,7 +127,7 @@ export class SchemaBuilder {
     else if (plan.kind === 'field') type = this.outputMember(plan.field.type, isRepeated(plan.field), location);
     else type = this.outputDef(plan.def, location);
     const description = [op.doc, `SOAP ${op.soapVersion} ${op.style} operation ${op.portType}.${op.name}.`].filter(Boolean).join('\n\n');
-    return { type, args, description, resolve: (_source, values) => invoke(op, values as Record<string, unknown>, read) };
+    return { type, args, description, resolve: (_source, values, context) => invoke(op, values as Record<string, unknown>, read, (context ?? undefined) as object | undefined) };
   }
 
   private note(ref: TypeRef | 'any', location: string): void {
