@@ -4,31 +4,33 @@
  * requests read few of a contract's sources and loaders, and making every one of them for every
  * request was a measurable share of a cheap request's CPU.
  *
- * Each name is a getter on one prototype shared by every record; the first read calls `make` and
- * keeps the value as the record's own (enumerable, writable) property, so later reads are plain
- * property reads and an assignment replaces the value as on a plain object. `in` sees every name;
- * `Object.keys` lists those made so far.
+ * Each name is an accessor on one prototype shared by every record, over a slot array of the
+ * record's own: the first read calls `make` and fills the slot, later reads return it, and an
+ * assignment replaces it. `in` sees every name; `Object.keys` lists none (they are the
+ * prototype's), so spread a record's names explicitly if ever needed.
  */
 export function lazyRecords<A, T>(names: Iterable<string>, make: (name: string, arg: A) => T): (arg: A) => Record<string, T> {
   const ARG = Symbol('arg');
+  const SLOTS = Symbol('slots');
+  type Lazy = { [ARG]: A; [SLOTS]: (T | undefined)[] };
   const prototype: Record<PropertyKey, unknown> = {};
-  for (const name of names) {
+  const list = [...names];
+  list.forEach((name, slot) => {
     Object.defineProperty(prototype, name, {
       enumerable: true,
-      get(this: Record<PropertyKey, unknown>) {
-        const value = make(name, this[ARG] as A);
-        Object.defineProperty(this, name, { value, enumerable: true, writable: true, configurable: true });
-        return value;
+      get(this: Lazy) {
+        const slots = this[SLOTS];
+        return slots[slot] ?? (slots[slot] = make(name, this[ARG]));
       },
-      // Assigning before the first read replaces the getter's value, as on a plain object.
-      set(this: Record<PropertyKey, unknown>, value: unknown) {
-        Object.defineProperty(this, name, { value, enumerable: true, writable: true, configurable: true });
+      set(this: Lazy, value: T) {
+        this[SLOTS][slot] = value;
       },
     });
-  }
+  });
   return (arg) => {
-    const record = Object.create(prototype) as Record<PropertyKey, unknown>;
+    const record = Object.create(prototype) as Lazy;
     record[ARG] = arg;
-    return record as Record<string, T>;
+    record[SLOTS] = new Array<T | undefined>(list.length);
+    return record as unknown as Record<string, T>;
   };
 }

@@ -1,8 +1,10 @@
 import {
   getNamedType,
   getNullableType,
+  isAbstractType,
   isInputObjectType,
   isListType,
+  isObjectType,
   isNonNullType,
   isScalarType,
   isUnionType,
@@ -186,6 +188,18 @@ function failed(rule: FailureRule | undefined, body: unknown): boolean {
   return Object.entries(rule.when).every(([key, value]) => (body as Record<string, unknown>)[key] === value);
 }
 
+/**
+ * Whether answers of this field need their HTTP status on them (`withStatus`): an abstract type
+ * the converter resolves by status, or a type with a `@responseMetadata` field that shows it. Worked
+ * out once per field: marking every answer (each item of a list) cost a property definition each.
+ */
+function readsStatus(schema: GraphQLSchema, field: GraphQLField<unknown, unknown>): boolean {
+  const named = getNamedType(field.type);
+  if (isAbstractType(named)) return true;
+  if (!isObjectType(named)) return false;
+  return Object.values(named.getFields()).some((f) => getDirective(schema, f, 'responseMetadata') !== undefined);
+}
+
 /** Marks an answer with its HTTP status for the converter's union resolvers, out of sight of serialization. */
 function withStatus(value: unknown, status: number): unknown {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) Object.defineProperty(value, '$statusCode', { value: status, enumerable: false });
@@ -241,6 +255,7 @@ export function executeRestWithRuntime(schema: GraphQLSchema, runtime: SourceRun
       const sourceHeaders = Object.entries(options.operationHeaders ?? {});
       const inputArg = field.args.find((a) => a.name === 'input');
       const listReturn = isListType(getNullableType(field.type));
+      const marksStatus = readsStatus(schema, field);
       field.resolve = async (_root, args: Record<string, unknown>, context: { principal?: Principal } | undefined) => {
         const principal = context?.principal ?? ANONYMOUS;
         let url = endpoint + interpolate(op.path, args, pathSegment);
@@ -313,6 +328,7 @@ export function executeRestWithRuntime(schema: GraphQLSchema, runtime: SourceRun
         }
         if (listReturn && !Array.isArray(answer)) answer = [answer];
         if (!listReturn && Array.isArray(answer)) answer = answer[0];
+        if (!marksStatus) return answer;
         return Array.isArray(answer) ? answer.map((item) => withStatus(item, response.status)) : withStatus(answer, response.status);
       };
       replaced++;
