@@ -23,7 +23,7 @@ import { DEMO_CREDENTIALS, DEMO_HEADERS } from '../sources/demo/credentials.ts';
 import { cpuTicks, CLK_TCK, median, percentile, rssMb, sleep } from './measures.ts';
 import { freePort, waitForOutput, type Proc, type ProcessSet } from './processes.ts';
 import { fmt, grid } from './report.ts';
-import { benchIdentity, type Cpus } from './systems.ts';
+import { benchIdentity, shippedNodeFlags, type Cpus } from './systems.ts';
 
 const SETTINGS = {
   subscribers: Number(process.env.REALTIME_SUBSCRIBERS ?? 1_000),
@@ -311,7 +311,7 @@ export async function runRealtime(set: ProcessSet, cpus: Cpus, options: Realtime
   // Both instances on the systems-under-test CPU, as `junction` is in the scenarios; Redis, the
   // backends and this process (subscribers and sender) on the other. BENCH_JUNCTION_NODE_FLAGS
   // applies to these Junctions too (a CPU profile, say).
-  const flags = (process.env.BENCH_JUNCTION_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const flags = [...shippedNodeFlags(), ...(process.env.BENCH_JUNCTION_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)];
   const a = set.start('rt-junction-a', node, [...flags, 'dist/gateway/main.js'], { env, cpu: cpus.sut });
   const b = set.start('rt-junction-b', node, [...flags, 'dist/gateway/main.js'], { env, cpu: SETTINGS.pinning === 'shared' ? cpus.sut : cpus.side });
   const [urlA, urlB] = (await Promise.all([a, b].map((p) => waitForOutput(p, GRAPHQL_LINE, 60_000)))).map((m) => new URL(m[1]!)) as [URL, URL];

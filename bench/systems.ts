@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { DEMO_SCOPES } from '../schema/index.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,8 +97,9 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
   // nothing more until the signal, so the scenarios measured before the soak run as without them.
   const snapshotDir = mkdtempSync(join(tmpdir(), 'junction-heap-'));
   const snapshots = ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`, '--import', new URL('heap-ids-reset.mjs', import.meta.url).href];
-  // BENCH_JUNCTION_NODE_FLAGS: Node/V8 flags for both Junctions only (GC settings, say), to compare.
-  const flags = (process.env.BENCH_JUNCTION_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  // The Node flags Junction ships with (`npm run start:prod`'s), then BENCH_JUNCTION_NODE_FLAGS:
+  // Node/V8 flags for the Junctions only (GC settings, say), to compare; a later flag wins.
+  const flags = [...shippedNodeFlags(), ...(process.env.BENCH_JUNCTION_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)];
   const startJunction = (name: string, cache: 'on' | 'off', extra: string[] = [], extraEnv: Record<string, string> = {}) => set.start(name, node, [...flags, ...profile, ...extra, 'dist/gateway/main.js'], {
     // One bench user sends thousands of requests a minute: its endpoint budget is lifted so that the
     // run measures answering, not refusing (the budgets have their own tests).
@@ -361,4 +362,15 @@ export async function benchIdentity(): Promise<{ env: Record<string, string>; to
     .setIssuer(issuer).setAudience(audience).setSubject('bench').setIssuedAt().setExpirationTime('6h')
     .sign(privateKey);
   return { env: { AUTH_JWKS_FILE: file, AUTH_ISSUER: issuer, AUTH_AUDIENCE: audience, AUTH_ALGORITHMS: 'ES256' }, token };
+}
+
+/**
+ * The Node flags `npm run start:prod` gives Junction (package.json), so that the bench measures it as
+ * it ships: `--max-semi-space-size=64` (README, "Memory").
+ */
+export function shippedNodeFlags(): string[] {
+  const scripts = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const command = /\bnode ((?:--[\w-]+(?:=\S+)? )*)dist\/gateway\/main\.js/.exec(scripts['start:prod'] ?? '');
+  if (!command) throw new Error('package.json start:prod does not run `node ... dist/gateway/main.js`');
+  return command[1]!.split(/\s+/).filter(Boolean);
 }
