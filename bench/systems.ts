@@ -365,12 +365,13 @@ export async function benchIdentity(): Promise<{ env: Record<string, string>; to
 }
 
 /**
- * The Node flags `npm run start:prod` gives Junction (package.json), so that the bench measures it as
- * it ships: `--max-semi-space-size=64` (README, "Memory").
+ * The Node flags `npm run start:prod` gives Junction (package.json: in front of the caller's own
+ * NODE_OPTIONS, which may override them), so that the bench measures it as it ships:
+ * `--max-semi-space-size=64` (README, "Memory").
  */
 export function shippedNodeFlags(): string[] {
   const scripts = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  const command = /\bnode ((?:--[\w-]+(?:=\S+)? )*)dist\/gateway\/main\.js/.exec(scripts['start:prod'] ?? '');
-  if (!command) throw new Error('package.json start:prod does not run `node ... dist/gateway/main.js`');
-  return command[1]!.split(/\s+/).filter(Boolean);
+  const options = /NODE_OPTIONS="([^"$]*)/.exec(scripts['start:prod'] ?? '');
+  if (!options || !/dist\/gateway\/main\.js/.test(scripts['start:prod'] ?? '')) throw new Error('package.json start:prod does not set NODE_OPTIONS for `node dist/gateway/main.js`');
+  return options[1]!.split(/\s+/).filter(Boolean);
 }

@@ -186,8 +186,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   // causes (useRequestScope): found by the GraphQL context each call carries, through its request
   // (a context made for no request, a poll's, is a key of its own).
   const scopesByRequest = new WeakMap<object, RequestScope>();
+  // By the operation's own context first: the operations of one batched request share its Request.
   const scopeOf = (context?: object): RequestScope | undefined =>
-    context === undefined ? undefined : scopesByRequest.get((context as { request?: Request }).request ?? context);
+    context === undefined ? undefined : scopesByRequest.get(context) ?? scopesByRequest.get((context as { request?: Request }).request ?? context);
   const recordCall = (record: UpstreamCallRecord, context?: object) => scopeOf(context)?.calls?.push(record);
   // Spans carried on the same scope; the request's id is read when a request arrives. Loaded only
   // when on: with tracing off, not one OpenTelemetry module is imported.

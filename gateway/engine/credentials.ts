@@ -46,9 +46,10 @@ export type AuthConfig = z.infer<typeof authSchema>;
 export interface SourceCredentials {
   /**
    * Headers to send (lowercase names): at once when they are known (a static key, a token still
-   * fresh), else once the token has been fetched.
+   * fresh), else once the token has been fetched. `context`: the GraphQL context of the request
+   * the call is for; a token fetched for it runs under that request's deadline, span and debug record.
    */
-  headers(): Record<string, string> | Promise<Record<string, string>>;
+  headers(context?: object): Record<string, string> | Promise<Record<string, string>>;
   /** Query parameters to add. */
   query: Record<string, string>;
   /**
@@ -97,7 +98,7 @@ function oauth2ClientCredentials(
 ): SourceCredentials {
   let token: { value: string; renewAt: number } | undefined;
   let pending: Promise<string> | undefined;
-  const fetchToken = async (): Promise<string> => {
+  const fetchToken = async (context: object | undefined): Promise<string> => {
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
     if (options.scope) form.set('scope', options.scope);
     if (options.audience) form.set('audience', options.audience);
@@ -110,7 +111,7 @@ function oauth2ClientCredentials(
     }
     const { headers: _sourceHeaders, ...transport } = client();
     const response = await callUpstream(
-      { source, operation: 'oauth2-token', url: options.tokenUrl, init: { method: 'POST', headers, body: form.toString() } },
+      { ...(context ? { context } : {}), source, operation: 'oauth2-token', url: options.tokenUrl, init: { method: 'POST', headers, body: form.toString() } },
       { ...transport, url: options.tokenUrl },
     );
     let body: { access_token?: unknown; expires_in?: unknown; error?: unknown } | undefined;
@@ -131,9 +132,10 @@ function oauth2ClientCredentials(
   };
   return {
     query: {},
-    headers() {
+    headers(context) {
       if (token && Date.now() < token.renewAt) return { authorization: `Bearer ${token.value}` };
-      pending ??= fetchToken().finally(() => {
+      // Fetched once for every call waiting, under the first one's request.
+      pending ??= fetchToken(context).finally(() => {
         pending = undefined;
       });
       return pending.then((value) => ({ authorization: `Bearer ${value}` }));

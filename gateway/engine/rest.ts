@@ -115,7 +115,8 @@ const UNRESERVED = /^[A-Za-z0-9\-_.~]*$/;
  * empty lists. test/unit/query-pairs.test.ts holds it to qs's own output.
  */
 export function plainPair(name: string, value: unknown, opts: qs.IStringifyOptions): string | undefined {
-  if (opts.addQueryPrefix || opts.charsetSentinel || opts.filter || opts.encoder || opts.strictNullHandling || (opts.charset ?? 'utf-8') !== 'utf-8' || !UNRESERVED.test(name)) return undefined;
+  if (opts.addQueryPrefix || opts.charsetSentinel || opts.filter || opts.encoder || opts.strictNullHandling || opts.encodeDotInKeys
+    || (opts.delimiter ?? '&') !== '&' || (opts.charset ?? 'utf-8') !== 'utf-8' || !UNRESERVED.test(name)) return undefined;
   if (isPlainScalar(value)) return `${name}=${String(value)}`;
   // A list of plain scalars in the two styles OpenAPI's `form` maps to: exploded (repeated) or not (comma-separated).
   if (!Array.isArray(value) || value.length === 0 || opts.commaRoundTrip || !value.every(isPlainScalar)) return undefined;

@@ -208,13 +208,13 @@ interface PreparedCall extends UpstreamCall {
 }
 
 /**
- * Method, URL, headers (sorted by name) and body, one per line. Unambiguous: a URL holds no line
- * break, header names are tokens, values hold no CR or LF (checked before this), and the body,
- * which may hold anything, comes last.
+ * Method, URL (with its length: a source that sends values unencoded could put a line break in
+ * it), headers sorted by name, one per line, and the body last. Unambiguous: header names are
+ * tokens, values hold no CR or LF (checked before this), and the body may hold anything.
  */
 function coalescingKey(call: PreparedCall): string {
   const names = Object.keys(call.headers).sort();
-  let key = `${call.method} ${call.url}\n`;
+  let key = `${call.method} ${call.url.length}:${call.url}\n`;
   for (const name of names) key += `${name}:${call.headers[name]}\n`;
   return `${key}\n${typeof call.init.body === 'string' ? call.init.body : ''}`;
 }

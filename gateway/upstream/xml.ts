@@ -127,7 +127,8 @@ function parseWith(text: string, what: string, position: boolean): XmlElement {
         declared = true;
         if (scope === inherited) scope = new Map(inherited);
         const prefix = name === 'xmlns' ? '' : name.slice(6);
-        const uri = raw[name]!;
+        if (name !== 'xmlns' && prefix === '') throw new NamespaceError('"xmlns:" declares no prefix');
+        const uri = raw[name]!.trim(); // as saxes' namespace mode reads it
         checkDeclaration(prefix, uri);
         (scope as Map<string, string>).set(prefix, uri);
       }
@@ -142,7 +143,10 @@ function parseWith(text: string, what: string, position: boolean): XmlElement {
         continue;
       }
       const [prefix, local] = qname(name, colon);
-      attrs.push({ name, local, ns: resolve(scope, prefix, name), value: raw[name]! });
+      const ns = resolve(scope, prefix, name);
+      // Two prefixes bound to one namespace must not name the same attribute twice.
+      if (attrs.some((a) => a.local === local && a.ns === ns)) throw new NamespaceError(`attribute {${ns}}${local} appears twice`);
+      attrs.push({ name, local, ns, value: raw[name]! });
     }
     const colon = tag.name.indexOf(':');
     const [prefix, local] = colon < 0 ? ['', tag.name] : qname(tag.name, colon);

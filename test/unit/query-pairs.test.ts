@@ -13,12 +13,13 @@ const OPTIONS: qs.IStringifyOptions[] = [
   { arrayFormat: 'brackets' }, { arrayFormat: 'indices' }, { arrayFormat: 'comma', encode: false }, { arrayFormat: 'comma', encodeValuesOnly: true },
   { arrayFormat: 'comma', commaRoundTrip: true }, { format: 'RFC1738' }, { encode: false }, { encodeValuesOnly: true }, { addQueryPrefix: true },
   { charsetSentinel: true }, { charset: 'iso-8859-1' }, { allowDots: true }, { skipNulls: true }, { strictNullHandling: true },
+  { delimiter: ';' }, { delimiter: ';', arrayFormat: 'repeat' }, { encodeDotInKeys: true, allowDots: true } as unknown as qs.IStringifyOptions, { encodeDotInKeys: true } as unknown as qs.IStringifyOptions,
 ];
 
 describe('plain query pairs', () => {
   it('are what qs writes, or left to qs', () => {
     let written = 0;
-    for (const name of ['ids', 'a b', 'x[y]']) {
+    for (const name of ['ids', 'a b', 'x[y]', 'a.b']) {
       for (const value of VALUES) {
         for (const opts of OPTIONS) {
           const mine = plainPair(name, value, opts);

@@ -14,6 +14,7 @@ describe('parseXml', () => {
     expect([y.ns, y.children[0]!.ns]).toEqual(['', '']); // and undeclared with xmlns=""
     expect(y.scope.get('s')).toBe('urn:env');
     expect(parseXml('<a xml:lang="en"/>', 'doc').attrs[0]!.ns).toBe('http://www.w3.org/XML/1998/namespace');
+    expect(parseXml('<s:a xmlns:s=" urn:env "/>', 'doc').ns).toBe('urn:env'); // declarations are trimmed, as saxes did
   });
 
   it('keeps text and CDATA, decoded', () => {
@@ -27,6 +28,8 @@ describe('parseXml', () => {
     ['a declared xmlns prefix', '<a xmlns:xmlns="urn:x"/>', /xmlns prefix cannot be declared/],
     ['xml bound elsewhere', '<a xmlns:xml="urn:x"/>', /xml prefix must be bound/],
     ['a name with two colons', '<a:b:c xmlns:a="urn:a"/>', /is not a qualified name/],
+    ['a declaration without a prefix', '<a xmlns:="urn:a"/>', /not well-formed XML/],
+    ['one attribute twice under two prefixes', '<a xmlns:p="urn:x" xmlns:q="urn:x" p:k="1" q:k="2"/>', /appears twice/],
     ['a truncated document', '<a><b></a>', /not well-formed XML: .* \(line 1, column \d+\)/],
     ['a second root', '<a/><b/>', /not well-formed XML/],
     ['an undefined entity', '<a>&foo;</a>', /not well-formed XML/],

@@ -48,6 +48,8 @@ export function useRequestScope({ deadlineMs, collectCalls, byRequest, spanOf }:
         const scope: RequestScope = { deadline: Date.now() + deadlineMs, stale: false, calls: collectCalls(request) ? [] : undefined };
         if (spanOf) scope.span = spanOf(context);
         byRequest.set(request, scope);
+        // Each operation of a batch has a context of its own and shares the Request.
+        byRequest.set(context as object, scope);
         return wrapped();
       },
     },
@@ -55,7 +57,7 @@ export function useRequestScope({ deadlineMs, collectCalls, byRequest, spanOf }:
       return {
         onExecuteDone(payload) {
           return handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) => {
-            if (!byRequest.get(requestOf(args.contextValue))?.stale) return;
+            if (!(byRequest.get(args.contextValue as object) ?? byRequest.get(requestOf(args.contextValue)))?.stale) return;
             setResult({ ...result, extensions: { ...result.extensions, stale: true } } as ExecutionResult);
           });
         },
