@@ -123,8 +123,12 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
   const artifactFixes = await buildBaseline(set, env);
   const baselinePort = await freePort();
   const baseline = startBaseline(set, env, baselinePort, cpus.sut);
-  const meshV0 = options.meshV0 ? await startMeshV0System(set, { ...env, ...meshV0Vars }, cpus.sut) : undefined;
-  const hive = options.hive ? await startHiveSystem(set, env, cpus.sut) : undefined;
+  // MeshV0's Mesh: `mesh build --dir bench/mesh-v0`, then `mesh start` (no custom code to fix up).
+  const meshV0 = options.meshV0
+    ? await startBuiltSystem(() => buildMeshV0(set, { ...env, ...meshV0Vars }), (port) => startMeshV0(set, { ...env, ...meshV0Vars }, port, cpus.sut), MESH_SERVING)
+    : undefined;
+  // Hive: `mesh-compose` writes the supergraph from local files, then `hive-gateway` serves it.
+  const hive = options.hive ? await startBuiltSystem(() => composeHive(set, env), (port) => startHive(set, env, port, cpus.sut), HIVE_SERVING) : undefined;
   const warnings: string[] = [];
 
   const overhead = junctionBare && junctionObserved
@@ -206,21 +210,12 @@ async function startOtlpSink(): Promise<{ url: string; exports: () => number }> 
   return { url: `http://127.0.0.1:${port}`, exports: () => exports };
 }
 
-/** MeshV0's Mesh: `mesh build --dir bench/mesh-v0`, then `mesh start` on a free port (no custom code to fix up). */
-async function startMeshV0System(set: ProcessSet, env: NodeJS.ProcessEnv, cpu: number | undefined): Promise<System> {
-  await buildMeshV0(set, env);
+/** A peer that is built first, then served on a free port until it prints `serving`. */
+async function startBuiltSystem(build: () => Promise<unknown>, start: (port: number) => Proc, serving: RegExp): Promise<System> {
+  await build();
   const port = await freePort();
-  const proc = startMeshV0(set, env, port, cpu);
-  await waitForOutput(proc, MESH_SERVING, 60_000);
-  return { url: `http://127.0.0.1:${port}/graphql`, proc, headers: {} };
-}
-
-/** Hive: `mesh-compose` writes the supergraph from local files, then `hive-gateway` serves it on a free port. */
-async function startHiveSystem(set: ProcessSet, env: NodeJS.ProcessEnv, cpu: number | undefined): Promise<System> {
-  await composeHive(set, env);
-  const port = await freePort();
-  const proc = startHive(set, env, port, cpu);
-  await waitForOutput(proc, HIVE_SERVING, 60_000);
+  const proc = start(port);
+  await waitForOutput(proc, serving, 60_000);
   return { url: `http://127.0.0.1:${port}/graphql`, proc, headers: {} };
 }
 

@@ -23,7 +23,7 @@ import {
 import { stitchSchemas } from '@graphql-tools/stitch';
 import { annotateExternalObject, applySchemaTransforms, isExternalObject, type SubschemaConfig } from '@graphql-tools/delegate';
 import { getAdditionalResolversFromTypeDefs, getInContextSDK, resolveAdditionalResolvers } from '@graphql-mesh/utils';
-import type { IResolvers } from '@graphql-tools/utils';
+import { isPromise, type IResolvers } from '@graphql-tools/utils';
 import { catalogueExecutor } from './byo/source-errors.ts';
 import type { LoadedSource } from './byo/types.ts';
 import type { AdditionalResolverEntry, SourcePolicy, SubscriptionEntry } from './byo/mesh-config.ts';
@@ -170,7 +170,6 @@ function subschemasByName(schema: GraphQLSchema): Map<string, SubschemaConfig> {
   return byName;
 }
 
-const isPromise = (value: unknown): value is Promise<unknown> => typeof (value as { then?: unknown } | null)?.then === 'function';
 
 /**
  * A link's value, readable by the fields below it whatever they are called in the client's

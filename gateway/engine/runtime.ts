@@ -1,3 +1,4 @@
+import { isPromise } from '@graphql-tools/utils';
 import { Agent } from 'undici';
 import { callUpstream, headerRecord, type SourceClientOptions, type UpstreamCall, type UpstreamCallRecord, type UpstreamResponse, type UpstreamTracing } from '../upstream/upstream-fetch.ts';
 import { createResilience, type BreakerState, type ResilienceOptions } from '../upstream/resilience.ts';
@@ -104,7 +105,7 @@ export function createSourceRuntime(options: RuntimeOptions, hooks: RuntimeHooks
   /** One call with the credentials of the moment; returns the answer and the credentials it carried. */
   const send = (call: Omit<UpstreamCall, 'source'>): Promise<{ response: UpstreamResponse; sent: Record<string, string> }> => {
     const own = credentials.headers(call.context);
-    return isThenable(own) ? Promise.resolve(own).then((known) => sendWith(call, known)) : sendWith(call, own);
+    return isPromise(own) ? own.then((known) => sendWith(call, known)) : sendWith(call, own);
   };
   const sendWith = async (call: Omit<UpstreamCall, 'source'>, own: Record<string, string>) => {
     // The call's headers and the credentials, merged once into the record the call sends.
@@ -130,9 +131,6 @@ export function createSourceRuntime(options: RuntimeOptions, hooks: RuntimeHooks
     breaker: () => resilience.state(),
   };
 }
-
-const isThenable = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
-  typeof (value as { then?: unknown } | null)?.then === 'function';
 
 /** How many keys a call carries, when one of its arguments takes a batch of keys (`keyArgs`). */
 export function batchSizeOf(keyArgs: ReadonlySet<string>, args: Record<string, unknown>): number | undefined {
