@@ -262,6 +262,23 @@ describe('the request deadline', () => {
     expect(backend.seen).toHaveLength(1);
   });
 
+  it('holds a token fetch to the deadline of the request whose call needed it, found by the call\'s context', async () => {
+    backend.token = () => undefined; // the token endpoint never answers
+    const request = {};
+    const deadline = Date.now() + 200;
+    const runtime = createSourceRuntime(
+      { name: 'Acme', url: backend.url, timeoutMs: 5_000, maxResponseBytes: 1 << 20, auth: authSchema.parse({ oauth2: { tokenUrl: `${backend.url}/oauth/token`, clientId: 'c', clientSecret: 's' } }) as AuthConfig },
+      { deadline: (context) => (context === request ? deadline : undefined) },
+    );
+    const started = performance.now();
+    const error = await runtime.call({ context: request, operation: 'getThing', url: `${backend.url}/things/1`, init: { method: 'GET' } }).catch((e: unknown) => e);
+    const elapsed = performance.now() - started;
+    expect(error).toMatchObject({ source: 'Acme', operation: 'oauth2-token', failure: 'timeout' });
+    expect(elapsed).toBeGreaterThanOrEqual(150);
+    expect(elapsed).toBeLessThan(1_000);
+    expect(backend.apiCalls()).toHaveLength(0);
+  });
+
   it('reports every call to onCall with the source and operation', async () => {
     const records: unknown[] = [];
     const runtime = createSourceRuntime({ name: 'Acme', url: backend.url, timeoutMs: 2_000, maxResponseBytes: 1 << 20 }, { onCall: (r) => records.push(r) });

@@ -107,6 +107,29 @@ describe('when the payments backend misbehaves', () => {
 
 });
 
+describe('the request deadline over the contract\'s loaders', () => {
+  let setup: Proxied;
+  beforeAll(async () => {
+    // payments' own timeout is 5 s; the request's deadline is 300 ms.
+    setup = await behindProxy('payments', { sourceTimeouts: { payments: 5_000 }, upstream: { requestDeadlineMs: 300 }, resilience: { failureThreshold: 1000 } });
+  });
+  afterAll(() => setup.close());
+
+  it('cuts a call a DataLoader batches a tick after its resolver ran: SOURCE_TIMEOUT at the deadline, not the source\'s 5 s', async () => {
+    const { h, proxy } = setup;
+    proxy.mode = 'hang';
+    const started = performance.now();
+    const answer = await h.query(MIXED, { m: h.seed.merchants[0]!.id, a: h.seed.places[0]!.formattedAddress });
+    const elapsedMs = performance.now() - started;
+    expect(answer.status).toBe(200);
+    expect(answer.body.data).toEqual({ merchant: null, geocode: [{ id: h.seed.places[0]!.id }] });
+    expect(answer.body.errors![0]).toMatchObject({ path: ['merchant'], extensions: { code: 'SOURCE_TIMEOUT', source: 'payments' } });
+    // The deadline's 300 ms, not the source's 5 s (the rest is headroom for a busy machine).
+    expect(elapsedMs).toBeGreaterThanOrEqual(250);
+    expect(elapsedMs).toBeLessThan(2_000);
+  });
+});
+
 describe('a mutation whose backend fails after committing', () => {
   let h: Harness;
   let proxy: FaultProxy;

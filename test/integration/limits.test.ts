@@ -109,6 +109,17 @@ describe('request bodies', () => {
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(20 * 1024 * 1024);
   });
 
+  it('a Content-Length that is not one non-negative integer (a list, a sign): 400 before the body is read', async () => {
+    const body = JSON.stringify({ query: '{ __typename }' });
+    for (const declared of [`${body.length}, ${body.length}`, '-1', '+12', '1e3', ' ']) {
+      const answer = await post(h, body, { 'content-length': declared });
+      expect(answer.status, declared).toBe(400);
+      expect(answer.body.errors![0]!.extensions!.code, declared).toBe('BAD_REQUEST');
+      expect(answer.body.errors![0]!.message, declared).toMatch(/Content-Length/);
+    }
+    expect((await post(h, body, { 'content-length': String(Buffer.byteLength(body)) })).status).toBe(200);
+  });
+
   it('reads a gzip or deflate body under the limit', async () => {
     const query = JSON.stringify({ query: '{ merchant(id: "nope") { id } }' });
     for (const [encoding, bytes] of [['gzip', gzipSync(query)], ['deflate', deflateSync(query)]] as const) {
