@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { ApiKeyEntry } from './auth/api-keys.ts';
 import { DEFAULT_LIMITS, type Limits } from './plugins/limits/limits.ts';
 import { normaliseAllowedHost } from './webhooks/address-guard.ts';
+import { parseRedisUrl, redactUrl } from './redis.ts';
 
 /**
  * Everything Junction can be told, read from the environment once at start-up, validated as a
@@ -70,7 +71,13 @@ const envSchema = z.object({
   JUNCTION_WATCH: z.enum(['on', 'off'], { error: 'must be on or off' }).default('off'),
   UPSTREAM_TIMEOUT_MS: positiveInt(120_000).default(DEFAULTS.upstreamTimeoutMs),
   UPSTREAM_MAX_RESPONSE_BYTES: positiveInt(256 * 1024 * 1024).default(DEFAULTS.upstreamMaxResponseBytes),
-  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+  REDIS_URL: z.string().superRefine((url, ctx) => {
+    try {
+      parseRedisUrl(url);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CACHE: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   METRICS: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
@@ -214,7 +221,8 @@ export function loadConfig(env: Record<string, string | undefined>, readFile: (p
       ...problems,
       ...parsed.error.issues.map((issue) => {
         const key = String(issue.path[0]);
-        const shown = JSON.stringify(cleaned[key]);
+        // A Redis URL may carry a password: never shown.
+        const shown = JSON.stringify(key === 'REDIS_URL' && cleaned[key] ? redactUrl(cleaned[key]) : cleaned[key]);
         return `${key}=${shown}: ${issue.message}`;
       }),
     ]);

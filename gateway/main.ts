@@ -15,7 +15,7 @@ import { startupCode } from './errors.ts';
 import { createGateway, type JunctionEventTarget } from './create-gateway.ts';
 import { formatReport } from './composition/byo/report.ts';
 import { embeddedModuleOf, readMeshConfig, type MeshConfig } from './composition/byo/mesh-config.ts';
-import { createRedis, createRedisEventTarget, redactUrl } from './redis.ts';
+import { createRedis, createRedisEventTarget, isCluster, redactUrl, supportsShardedPubSub } from './redis.ts';
 import type { HealthCheck } from './plugins/health/use-health.ts';
 import { createAuth } from './auth/index.ts';
 import { createMemoryStore, createRedisStore } from './cache/store.ts';
@@ -87,7 +87,8 @@ async function main(): Promise<void> {
   if (redis && config.redisUrl) {
     try {
       await redis.connect();
-      logger.info({ redis: redactUrl(config.redisUrl) }, 'Redis connected');
+      if (isCluster(redis)) logger.info({ redis: redactUrl(config.redisUrl), primaries: redis.nodes('master').length, replicas: redis.nodes('slave').length }, 'Redis Cluster connected');
+      else logger.info({ redis: redactUrl(config.redisUrl) }, 'Redis connected');
     } catch (err) {
       // Redis only ever speeds Junction up; start without it and let ioredis reconnect.
       logger.warn({ redis: redactUrl(config.redisUrl), err: (err as Error).message }, 'Redis unreachable; running without it until it answers');
@@ -108,6 +109,8 @@ async function main(): Promise<void> {
   const subscriber = redis && config.redisUrl ? createRedis(config.redisUrl) : undefined;
   subscriber?.on('error', () => undefined);
   await subscriber?.connect().catch(() => undefined);
+  // On a cluster of Redis 7 or later, events travel as sharded pub/sub (SSUBSCRIBE), each through its own shard only.
+  const sharded = redis ? await supportsShardedPubSub(redis) : false;
   // What every build of the gateway shares, so that a reload (below) loses none of it: where events
   // and their ids, polls' state and services' registrations live, and the event target subscribers
   // listen on. With Redis, every instance shares them too: events reach every instance through Redis
@@ -121,7 +124,7 @@ async function main(): Promise<void> {
         if (Date.now() - publishWarnedAt < 10_000) return;
         publishWarnedAt = Date.now();
         logger.warn({ topic, err: err.message }, 'webhook event not published to Redis; subscribers may not have heard it');
-      }) as JunctionEventTarget,
+      }, { sharded }) as JunctionEventTarget,
       pollStore: createRedisPollStore(redis),
       deliveryStore: createRedisDeliveryStore(redis),
     }

@@ -1,4 +1,4 @@
-import { Redis, type Command, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type Command, type RedisOptions } from 'ioredis';
 import type { PubSubEventTarget } from 'graphql-yoga';
 
 /** Milliseconds one Redis command may take before it fails (see `FailFastRedis`). */
@@ -35,20 +35,131 @@ export const REDIS_OPTIONS = Object.freeze({
 export class FailFastRedis extends Redis {
   override sendCommand(command: Command, stream?: Parameters<Redis['sendCommand']>[1]): unknown {
     const sent = super.sendCommand(command, stream);
-    if (!command.isResolved) {
-      const timer = setTimeout(() => setImmediate(() => {
-        if (!command.isResolved) command.reject(new Error('Command timed out'));
-      }), COMMAND_TIMEOUT_MS);
-      const clear = () => clearTimeout(timer);
-      command.promise.then(clear, clear);
-    }
+    failUnansweredInTime(command);
     return sent;
   }
 }
 
-/** A fail-fast client for a redis:// URL, or for options (a unix socket's `path`, say). */
-export function createRedis(target: string | RedisOptions): FailFastRedis {
-  return typeof target === 'string' ? new FailFastRedis(target, { ...REDIS_OPTIONS }) : new FailFastRedis({ ...REDIS_OPTIONS, ...target });
+/** The timer of `FailFastRedis`: `command` fails after COMMAND_TIMEOUT_MS and one turn of the poll phase, unless answered. */
+function failUnansweredInTime(command: Command): void {
+  if (command.isResolved) return;
+  const timer = setTimeout(() => setImmediate(() => {
+    if (!command.isResolved) command.reject(new Error('Command timed out'));
+  }), COMMAND_TIMEOUT_MS);
+  const clear = () => clearTimeout(timer);
+  command.promise.then(clear, clear);
+}
+
+/** Either a Redis server or a Redis Cluster: every store takes both (see `isCluster`). */
+export type RedisClient = Redis | Cluster;
+
+/** The same fail-fast timeout for a cluster: over every redirection and retry of one command. */
+export class FailFastCluster extends Cluster {
+  override sendCommand(command: Command, stream?: Parameters<Cluster['sendCommand']>[1], node?: unknown): unknown {
+    const sent = super.sendCommand(command, stream, node);
+    failUnansweredInTime(command);
+    return sent;
+  }
+}
+
+/** True for a Redis Cluster client, whose multi-key commands must stay within one slot. */
+export const isCluster = (redis: RedisClient): redis is Cluster => redis.isCluster;
+
+/**
+ * GET of each key: one MGET on one server; on a cluster, one GET per key (ioredis pipelines them
+ * per node), since keys of different slots can share neither a command nor a pipeline there.
+ */
+export async function getEach(redis: RedisClient, keys: readonly string[]): Promise<(string | null)[]> {
+  if (keys.length === 0) return [];
+  return isCluster(redis) ? Promise.all(keys.map((key) => redis.get(key))) : redis.mget(...keys);
+}
+
+/**
+ * Where REDIS_URL points: one server (`redis://`, `rediss://`, as ioredis reads them), or a
+ * cluster (`redis+cluster://[user:password@]host:port[,host:port...]`, `rediss+cluster://` with
+ * TLS): the nodes listed are where discovery starts; the rest of the cluster is learned from them.
+ */
+export type RedisTarget =
+  | { kind: 'server'; url: string }
+  | { kind: 'cluster'; nodes: { host: string; port: number }[]; username?: string; password?: string; tls: boolean };
+
+/** Reads REDIS_URL; throws an Error whose message says what is wrong with it. */
+export function parseRedisUrl(url: string): RedisTarget {
+  const scheme = /^([a-z+]+):\/\//i.exec(url)?.[1]?.toLowerCase();
+  if (scheme === 'redis' || scheme === 'rediss') {
+    if (!URL.canParse(url)) throw new Error('is not a valid URL');
+    return { kind: 'server', url };
+  }
+  if (scheme !== 'redis+cluster' && scheme !== 'rediss+cluster') {
+    throw new Error('must be a redis://, rediss://, redis+cluster:// or rediss+cluster:// URL');
+  }
+  let rest = url.slice(scheme.length + 3);
+  const end = rest.search(/[/?#]/);
+  if (end >= 0) {
+    if (rest.slice(end).replace(/^\/$/, '') !== '') throw new Error('a cluster URL takes no path, database number or query: a cluster has database 0 only');
+    rest = rest.slice(0, end);
+  }
+  const at = rest.lastIndexOf('@');
+  let username: string | undefined;
+  let password: string | undefined;
+  if (at >= 0) {
+    const auth = rest.slice(0, at);
+    const colon = auth.indexOf(':');
+    const decode = (text: string) => {
+      try {
+        return decodeURIComponent(text);
+      } catch {
+        throw new Error('has a user or password that is not valid percent-encoding');
+      }
+    };
+    username = decode(colon >= 0 ? auth.slice(0, colon) : auth) || undefined;
+    password = colon >= 0 ? decode(auth.slice(colon + 1)) || undefined : undefined;
+    rest = rest.slice(at + 1);
+  }
+  const nodes = rest.split(',').map((part) => {
+    const match = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?$/i.exec(part.trim());
+    const port = Number(match?.[2] ?? 6379);
+    if (!match || port < 1 || port > 65_535) throw new Error(`has a node "${part}" that is not host:port`);
+    return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+  });
+  return { kind: 'cluster', nodes, ...(username ? { username } : {}), ...(password ? { password } : {}), tls: scheme === 'rediss+cluster' };
+}
+
+/**
+ * The cluster's settings: the same fail-fast behaviour as one server's, single-key commands
+ * pipelined per node (`enableAutoPipelining`: a cache read of twenty keys in twenty slots is one
+ * round trip per node), and sharded pub/sub (SSUBSCRIBE: each event crosses only its own shard).
+ */
+function clusterOptions(target: Extract<RedisTarget, { kind: 'cluster' }>): ClusterOptions {
+  return {
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    enableAutoPipelining: true,
+    shardedSubscribers: true,
+    clusterRetryStrategy: REDIS_OPTIONS.retryStrategy,
+    // A failover: ioredis retries a command whose node went away after the slot map is read again.
+    retryDelayOnFailover: 50,
+    retryDelayOnClusterDown: 50,
+    retryDelayOnTryAgain: 50,
+    slotsRefreshTimeout: 1_000,
+    redisOptions: {
+      maxRetriesPerRequest: REDIS_OPTIONS.maxRetriesPerRequest,
+      connectTimeout: 2_000,
+      ...(target.username ? { username: target.username } : {}),
+      ...(target.password ? { password: target.password } : {}),
+      ...(target.tls ? { tls: {} } : {}),
+    },
+  };
+}
+
+/** A fail-fast client for REDIS_URL (one server or a cluster), or for one server's options (a unix socket's `path`, say). */
+export function createRedis(target: RedisOptions): FailFastRedis;
+export function createRedis(target: string): RedisClient;
+export function createRedis(target: string | RedisOptions): RedisClient {
+  if (typeof target !== 'string') return new FailFastRedis({ ...REDIS_OPTIONS, ...target });
+  const parsed = parseRedisUrl(target);
+  if (parsed.kind === 'server') return new FailFastRedis(parsed.url, { ...REDIS_OPTIONS });
+  return new FailFastCluster(parsed.nodes, clusterOptions(parsed));
 }
 
 type Listener = (event: CustomEvent) => void;
@@ -66,19 +177,31 @@ type Listener = (event: CustomEvent) => void;
  * realtime-resilience.test.ts). Here every topic with listeners is subscribed again each time the
  * connection is ready (subscribing twice to a channel changes nothing), and a publish that fails is
  * told to `onPublishError` instead of being dropped unseen.
+ *
+ * On a Redis Cluster of Redis 7 or later the topics are sharded channels (SSUBSCRIBE / SPUBLISH):
+ * a message crosses only the shard that owns its topic's slot instead of every node of the
+ * cluster, and each instance holds one subscriber connection per primary (ioredis moves them after
+ * a failover). `sharded: false` (an older cluster, see `supportsShardedPubSub`) keeps plain pub/sub.
  */
 export function createRedisEventTarget<T extends Record<string, [unknown]>>(
-  publisher: Redis,
-  subscriber: Redis,
+  publisher: RedisClient,
+  subscriber: RedisClient,
   onPublishError: (err: Error, topic: string) => void,
+  { sharded = isCluster(subscriber) }: { sharded?: boolean } = {},
 ): PubSubEventTarget<T> {
   const listeners = new Map<string, Set<Listener>>();
-  // Refused while the connection is down: the next 'ready' subscribes to every topic anyway.
-  const subscribe = (topics: string[]) => void subscriber.subscribe(...topics).catch(() => undefined);
+  // Refused while the connection is down: the next 'ready' subscribes to every topic anyway. A
+  // cluster takes one sharded channel per command (channels of one command share one slot).
+  const subscribe = (topics: string[]) => {
+    if (!sharded) return void subscriber.subscribe(...topics).catch(() => undefined);
+    for (const topic of topics) void subscriber.ssubscribe(topic).catch(() => undefined);
+  };
+  const unsubscribe = (topic: string) => void (sharded ? subscriber.sunsubscribe(topic) : subscriber.unsubscribe(topic)).catch(() => undefined);
+  const publish = (topic: string, message: string) => (sharded ? publisher.spublish(topic, message) : publisher.publish(topic, message));
   subscriber.on('ready', () => {
     if (listeners.size > 0) subscribe([...listeners.keys()]);
   });
-  subscriber.on('message', (topic: string, message: string) => {
+  subscriber.on(sharded ? 'smessage' : 'message', (topic: string, message: string) => {
     const callbacks = listeners.get(topic);
     if (!callbacks) return;
     const event = new CustomEvent(topic, { detail: JSON.parse(message) });
@@ -105,19 +228,41 @@ export function createRedisEventTarget<T extends Record<string, [unknown]>>(
       if (!callbacks || !callback || !callbacks.delete(callback) || callbacks.size > 0) return;
       listeners.delete(topic);
       // Not heard when Redis is down; a message of a topic nobody listens to is dropped above.
-      void subscriber.unsubscribe(topic).catch(() => undefined);
+      unsubscribe(topic);
     },
     dispatchEvent(event: CustomEvent) {
-      publisher.publish(event.type, JSON.stringify(event.detail)).catch((err: Error) => onPublishError(err, event.type));
+      publish(event.type, JSON.stringify(event.detail)).catch((err: Error) => onPublishError(err, event.type));
       return true;
     },
   };
   return target as unknown as PubSubEventTarget<T>;
 }
 
-/** Hides the password of a redis:// URL for logs. */
+/**
+ * Whether a cluster's servers have sharded pub/sub (Redis 7 and later), asked of one of them; a
+ * cluster that cannot be asked now (unreachable at start) is taken to have it.
+ */
+export async function supportsShardedPubSub(redis: RedisClient): Promise<boolean> {
+  if (!isCluster(redis)) return false;
+  try {
+    const node = redis.nodes('master')[0];
+    const info = node ? await Promise.race([node.info('server'), new Promise<string>((resolve) => setTimeout(resolve, 1_000, '').unref())]) : '';
+    const version = /redis_version:(\d+)/.exec(info)?.[1];
+    return version === undefined || Number(version) >= 7;
+  } catch {
+    return true;
+  }
+}
+
+/** Hides the password of a REDIS_URL (one server's or a cluster's) for logs and error messages; never throws. */
 export function redactUrl(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password) parsed.password = '***';
-  return parsed.toString();
+  const scheme = url.indexOf('://');
+  if (scheme < 0) return url;
+  const rest = url.slice(scheme + 3);
+  const end = rest.search(/[/?#]/);
+  const authority = end < 0 ? rest : rest.slice(0, end);
+  const at = authority.lastIndexOf('@');
+  const colon = authority.slice(0, Math.max(at, 0)).indexOf(':');
+  if (at < 0 || colon < 0) return url;
+  return `${url.slice(0, scheme + 3)}${authority.slice(0, colon + 1)}***${authority.slice(at)}${end < 0 ? '' : rest.slice(end)}`;
 }

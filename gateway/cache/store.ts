@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { getEach, isCluster, type RedisClient } from '../redis.ts';
 import type { Logger } from 'pino';
 import type { CacheEntry, CacheStore } from '../upstream/cache.ts';
 
@@ -9,6 +9,10 @@ import type { CacheEntry, CacheStore } from '../upstream/cache.ts';
  *
  * Tags are sets of entry keys (`tag:<name>`), so invalidation reads one set and deletes its
  * members: never `KEYS` or `SCAN`. A tag set expires with the longest-lived entry added to it.
+ *
+ * On a Redis Cluster, entries and tag sets hash to any slot, so nothing here sends a command over
+ * keys of two slots: reads are one GET per key and writes one command per key (ioredis pipelines
+ * them per node), and a tag is invalidated in three steps instead of one script (`invalidateSpread`).
  */
 export interface StoreOptions {
   /** Clock in ms (tests fake it). Default Date.now. */
@@ -41,7 +45,7 @@ return #members`;
  * command timeout (`COMMAND_TIMEOUT_MS`, 100 ms, gateway/redis.ts), and any error is a miss or a skipped write: Redis
  * trouble never fails a request. Errors are logged at most once per 10 s.
  */
-export function createRedisStore(redis: Redis, logger: Logger, options: StoreOptions = {}): CacheStore {
+export function createRedisStore(redis: RedisClient, logger: Logger, options: StoreOptions = {}): CacheStore {
   const now = options.now ?? Date.now;
   const prefix = options.prefix ?? 'junction:';
   let lastWarned = Number.NEGATIVE_INFINITY;
@@ -55,6 +59,7 @@ export function createRedisStore(redis: Redis, logger: Logger, options: StoreOpt
     logger.warn({ op, err: err instanceof Error ? err.message : String(err) }, 'cache store unavailable; serving without it');
   };
   const skipping = () => Date.now() < skipUntil;
+  const spread = isCluster(redis);
   return {
     kind: 'redis',
     now,
@@ -62,7 +67,7 @@ export function createRedisStore(redis: Redis, logger: Logger, options: StoreOpt
       if (keys.length === 0) return [];
       if (skipping()) return keys.map(() => undefined);
       try {
-        const raw = await redis.mget(keys.map((k) => prefix + k));
+        const raw = await getEach(redis, keys.map((k) => prefix + k));
         const at = now();
         return raw.map((r) => decode(r, at));
       } catch (err) {
@@ -73,17 +78,24 @@ export function createRedisStore(redis: Redis, logger: Logger, options: StoreOpt
     async setMany(entries) {
       if (entries.length === 0 || skipping()) return;
       const at = now();
-      const pipeline = redis.pipeline();
+      // One server: one pipeline. A cluster: the same commands one by one, each to its own slot's
+      // node (a pipeline there must stay on one node).
+      const pipeline = spread ? undefined : redis.pipeline();
+      const sent: Promise<unknown>[] = [];
+      const target = pipeline ?? redis;
+      const send = (command: unknown) => {
+        if (!pipeline) sent.push(command as Promise<unknown>);
+      };
       for (const { key, value, ttlMs, tags = [] } of entries) {
-        pipeline.set(prefix + key, encode(value, at + ttlMs), 'PX', ttlMs);
+        send(target.set(prefix + key, encode(value, at + ttlMs), 'PX', ttlMs));
         for (const tag of tags) {
-          pipeline.sadd(`${prefix}tag:${tag}`, prefix + key);
-          pipeline.pexpire(`${prefix}tag:${tag}`, ttlMs, 'GT');
-          pipeline.pexpire(`${prefix}tag:${tag}`, ttlMs, 'NX');
+          send(target.sadd(`${prefix}tag:${tag}`, prefix + key));
+          send(target.pexpire(`${prefix}tag:${tag}`, ttlMs, 'GT'));
+          send(target.pexpire(`${prefix}tag:${tag}`, ttlMs, 'NX'));
         }
       }
       try {
-        await pipeline.exec();
+        await (pipeline ? pipeline.exec() : Promise.all(sent));
       } catch (err) {
         warn('set', err);
       }
@@ -91,12 +103,25 @@ export function createRedisStore(redis: Redis, logger: Logger, options: StoreOpt
     async invalidateTags(tags) {
       // Tried even while skipping: a lost invalidation leaves stale entries until their TTL.
       try {
-        await Promise.all(tags.map((tag) => redis.eval(INVALIDATE_TAG, 1, `${prefix}tag:${tag}`)));
+        await Promise.all(tags.map((tag) => (spread ? invalidateSpread(redis, `${prefix}tag:${tag}`) : redis.eval(INVALIDATE_TAG, 1, `${prefix}tag:${tag}`))));
       } catch (err) {
         warn('invalidate', err);
       }
     },
   };
+}
+
+/**
+ * A tag on a cluster, where its entries live in other slots than its set and no script may touch
+ * them: read the set, delete each entry, then take those members (and only those) out of the set.
+ * An entry tagged while this runs stays in the set for the next invalidation; an entry rewritten
+ * between the read and the delete is deleted (a miss, never a stale read).
+ */
+async function invalidateSpread(redis: RedisClient, tagKey: string): Promise<void> {
+  const members = await redis.smembers(tagKey);
+  if (members.length === 0) return;
+  await Promise.all(members.map((member) => redis.del(member)));
+  for (let i = 0; i < members.length; i += 1_000) await redis.srem(tagKey, ...members.slice(i, i + 1_000));
 }
 
 /** One instance's own cache: a bounded LRU with the same expiry and tags as the Redis store. */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { getEach, type RedisClient } from '../redis.ts';
 
 /**
  * Where services' delivery registrations, and what happened to their events, are kept: in this
@@ -117,7 +117,7 @@ export interface RedisDeliveryStoreOptions {
   prefix?: string;
 }
 
-export function createRedisDeliveryStore(redis: Redis, options: RedisDeliveryStoreOptions = {}): DeliveryStore {
+export function createRedisDeliveryStore(redis: RedisClient, options: RedisDeliveryStoreOptions = {}): DeliveryStore {
   const { prefix = 'junction:' } = options;
   const tagged = (id: string, part: string) => `${prefix}{delivery:${id}}:${part}`;
   const INDEX = `${prefix}deliveries:index`;
@@ -126,13 +126,9 @@ export function createRedisDeliveryStore(redis: Redis, options: RedisDeliverySto
   const parse = <T>(text: string | null | undefined): T | undefined => (text ? JSON.parse(text) as T : undefined);
   const getMany = async (ids: string[]) => {
     if (ids.length === 0) return [];
-    // One GET per key, pipelined: the keys live in different slots, which MGET would refuse in a cluster.
-    const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.get(tagged(id, 'registration'));
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.flatMap(([err, text]) => {
-      if (err) throw err;
-      const registration = parse<Registration>(text as string | null);
+    const replies = await getEach(redis, ids.map((id) => tagged(id, 'registration')));
+    return replies.flatMap((text) => {
+      const registration = parse<Registration>(text);
       return registration ? [registration] : [];
     });
   };

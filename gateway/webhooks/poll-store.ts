@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 
 /**
  * What polling shares between instances (gateway/webhooks/poller.ts): which instance polls a topic
@@ -57,7 +57,7 @@ for i = 4 + n * 2, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 return 1`;
 
-export function createRedisPollStore(redis: Redis): PollStore {
+export function createRedisPollStore(redis: RedisClient): PollStore {
   return {
     async lease(topic, holder, ttlMs) {
       return (await redis.eval(LEASE, 2, key(topic, 'lease'), key(topic, 'state'), holder, String(ttlMs), String(STATE_TTL_SEC))) === 1;

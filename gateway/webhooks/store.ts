@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { isCluster, type RedisClient } from '../redis.ts';
 import { compareCursors, type MissedPage } from '../plugins/realtime/event-stream.ts';
 
 /**
@@ -10,6 +11,8 @@ import { compareCursors, type MissedPage } from '../plugins/realtime/event-strea
  * In Redis when there is one (shared by every instance: a retry reaching another instance is
  * still a duplicate), else in this process's memory. Keys carry the topic in a hash tag
  * (`junction:{webhook:<topic>}:...`), so the two keys of one event stay in one Redis Cluster slot.
+ * On a cluster whose shards have replicas, an event is kept once a replica holds it too
+ * (`REPLICA_WAIT_MS`).
  */
 export interface WebhookStore {
   /**
@@ -40,7 +43,27 @@ const key = (topic: string, part: string) => `junction:{webhook:${topic}}:${part
 /** How long a claimed id is held while its event is being kept. */
 export const PENDING_TTL_SEC = 60;
 
-export function createRedisWebhookStore(redis: Redis): WebhookStore {
+/**
+ * On a Redis Cluster, how long an event waits for a replica of its shard to hold it before it is
+ * acknowledged (WAIT 1): within the 100 ms command timeout.
+ */
+export const REPLICA_WAIT_MS = 50;
+
+/** The stream entry's id, after XADD alone or XADD then WAIT in one pipeline. */
+async function appendDurably(redis: RedisClient, stream: string, event: string, maxLen: number): Promise<string> {
+  const add = ['MAXLEN', '~', String(maxLen), '*', 'event', event] as const;
+  // One server, or a cluster shard without a replica: nothing to wait for (a lost primary loses
+  // what it held, replica or not). A shard with replicas: acknowledged only once one holds it, so
+  // a failover that promotes it keeps every event a provider was told was taken.
+  if (!isCluster(redis) || (redis.slots[calculateSlot(stream)]?.length ?? 0) < 2) return (await redis.xadd(stream, ...add)) as string;
+  const replies = (await redis.pipeline().xadd(stream, ...add).wait(1, REPLICA_WAIT_MS).exec()) ?? [];
+  const [[addError, id] = [], [waitError, replicas] = []] = replies;
+  if (addError || waitError) throw addError ?? waitError;
+  if (Number(replicas) < 1) throw new Error(`no replica of the shard holding ${stream} took the event within ${REPLICA_WAIT_MS} ms`);
+  return id as string;
+}
+
+export function createRedisWebhookStore(redis: RedisClient): WebhookStore {
   return {
     async claim(topic, id) {
       const seen = key(topic, `seen:${id}`);
@@ -52,7 +75,7 @@ export function createRedisWebhookStore(redis: Redis): WebhookStore {
     },
     async append(topic, event, maxLen) {
       // MAXLEN ~ trims in whole macro-nodes: at least maxLen are kept, never unboundedly more.
-      return (await redis.xadd(key(topic, 'stream'), 'MAXLEN', '~', String(maxLen), '*', 'event', event)) as string;
+      return appendDurably(redis, key(topic, 'stream'), event, maxLen);
     },
     async release(topic, id) {
       await redis.del(key(topic, `seen:${id}`));

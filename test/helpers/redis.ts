@@ -4,11 +4,21 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { createRedis } from '../../gateway/redis.ts';
+import { createRedis, isCluster } from '../../gateway/redis.ts';
 
-/** The machine's Redis (REDIS_URL, else 127.0.0.1:6379), with Junction's fail-fast options. */
+/** The machine's Redis server: REDIS_URL, else 127.0.0.1:6379. */
+export const MACHINE_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A client (not yet connected) of the machine's Redis server, with Junction's fail-fast options. */
+export function machineRedisClient(): Redis {
+  const redis = createRedis(MACHINE_REDIS_URL);
+  if (isCluster(redis)) throw new Error('these suites need one Redis server, and REDIS_URL names a cluster (test/helpers/redis-cluster.ts starts one of its own)');
+  return redis;
+}
+
+/** The machine's Redis, connected. */
 export async function sharedRedis(): Promise<Redis> {
-  const redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const redis = machineRedisClient();
   await redis.connect();
   return redis;
 }

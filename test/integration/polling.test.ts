@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { sharedRedis } from '../helpers/redis.ts';
+import { machineRedisClient, sharedRedis } from '../helpers/redis.ts';
 import { collectPublished, listening, subscribeSse } from '../helpers/realtime.ts';
 import { declaredEnv } from '../helpers/declared.ts';
 import { sourcesFileProblems, writeSourcesFile } from '../helpers/sources-file.ts';
@@ -361,7 +361,7 @@ describe('polls over Redis: two instances, one Redis', () => {
     depot = await startDepot();
     const file = depotFile(depotPolls(topic));
     for (let i = 0; i < 2; i++) {
-      const subscriber = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+      const subscriber = machineRedisClient();
       await subscriber.connect();
       subscribers.push(subscriber);
       const eventTarget: JunctionEventTarget = createRedisEventTarget(redis, subscriber, () => undefined);

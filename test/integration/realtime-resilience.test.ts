@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { startHarness, type Harness, type HarnessOptions } from '../helpers/harness.ts';
 import { createTestIssuer, type TestIssuer } from '../helpers/test-issuer.ts';
 import { eventually, prefixedTopics, redisSubscribers, serveWebSocket, startRestartableRedis, stripeDelivery, subscribeSse, subscriptionsOpen, type Delivery, type RestartableRedis, type Served, type SseStream } from '../helpers/realtime.ts';
-import { uniquePrefix } from '../helpers/redis.ts';
+import { machineRedisClient, MACHINE_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
 import { createRedis, createRedisEventTarget } from '../../gateway/redis.ts';
 import { createLogger } from '../../gateway/logger.ts';
 import { createRedisStore } from '../../gateway/cache/store.ts';
@@ -283,10 +283,10 @@ describe('the order of events', () => {
 
 describe('one event delivered 1,000 times to two instances sharing the machine\'s Redis', () => {
   it('is taken once: each of 3 subscribers gets it once, and the instances count 1 accepted and 999 duplicate or in progress', async () => {
-    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const url = MACHINE_REDIS_URL;
     // Keys and channels of this test only: the store's client prefixes its keys, the event target its topics.
     const prefix = uniquePrefix();
-    const admin = createRedis(url);
+    const admin = machineRedisClient();
     await admin.connect();
     const issuer = await createTestIssuer();
     const secret = `whsec_${randomBytes(12).toString('hex')}`;
@@ -297,7 +297,7 @@ describe('one event delivered 1,000 times to two instances sharing the machine\'
       for (let i = 0; i < 2; i++) {
         const { hostname, port, password } = new URL(url);
         const redis = createRedis({ host: hostname, port: Number(port || 6379), ...(password ? { password: decodeURIComponent(password) } : {}), keyPrefix: prefix });
-        const subscriber = createRedis(url);
+        const subscriber = machineRedisClient();
         await Promise.all([redis.connect(), subscriber.connect()]);
         clients.push(redis, subscriber);
         instances.push(await startHarness({

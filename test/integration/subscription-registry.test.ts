@@ -5,7 +5,8 @@ import { startHarness, type Harness } from '../helpers/harness.ts';
 import { subscribeSse, subscriptionsOpen, redisSubscribers, type SseStream } from '../helpers/realtime.ts';
 import { signedHmacDelivery, WAREHOUSE_WEBHOOK, warehouseSource } from '../helpers/warehouse.ts';
 import { offlineGraphqlSource, writeSourcesFile } from '../helpers/sources-file.ts';
-import { createRedis, createRedisEventTarget } from '../../gateway/redis.ts';
+import { createRedisEventTarget } from '../../gateway/redis.ts';
+import { machineRedisClient } from '../helpers/redis.ts';
 
 /**
  * Who listens to what is counted per instance and per caller (an anonymous one by its address):
@@ -29,11 +30,11 @@ describe('two subscribers of one topic on each of two instances sharing Redis', 
 additionalResolvers:
   - { targetTypeName: Subscription, targetFieldName: shipmentUpdated, pubsubTopic: ${TOPIC}, result: shipment }
 ` });
-    admin = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    admin = machineRedisClient();
     await admin.connect();
     for (let i = 0; i < 2; i++) {
-      const publisher = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-      const subscriber = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+      const publisher = machineRedisClient();
+      const subscriber = machineRedisClient();
       await Promise.all([publisher.connect(), subscriber.connect()]);
       clients.push(publisher, subscriber);
       gateways.push(await startHarness({

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Redis } from 'ioredis';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { sharedRedis, startOwnRedis } from '../helpers/redis.ts';
+import { machineRedisClient, sharedRedis, startOwnRedis } from '../helpers/redis.ts';
 import { createRedis, createRedisEventTarget } from '../../gateway/redis.ts';
 import { listen as listenOn } from '../../gateway/index.ts';
 import { createMemoryStore } from '../../gateway/cache/store.ts';
@@ -202,7 +202,7 @@ describe('webhooks over Redis: two instances, one Redis', () => {
   beforeAll(async () => {
     redis = await sharedRedis();
     for (let i = 0; i < 2; i++) {
-      const subscriber = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+      const subscriber = machineRedisClient();
       await subscriber.connect();
       subscribers.push(subscriber);
       const eventTarget: JunctionEventTarget = createRedisEventTarget(redis, subscriber, () => undefined);

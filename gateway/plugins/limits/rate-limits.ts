@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis.ts';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Principal } from '../../../schema/principal.ts';
 
@@ -18,7 +18,7 @@ export interface RateLimitEngine {
   consume(key: string, max: number, windowSec: number): Promise<Verdict>;
 }
 
-export function createRateLimitEngine(redis?: Redis, prefix = 'junction:rl'): RateLimitEngine {
+export function createRateLimitEngine(redis?: RedisClient, prefix = 'junction:rl'): RateLimitEngine {
   const limiters = new Map<string, RateLimiterAbstract>();
   const limiterFor = (max: number, windowSec: number) => {
     const id = `${max}/${windowSec}`;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis.ts';
 import { RateLimiterMemory, RateLimiterQueue, RateLimiterRedis } from 'rate-limiter-flexible';
 import { UpstreamError } from '../../upstream/upstream-error.ts';
 
@@ -18,7 +18,7 @@ export interface QuotaSpec {
   maxQueue?: number;
 }
 
-export function createUpstreamQuota(spec: QuotaSpec, redis?: Redis): (operation: string) => Promise<void> {
+export function createUpstreamQuota(spec: QuotaSpec, redis?: RedisClient): (operation: string) => Promise<void> {
   const { source, perSec, operations, maxQueue = 100 } = spec;
   const memory = new RateLimiterMemory({ points: perSec, duration: 1, keyPrefix: `junction:quota:${source}` });
   const limiter = redis
