@@ -17,7 +17,9 @@
  * Issue 19's two modes, both in one run by default: end-to-end (the above), then the scenarios
  * against recorded backend replies (bench/replay/mode.ts), written as latest.json's `replay` key and
  * their own BENCHMARKS.md section. BENCH_BACKENDS=replay runs the replayed mode alone,
- * BENCH_BACKENDS=live the end-to-end mode alone; either keeps the other's last figures.
+ * BENCH_BACKENDS=live the end-to-end mode alone; either keeps the other's last figures. Last in the
+ * replayed mode, issue 20's ScaleOut (bench/scale-out.ts): one, two and three instances over a Redis
+ * Cluster behind a balancer (`scaleOut` key, own section); BENCH_ONLY=ScaleOut runs it alone.
  */
 import { writeBenchmarksMd, writeRealtimeSection, writeRunsHeader } from './benchmarks-md.ts';
 import { measureRound, warmUp, type Target as LoadTarget } from './load.ts';
@@ -31,6 +33,7 @@ import { overload, overloadText, type Overload } from './overload.ts';
 import { checkResponses, readyMeshV0, startSystems, systemOf, waitAnswering, type Check, type Running } from './systems.ts';
 import { runRealtime, realtimeText, type Realtime } from './realtime.ts';
 import { replayText, replays, runReplay, writeReplaySection, type Replayed } from './replay/mode.ts';
+import { scaleOutText, writeScaleOutSection } from './scale-out.ts';
 import { HIVE_LEFT_OUT, HIVE_SCENARIOS } from './hive/hive.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 4);
@@ -124,8 +127,12 @@ async function replayed(): Promise<void> {
     if (MODES.live) log('\n\nCheap backends (replayed): the same scenarios again, the backends replaced by recorded replies\n');
     const measured = await runReplay(set, { cpus, pinned, only: ONLY, durationS: DURATION_S, warmupS: WARMUP_S, rounds: ROUNDS, log });
     log(`\nCheap backends (replayed), medians of ${ROUNDS} round(s):\n\n${replayText(measured)}\n\nReplay misses: ${measured.misses} (of ${measured.recorded} recorded)`);
-    writeJson(RESULTS, { ...previousReport(RESULTS), replay: measured } as Report);
-    writeReplaySection('BENCHMARKS.md', measured);
+    const { scaleOut, ...replay } = measured;
+    if (scaleOut) log(`\nSeveral instances over a Redis Cluster (issue 20):\n\n${scaleOutText(scaleOut)}`);
+    // A run without ScaleOut keeps the last one measured; a run of ScaleOut alone keeps the last replayed scenarios.
+    writeJson(RESULTS, { ...previousReport(RESULTS), ...(replay.rows.length > 0 ? { replay } : {}), ...(scaleOut ? { scaleOut } : {}) } as Report);
+    if (replay.rows.length > 0) writeReplaySection('BENCHMARKS.md', replay);
+    if (scaleOut) writeScaleOutSection('BENCHMARKS.md', scaleOut);
     writeRunsHeader('BENCHMARKS.md', previousReport(RESULTS));
     log(`\nWrote the replayed section into ${RESULTS} (key replay) and BENCHMARKS.md${MODES.live ? '' : "; their other figures are the last end-to-end run's"}.`);
     if (measured.misses > 0) throw new Error(`replay: ${measured.misses} upstream request(s) were never recorded; the figures are invalid`);

@@ -38,6 +38,8 @@ export interface Running {
   warnings: string[];
   /** Replay mode: the demo backends behind the replay process (`backends` then), stopped once recorded. */
   realBackends?: Proc;
+  /** How `junction` was started (environment with CACHE off, Node flags, the token it is sent): the scale-out bench starts more like it. */
+  junctionStart: { env: NodeJS.ProcessEnv; flags: string[]; headers: Record<string, string> };
 }
 
 export interface Cpus {
@@ -100,10 +102,11 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
   // The Node flags Junction ships with (`npm run start:prod`'s), then BENCH_JUNCTION_NODE_FLAGS:
   // Node/V8 flags for the Junctions only (GC settings, say), to compare; a later flag wins.
   const flags = [...shippedNodeFlags(), ...(process.env.BENCH_JUNCTION_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)];
+  // One bench user sends thousands of requests a minute: its endpoint budget is lifted so that the
+  // run measures answering, not refusing (the budgets have their own tests).
+  const junctionEnv = { ...env, ...identity.env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn', RATE_USER_PER_MIN: '1000000000' };
   const startJunction = (name: string, cache: 'on' | 'off', extra: string[] = [], extraEnv: Record<string, string> = {}) => set.start(name, node, [...flags, ...profile, ...extra, 'dist/gateway/main.js'], {
-    // One bench user sends thousands of requests a minute: its endpoint budget is lifted so that the
-    // run measures answering, not refusing (the budgets have their own tests).
-    env: { ...env, ...identity.env, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'warn', CACHE: cache, RATE_USER_PER_MIN: '1000000000', ...extraEnv }, cpu: cpus.sut,
+    env: { ...junctionEnv, CACHE: cache, ...extraEnv }, cpu: cpus.sut,
   });
   const junction = startJunction('junction', 'off', snapshots);
   const junctionCached = options.cached ? startJunction('junction-cached', 'on') : undefined;
@@ -155,6 +158,7 @@ export async function startSystems(set: ProcessSet, cpus: Cpus, options: StartOp
   ]);
   return {
     backends: replay?.proc ?? backends, urls, artifactFixes, warnings, ...(replay ? { realBackends: backends } : {}),
+    junctionStart: { env: { ...junctionEnv, CACHE: 'off' }, flags, headers: auth },
     systems: {
       junction: { url: junctionUrl, proc: junction, headers: auth, snapshotDir },
       baseline: { url: `http://127.0.0.1:${baselinePort}/graphql`, proc: baseline, headers: {} },

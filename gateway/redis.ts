@@ -142,6 +142,9 @@ function clusterOptions(target: Extract<RedisTarget, { kind: 'cluster' }>): Clus
     retryDelayOnClusterDown: 50,
     retryDelayOnTryAgain: 50,
     slotsRefreshTimeout: 1_000,
+    // The slot map read again every 5 s (ioredis's default: never, until a redirection), so that a
+    // replica lost or added is seen (gateway/webhooks/store.ts waits for a replica when a shard has one).
+    slotsRefreshInterval: 5_000,
     redisOptions: {
       maxRetriesPerRequest: REDIS_OPTIONS.maxRetriesPerRequest,
       connectTimeout: 2_000,

@@ -17,6 +17,7 @@ import { fmt, grid, summarize, type RoundRecord, type Row } from '../report.ts';
 import { readSeeds, scenarios, type Scenario, type SystemName } from '../scenarios.ts';
 import { checkResponses, post, readyMeshV0, startSystems, systemOf, waitAnswering, type Check, type Cpus, type Running } from '../systems.ts';
 import { HIVE_LEFT_OUT, HIVE_SCENARIOS } from '../hive/hive.ts';
+import { runScaleOut, type ScaleOut } from '../scale-out.ts';
 
 /** The scenarios replayed; the others, and why not. */
 const REPLAYED: readonly Scenario['name'][] = ['Dashboard', 'Dashboard-pages', 'Payment', 'Geocode', 'Latency', 'MeshV0'];
@@ -30,8 +31,13 @@ export const NOT_REPLAYED: Record<string, string> = {
 
 /** Whether a BENCH_ONLY list (none: every scenario) names a replayed scenario, i.e. whether this mode has anything to run. */
 export function replays(only: readonly string[] | undefined): boolean {
-  return !only || only.some((name) => (REPLAYED as readonly string[]).includes(name));
+  return !only || only.some((name) => (REPLAYED as readonly string[]).includes(name) || name === SCALE_OUT);
 }
+
+/** Issue 20's figures (bench/scale-out.ts): one, two and three instances over a Redis Cluster, after the replayed scenarios. */
+export const SCALE_OUT = 'ScaleOut';
+/** The scenario it sends. */
+const SCALE_OUT_SCENARIO = 'Dashboard';
 
 export interface Replayed {
   date: string;
@@ -49,6 +55,8 @@ export interface Replayed {
   /** Systems started but left out of their scenario (junction-v0 not answering the Mesh v0 file, say). */
   warnings?: string[];
   rounds: RoundRecord[];
+  /** Issue 20: absent when BENCH_ONLY left it out (the last measured is kept in latest.json's `scaleOut`). */
+  scaleOut?: ScaleOut;
 }
 
 interface Options {
@@ -92,12 +100,15 @@ export async function runReplay(set: ProcessSet, o: Options): Promise<Replayed> 
   const list = all.filter((s) => REPLAYED.includes(s.name) && wanted(s.name) && present(s.systems[0]!))
     .map((s) => ({ ...s, systems: s.systems.filter(present) }));
   const skipped = { ...NOT_REPLAYED };
-  // Recording: every request of every scenario once to each system (each Dashboard page too).
+  // Recording: every request of every scenario once to each system (each Dashboard page too), and
+  // the scale-out's scenario once to Junction.
   for (const scenario of list) {
     for (const system of scenario.systems) {
       for (const body of scenario.bodies ?? [scenario.body!]) await post(systemOf(running, system), body);
     }
   }
+  const scaleOutScenario = wanted(SCALE_OUT) ? all.find((s) => s.name === SCALE_OUT_SCENARIO)! : undefined;
+  for (const body of scaleOutScenario?.bodies ?? (scaleOutScenario ? [scaleOutScenario.body!] : [])) await post(running.systems.junction, body);
   const frozen = (await (await fetch(`${running.urls.payments}/_replay/freeze`, { method: 'POST' })).json()) as { recorded: number };
   // From here nothing can reach the real backends.
   if (running.realBackends) await stop(running.realBackends);
@@ -122,6 +133,7 @@ export async function runReplay(set: ProcessSet, o: Options): Promise<Replayed> 
       }
     }
   }
+  const scaleOut = scaleOutScenario ? await runScaleOut(set, running, scaleOutScenario, o) : undefined;
   const state = await replayState(running.urls.payments);
   if (profiled) { // stopping writes the profiles
     await Promise.all([running.systems.junction, running.systems['junction-v0']].map((system) => system && stop(system.proc, 10_000)));
@@ -131,7 +143,7 @@ export async function runReplay(set: ProcessSet, o: Options): Promise<Replayed> 
     date: new Date().toISOString(), machine: machine(o.pinned),
     settings: { durationS: o.durationS, warmupS: o.warmupS, rounds: o.rounds, delayMs, pinned: o.pinned ? 'SUT CPU 0; replay backends + load CPU 1' : 'none' },
     recorded: state.recorded, misses: state.misses, missed: state.missed, checks, rows: summarize(rounds), skipped,
-    hiveLeftOut: HIVE_LEFT_OUT, warnings, rounds,
+    hiveLeftOut: HIVE_LEFT_OUT, warnings, rounds, ...(scaleOut ? { scaleOut } : {}),
   };
 }
 

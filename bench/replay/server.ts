@@ -98,6 +98,8 @@ function serve(name: Name, upstream: string | undefined) {
         missed.length = 0;
         return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ replaying, recorded: replies.size }));
       }
+      // A health probe (a gateway's readiness asking each backend, as the demo backends answer it): not an operation.
+      if (req.method === 'GET' && (path === '/' || path === '')) return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       const text = body.toString('utf8');
       const op = operationOf(name, req, text);
       const mine = stats[name];

@@ -59,7 +59,11 @@ async function appendDurably(redis: RedisClient, stream: string, event: string, 
   const replies = (await redis.pipeline().xadd(stream, ...add).wait(1, REPLICA_WAIT_MS).exec()) ?? [];
   const [[addError, id] = [], [waitError, replicas] = []] = replies;
   if (addError || waitError) throw addError ?? waitError;
-  if (Number(replicas) < 1) throw new Error(`no replica of the shard holding ${stream} took the event within ${REPLICA_WAIT_MS} ms`);
+  if (Number(replicas) < 1) {
+    // The replica may be gone: the slot map is read again, so that the next event does not wait for it.
+    redis.refreshSlotsCache();
+    throw new Error(`no replica of the shard holding ${stream} took the event within ${REPLICA_WAIT_MS} ms`);
+  }
   return id as string;
 }
 

@@ -1,5 +1,5 @@
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 
 /**
  * A small round-robin load balancer on loopback, doing what a production one does for a rolling
@@ -113,6 +113,52 @@ export async function startBalancer(initial: readonly string[], options: Balance
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       agent.destroy();
+    },
+  };
+}
+
+/**
+ * The same rotation one level down (a TCP proxy, as HAProxy's `mode tcp` or a Kubernetes Service):
+ * each client connection goes to the next instance, and its bytes are copied both ways; a refused
+ * connection is tried on the next. Far cheaper than the HTTP balancer above (no parsing), so the
+ * scale-out bench measures the instances, not the balancer; an instance that drains closes its
+ * connections, and the clients' next ones go elsewhere.
+ */
+export async function startTcpBalancer(targets: readonly string[]): Promise<{ url: string; close(): Promise<void> }> {
+  let next = 0;
+  const sockets = new Set<Socket>();
+  const server = createTcpServer((client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => undefined);
+    const attempt = (left: number) => {
+      const { hostname, port } = new URL(targets[next++ % targets.length]!);
+      const upstream = connect(Number(port), hostname);
+      sockets.add(upstream);
+      upstream.on('close', () => {
+        sockets.delete(upstream);
+        client.destroy();
+      });
+      upstream.once('connect', () => {
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.on('close', () => upstream.destroy());
+      });
+      upstream.once('error', (err: NodeJS.ErrnoException) => {
+        if (!upstream.connecting || err.code !== 'ECONNREFUSED' || left <= 1) return client.destroy();
+        upstream.removeAllListeners('close');
+        sockets.delete(upstream);
+        attempt(left - 1);
+      });
+    };
+    attempt(targets.length);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
     },
   };
 }

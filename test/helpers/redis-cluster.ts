@@ -28,6 +28,8 @@ export interface RedisClusterBed {
    * slots over, once the cluster serves every slot again.
    */
   killPrimaryOf(key: string): Promise<{ killed: number; promoted: number }>;
+  /** SIGKILL for the replicas of the shard serving `key`; resolves with their ports once the cluster marks them failed. */
+  killReplicasOf(key: string): Promise<number[]>;
   /** A plain connection to one node (for PUBSUB SHARDNUMSUB and the like); closed by `close`. */
   admin(port: number): Redis;
   close(): Promise<void>;
@@ -130,21 +132,37 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       for (const { port } of nodes) if (/master_link_status:up/.test(await admin(port).info('replication'))) synced++;
       return synced === primaries * replicasPerPrimary;
     }, 'in sync');
-    const primaryOf = async (key: string) => {
+    /** The nodes of the shard serving `key`'s slot: role, port and health, from CLUSTER SHARDS. */
+    const shardOf = async (key: string) => {
       const slot = calculateSlot(key);
-      const ranges = await admin(alive()[0]!.port).cluster('SHARDS') as unknown[];
-      for (const shard of ranges as [string, number[], string, [string, unknown][]][]) {
+      const shards = await admin(alive()[0]!.port).cluster('SHARDS') as [string, number[], string, unknown[][]][];
+      for (const shard of shards) {
         const slots = shard[1];
         let owns = false;
         for (let i = 0; i < slots.length; i += 2) if (slot >= slots[i]! && slot <= slots[i + 1]!) owns = true;
         if (!owns) continue;
-        for (const node of shard[3]) {
+        return shard[3].map((node) => {
           const fields = new Map<string, unknown>();
-          for (let i = 0; i < (node as unknown[]).length; i += 2) fields.set(String((node as unknown[])[i]), (node as unknown[])[i + 1]);
-          if (fields.get('role') === 'master' && fields.get('health') === 'online') return Number(fields.get('port'));
-        }
+          for (let i = 0; i < node.length; i += 2) fields.set(String(node[i]), node[i + 1]);
+          return { role: String(fields.get('role')), port: Number(fields.get('port')), health: String(fields.get('health')) };
+        });
       }
-      throw new Error(`no primary serves the slot of ${key}`);
+      throw new Error(`no shard serves the slot of ${key}`);
+    };
+    const primaryOf = async (key: string) => {
+      const primary = (await shardOf(key)).find((n) => n.role === 'master' && n.health === 'online');
+      if (!primary) throw new Error(`no primary serves the slot of ${key}`);
+      return primary.port;
+    };
+    const kill = async (port: number) => {
+      const node = nodes.find((n) => n.port === port)!;
+      admins.get(port)?.disconnect();
+      admins.delete(port);
+      if (node.process.exitCode !== null || node.process.signalCode !== null) return;
+      await new Promise<void>((resolve) => {
+        node.process.once('exit', () => resolve());
+        node.process.kill('SIGKILL');
+      });
     };
     return {
       url: `redis+cluster://${nodes.map(({ port }) => `127.0.0.1:${port}`).join(',')}`,
@@ -153,13 +171,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       primaries: async () => (await roles()).filter((r) => r.primary).map((r) => r.port),
       async killPrimaryOf(key) {
         const killed = await primaryOf(key);
-        const node = nodes.find((n) => n.port === killed)!;
-        admins.get(killed)?.disconnect();
-        admins.delete(killed);
-        await new Promise<void>((resolve) => {
-          node.process.once('exit', () => resolve());
-          node.process.kill('SIGKILL');
-        });
+        await kill(killed);
         let promoted = 0;
         await until(async () => {
           promoted = await primaryOf(key);
@@ -167,6 +179,12 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
         }, `failed over from ${killed}`);
         await clusterOk();
         return { killed, promoted };
+      },
+      async killReplicasOf(key) {
+        const replicas = (await shardOf(key)).filter((n) => n.role === 'replica').map((n) => n.port);
+        for (const port of replicas) await kill(port);
+        await until(async () => (await shardOf(key)).every((n) => n.role !== 'replica' || n.health !== 'online'), `marking the replicas of ${key}'s shard failed`);
+        return replicas;
       },
       admin,
       close,

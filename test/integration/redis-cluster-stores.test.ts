@@ -153,4 +153,27 @@ describe('on a Redis Cluster', () => {
       for (const s of subscribers) s.disconnect();
     }
   });
+
+  // Last: it leaves a shard without its replica.
+  it('a replica lost: events on its shard are refused (503 upstream) only until the cluster marks it failed, then kept on the primary alone', async () => {
+    const store = createRedisWebhookStore(redis);
+    const topic = `lonely-${unique()}`;
+    await store.append(topic, '{"n":0}', 100);
+    await bed.killReplicasOf(`junction:{webhook:${topic}}:stream`);
+    let refused = 0;
+    const started = Date.now();
+    for (;;) {
+      try {
+        await store.append(topic, '{"n":1}', 100);
+        break;
+      } catch {
+        refused++;
+        if (Date.now() - started > 15_000) throw new Error(`still refused after ${refused} tries`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    // Kept from then on, without waiting for a replica that is not there.
+    for (let i = 2; i < 12; i++) await store.append(topic, `{"n":${i}}`, 100);
+    expect((await store.read(topic, 100)).map((e) => JSON.parse(e.event).n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  }, 30_000);
 });
