@@ -35,6 +35,8 @@ export async function startBalancer(initial: readonly string[], options: Balance
   const agent = new Agent({ keepAlive, maxSockets: 256 });
   let targets = [...initial];
   const healthy = new Map<string, boolean>(targets.map((t) => [t, true]));
+  /** Each instance's last probe: its answer (0: none) and when it came, for the 502's words. */
+  const probed = new Map<string, { status: number; at: number }>();
   const served = new Map<string, number>();
   let next = 0;
   let failures = 0;
@@ -47,11 +49,14 @@ export async function startBalancer(initial: readonly string[], options: Balance
   const probe = async () => {
     await Promise.all(targets.map(async (target) => {
       try {
-        const response = await fetch(`${target}/readyz`, { signal: AbortSignal.timeout(1_000) });
+        // A probe not answered in 500 ms is a failed one: the instance is out until it answers 200.
+        const response = await fetch(`${target}/readyz`, { signal: AbortSignal.timeout(500) });
         await response.arrayBuffer();
         healthy.set(target, response.status === 200);
+        probed.set(target, { status: response.status, at: Date.now() });
       } catch {
         healthy.set(target, false);
+        probed.set(target, { status: 0, at: Date.now() });
       }
     }));
   };
@@ -81,7 +86,9 @@ export async function startBalancer(initial: readonly string[], options: Balance
       if (RETRYABLE.has(err.code ?? '')) healthy.set(target, false);
       if (neverSeen && !res.headersSent) return forward(req, res, body, tried);
       failures++;
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(`instance ${target} failed: ${err.code ?? err.message}`);
+      const last = probed.get(target);
+      const seen = last ? `its last probe answered ${last.status || 'nothing'} ${Date.now() - last.at} ms before` : 'never probed';
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(`instance ${target} failed: ${err.code ?? err.message} on a ${upstream.reusedSocket ? 'kept-alive' : 'new'} connection; ${seen}`);
       else res.destroy();
     });
     // The client left (an SSE stream closed): so does the request to the instance.

@@ -69,8 +69,12 @@ export async function startScaleOutBed(options: ScaleOutOptions = {}): Promise<S
       AUTH_AUDIENCE: TEST_AUTH.audience!,
       AUTH_SERVICE_AUDIENCE: TEST_AUTH.serviceAudience!,
       TRUSTED_PROXIES: '127.0.0.1',
-      // Readiness says 503 this long before the listener closes: the balancer asks every 100 ms.
-      SHUTDOWN_DELAY_MS: '1000',
+      // SHUTDOWN_DELAY_MS as shipped (2 s): readiness says 503 that long before the listener closes,
+      // for a balancer asking every 100 ms from the test's own process. With 1 s, one run of the
+      // whole suite saw 5 requests of a rolling restart reset (ECONNRESET) by an instance as it
+      // closed: sent after its listener closed by a balancer that had not yet seen its 503 (the
+      // 502 now says when the instance's last probe answered what). Not reproduced alone, even
+      // with the CPUs kept busy.
       // The load's callers are few and fast: their whole-endpoint budgets (1,200 a minute) are
       // not what these tests measure. Field limits (@rateLimit) stay as declared.
       RATE_USER_PER_MIN: '1000000',
