@@ -59,8 +59,8 @@ interface Options {
 
 const GRAPHQL_LINE = /GraphQL\s+(http:\/\/\S+)\/graphql/;
 
-/** Load sent through each configuration before its rounds, in seconds. */
-const WARM_S = 8;
+/** Load sent to each instance before the rounds, in seconds. */
+const WARM_S = 10;
 
 const ticksOf = (pids: readonly number[]) => pids.reduce((sum, pid) => {
   try {
@@ -102,46 +102,55 @@ export async function runScaleOut(set: ProcessSet, running: Running, scenario: S
     ];
     for (const [i, config] of configs.entries()) if (!config.balancer) config.balancer = await startBalancer(`balancer-${i}`, urls.slice(0, config.instances.length));
 
-    const rows: ScaleOutRow[] = [];
+    type Round = { rps: number; latencies: number[]; instances: number; redis: number; balancer: number; sent: number; seconds: number; errors: number; codes: Record<string, number> };
+    const targetOf = (config: (typeof configs)[number]): Target => ({ url: `${config.balancer.url}/graphql`, method: 'POST', body: scenario.body, bodies: scenario.bodies, connections: scenario.connections, headers });
     log(`\nScaleOut (replayed backends): ${scenario.name} through a round-robin balancer, ${scenario.connections} connections; Redis Cluster of 3 primaries + 3 replicas`);
-    for (const config of configs) {
-      const target: Target = { url: `${config.balancer.url}/graphql`, method: 'POST', body: scenario.body, bodies: scenario.bodies, connections: scenario.connections, headers };
-      // Fresh processes: V8 is still compiling the hot paths for several seconds (a first round measured
-      // 40% below the third); the scenarios above reach them warm from the recording and earlier rounds.
-      await warmUp(target, WARM_S);
-      const instancePids = config.instances.map((p) => p.pid);
-      const rounds: { rps: number; latencies: number[]; instances: number; redis: number; balancer: number; sent: number; seconds: number; errors: number; codes: Record<string, number> }[] = [];
-      for (let round = 1; round <= o.rounds; round++) {
+    // Fresh processes: V8 compiles the hot paths for many seconds (a first round measured 40% below a
+    // third). Each instance is warmed alone first (through its own one-instance balancer where it has
+    // one), then the configurations are measured in turns, each round in another order.
+    for (const config of configs.filter((c) => c.instances.length === 1)) await warmUp(targetOf(config), WARM_S);
+    for (const proc of withRedis.slice(1)) {
+      await warmUp({ url: `${await urlOf(proc)}/graphql`, method: 'POST', body: scenario.body, bodies: scenario.bodies, connections: scenario.connections, headers }, WARM_S);
+    }
+    const rounds = new Map(configs.map((c) => [c, [] as Round[]]));
+    for (let round = 1; round <= o.rounds; round++) {
+      const order = configs.map((_, i) => configs[(i + round - 1) % configs.length]!);
+      for (const config of order) {
+        const target = targetOf(config);
+        const instancePids = config.instances.map((p) => p.pid);
         if (o.warmupS > 0) await warmUp(target, o.warmupS);
         for (const pid of instancePids) await waitIdle(pid);
-        const before = { instances: ticksOf(instancePids), redis: ticksOf(redisPids), balancer: ticksOf([config.balancer.proc.pid]), at: performance.now() };
+        const before = { instances: ticksOf(instancePids), redis: ticksOf(redisPids), balancer: ticksOf([config.balancer.proc.pid]) };
         const run = await runLoad(target, o.durationS);
         for (const pid of instancePids) await waitIdle(pid);
         const after = { instances: ticksOf(instancePids), redis: ticksOf(redisPids), balancer: ticksOf([config.balancer.proc.pid]) };
         const seconds = run.elapsedMs / 1000;
-        rounds.push({
+        const last: Round = {
           rps: run.completed / seconds, latencies: run.latencies, sent: run.sent, seconds, errors: run.errors + run.non2xx + run.graphqlErrors, codes: run.errorCodes,
           instances: (after.instances - before.instances) / CLK_TCK, redis: (after.redis - before.redis) / CLK_TCK, balancer: (after.balancer - before.balancer) / CLK_TCK,
-        });
-        const last = rounds[rounds.length - 1]!;
+        };
+        rounds.get(config)!.push(last);
         log(`  round ${round} ${config.system.padEnd(21)} ${last.rps.toFixed(0).padStart(6)} req/s  instances ${(last.instances / last.sent * 1000).toFixed(2)} CPU ms/req  `
           + `Redis ${(last.redis / last.sent * 1000).toFixed(3)}  balancer ${(last.balancer / last.sent * 1000).toFixed(3)}${last.errors > 0 ? `  ${last.errors} errors ${JSON.stringify(last.codes)}` : ''}`);
       }
+    }
+    const rows: ScaleOutRow[] = configs.map((config) => {
+      const measured = rounds.get(config)!;
       // The median round by rps stands for the configuration.
-      const median = [...rounds].sort((a, b) => a.rps - b.rps)[Math.floor(rounds.length / 2)]!;
+      const median = [...measured].sort((a, b) => a.rps - b.rps)[Math.floor(measured.length / 2)]!;
       const sorted = [...median.latencies].sort((a, b) => a - b);
-      rows.push({
+      return {
         system: config.system, instances: config.instances.length, redis: config.redis, rps: median.rps,
         p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), scaling: 0,
         instancesCpuMs: (median.instances / median.sent) * 1000, redisCpuMs: (median.redis / median.sent) * 1000, balancerCpuMs: (median.balancer / median.sent) * 1000,
-        instancesCpuPct: (median.instances / median.seconds) * 100, errors: rounds.reduce((sum, r) => sum + r.errors, 0),
-        errorCodes: rounds.reduce<Record<string, number>>((all, r) => {
+        instancesCpuPct: (median.instances / median.seconds) * 100, errors: measured.reduce((sum, r) => sum + r.errors, 0),
+        errorCodes: measured.reduce<Record<string, number>>((all, r) => {
           for (const [code, n] of Object.entries(r.codes)) all[code] = (all[code] ?? 0) + n;
           return all;
         }, {}),
-        rounds: rounds.map((r) => r.rps),
-      });
-    }
+        rounds: measured.map((r) => r.rps),
+      };
+    });
     const one = rows.find((r) => r.redis && r.instances === 1)!;
     for (const row of rows) row.scaling = row.rps / one.rps;
     return {
@@ -183,7 +192,8 @@ Redis behind the same balancer for comparison. Junction as shipped, cache off: w
 the whole-endpoint rate limit, counted across the instances. Instance n runs on CPU n-1 modulo the machine's ${s.cpus}
 CPUs: the second shares the load tool's and the replay process's CPU, the third the first's. The balancer is a TCP proxy
 (each connection to the next instance: the HTTP balancer of the scale-out tests cost more CPU than an instance's
-share of the work) and, like Redis, is not pinned. ${s.settings.rounds} round(s) x ${s.settings.durationS} s per configuration (the median round by req/s); run on ${s.date}.
+share of the work) and, like Redis, is not pinned. Each instance is warmed with 10 s of load first; then ${s.settings.rounds} round(s) x ${s.settings.durationS} s per configuration, the configurations in turns
+(each round in another order; the median round by req/s stands); run on ${s.date}.
 Run alone: \`BENCH_BACKENDS=replay BENCH_ONLY=ScaleOut npm run bench\`.
 
 ${summary}
