@@ -179,8 +179,10 @@ function section(s: ScaleOut): string {
   const summary = one && two && three && alone
     ? `Two instances did ${fmt(two.scaling, 2)}x one instance's requests per second, three ${fmt(three.scaling, 2)}x, on ${s.cpus} CPUs shared by`
       + ` everything in the run (linear would be 2x and 3x only with a core per instance and the load elsewhere). The shared Redis cost`
-      + ` ${fmt(one.redisCpuMs, 3)} CPU ms per request in its own processes, and one instance spent ${fmt(one.instancesCpuMs, 2)} CPU ms per request`
-      + ` with it against ${fmt(alone.instancesCpuMs, 2)} without (${fmt(((one.instancesCpuMs - alone.instancesCpuMs) / alone.instancesCpuMs) * 100, 0)}%).`
+      + ` ${fmt(one.redisCpuMs - alone.redisCpuMs, 3)} CPU ms per request in its own processes (${fmt(one.redisCpuMs, 3)} measured with one instance on it, less`
+      + ` the ${fmt(alone.redisCpuMs, 3)} the idle cluster spends on its own, per request of the run without Redis), and one instance spent`
+      + ` ${fmt(one.instancesCpuMs, 2)} CPU ms per request with it against ${fmt(alone.instancesCpuMs, 2)} without`
+      + ` (${fmt(((one.instancesCpuMs - alone.instancesCpuMs) / alone.instancesCpuMs) * 100, 0)}%: within this machine's noise).`
     : '';
   return `${START}
 ## Several instances (issue 20)

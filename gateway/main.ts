@@ -89,6 +89,10 @@ async function main(): Promise<void> {
       await redis.connect();
       if (isCluster(redis)) logger.info({ redis: redactUrl(config.redisUrl), primaries: redis.nodes('master').length, replicas: redis.nodes('slave').length }, 'Redis Cluster connected');
       else logger.info({ redis: redactUrl(config.redisUrl) }, 'Redis connected');
+      // A node of a cluster named as one server answers only its own slots (MOVED for the rest): said at once.
+      if (!isCluster(redis) && /cluster_enabled:1/.test(await redis.info('cluster').catch(() => ''))) {
+        logger.warn({ redis: redactUrl(config.redisUrl) }, 'REDIS_URL names one node of a Redis Cluster: name it as a cluster (redis+cluster://host:port,...) or most commands will fail');
+      }
     } catch (err) {
       // Redis only ever speeds Junction up; start without it and let ioredis reconnect.
       logger.warn({ redis: redactUrl(config.redisUrl), err: (err as Error).message }, 'Redis unreachable; running without it until it answers');
@@ -109,6 +113,11 @@ async function main(): Promise<void> {
   const subscriber = redis && config.redisUrl ? createRedis(config.redisUrl) : undefined;
   subscriber?.on('error', () => undefined);
   await subscriber?.connect().catch(() => undefined);
+  // On a cluster, webhook ids and streams get connections of their own: an event waits there for a
+  // replica to hold it (WAIT, gateway/webhooks/store.ts), which would hold up every other command.
+  const streams = redis && config.redisUrl && isCluster(redis) ? createRedis(config.redisUrl) : undefined;
+  streams?.on('error', () => undefined);
+  await streams?.connect().catch(() => undefined);
   // On a cluster of Redis 7 or later, events travel as sharded pub/sub (SSUBSCRIBE), each through its own shard only.
   const sharded = redis ? await supportsShardedPubSub(redis) : false;
   // What every build of the gateway shares, so that a reload (below) loses none of it: where events
@@ -117,7 +126,7 @@ async function main(): Promise<void> {
   // pub/sub, one instance polls each topic and delivers each registration.
   const stores = redis && subscriber
     ? {
-      webhookStore: createRedisWebhookStore(redis),
+      webhookStore: createRedisWebhookStore(streams ?? redis),
       // A publish that failed (or timed out) is of an event already kept in its topic's stream; only
       // subscribers listening then may have missed it. One line per 10 s, as for the connection.
       eventTarget: createRedisEventTarget(redis, subscriber, (err, topic) => {
@@ -331,6 +340,7 @@ async function main(): Promise<void> {
     await tracing?.shutdown().catch(() => undefined);
     redis?.disconnect();
     subscriber?.disconnect();
+    streams?.disconnect();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

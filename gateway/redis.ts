@@ -40,7 +40,7 @@ export class FailFastRedis extends Redis {
   }
 }
 
-/** The timer of `FailFastRedis`: `command` fails after COMMAND_TIMEOUT_MS and one turn of the poll phase, unless answered. */
+/** The timer of `FailFastRedis`: `command` fails COMMAND_TIMEOUT_MS after it is sent (and one turn of the poll phase), unless answered. */
 function failUnansweredInTime(command: Command): void {
   if (command.isResolved) return;
   const timer = setTimeout(() => setImmediate(() => {
@@ -53,12 +53,33 @@ function failUnansweredInTime(command: Command): void {
 /** Either a Redis server or a Redis Cluster: every store takes both (see `isCluster`). */
 export type RedisClient = Redis | Cluster;
 
-/** The same fail-fast timeout for a cluster: over every redirection and retry of one command. */
+/**
+ * The same fail-fast timeout for a cluster, for each time a command is sent: ioredis sends a command
+ * again after a redirection or a failover (at most `maxRedirections` times, `retryDelayOn*` apart),
+ * each try with its own 100 ms. (A deadline kept across the tries was tried and dropped: a pipeline
+ * whose command failed at once when sent again never settled.) And a command given while the
+ * cluster has never been reached (no slot map yet), which ioredis would hold until a connection
+ * attempt ends (seconds), fails after COMMAND_TIMEOUT_MS.
+ */
 export class FailFastCluster extends Cluster {
   override sendCommand(command: Command, stream?: Parameters<Cluster['sendCommand']>[1], node?: unknown): unknown {
     const sent = super.sendCommand(command, stream, node);
     failUnansweredInTime(command);
     return sent;
+  }
+
+  override delayUntilReady(callback: (err?: Error | null) => void): void {
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      callback(new Error('Redis Cluster not reached yet'));
+    }, COMMAND_TIMEOUT_MS);
+    super.delayUntilReady((err?: Error | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      callback(err);
+    });
   }
 }
 
@@ -117,7 +138,7 @@ export function parseRedisUrl(url: string): RedisTarget {
     rest = rest.slice(at + 1);
   }
   const nodes = rest.split(',').map((part) => {
-    const match = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?$/i.exec(part.trim());
+    const match = /^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(\d{1,5}))?$/i.exec(part.trim());
     const port = Number(match?.[2] ?? 6379);
     if (!match || port < 1 || port > 65_535) throw new Error(`has a node "${part}" that is not host:port`);
     return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
@@ -141,10 +162,17 @@ function clusterOptions(target: Extract<RedisTarget, { kind: 'cluster' }>): Clus
     retryDelayOnFailover: 50,
     retryDelayOnClusterDown: 50,
     retryDelayOnTryAgain: 50,
+    // At most 3 tries after the first (ioredis's default: 16), so that a command during a failover
+    // gives up within about 600 ms: 4 x (50 ms + its 100 ms).
+    maxRedirections: 4,
     slotsRefreshTimeout: 1_000,
     // The slot map read again every 5 s (ioredis's default: never, until a redirection), so that a
-    // replica lost or added is seen (gateway/webhooks/store.ts waits for a replica when a shard has one).
+    // moved slot or a promoted replica is seen before a command is sent to the old primary.
     slotsRefreshInterval: 5_000,
+    // With TLS, the nodes in the URL are connected to by name, not by an address looked up first,
+    // so that their certificates are checked against the names they carry (ioredis's advice for
+    // managed clusters); the nodes learned from the cluster are reached as the cluster announces them.
+    ...(target.tls ? { dnsLookup: (address: string, callback: (err: Error | null, address: string) => void) => callback(null, address) } : {}),
     redisOptions: {
       maxRetriesPerRequest: REDIS_OPTIONS.maxRetriesPerRequest,
       connectTimeout: 2_000,
@@ -241,6 +269,79 @@ export function createRedisEventTarget<T extends Record<string, [unknown]>>(
   return target as unknown as PubSubEventTarget<T>;
 }
 
+/** How long `replicasOf` trusts the replicas it read. */
+export const REPLICAS_READ_EVERY_MS = 5_000;
+
+/**
+ * The number of online replicas of the primary serving a slot, from CLUSTER SHARDS (Redis 7; CLUSTER
+ * SLOTS before it, which leaves out a replica that has not yet received anything), read again at
+ * most every REPLICAS_READ_EVERY_MS, or at once after `stale()`. ioredis's own slot map lists
+ * primaries only (replicas only with `scaleReads`), so it cannot tell. A read that fails keeps the
+ * last answer (0 before any).
+ */
+export function replicasOf(cluster: Cluster): { count(slot: number): Promise<number>; stale(): void } {
+  let ranges: { from: number; to: number; replicas: number }[] = [];
+  let readAt = Number.NEGATIVE_INFINITY;
+  let reading: Promise<void> | undefined;
+  const fromShards = (shards: unknown[][]) => shards.flatMap((shard) => {
+    const fields = new Map<string, unknown>();
+    for (let i = 0; i + 1 < shard.length; i += 2) fields.set(String(shard[i]), shard[i + 1]);
+    const slots = (fields.get('slots') ?? []) as number[];
+    const nodes = ((fields.get('nodes') ?? []) as unknown[][]).map((node) => {
+      const of = new Map<string, unknown>();
+      for (let i = 0; i + 1 < node.length; i += 2) of.set(String(node[i]), node[i + 1]);
+      return of;
+    });
+    const replicas = nodes.filter((node) => node.get('role') === 'replica' && node.get('health') === 'online').length;
+    const out: { from: number; to: number; replicas: number }[] = [];
+    for (let i = 0; i + 1 < slots.length; i += 2) out.push({ from: Number(slots[i]), to: Number(slots[i + 1]), replicas });
+    return out;
+  });
+  // Asked of a primary (a replica may be the node that hangs), within the command timeout.
+  const ask = async (what: 'SHARDS' | 'SLOTS') => {
+    // The connected primaries in turn (one may be the node that just died).
+    const primaries = cluster.nodes('master').filter((node) => node.status === 'ready');
+    let last: unknown = new Error('no primary connected');
+    for (const primary of primaries) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        return await Promise.race([(what === 'SHARDS' ? primary.cluster('SHARDS') : primary.cluster('SLOTS')) as Promise<unknown>, new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('Command timed out')), COMMAND_TIMEOUT_MS);
+        })]);
+      } catch (err) {
+        last = err;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    throw last;
+  };
+  const read = () => (reading ??= (async () => {
+    try {
+      try {
+        ranges = fromShards(await ask('SHARDS') as unknown[][]);
+      } catch {
+        const slots = await ask('SLOTS') as [number, number, ...unknown[]][];
+        ranges = slots.map(([from, to, , ...replicas]) => ({ from, to, replicas: replicas.length }));
+      }
+      readAt = Date.now();
+    } catch {
+      // The last answer stands; asked again next time.
+    } finally {
+      reading = undefined;
+    }
+  })());
+  return {
+    async count(slot) {
+      if (Date.now() - readAt > REPLICAS_READ_EVERY_MS) await read();
+      return ranges.find((r) => slot >= r.from && slot <= r.to)?.replicas ?? 0;
+    },
+    stale() {
+      readAt = Number.NEGATIVE_INFINITY;
+    },
+  };
+}
+
 /**
  * Whether a cluster's servers have sharded pub/sub (Redis 7 and later), asked of one of them; a
  * cluster that cannot be asked now (unreachable at start) is taken to have it.
@@ -261,11 +362,9 @@ export async function supportsShardedPubSub(redis: RedisClient): Promise<boolean
 export function redactUrl(url: string): string {
   const scheme = url.indexOf('://');
   if (scheme < 0) return url;
-  const rest = url.slice(scheme + 3);
-  const end = rest.search(/[/?#]/);
-  const authority = end < 0 ? rest : rest.slice(0, end);
-  const at = authority.lastIndexOf('@');
-  const colon = authority.slice(0, Math.max(at, 0)).indexOf(':');
-  if (at < 0 || colon < 0) return url;
-  return `${url.slice(0, scheme + 3)}${authority.slice(0, colon + 1)}***${authority.slice(at)}${end < 0 ? '' : rest.slice(end)}`;
+  // Up to the last '@' anywhere: a password with an unencoded '/', '?' or '#' is hidden too.
+  const at = url.lastIndexOf('@');
+  const colon = url.indexOf(':', scheme + 3);
+  if (at < 0 || colon < 0 || colon > at) return url;
+  return `${url.slice(0, colon + 1)}***${url.slice(at)}`;
 }

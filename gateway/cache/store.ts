@@ -78,24 +78,33 @@ export function createRedisStore(redis: RedisClient, logger: Logger, options: St
     async setMany(entries) {
       if (entries.length === 0 || skipping()) return;
       const at = now();
-      // One server: one pipeline. A cluster: the same commands one by one, each to its own slot's
-      // node (a pipeline there must stay on one node).
-      const pipeline = spread ? undefined : redis.pipeline();
-      const sent: Promise<unknown>[] = [];
-      const target = pipeline ?? redis;
-      const send = (command: unknown) => {
-        if (!pipeline) sent.push(command as Promise<unknown>);
-      };
-      for (const { key, value, ttlMs, tags = [] } of entries) {
-        send(target.set(prefix + key, encode(value, at + ttlMs), 'PX', ttlMs));
-        for (const tag of tags) {
-          send(target.sadd(`${prefix}tag:${tag}`, prefix + key));
-          send(target.pexpire(`${prefix}tag:${tag}`, ttlMs, 'GT'));
-          send(target.pexpire(`${prefix}tag:${tag}`, ttlMs, 'NX'));
-        }
-      }
       try {
-        await (pipeline ? pipeline.exec() : Promise.all(sent));
+        if (!spread) {
+          // One server: one pipeline.
+          const pipeline = redis.pipeline();
+          for (const { key, value, ttlMs, tags = [] } of entries) {
+            pipeline.set(prefix + key, encode(value, at + ttlMs), 'PX', ttlMs);
+            for (const tag of tags) {
+              pipeline.sadd(`${prefix}tag:${tag}`, prefix + key);
+              pipeline.pexpire(`${prefix}tag:${tag}`, ttlMs, 'GT');
+              pipeline.pexpire(`${prefix}tag:${tag}`, ttlMs, 'NX');
+            }
+          }
+          await pipeline.exec();
+          return;
+        }
+        // A cluster: the same commands one by one, each to its own slot's node (a pipeline there
+        // stays on one node), in three steps. The tags first: an entry is written only once every
+        // tag holds it, so one whose tag write failed is never live. The entry. Its tags again: an
+        // invalidation that emptied a tag between the first two steps (SPOP) leaves the entry
+        // tracked for the next one, as on one server.
+        const tagged = () => Promise.all(entries.flatMap(({ key, tags = [] }) => tags.map((tag) => redis.sadd(`${prefix}tag:${tag}`, prefix + key))));
+        await Promise.all([tagged(), ...entries.flatMap(({ ttlMs, tags = [] }) => tags.flatMap((tag) => [
+          redis.pexpire(`${prefix}tag:${tag}`, ttlMs, 'GT'),
+          redis.pexpire(`${prefix}tag:${tag}`, ttlMs, 'NX'),
+        ]))]);
+        await Promise.all(entries.map(({ key, value, ttlMs }) => redis.set(prefix + key, encode(value, at + ttlMs), 'PX', ttlMs)));
+        await tagged();
       } catch (err) {
         warn('set', err);
       }
@@ -113,15 +122,26 @@ export function createRedisStore(redis: RedisClient, logger: Logger, options: St
 
 /**
  * A tag on a cluster, where its entries live in other slots than its set and no script may touch
- * them: read the set, delete each entry, then take those members (and only those) out of the set.
- * An entry tagged while this runs stays in the set for the next invalidation; an entry rewritten
- * between the read and the delete is deleted (a miss, never a stale read).
+ * them: members are taken out of the set (SPOP, atomic), 1,000 at a time, and each is deleted.
+ * An entry cached again meanwhile is added to the set again by its writer (the set is never
+ * renamed or dropped under it), so no live entry is ever left out of its tag; one popped and then
+ * written again before its delete is deleted (a miss, never a stale read).
  */
 async function invalidateSpread(redis: RedisClient, tagKey: string): Promise<void> {
-  const members = await redis.smembers(tagKey);
-  if (members.length === 0) return;
-  await Promise.all(members.map((member) => redis.del(member)));
-  for (let i = 0; i < members.length; i += 1_000) await redis.srem(tagKey, ...members.slice(i, i + 1_000));
+  // Bounded: writers adding to the tag as fast as it is emptied cannot keep this running.
+  let left = (await redis.scard(tagKey)) + 1_000;
+  while (left > 0) {
+    const members = await redis.spop(tagKey, 1_000);
+    if (members.length === 0) return;
+    left -= members.length;
+    try {
+      await Promise.all(members.map((member) => redis.del(member)));
+    } catch (err) {
+      // Taken out of the tag but maybe not deleted: put back, for the next invalidation to find.
+      await redis.sadd(tagKey, ...members).catch(() => undefined);
+      throw err;
+    }
+  }
 }
 
 /** One instance's own cache: a bounded LRU with the same expiry and tags as the Redis store. */

@@ -1,5 +1,5 @@
 import calculateSlot from 'cluster-key-slot';
-import { isCluster, type RedisClient } from '../redis.ts';
+import { isCluster, replicasOf, type RedisClient } from '../redis.ts';
 import { compareCursors, type MissedPage } from '../plugins/realtime/event-stream.ts';
 
 /**
@@ -49,25 +49,37 @@ export const PENDING_TTL_SEC = 60;
  */
 export const REPLICA_WAIT_MS = 50;
 
-/** The stream entry's id, after XADD alone or XADD then WAIT in one pipeline. */
-async function appendDurably(redis: RedisClient, stream: string, event: string, maxLen: number): Promise<string> {
+/**
+ * The stream entry's id, after XADD alone or XADD then WAIT in one pipeline. An entry no replica
+ * took in time is deleted again before the refusal: the provider's retry appends it once more, and
+ * a subscriber resuming from the stream must not read it twice.
+ *
+ * WAIT holds the connection it is sent on until a replica answers (at most REPLICA_WAIT_MS), so
+ * main.ts gives this store a cluster connection of its own: cache reads and rate limits never
+ * queue behind it.
+ */
+async function appendDurably(redis: RedisClient, replicas: ReturnType<typeof replicasOf> | undefined, stream: string, event: string, maxLen: number): Promise<string> {
   const add = ['MAXLEN', '~', String(maxLen), '*', 'event', event] as const;
   // One server, or a cluster shard without a replica: nothing to wait for (a lost primary loses
   // what it held, replica or not). A shard with replicas: acknowledged only once one holds it, so
   // a failover that promotes it keeps every event a provider was told was taken.
-  if (!isCluster(redis) || (redis.slots[calculateSlot(stream)]?.length ?? 0) < 2) return (await redis.xadd(stream, ...add)) as string;
+  if (!isCluster(redis) || !replicas || (await replicas.count(calculateSlot(stream))) < 1) return (await redis.xadd(stream, ...add)) as string;
+  // Redis checks a blocked command's timeout on its own clock tick (10 a second by default), so WAIT
+  // may answer up to 100 ms late: the command timeout may then end it first (same outcome).
   const replies = (await redis.pipeline().xadd(stream, ...add).wait(1, REPLICA_WAIT_MS).exec()) ?? [];
-  const [[addError, id] = [], [waitError, replicas] = []] = replies;
-  if (addError || waitError) throw addError ?? waitError;
-  if (Number(replicas) < 1) {
-    // The replica may be gone: the slot map is read again, so that the next event does not wait for it.
-    redis.refreshSlotsCache();
-    throw new Error(`no replica of the shard holding ${stream} took the event within ${REPLICA_WAIT_MS} ms`);
+  const [[addError, id] = [], [waitError, acknowledged] = []] = replies;
+  if (addError) throw addError;
+  if (waitError || Number(acknowledged) < 1) {
+    await redis.xdel(stream, id as string).catch(() => undefined);
+    // The replica may be gone: its shard's replicas are read again before the next event.
+    replicas.stale();
+    throw new Error(`no replica of the shard holding ${stream} took the event within ${REPLICA_WAIT_MS} ms${waitError ? ` (${(waitError as Error).message})` : ''}`);
   }
   return id as string;
 }
 
 export function createRedisWebhookStore(redis: RedisClient): WebhookStore {
+  const replicas = isCluster(redis) ? replicasOf(redis) : undefined;
   return {
     async claim(topic, id) {
       const seen = key(topic, `seen:${id}`);
@@ -79,7 +91,7 @@ export function createRedisWebhookStore(redis: RedisClient): WebhookStore {
     },
     async append(topic, event, maxLen) {
       // MAXLEN ~ trims in whole macro-nodes: at least maxLen are kept, never unboundedly more.
-      return appendDurably(redis, key(topic, 'stream'), event, maxLen);
+      return appendDurably(redis, replicas, key(topic, 'stream'), event, maxLen);
     },
     async release(topic, id) {
       await redis.del(key(topic, `seen:${id}`));

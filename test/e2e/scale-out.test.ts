@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CREDENTIALS } from '../../sources/demo/credentials.ts';
 import { createSeed } from '../../sources/demo/seed.ts';
 import { createRedis } from '../../gateway/redis.ts';
+import { startGatewayProcess, stopProcess } from '../helpers/gateway-process.ts';
 import { startScaleOutBed, type ScaleOutBed } from '../helpers/scale-out.ts';
 import { stripeDelivery, subscribeSse, type Delivery, type SseStream } from '../helpers/realtime.ts';
 
@@ -76,6 +77,19 @@ function load(clients: number, next: (i: number) => Promise<{ status: number; bo
 }
 
 describe('three instances over a Redis Cluster (three primaries, three replicas)', () => {
+  it('says at start which cluster it joined, and warns when REDIS_URL names one node of it as a server', async () => {
+    const right = await startGatewayProcess({ NODE_ENV: 'development', LOG_LEVEL: 'info', REDIS_URL: bed.cluster.url });
+    const wrong = await startGatewayProcess({ NODE_ENV: 'development', LOG_LEVEL: 'info', REDIS_URL: `redis://127.0.0.1:${bed.cluster.nodes[0]!.port}` });
+    try {
+      expect(right.output()).toMatch(/Redis Cluster connected/);
+      expect(right.output()).toMatch(/primaries\W+3\b/);
+      expect(right.output()).not.toMatch(/names one node of a Redis Cluster/);
+      expect(wrong.output()).toMatch(/REDIS_URL names one node of a Redis Cluster: name it as a cluster \(redis\+cluster:\/\/host:port,\.\.\.\)/);
+    } finally {
+      await Promise.all([stopProcess(right.child), stopProcess(wrong.child)]);
+    }
+  }, 60_000);
+
   it('a rate limit of 10 lets exactly 10 of 200 concurrent calls through, counted across the three', async () => {
     const token = await bed.bearer(`spammer-${randomBytes(4).toString('hex')}`);
     const before = (await bed.backendCalls()).messaging;

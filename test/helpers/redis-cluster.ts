@@ -30,6 +30,10 @@ export interface RedisClusterBed {
   killPrimaryOf(key: string): Promise<{ killed: number; promoted: number }>;
   /** SIGKILL for the replicas of the shard serving `key`; resolves with their ports once the cluster marks them failed. */
   killReplicasOf(key: string): Promise<number[]>;
+  /** Resolves once every replica of the shard serving `key` reports itself online (one that has received nothing yet says `loading`). */
+  replicasOnline(key: string): Promise<void>;
+  /** SIGSTOP for the replicas of the shard serving `key` (alive, answering nothing); resolves with a function that resumes them (SIGCONT). */
+  pauseReplicasOf(key: string): Promise<() => void>;
   /** A plain connection to one node (for PUBSUB SHARDNUMSUB and the like); closed by `close`. */
   admin(port: number): Redis;
   close(): Promise<void>;
@@ -89,6 +93,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   };
   const close = async () => {
     for (const client of admins.values()) client.disconnect();
+    for (const { process: child } of nodes) child.kill('SIGCONT');
     await Promise.all(nodes.map(({ process: child }) => new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once('exit', () => resolve());
@@ -179,6 +184,15 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
         }, `failed over from ${killed}`);
         await clusterOk();
         return { killed, promoted };
+      },
+      replicasOnline: (key) => until(async () => (await shardOf(key)).filter((n) => n.role === 'replica').every((n) => n.health === 'online'), `the replicas of ${key}'s shard online`),
+      async pauseReplicasOf(key) {
+        const ports = (await shardOf(key)).filter((n) => n.role === 'replica').map((n) => n.port);
+        const paused = nodes.filter((n) => ports.includes(n.port));
+        for (const node of paused) node.process.kill('SIGSTOP');
+        return () => {
+          for (const node of paused) node.process.kill('SIGCONT');
+        };
       },
       async killReplicasOf(key) {
         const replicas = (await shardOf(key)).filter((n) => n.role === 'replica').map((n) => n.port);

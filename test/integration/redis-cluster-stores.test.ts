@@ -16,7 +16,7 @@ import { startRedisCluster, type RedisClusterBed } from '../helpers/redis-cluste
  * replicas): what spans keys of several slots is split so that no command or script crosses one.
  * The same stores on one server are tested in their own suites.
  */
-const quiet = pino({ level: 'silent' });
+const quiet = pino({ level: process.env.DEBUG_STORES ? 'warn' : 'silent' });
 const unique = () => randomBytes(5).toString('hex');
 
 let bed: RedisClusterBed;
@@ -152,6 +152,25 @@ describe('on a Redis Cluster', () => {
     } finally {
       for (const s of subscribers) s.disconnect();
     }
+  });
+
+  it('an event no replica takes in time is refused and not kept: the provider\'s retry appends it once', async () => {
+    const topic = `paused-${unique()}`;
+    const stream = `junction:{webhook:${topic}}:stream`;
+    // A replica that has received nothing yet says `loading` and is not waited for: one write first.
+    const first = await createRedisWebhookStore(redis).append(topic, '{"n":0}', 100);
+    await bed.replicasOnline(stream);
+    const store = createRedisWebhookStore(redis);
+    const second = await store.append(topic, '{"n":0.5}', 100); // this store has read the replicas: one, online
+    const resume = await bed.pauseReplicasOf(stream);
+    try {
+      await expect(store.append(topic, '{"n":1}', 100)).rejects.toThrow(/no replica of the shard .* took the event within 50 ms/);
+      expect(await store.read(topic, 10)).toEqual([{ id: first, event: '{"n":0}' }, { id: second, event: '{"n":0.5}' }]);
+    } finally {
+      resume();
+    }
+    await store.append(topic, '{"n":1}', 100);
+    expect((await store.read(topic, 10)).map((e) => e.event)).toEqual(['{"n":0}', '{"n":0.5}', '{"n":1}']);
   });
 
   // Last: it leaves a shard without its replica.

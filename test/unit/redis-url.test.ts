@@ -1,3 +1,4 @@
+import { createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../gateway/config.ts';
 import { createRedis, isCluster, parseRedisUrl, redactUrl } from '../../gateway/redis.ts';
@@ -25,6 +26,7 @@ describe('REDIS_URL', () => {
       kind: 'cluster', tls: true, username: 'app', password: 'p@ss/w', nodes: [{ host: '::1', port: 7000 }],
     });
     expect(parseRedisUrl('REDIS+CLUSTER://:secret@h:1')).toMatchObject({ password: 'secret' });
+    expect(parseRedisUrl('redis+cluster://redis_1:7000,redis_2')).toMatchObject({ nodes: [{ host: 'redis_1', port: 7000 }, { host: 'redis_2', port: 6379 }] });
   });
 
   it('gives a cluster client for a cluster URL and a server client otherwise, neither connected', () => {
@@ -63,10 +65,34 @@ describe('REDIS_URL', () => {
     expect(redactUrl('redis://:hunter2@h:6379/0')).toBe('redis://:***@h:6379/0');
     expect(redactUrl('rediss+cluster://u:p%40hunter2@h1:1,h2:2')).toBe('rediss+cluster://u:***@h1:1,h2:2');
     expect(redactUrl('redis://h:6379')).toBe('redis://h:6379');
+    // A password with an unencoded '/': refused (a path), and still hidden.
+    const [slashed] = problemsOf({ REDIS_URL: 'rediss+cluster://app:s3/cret@h:1' });
+    expect(slashed).toContain('app:***@h:1');
+    expect(slashed).not.toContain('cret');
     expect(redactUrl('not a url')).toBe('not a url');
   });
 
   it('is taken as given when valid', () => {
     expect(loadConfig({ ...IDP, REDIS_URL: 'redis+cluster://127.0.0.1:7000' }).redisUrl).toBe('redis+cluster://127.0.0.1:7000');
+  });
+
+  it('a cluster not reached yet fails a command within the command timeout, not when the connection attempt ends', async () => {
+    // Accepts connections and answers nothing: the cluster's first slot map never comes.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const redis = createRedis(`redis+cluster://127.0.0.1:${(silent.address() as { port: number }).port}`);
+    redis.on('error', () => undefined);
+    try {
+      void redis.connect().catch(() => undefined);
+      const started = performance.now();
+      await expect(redis.get('k')).rejects.toThrow(/not reached yet|timed out/);
+      // COMMAND_TIMEOUT_MS is 100; ioredis alone waits for the attempt (slotsRefreshTimeout, 1 s).
+      expect(performance.now() - started).toBeLessThan(600);
+    } finally {
+      redis.disconnect();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 });
