@@ -9,6 +9,8 @@ export type FaultMode =
   | 'pass'
   /** Connection reset at once: "connection refused" as the client sees it. */
   | 'reset'
+  /** The next connection reset at once, then `pass`: one fast failure, whenever the retry comes. */
+  | 'reset-once'
   /** Accepts and reads, never answers. */
   | 'hang'
   /** Sends headers at once, then one byte of body a second. */
@@ -69,7 +71,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       });
       return;
     }
-    if (mode === 'reset') {
+    if (mode === 'reset' || mode === 'reset-once') {
+      if (mode === 'reset-once') current = 'pass';
       client.resetAndDestroy();
       return;
     }
