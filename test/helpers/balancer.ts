@@ -88,7 +88,7 @@ export async function startBalancer(initial: readonly string[], options: Balance
       failures++;
       const last = probed.get(target);
       const seen = last ? `its last probe answered ${last.status || 'nothing'} ${Date.now() - last.at} ms before` : 'never probed';
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(`instance ${target} failed: ${err.code ?? err.message} on a ${upstream.reusedSocket ? 'kept-alive' : 'new'} connection; ${seen}`);
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(`instance ${target} failed: ${err.code ?? ''} ${err.message} on a ${upstream.reusedSocket ? 'kept-alive' : 'new'} connection at ${Date.now()}; ${seen}`);
       else res.destroy();
     });
     // The client left (an SSE stream closed): so does the request to the instance.

@@ -108,10 +108,13 @@ export async function startScaleOutBed(options: ScaleOutOptions = {}): Promise<S
       bearer: async (sub = 'user-1') => ({ authorization: `Bearer ${await issuer.token({ sub })}` }),
       async restart(index) {
         const old = instances[index]!;
+        if (process.env.DEBUG_BED) console.log('BED SIGTERM', Date.now(), old.url);
         await stopProcess(old.child);
+        if (process.env.DEBUG_BED) console.log('BED exited', Date.now(), old.url);
         const fresh = await start();
         instances[index] = fresh;
         through.setTargets(instances.map((i) => i.url));
+        if (process.env.DEBUG_BED) console.log('BED started', Date.now(), fresh.url);
         // In the rotation once its /readyz says 200.
         for (let i = 0; i < 200; i++) {
           const ready = await fetch(`${fresh.url}/readyz`).then((r) => r.status === 200, () => false);
