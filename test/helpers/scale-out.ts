@@ -70,11 +70,11 @@ export async function startScaleOutBed(options: ScaleOutOptions = {}): Promise<S
       AUTH_SERVICE_AUDIENCE: TEST_AUTH.serviceAudience!,
       TRUSTED_PROXIES: '127.0.0.1',
       // SHUTDOWN_DELAY_MS as shipped (2 s): readiness says 503 that long before the listener closes,
-      // for a balancer asking every 100 ms from the test's own process. With 1 s, one run of the
-      // whole suite saw 5 requests of a rolling restart reset (ECONNRESET) by an instance as it
-      // closed: sent after its listener closed by a balancer that had not yet seen its 503 (the
-      // 502 now says when the instance's last probe answered what). Not reproduced alone, even
-      // with the CPUs kept busy.
+      // for a balancer asking every 100 ms from the test's own process. Under the whole suite's load
+      // the rolling restart has now and then seen a few new connections reset (ECONNRESET, "socket
+      // hang up") by an instance whose last probe had answered 200 a moment before: not a draining
+      // one, and not explained yet. The balancer's 502 says what and when; DEBUG_BED=1 logs each
+      // restart's steps (see restart below).
       // The load's callers are few and fast: their whole-endpoint budgets (1,200 a minute) are
       // not what these tests measure. Field limits (@rateLimit) stay as declared.
       RATE_USER_PER_MIN: '1000000',
