@@ -109,8 +109,8 @@ export async function runScaleOut(set: ProcessSet, running: Running, scenario: S
     // third). Each instance is warmed alone first (through its own one-instance balancer where it has
     // one), then the configurations are measured in turns, each round in another order.
     for (const config of configs.filter((c) => c.instances.length === 1)) await warmUp(targetOf(config), WARM_S);
-    for (const proc of withRedis.slice(1)) {
-      await warmUp({ url: `${await urlOf(proc)}/graphql`, method: 'POST', body: scenario.body, bodies: scenario.bodies, connections: scenario.connections, headers }, WARM_S);
+    for (const url of urls.slice(1)) {
+      await warmUp({ url: `${url}/graphql`, method: 'POST', body: scenario.body, bodies: scenario.bodies, connections: scenario.connections, headers }, WARM_S);
     }
     const rounds = new Map(configs.map((c) => [c, [] as Round[]]));
     for (let round = 1; round <= o.rounds; round++) {

@@ -21,8 +21,6 @@ export interface RedisClusterBed {
   nodes: ClusterNode[];
   /** The port of the primary serving `key`'s slot now. */
   primaryOf(key: string): Promise<number>;
-  /** The ports of the primaries now. */
-  primaries(): Promise<number[]>;
   /**
    * SIGKILL for the primary serving `key`; resolves with the port of the replica that took its
    * slots over, once the cluster serves every slot again.
@@ -123,13 +121,6 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       }
       return true;
     }, 'serving every slot');
-    const roles = async () => {
-      const lines = (await admin(alive()[0]!.port).cluster('NODES') as string).trim().split('\n');
-      return lines.map((line) => {
-        const [, address = '', flags = ''] = line.split(' ');
-        return { port: Number(address.split('@')[0]!.split(':')[1]), primary: flags.includes('master') && !flags.includes('fail'), failed: flags.includes('fail') };
-      });
-    };
     await clusterOk();
     // Every replica has finished its first sync with its primary.
     await until(async () => {
@@ -173,7 +164,6 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       url: `redis+cluster://${nodes.map(({ port }) => `127.0.0.1:${port}`).join(',')}`,
       nodes,
       primaryOf,
-      primaries: async () => (await roles()).filter((r) => r.primary).map((r) => r.port),
       async killPrimaryOf(key) {
         const killed = await primaryOf(key);
         await kill(killed);
